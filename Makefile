@@ -1,0 +1,28 @@
+# kazllm: `make quickstart` (set up + run the whole flow on the bundled sample) and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# CPU build of torch where there is no NVIDIA GPU; on this project's CPU machines pip finds it on local disk.
+TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch" || echo "torch==2.13.0")
+
+.PHONY: setup quickstart test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+quickstart: setup
+	$(VENV)/bin/kazllm quickstart
+
+test: setup
+	$(VENV)/bin/python -m pytest -q -rs tests
+
+lint: setup
+	$(VENV)/bin/ruff check kazllm data_prep eval scripts tests
+
+clean:
+	rm -rf runs/quickstart

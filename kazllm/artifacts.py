@@ -1,0 +1,67 @@
+"""On-disk artifacts shared by every stage: JSON helpers, checksums and the stage manifest.
+
+Each stage directory holds `resolved_config.yaml` (the full config tree that produced it) and
+`manifest.json` (what the stage read, what it wrote, with checksums), so any artifact can be traced
+back to its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from kazllm import __version__
+from kazllm.config import KazllmConfig, dump_config
+from kazllm.errors import InputError
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)  # readers never see a half-written file
+    return path
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"missing file: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def require_stage(cfg: KazllmConfig, stage: str, produced_by: str) -> Path:
+    """The previous stage's directory, or a clear error saying which command makes it."""
+    stage_dir = cfg.stage_dir(stage)
+    if not (stage_dir / "manifest.json").is_file():
+        raise InputError(f"{stage_dir} has no manifest.json: run `{produced_by}` first (same --config)")
+    return stage_dir
+
+
+def write_stage_manifest(cfg: KazllmConfig, stage: str, **fields: Any) -> Path:
+    """Save the resolved config and a manifest into the stage directory."""
+    stage_dir = cfg.stage_dir(stage)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, stage_dir / "resolved_config.yaml")
+    manifest = {
+        "stage": stage,
+        "kazllm_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **fields,
+    }
+    return write_json(stage_dir / "manifest.json", manifest)

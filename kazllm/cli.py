@@ -1,0 +1,182 @@
+"""The `kazllm` command: one entry point for every stage of the flow.
+
+    sources -> prep/ -> tokenizer/ -> shards/ -> checkpoints/ -> export/ -> eval/
+
+Every stage subcommand takes `--config FILE.yaml` plus `key.sub=value` overrides and writes its
+resolved config beside its outputs under `run.out_dir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from kazllm.errors import KazllmError
+
+EPILOG = """\
+overrides:
+  Any config key can be set after the options as key.sub=value, e.g.
+    train.steps=20 train.lr=1e-3 tokenizer.vocab_size=8000 eval.tasks=[sample_ppl]
+  An unknown or mistyped key is an error that names it.
+"""
+
+QUICKSTART_CONFIG = "configs/quickstart.yaml"
+
+
+def _load(args: argparse.Namespace):
+    from kazllm.config import load_config, resolve_path
+
+    path = args.config
+    cfg = load_config(resolve_path(path) if path and not Path(path).exists() else path, args.overrides)
+    if getattr(args, "print_config", False):
+        import yaml
+
+        from kazllm.config import config_to_dict
+
+        print(yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False))
+        raise SystemExit(0)
+    return cfg
+
+
+def cmd_prep(args):
+    from data_prep.pipeline import run_prep
+
+    cfg = _load(args)
+    stats = run_prep(cfg)
+    print(f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
+          f"{stats['documents_rejected']} rejected {stats['rejected_by_reason']}")
+    print(f"      PII masked {stats['pii_masked']} -> {cfg.stage_dir('prep')}")
+
+
+def cmd_tokenizer_train(args):
+    from data_prep.tokenizer import run_tokenizer_train
+
+    cfg = _load(args)
+    result = run_tokenizer_train(cfg)
+    print(f"tokenizer: vocab {result['vocab_size']}, Kazakh tokens/word {result['kk_tokens_per_word']}, "
+          f"parity OK on {result['parity_lines_checked']} lines -> {cfg.stage_dir('tokenizer')}")
+
+
+def cmd_pretokenize(args):
+    from data_prep.pretokenize import run_pretokenize
+
+    cfg = _load(args)
+    result = run_pretokenize(cfg)
+    s = result["splits"]
+    print(f"pretokenize: train {s['train']['tokens']} tokens / {s['train']['documents']} docs, "
+          f"val {s['val']['tokens']} tokens / {s['val']['documents']} docs ({result['dtype']}) -> {cfg.stage_dir('shards')}")
+
+
+def cmd_train(args):
+    from kazllm.train import launch_training
+
+    launch_training(_load(args))
+
+
+def cmd_export(args):
+    from kazllm.export import run_export
+
+    cfg = _load(args)
+    result = run_export(cfg)
+    print(f"export: {result['checkpoint']} -> {cfg.stage_dir('export')} (reload max |Δlogit| {result['max_logit_diff']:.2e})")
+
+
+def cmd_eval(args):
+    from eval.runner import evaluate, render_report
+    from kazllm.config import config_to_dict, dump_config
+
+    cfg = _load(args)
+    e = cfg.eval
+    model = args.model or e.model or str(cfg.stage_dir("export"))
+    tasks = args.tasks.split(",") if args.tasks else e.tasks
+    out_dir = Path(args.out) if args.out else cfg.stage_dir("eval")
+    dump_config(cfg, out_dir / "resolved_config.yaml")
+    results = evaluate(model, tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
+                       max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
+                       config=config_to_dict(cfg.eval))
+    print(render_report(results))
+    print(f"eval: results in {out_dir}")
+
+
+def cmd_quickstart(args):
+    from kazllm.quickstart import run_quickstart
+
+    run_quickstart(_load(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="kazllm", formatter_class=fmt,
+        description=textwrap.dedent("""\
+            kazllm: an open training stack for Kazakh LLMs.
+
+            The flow, each stage reading the previous stage's directory under run.out_dir:
+              prep -> tokenizer train -> pretokenize -> train -> export -> eval
+            `kazllm quickstart` runs all of them on the bundled Kazakh sample."""),
+        epilog="Run `kazllm COMMAND --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def stage(name, func, help_text, description, parent=sub, default_config=None):
+        p = parent.add_parser(name, help=help_text, description=description, epilog=EPILOG, formatter_class=fmt)
+        p.add_argument("--config", default=default_config, metavar="FILE.yaml",
+                       help=f"run config (YAML){' [default: ' + default_config + ']' if default_config else ''}")
+        p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+        p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+        p.set_defaults(func=func)
+        return p
+
+    stage("prep", cmd_prep, "raw sources -> clean Kazakh corpus (prep/)",
+          "Read JSONL and text sources; normalise (NFC), keep Kazakh, filter quality, drop exact duplicates,\n"
+          "mask emails/phones/IINs. Writes prep/kept/*.jsonl, prep/rejected/*.jsonl (with reasons),\n"
+          "prep/stats.json (in = kept + rejected per source) and the resolved config.")
+    tok = sub.add_parser("tokenizer", help="train a tokenizer on prep/ (tokenizer/)",
+                         description="Tokenizer commands.", formatter_class=fmt)
+    tok_sub = tok.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", required=True)
+    stage("train", cmd_tokenizer_train, "sentencepiece BPE + Hugging Face export",
+          "Train sentencepiece (BPE, byte fallback, split digits) on prep/kept and export a Hugging Face\n"
+          "fast tokenizer to tokenizer/hf/. Fails, with examples, if any id differs from sentencepiece's.",
+          parent=tok_sub)
+    stage("pretokenize", cmd_pretokenize, "documents -> memmap token shards (shards/)",
+          "Encode prep/kept with tokenizer/hf into flat token shards (uint16/uint32, EOS after each\n"
+          "document) with a document index, split train/val, and a manifest with counts and checksums.")
+    stage("train", cmd_train, "train a Llama model with DeepSpeed (checkpoints/)",
+          "Train LlamaForCausalLM from a size preset with DeepSpeed ZeRO (stage from config) on shards/.\n"
+          "Launches train.nproc ranks with torchrun unless already under a launcher. Writes metrics.jsonl,\n"
+          "loss_curve.png and a DeepSpeed checkpoint.")
+    stage("export", cmd_export, "ZeRO checkpoint -> Hugging Face model (export/)",
+          "Gather the latest ZeRO checkpoint into safetensors with tokenizer, generation config and model\n"
+          "card; reload it with AutoModelForCausalLM and check the logits match.")
+    ev = stage("eval", cmd_eval, "evaluate a model (eval/)",
+               "Run evaluation tasks (eval/tasks/*.yaml): perplexity and bits-per-byte, translation\n"
+               "(chrF++/BLEU via sacrebleu), extractive QA (EM/F1) and multiple choice (acc/acc_norm).\n"
+               "Writes results.json, samples.jsonl and report.md.")
+    ev.add_argument("--model", help="model directory or hub id (default: eval.model, else this run's export/)")
+    ev.add_argument("--tasks", help="comma-separated task names or YAML paths (default: eval.tasks)")
+    ev.add_argument("--out", help="output directory (default: <run>/eval)")
+    stage("quickstart", cmd_quickstart, "run the whole flow on the bundled Kazakh sample",
+          "prep -> tokenizer train -> pretokenize -> train (2 ranks, DeepSpeed) -> export -> eval\n"
+          "on data/sample/, into runs/quickstart/, then print a summary table.",
+          default_config=QUICKSTART_CONFIG)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KazllmError as e:
+        print(f"kazllm: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("kazllm: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""One typed config tree for a kazllm run.
+
+Loading goes schema defaults -> YAML file -> dotted command-line overrides (``train.lr=3e-4``).
+An unknown key or a value of the wrong type is a :class:`ConfigError` that names the key and
+where it came from (the YAML file or the command line), so a typo never trains silently.
+
+Every stage writes the fully resolved tree beside its outputs (``resolved_config.yaml``).
+
+    from kazllm.config import load_config
+    cfg = load_config("configs/quickstart.yaml", ["train.steps=10"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kazllm.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------------------------------
+# The tree. A docstring-style comment sits directly under every field.
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSection:
+    out_dir: str = "runs/default"
+    """Run directory; every stage writes its own subdirectory here (prep/, tokenizer/, shards/, ...)."""
+    seed: int = 1234
+    """Seed for every random choice (data order, model init, sampling of held-out documents)."""
+
+
+@dataclass
+class InputSource:
+    path: str = ""
+    """A file, or a directory of files, to read. Relative paths are relative to the repository root."""
+    format: str = "jsonl"
+    """jsonl (one JSON object per line) or text (one document per file, or split by `separator`)."""
+    name: str = ""
+    """Source name carried on every document (defaults to the file stem)."""
+    text_key: str = "text"
+    """For jsonl: the field that holds the document text."""
+    separator: str = ""
+    """For text: a line that separates documents inside one file (empty = one document per file)."""
+    licence: str = ""
+    """Licence of the source, carried in provenance and the datasheet."""
+
+    def __post_init__(self) -> None:
+        if self.format not in ("jsonl", "text"):
+            raise ValueError(f"format must be 'jsonl' or 'text', got {self.format!r}")
+
+
+@dataclass
+class QualitySection:
+    min_words: int = 30
+    """Documents with fewer words are dropped (reason quality:too_few_words)."""
+    min_mean_word_length: float = 3.0
+    """Mean word length bounds, in characters (FineWeb-2 kaz_Cyrl uses 3..12)."""
+    max_mean_word_length: float = 12.0
+    max_non_alpha_word_ratio: float = 0.4
+    """Share of words with no letter at all (numbers, symbols) above which a document is junk."""
+    max_duplicate_line_ratio: float = 0.3
+    """Share of lines that repeat another line of the same document (FineWeb-2 kaz_Cyrl: 0.304)."""
+    min_line_punct_ratio: float = 0.12
+    """Share of lines that end in punctuation; menus and boilerplate have almost none."""
+
+
+@dataclass
+class PrepSection:
+    inputs: list[InputSource] = field(default_factory=list)
+    """Raw sources to read."""
+    keep_languages: list[str] = field(default_factory=lambda: ["kk"])
+    """Language labels to keep; everything else is rejected with reason lang:<label>."""
+    min_language_score: float = 0.5
+    """Minimum language-ID confidence for a kept document."""
+    quality: QualitySection = field(default_factory=QualitySection)
+    mask_pii: bool = True
+    """Replace emails, phone numbers and IIN/BIN numbers by <EMAIL>, <PHONE>, <IIN>."""
+    shard_max_mb: int = 256
+    """A kept-documents JSONL shard is closed and a new one started past this size."""
+
+
+@dataclass
+class TokenizerSection:
+    vocab_size: int = 8000
+    """Vocabulary size, special tokens included."""
+    model_type: str = "bpe"
+    """sentencepiece model type: bpe or unigram."""
+    character_coverage: float = 0.9995
+    """Share of characters covered by pieces; the rest go to byte fallback."""
+    max_sentences: int = 2_000_000
+    """Cap on training lines sampled from the prepared corpus."""
+    parity_lines: int = 2000
+    """Lines checked for identical ids between sentencepiece and the Hugging Face tokenizer."""
+
+    def __post_init__(self) -> None:
+        if self.model_type not in ("bpe", "unigram"):
+            raise ValueError(f"model_type must be 'bpe' or 'unigram', got {self.model_type!r}")
+        if self.vocab_size < 300:
+            raise ValueError("vocab_size must be at least 300 (256 byte-fallback pieces + specials)")
+
+
+@dataclass
+class PretokenizeSection:
+    val_fraction: float = 0.05
+    """Share of documents held out for validation loss (chosen by a hash of the document id)."""
+    tokens_per_shard: int = 50_000_000
+    """Tokens per shard file."""
+    batch_size: int = 256
+    """Documents per encode_batch call."""
+
+
+@dataclass
+class ModelSection:
+    preset: str = "debug-tiny"
+    """Named size from kazllm.model.PRESETS (debug-tiny, 125m, 1b, 8b, 70b)."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """LlamaConfig fields that replace the preset's (e.g. {num_hidden_layers: 2})."""
+
+
+@dataclass
+class WandbSection:
+    enabled: bool = False
+    """Log to Weights & Biases."""
+    mode: str = "offline"
+    """offline (default: no key or network needed) or online."""
+    project: str = "kazllm"
+
+
+@dataclass
+class TrainSection:
+    nproc: int = 1
+    """Processes (ranks) to launch with torchrun when not already under a launcher."""
+    zero_stage: int = 2
+    """DeepSpeed ZeRO stage: 0, 1, 2 or 3."""
+    precision: str = "auto"
+    """auto (bf16 on GPU, fp32 on CPU), bf16 or fp32."""
+    seq_len: int = 128
+    """Tokens per training sequence."""
+    micro_batch_size: int = 8
+    """Sequences per rank per forward pass."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step."""
+    steps: int = 100
+    """Optimizer steps."""
+    lr: float = 3e-3
+    """Peak learning rate."""
+    min_lr_ratio: float = 0.1
+    """Final LR as a share of the peak (cosine decay)."""
+    warmup_steps: int = 10
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    log_every: int = 5
+    """Steps between metric lines."""
+    wandb: WandbSection = field(default_factory=WandbSection)
+
+    def __post_init__(self) -> None:
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise ValueError(f"zero_stage must be 0..3, got {self.zero_stage}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
+
+
+@dataclass
+class ExportSection:
+    model_name: str = "kazllm-model"
+    """Name used in the model card."""
+
+
+@dataclass
+class EvalSection:
+    model: str = ""
+    """Model directory to evaluate (empty = this run's export/)."""
+    tasks: list[str] = field(default_factory=lambda: ["sample_ppl_kk", "sample_mt_kk_en", "sample_qa_kk"])
+    """Task names from eval/tasks/*.yaml, or paths to task YAML files."""
+    limit: int = 0
+    """Items per task (0 = all)."""
+    batch_size: int = 8
+    max_new_tokens: int = 48
+    device: str = "auto"
+    """auto, cpu or cuda."""
+
+
+@dataclass
+class KazllmConfig:
+    run: RunSection = field(default_factory=RunSection)
+    prep: PrepSection = field(default_factory=PrepSection)
+    tokenizer: TokenizerSection = field(default_factory=TokenizerSection)
+    pretokenize: PretokenizeSection = field(default_factory=PretokenizeSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    export: ExportSection = field(default_factory=ExportSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+
+    # -- the run layout: data flows one way, each stage reading the previous stage's directory ----------
+    @property
+    def out_dir(self) -> Path:
+        return resolve_path(self.run.out_dir)
+
+    def stage_dir(self, stage: str) -> Path:
+        """prep, tokenizer, shards, checkpoints, export or eval under the run directory."""
+        return self.out_dir / stage
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Relative paths in configs are relative to the repository root, so a config works from any cwd."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (REPO_ROOT / p)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading: dict -> typed tree with errors that name the key and the source.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    """Check `value` against the annotation `tp`; build nested dataclasses. Ints are accepted as floats."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a mapping of {tp.__name__} fields, got {value!r}")
+        return build_dataclass(tp, value, source, prefix=key + ".")
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key, source)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{key}' must be a list, got {type(value).__name__} {value!r}")
+        return [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{key}' must be a mapping, got {type(value).__name__} {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+    if tp is int and isinstance(value, bool):
+        raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"{source}: '{key}' must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def build_dataclass(cls: type, data: dict, source: str, prefix: str = "") -> Any:
+    """Build `cls` from `data`, refusing unknown keys and mistyped values."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known keys: {', '.join(names)})"
+            raise ConfigError(f"{source}: unknown config key '{prefix}{key}'{hint}")
+        kwargs[key] = _coerce(value, hints[key], prefix + key, source)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # __post_init__ value checks
+        raise ConfigError(f"{source}: invalid value under '{prefix.rstrip('.') or cls.__name__}': {e}") from None
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"command line: cannot set '{dotted}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``train.lr=3e-4`` -> ("train.lr", 0.0003). Values are parsed as YAML scalars/lists."""
+    if "=" not in text:
+        raise ConfigError(f"command line: override '{text}' must look like key.sub=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML reads 3e-4 as a string (no dot); accept it as the float people mean.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value for c in "eE") and value[0] in "0123456789.-+" else value
+        except ValueError:
+            pass
+    return key.strip(), value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> KazllmConfig:
+    """Defaults -> YAML file -> overrides, into a typed :class:`KazllmConfig`."""
+    data: dict = {}
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        source = str(path)
+    cfg = build_dataclass(KazllmConfig, data, source)
+    if overrides:
+        tree = dataclasses.asdict(cfg)
+        for text in overrides:
+            key, value = parse_override(text)
+            _check_key_exists(tree, key)
+            _set_dotted(tree, key, value)
+        cfg = build_dataclass(KazllmConfig, tree, "command line")
+    return cfg
+
+
+def _check_key_exists(tree: dict, dotted: str) -> None:
+    node: Any = tree
+    walked = []
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            walked.append(part)
+            continue
+        if isinstance(node, dict) and walked == ["model", "overrides"]:
+            return  # free-form LlamaConfig fields
+        known = list(node) if isinstance(node, dict) else []
+        close = difflib.get_close_matches(part, known, n=1)
+        hint = f" (did you mean '{'.'.join(walked + [close[0]])}'?)" if close else ""
+        raise ConfigError(f"command line: unknown config key '{dotted}'{hint}")
+
+
+def config_to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: KazllmConfig, path: str | Path) -> Path:
+    """Write the resolved tree as YAML (Kazakh stays readable) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path

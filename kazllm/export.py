@@ -1,0 +1,143 @@
+"""`kazllm export`: the latest ZeRO checkpoint -> a Hugging Face model directory in <run>/export/.
+
+The ZeRO shards are gathered into one fp32 state dict (DeepSpeed's zero_to_fp32), loaded strictly
+into a fresh LlamaForCausalLM, and saved as safetensors with the tokenizer, generation_config and a
+model card. The export then reloads itself with `AutoModelForCausalLM` and checks that the logits
+equal those of the in-memory model, so a broken key map cannot pass silently.
+
+    kazllm export --config configs/quickstart.yaml
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from kazllm.artifacts import read_json, require_stage, write_stage_manifest
+from kazllm.config import KazllmConfig
+from kazllm.errors import InputError, KazllmError
+
+MODEL_CARD = """---
+language:
+- kk
+library_name: transformers
+pipeline_tag: text-generation
+tags:
+- kazakh
+- kazllm
+---
+
+# {name}
+
+A Llama-style causal language model trained with [kazllm](https://github.com/) — an open training stack
+for Kazakh language models.
+
+| | |
+|---|---|
+| Architecture | LlamaForCausalLM, {params_m:.2f}M parameters, {layers} layers, hidden {hidden}, vocab {vocab} |
+| Training | {steps} steps, ZeRO-{zero} on {world} rank(s), sequence length {seq_len}, {tokens:,} tokens seen |
+| Loss | {first_loss:.3f} → {last_loss:.3f} (validation {val_loss}) |
+| Data | {docs} documents kept by `kazllm prep` from: {sources} |
+| Tokenizer | sentencepiece {model_type} with byte fallback, {vocab} pieces; Kazakh tokens/word {tpw} |
+
+## Use
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained("{path}")
+tokenizer = AutoTokenizer.from_pretrained("{path}")
+ids = tokenizer("Қазақстан — ", return_tensors="pt").input_ids
+print(tokenizer.decode(model.generate(ids, max_new_tokens=20)[0]))
+```
+
+Training data passed language identification, quality filters, exact deduplication and masking of
+emails, phone numbers and IIN/BIN numbers (placeholders `<EMAIL>`, `<PHONE>`, `<IIN>`).
+{eval_section}"""
+
+
+def latest_tag(ckpt_dir: Path) -> str:
+    latest = ckpt_dir / "latest"
+    if not latest.is_file():
+        raise InputError(f"{ckpt_dir} has no 'latest' file: no DeepSpeed checkpoint to export (run `kazllm train`)")
+    return latest.read_text().strip()
+
+
+def load_zero_checkpoint(ckpt_dir: Path, tag: str):
+    """Rebuild the model from a ZeRO checkpoint (any stage) into a plain fp32 LlamaForCausalLM."""
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    meta = read_json(ckpt_dir / tag / "kazllm_checkpoint.json")
+    config = LlamaConfig.from_dict(meta["model_config"])
+    state = get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
+    model = LlamaForCausalLM(config)
+    if config.tie_word_embeddings:  # the tied head may be stored under its own key or not at all
+        state.pop("lm_head.weight", None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (config.tie_word_embeddings and k == "lm_head.weight")]
+    if missing or unexpected:
+        raise KazllmError(f"checkpoint {ckpt_dir / tag} does not match the model: missing {missing}, unexpected {unexpected}")
+    model.tie_weights()
+    return model.eval(), meta
+
+
+def write_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None) -> None:
+    train_manifest = read_json(cfg.stage_dir("checkpoints") / "manifest.json")
+    summary = train_manifest["summary"]
+    tok = read_json(cfg.stage_dir("tokenizer") / "manifest.json")
+    prep = read_json(cfg.stage_dir("prep") / "manifest.json")
+    mc = meta["model_config"]
+    t = cfg.train
+    eval_section = ""
+    if eval_results:
+        rows = "\n".join(f"| {task} | {metric} | {value:.4f} |" for task, scores in eval_results.items()
+                         for metric, value in scores.items() if isinstance(value, (int, float)))
+        eval_section = f"\n## Evaluation\n\n| task | metric | value |\n|---|---|---|\n{rows}\n"
+    val = summary.get("val_loss")
+    text = MODEL_CARD.format(
+        name=cfg.export.model_name, params_m=summary["parameters"] / 1e6, layers=mc["num_hidden_layers"],
+        hidden=mc["hidden_size"], vocab=mc["vocab_size"], steps=summary["steps"], zero=t.zero_stage,
+        world=summary["world_size"], seq_len=t.seq_len,
+        tokens=summary["steps"] * t.micro_batch_size * t.grad_accum * summary["world_size"] * t.seq_len,
+        first_loss=summary["first_loss"], last_loss=summary["last_loss"],
+        val_loss=f"{val:.3f}" if val is not None else "n/a", docs=prep["documents_kept"],
+        sources=", ".join(sorted({i["name"] or Path(i["path"]).name for i in prep["inputs"]})),
+        model_type=tok["model_type"], tpw=tok["kk_tokens_per_word"], path=export_dir, eval_section=eval_section,
+    )
+    (export_dir / "README.md").write_text(text, encoding="utf-8")
+
+
+def run_export(cfg: KazllmConfig) -> dict:
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    ckpt_dir = require_stage(cfg, "checkpoints", "kazllm train")
+    tok_dir = require_stage(cfg, "tokenizer", "kazllm tokenizer train") / "hf"
+    tag = latest_tag(ckpt_dir)
+    model, meta = load_zero_checkpoint(ckpt_dir, tag)
+
+    export_dir = cfg.stage_dir("export")
+    shutil.rmtree(export_dir, ignore_errors=True)
+    export_dir.mkdir(parents=True)
+    model.generation_config = GenerationConfig(
+        bos_token_id=model.config.bos_token_id, eos_token_id=model.config.eos_token_id,
+        pad_token_id=model.config.pad_token_id, do_sample=False, max_new_tokens=64,
+    )
+    model.save_pretrained(str(export_dir), safe_serialization=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    tokenizer.save_pretrained(str(export_dir))
+    shutil.copy(tok_dir / "tokenizer.model", export_dir / "tokenizer.model")  # for sentencepiece users
+    write_model_card(cfg, export_dir, meta)
+
+    # Verify: the directory loads with the Auto classes and gives the same logits.
+    reloaded = AutoModelForCausalLM.from_pretrained(str(export_dir), use_safetensors=True).eval()
+    probe = tokenizer("Қазақ тілі — мемлекеттік тіл.", return_tensors="pt").input_ids
+    with torch.no_grad():
+        diff = (reloaded(probe).logits - model(probe).logits).abs().max().item()
+    if diff > 1e-5:
+        raise KazllmError(f"exported model's logits differ from the checkpoint's by {diff}")
+    result = {"checkpoint": f"{ckpt_dir.name}/{tag}", "max_logit_diff": diff,
+              "files": sorted(p.name for p in export_dir.iterdir())}
+    write_stage_manifest(cfg, "export", **result)
+    return result

@@ -1,0 +1,99 @@
+"""`kazllm quickstart`: the whole flow on the bundled Kazakh sample, then a summary table.
+
+    prep -> tokenizer train -> pretokenize -> train (DeepSpeed, 2 CPU ranks) -> export -> eval
+
+Each stage is the same code its own subcommand runs; this module only strings them together.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kazllm.artifacts import read_json, write_json
+from kazllm.config import KazllmConfig
+
+
+def _stage(name: str):
+    print(f"\n=== {name} " + "=" * (60 - len(name)), flush=True)
+    return time.perf_counter()
+
+
+def run_quickstart(cfg: KazllmConfig) -> dict:
+    from data_prep.pipeline import run_prep
+    from data_prep.pretokenize import run_pretokenize
+    from data_prep.tokenizer import run_tokenizer_train
+    from eval.runner import evaluate, headline_metrics
+    from kazllm.config import config_to_dict, dump_config
+    from kazllm.export import run_export, write_model_card
+    from kazllm.train import launch_training
+
+    timings: dict[str, float] = {}
+    t0 = _stage("prep")
+    prep = run_prep(cfg)
+    timings["prep"] = time.perf_counter() - t0
+    print(f"{prep['documents_in']} in, {prep['documents_kept']} kept; rejected {prep['rejected_by_reason']}")
+
+    t0 = _stage("tokenizer train")
+    tok = run_tokenizer_train(cfg)
+    timings["tokenizer"] = time.perf_counter() - t0
+    print(f"vocab {tok['vocab_size']}, Kazakh tokens/word {tok['kk_tokens_per_word']}, parity OK")
+
+    t0 = _stage("pretokenize")
+    shards = run_pretokenize(cfg)
+    timings["pretokenize"] = time.perf_counter() - t0
+
+    t0 = _stage(f"train ({cfg.train.nproc} ranks, ZeRO-{cfg.train.zero_stage})")
+    launch_training(cfg)
+    timings["train"] = time.perf_counter() - t0
+    train = read_json(cfg.stage_dir("checkpoints") / "manifest.json")["summary"]
+
+    t0 = _stage("export")
+    run_export(cfg)
+    timings["export"] = time.perf_counter() - t0
+
+    t0 = _stage("eval")
+    eval_dir = cfg.stage_dir("eval")
+    dump_config(cfg, eval_dir / "resolved_config.yaml")
+    e = cfg.eval
+    results = evaluate(str(cfg.stage_dir("export")), e.tasks, eval_dir, limit=e.limit, batch_size=e.batch_size,
+                       max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
+                       config=config_to_dict(e))
+    timings["eval"] = time.perf_counter() - t0
+    scores = headline_metrics(results)
+    write_model_card(cfg, cfg.stage_dir("export"), read_json(cfg.stage_dir("checkpoints") / train["checkpoint"] /
+                                                              "kazllm_checkpoint.json"), scores)
+
+    summary = {
+        "documents_in": prep["documents_in"], "documents_kept": prep["documents_kept"],
+        "rejected_by_reason": prep["rejected_by_reason"], "pii_masked": prep["pii_masked"],
+        "vocab_size": tok["vocab_size"], "kk_tokens_per_word": tok["kk_tokens_per_word"],
+        "train_tokens": shards["splits"]["train"]["tokens"], "val_tokens": shards["splits"]["val"]["tokens"],
+        "first_loss": train["first_loss"], "last_loss": train["last_loss"], "val_loss": train["val_loss"],
+        "eval": scores, "model_dir": str(cfg.stage_dir("export")), "seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+    write_json(cfg.out_dir / "summary.json", summary)
+    print(render_summary(summary))
+    return summary
+
+
+def render_summary(s: dict) -> str:
+    rows = [
+        ("documents in / kept", f"{s['documents_in']} / {s['documents_kept']}"),
+        ("rejected by reason", ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items())),
+        ("PII masked", ", ".join(f"{k} {v}" for k, v in s["pii_masked"].items()) or "none"),
+        ("vocab size", str(s["vocab_size"])),
+        ("Kazakh tokens per word", f"{s['kk_tokens_per_word']:.2f}"),
+        ("tokens train / val", f"{s['train_tokens']} / {s['val_tokens']}"),
+        ("loss first -> last", f"{s['first_loss']:.3f} -> {s['last_loss']:.3f}"),
+        ("validation loss", f"{s['val_loss']:.3f}" if s["val_loss"] is not None else "n/a"),
+    ]
+    for task, metrics in s["eval"].items():
+        rows.append((f"eval {task}", ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())))
+    rows.append(("time (s)", ", ".join(f"{k} {v}" for k, v in s["seconds"].items())))
+    rows.append(("model", s["model_dir"]))
+    width = max(len(k) for k, _ in rows)
+    line = "+" + "-" * (width + 2) + "+" + "-" * 62 + "+"
+    out = ["", "kazllm quickstart summary", line]
+    out += [f"| {k:<{width}} | {v[:60]:<60} |" for k, v in rows]
+    out.append(line)
+    return "\n".join(out)
