@@ -73,7 +73,7 @@ class SourceReader(PipelineStep):
                 if not raw.strip():
                     continue
                 try:
-                    record = json.loads(raw.decode("utf-8"))
+                    record = json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
                 except UnicodeDecodeError as e:
                     yield self._unreadable(file, line_no, f"bad_utf8 at byte {e.start}")
                     continue

@@ -110,7 +110,10 @@ def main() -> None:
     (CORPUS / "official").mkdir()
 
     kazakh_jsonl: dict[str, list[dict]] = {}
-    for topic in ("news", "culture", "science", "everyday"):
+    # Every other kk_<topic>.txt becomes a JSONL source (news, culture, science, everyday, ...).
+    special = {"kk_literature", "kk_official", "kk_heldout"}
+    topics = sorted(p.stem[3:] for p in WRITTEN.glob("kk_*.txt") if p.stem not in special)
+    for topic in topics:
         docs = read_docs(f"kk_{topic}")
         recs = [record(f"kk_{topic}", i, with_pii(d) if rng.random() < 0.12 else d) for i, d in enumerate(docs)]
         kazakh_jsonl[topic] = recs

@@ -1,0 +1,53 @@
+"""Shared fixtures. Tests run on CPU, offline, on data the project ships or generates.
+
+`sample_run` prepares a small run directory once per session (prep -> tokenizer -> shards) from the
+bundled sample, so stage tests start from real artifacts instead of hand-made ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def run_kazllm(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real `kazllm` CLI in a subprocess and capture its output."""
+    return subprocess.run([sys.executable, "-m", "kazllm.cli", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """A run directory with prep/, tokenizer/ and shards/ built from the bundled sample corpus."""
+    from data_prep.pipeline import run_prep
+    from data_prep.pretokenize import run_pretokenize
+    from data_prep.tokenizer import run_tokenizer_train
+    from kazllm.config import load_config
+
+    out = tmp_path_factory.mktemp("sample_run")
+    cfg = load_config(REPO / "configs" / "quickstart.yaml", [
+        f"run.out_dir={out}", "tokenizer.vocab_size=2000", "tokenizer.parity_lines=500",
+        "train.nproc=1", "train.steps=6", "train.seq_len=64", "train.micro_batch_size=4", "train.log_every=2",
+    ])
+    run_prep(cfg)
+    run_tokenizer_train(cfg)
+    run_pretokenize(cfg)
+    return cfg

@@ -1,0 +1,68 @@
+"""The config tree: defaults -> YAML -> overrides, with errors that name the key and the source."""
+
+import pytest
+import yaml
+
+from kazllm.config import KazllmConfig, dump_config, load_config, parse_override
+from kazllm.errors import ConfigError
+
+from .conftest import REPO, write_config
+
+
+def test_defaults_load_without_a_file():
+    cfg = load_config()
+    assert isinstance(cfg, KazllmConfig)
+    assert cfg.train.zero_stage == 2 and cfg.tokenizer.model_type == "bpe"
+
+
+def test_every_shipped_config_loads():
+    for path in (REPO / "configs").glob("*.yaml"):
+        load_config(path)
+
+
+def test_unknown_key_names_the_key_the_file_and_a_suggestion(tmp_path):
+    path = write_config(tmp_path / "bad.yaml", "train:\n  stpes: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "train.stpes" in message and str(path) in message and "train.steps" in message
+
+
+def test_mistyped_value_names_the_key(tmp_path):
+    path = write_config(tmp_path / "bad.yaml", "train:\n  steps: many\n")
+    with pytest.raises(ConfigError, match=r"'train.steps' must be int"):
+        load_config(path)
+
+
+def test_value_checks_run(tmp_path):
+    path = write_config(tmp_path / "bad.yaml", "train:\n  zero_stage: 4\n")
+    with pytest.raises(ConfigError, match="zero_stage must be 0..3"):
+        load_config(path)
+
+
+def test_nested_list_of_sources_is_typed(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "prep:\n  inputs:\n    - {path: a.jsonl, formatt: jsonl}\n")
+    with pytest.raises(ConfigError, match=r"prep.inputs\[0\].formatt"):
+        load_config(path)
+
+
+def test_overrides_apply_after_the_file_and_are_typed(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "train:\n  steps: 10\n")
+    cfg = load_config(path, ["train.steps=3", "train.lr=3e-4", "eval.tasks=[a,b]", "model.overrides.num_hidden_layers=2"])
+    assert cfg.train.steps == 3 and cfg.train.lr == pytest.approx(3e-4)
+    assert cfg.eval.tasks == ["a", "b"] and cfg.model.overrides == {"num_hidden_layers": 2}
+
+
+def test_unknown_override_is_an_error_from_the_command_line():
+    with pytest.raises(ConfigError, match=r"command line: unknown config key 'train.lrr' \(did you mean 'train.lr'\?\)"):
+        load_config(None, ["train.lrr=1"])
+    with pytest.raises(ConfigError, match="must look like key.sub=value"):
+        parse_override("train.lr")
+
+
+def test_resolved_config_round_trips_with_kazakh_text(tmp_path):
+    cfg = load_config(None, ["export.model_name=қазақ-модель"])
+    path = dump_config(cfg, tmp_path / "resolved.yaml")
+    assert "қазақ-модель" in path.read_text(encoding="utf-8")  # readable, not \u escapes
+    assert load_config(path) == cfg
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["export"]["model_name"] == "қазақ-модель"
