@@ -111,6 +111,7 @@ def summarize(prep_dir: Path) -> dict:
         meta = rec.get("metadata", {})
         kept[meta.get("source", "?")] += 1
         pii.update(meta.get("pii", {}))
+        repairs.update(meta.get("normalisation", {}))
     rejected: dict[str, Counter[str]] = defaultdict(Counter)
     for rec in iter_jsonl(sorted((prep_dir / "rejected").glob("*.jsonl"))):
         meta = rec.get("metadata", {})
@@ -136,6 +137,7 @@ def summarize(prep_dir: Path) -> dict:
         "balanced": total_in == total_kept + total_rej,
         "rejected_by_reason": dict(sorted(by_reason.items())),
         "pii_masked": dict(sorted(pii.items())),
+        "normalisation_repairs_in_kept": dict(sorted(repairs.items())),
         "by_source": by_source,
     }
 

@@ -7,6 +7,7 @@ Each stage is the same code its own subcommand runs; this module only strings th
 
 from __future__ import annotations
 
+import textwrap
 import time
 
 from kazllm.artifacts import read_json, write_json
@@ -91,9 +92,11 @@ def render_summary(s: dict) -> str:
         rows.append((f"eval {task}", ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())))
     rows.append(("time (s)", ", ".join(f"{k} {v}" for k, v in s["seconds"].items())))
     rows.append(("model", s["model_dir"]))
-    width = max(len(k) for k, _ in rows)
-    line = "+" + "-" * (width + 2) + "+" + "-" * 62 + "+"
+    width, value_width = max(len(k) for k, _ in rows), 64
+    line = "+" + "-" * (width + 2) + "+" + "-" * (value_width + 2) + "+"
     out = ["", "kazllm quickstart summary", line]
-    out += [f"| {k:<{width}} | {v[:60]:<60} |" for k, v in rows]
+    for key, value in rows:  # long values wrap onto continuation lines instead of being cut
+        for i, part in enumerate(textwrap.wrap(value, value_width, break_on_hyphens=False) or [""]):
+            out.append(f"| {key if i == 0 else '':<{width}} | {part:<{value_width}} |")
     out.append(line)
     return "\n".join(out)
