@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from datatrove.data import DocumentsPipeline
@@ -31,32 +32,23 @@ from kazllm.config import KazllmConfig
 from kazllm.errors import InputError
 
 
-class NormalizeStep(PipelineStep):
-    """NFC + control-character and whitespace cleanup; repairs are counted in the document metadata."""
+class TextTransformStep(PipelineStep):
+    """Applies `transform(text) -> (new_text, counts)` to every document; non-empty counts go to
+    `metadata[metadata_key]` (summed into stats.json) and to the step's datatrove stats."""
 
-    name = "🔤 normalise"
     type = "✂️ - FORMAT"
+
+    def __init__(self, name: str, transform: Callable[[str], tuple[str, dict[str, int]]], metadata_key: str):
+        self.name = name  # before super().__init__, which names the step's stats after it
+        super().__init__()
+        self.transform, self.metadata_key = transform, metadata_key
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:
-            doc.text, repairs = normalize_text(doc.text)
-            if repairs:
-                doc.metadata["normalisation"] = repairs
-            yield doc
-
-
-class PIIMaskStep(PipelineStep):
-    """Replaces emails, phones and IIN/BIN numbers by placeholders; counts go to metadata["pii"]."""
-
-    name = "🔒 PII mask"
-    type = "✂️ - FORMAT"
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        for doc in data:
-            doc.text, counts = mask_pii(doc.text)
+            doc.text, counts = self.transform(doc.text)
             if counts:
-                doc.metadata["pii"] = counts
-                self.stat_update(*[f"pii_{k}" for k in counts])
+                doc.metadata[self.metadata_key] = counts
+                self.stat_update(*counts)
             yield doc
 
 
@@ -69,13 +61,13 @@ def build_pipeline(cfg: KazllmConfig, prep_dir: Path) -> list[PipelineStep]:
     steps: list[PipelineStep] = [
         SourceReader(p.inputs, counts_dir=prep_dir / "logs" / "input_counts"),
         UnreadableFilter(exclusion_writer=_rejects_writer(prep_dir, "unreadable")),
-        NormalizeStep(),
+        TextTransformStep("🔤 normalise", normalize_text, "normalisation"),
         LanguageFilter(p.keep_languages, p.min_language_score, exclusion_writer=_rejects_writer(prep_dir, "language")),
         QualityFilter(p.quality, exclusion_writer=_rejects_writer(prep_dir, "quality")),
         ExactDedupFilter(exclusion_writer=_rejects_writer(prep_dir, "dedup")),
     ]
     if p.mask_pii:
-        steps.append(PIIMaskStep())
+        steps.append(TextTransformStep("🔒 PII mask", mask_pii, "pii"))
     steps.append(
         JsonlWriter(
             str(prep_dir / "kept"),

@@ -27,10 +27,13 @@ class CausalLM:
                                    ("cpu" if device == "auto" else device))
         torch_dtype = {"auto": torch.bfloat16 if self.device.type == "cuda" else torch.float32,
                        "bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[dtype]
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False
-        ).to(self.device).eval()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False
+            ).to(self.device).eval()
+        except OSError as e:  # not a local directory and not reachable on the hub, or no safetensors
+            raise InputError(f"cannot load model '{model}': {str(e).splitlines()[0]}") from None
         self.batch_size = batch_size
         # The token that starts a document: BOS where the model has one, else EOS (kazllm models see
         # documents separated by EOS in training).

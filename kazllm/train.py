@@ -11,6 +11,7 @@ loss_curve.png, resolved_config.yaml and manifest.json.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -24,8 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from kazllm.artifacts import read_json, require_stage, write_json, write_stage_manifest
-from kazllm.config import KazllmConfig, dump_config, load_config
+from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config
 from kazllm.data import SequenceLoader, TokenShardReader
+from kazllm.errors import KazllmError
 from kazllm.model import build_llama_config, count_parameters, flops_per_token
 
 
@@ -41,7 +43,10 @@ def under_launcher() -> bool:
 
 def launch_training(cfg: KazllmConfig) -> None:
     """Entry point of `kazllm train`: run in-process, or start torchrun with `train.nproc` ranks."""
-    require_stage(cfg, "shards", "kazllm pretokenize")
+    shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
+    # Check there is at least one batch here, so a bad setting is one message, not a traceback per rank.
+    t = cfg.train
+    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, t.nproc, cfg.run.seed)
     ckpt_dir = cfg.stage_dir("checkpoints")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     resolved = dump_config(cfg, ckpt_dir / "resolved_config.yaml")
@@ -156,14 +161,12 @@ class Trainer:
             os.environ.setdefault("WANDB_MODE", self.cfg.train.wandb.mode)
             self.wandb_run = wandb.init(
                 project=self.cfg.train.wandb.project, mode=self.cfg.train.wandb.mode,
-                dir=str(self.ckpt_dir), config={"kazllm": self.cfg.__dict__ and _plain(self.cfg)},
+                dir=str(self.ckpt_dir), config=config_to_dict(self.cfg),
             )
 
     def record(self, metrics: dict) -> None:
         if self.rank != 0:
             return
-        import json
-
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         if self.wandb_run is not None:
@@ -276,15 +279,7 @@ class Trainer:
         return summary
 
 
-def _plain(cfg: KazllmConfig) -> dict:
-    from kazllm.config import config_to_dict
-
-    return config_to_dict(cfg)
-
-
 def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -309,7 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="kazllm training worker (one rank); use `kazllm train` instead.")
     parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
-    Trainer(load_config(args.config)).train()
+    try:
+        Trainer(load_config(args.config)).train()
+    except KazllmError as e:
+        print(f"kazllm: error (rank {os.environ.get('RANK', '?')}): {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     torch.distributed.destroy_process_group()
 
 

@@ -49,3 +49,14 @@ def test_empty_corpus_is_reported(tmp_path):
 def test_print_config_shows_the_resolved_tree():
     result = run_kazllm("quickstart", "--print-config", "train.steps=7")
     assert result.returncode == 0 and "steps: 7" in result.stdout and "out_dir: runs/quickstart" in result.stdout
+
+
+def test_eval_of_a_missing_model_is_a_clear_error(tmp_path):
+    result = run_kazllm("eval", "--model", str(tmp_path / "no-model"), "--tasks", "sample_kkmmlu", "--out", str(tmp_path))
+    assert result.returncode == 2 and "cannot load model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_training_that_cannot_fill_one_batch_fails_before_launch(sample_run):
+    config = sample_run.stage_dir("prep") / "resolved_config.yaml"
+    result = run_kazllm("train", "--config", str(config), "train.seq_len=1000000", "train.nproc=2")
+    assert result.returncode == 2 and "fewer than one batch" in result.stderr and "Traceback" not in result.stderr

@@ -1,6 +1,7 @@
 """End to end: `kazllm quickstart` on the bundled sample, with 2 DeepSpeed ranks, as a user runs it."""
 
 import json
+import re
 
 import pytest
 
@@ -10,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_quickstart_runs_the_whole_flow(tmp_path):
-    result = run_kazllm("quickstart", f"run.out_dir={tmp_path}", "train.steps=30", "eval.limit=6")
+    result = run_kazllm("quickstart", f"run.out_dir={tmp_path}", "train.steps=150", "eval.limit=6")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "kazllm quickstart summary" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
@@ -27,8 +28,7 @@ def test_quickstart_runs_the_whole_flow(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "export"))
     tokenizer = AutoTokenizer.from_pretrained(str(tmp_path / "export"))
     ids = tokenizer("Қазақ тілі", return_tensors="pt").input_ids
-    generated = model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
-    assert len(generated) > 0
-    # Trained on Kazakh only: most generated pieces are Kazakh words or pieces, not bytes.
+    generated = model.generate(ids, max_new_tokens=20, do_sample=False)[0, ids.shape[1]:]
+    # Trained on Kazakh only, it continues with Cyrillic words, not just newlines or bytes.
     text = tokenizer.decode(generated)
-    assert sum(ch.isalpha() for ch in text) > 0
+    assert re.search(r"[а-яёәғқңөұүһі]{3,}", text.lower()), text
