@@ -19,7 +19,7 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from kazllm.artifacts import file_sha256, read_json, require_stage, write_stage_manifest
+from kazllm.artifacts import file_sha256, progress_interval, read_json, require_stage, write_stage_manifest
 from kazllm.config import KazllmConfig
 from kazllm.data import token_dtype
 
@@ -100,7 +100,7 @@ def run_pretokenize(cfg: KazllmConfig) -> dict:
     writers = {s: ShardWriter(out_dir / s, dtype, pc.tokens_per_shard) for s in ("train", "val")}
     tokens_by_source: Counter[str] = Counter()
     docs = list(iter_kept_documents(prep_dir))
-    with tqdm(total=len(docs), desc="pretokenize", unit="doc") as bar:
+    with tqdm(total=len(docs), desc="pretokenize", unit="doc", mininterval=progress_interval()) as bar:
         for start in range(0, len(docs), pc.batch_size):
             batch = docs[start : start + pc.batch_size]
             encodings = tokenizer.encode_batch([text for _, text, _ in batch], add_special_tokens=False)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from eval.lm import CausalLM
 from eval.metrics import bits_per_byte, exact_match, token_f1, translation_scores
 from eval.tasks import TaskSpec, load_task, read_documents, read_jsonl, read_lines
+from kazllm.artifacts import progress_interval
 from kazllm.errors import ConfigError
 
 LETTERS = "ABCD"
@@ -42,7 +43,7 @@ def run_perplexity(lm: CausalLM, spec: TaskSpec, limit: int) -> tuple[dict, list
     docs = read_documents(path, spec.data.get("separator", ""))[: limit or None]
     window = spec.max_length or lm.max_length
     samples, nll, tokens, n_bytes, words = [], 0.0, 0, 0, 0
-    for i, doc in enumerate(tqdm(docs, desc=spec.name, leave=False)):
+    for i, doc in enumerate(tqdm(docs, desc=spec.name, leave=False, mininterval=progress_interval())):
         doc_nll, doc_tokens = lm.text_nll(doc, window)
         b, w = len(doc.encode("utf-8")), len(doc.split())
         nll, tokens, n_bytes, words = nll + doc_nll, tokens + doc_tokens, n_bytes + b, words + w

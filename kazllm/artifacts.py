@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from typing import Any
 from kazllm import __version__
 from kazllm.config import KazllmConfig, dump_config
 from kazllm.errors import InputError
+
+
+def progress_interval() -> float:
+    """Seconds between progress-bar refreshes: live on a terminal, every 10 s in logs (Slurm, CI)."""
+    return 0.1 if sys.stderr.isatty() else 10.0
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from kazllm.artifacts import read_json, require_stage, write_json, write_stage_manifest
+from kazllm.artifacts import progress_interval, read_json, require_stage, write_json, write_stage_manifest
 from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config
 from kazllm.data import SequenceLoader, TokenShardReader
 from kazllm.errors import KazllmError
@@ -235,7 +235,7 @@ class Trainer:
         )
         from tqdm import tqdm
 
-        bar = tqdm(total=t.steps, desc="train", unit="step", disable=self.rank != 0)
+        bar = tqdm(total=t.steps, desc="train", unit="step", disable=self.rank != 0, mininterval=progress_interval())
         first_loss = last_loss = float("nan")
         window_start, window_tokens = time.perf_counter(), 0
         while self.step < t.steps:
