@@ -42,13 +42,55 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_prep(args):
-    from data_prep.pipeline import run_prep
+    from data_prep.pipeline import render_slurm_plan, run_prep
 
+    if args.executor:
+        args.overrides = [f"prep.executor.kind={args.executor}", *args.overrides]
     cfg = _load(args)
+    if args.dry_run:
+        if cfg.prep.executor.kind != "slurm":
+            raise KazllmError("--dry-run shows the Slurm submission: use it with --executor slurm")
+        print(render_slurm_plan(cfg))
+        return
     stats = run_prep(cfg)
+    if not stats:  # submitted to Slurm
+        return
     print(f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
           f"{stats['documents_rejected']} rejected {stats['rejected_by_reason']}")
     print(f"      PII masked {stats['pii_masked']} -> {cfg.stage_dir('prep')}")
+
+
+def _line_tool(args, process) -> None:
+    """Read one text per line (FILE or stdin), write one result per line, in order."""
+    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
+    try:
+        for line in stream:
+            print(process(line.rstrip("\n")), flush=not args.file)
+    finally:
+        if args.file:
+            stream.close()
+
+
+def cmd_normalize(args):
+    from data_prep.normalize import normalize_text
+
+    _line_tool(args, lambda text: normalize_text(text)[0])
+
+
+def cmd_langid(args):
+    from data_prep.langid import identify_language
+
+    def label(text: str) -> str:
+        lang, score = identify_language(text)
+        return f"{lang}\t{score:.4f}"
+
+    _line_tool(args, label)
+
+
+def cmd_pii(args):
+    from data_prep.pii import mask_pii
+
+    _line_tool(args, lambda text: mask_pii(text)[0])
 
 
 def cmd_tokenizer_train(args):
@@ -130,10 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    stage("prep", cmd_prep, "raw sources -> clean Kazakh corpus (prep/)",
-          "Read JSONL and text sources; normalise (NFC), keep Kazakh, filter quality, drop exact duplicates,\n"
-          "mask emails/phones/IINs. Writes prep/kept/*.jsonl, prep/rejected/*.jsonl (with reasons),\n"
-          "prep/stats.json (in = kept + rejected per source) and the resolved config.")
+    prep = stage("prep", cmd_prep, "raw sources -> clean Kazakh corpus (prep/)",
+                 "Read raw sources; normalise, keep Kazakh, filter quality, decontaminate against eval sets,\n"
+                 "mask personal data, drop exact and near duplicates (global, MinHash). Writes prep/kept/*.jsonl,\n"
+                 "prep/rejected/*.jsonl (each with its reason), prep/stats.json (in = kept + rejected per\n"
+                 "source), prep/datasheet.md/.json and the resolved config. A rerun with the same config\n"
+                 "resumes: finished tasks are skipped.")
+    prep.add_argument("--executor", choices=["local", "slurm"], help="where to run (default: prep.executor.kind)")
+    prep.add_argument("--dry-run", action="store_true", help="with --executor slurm: print the sbatch scripts, submit nothing")
+    for name, func, what in [
+        ("normalize", cmd_normalize, "the normalised text (NFC, look-alike letters, legacy fonts, whitespace)"),
+        ("langid", cmd_langid, "label<TAB>score (kk, ky, tt, ba, ru, uk, be, tr, uz, en, other)"),
+        ("pii", cmd_pii, "the text with personal data replaced by typed placeholders"),
+    ]:
+        tool = sub.add_parser(name, help=f"line tool: {what.split(' (')[0]}", formatter_class=fmt,
+                              description=f"Read one text per line from FILE (or stdin) and print {what},\n"
+                                          "one line per input line, in order: exactly what the prep step does.")
+        tool.add_argument("file", nargs="?", metavar="FILE", help="input file (default: stdin)")
+        tool.set_defaults(func=func)
     tok = sub.add_parser("tokenizer", help="train a tokenizer on prep/ (tokenizer/)",
                          description="Tokenizer commands.", formatter_class=fmt)
     tok_sub = tok.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", required=True)
@@ -167,7 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # Overrides may also follow options (`--dry-run train.steps=5`); anything else unknown is an error.
+    stray = [x for x in extra if x.startswith("-") or "=" not in x or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     try:
         args.func(args)
     except KazllmError as e:

@@ -45,34 +45,111 @@ class InputSource:
     path: str = ""
     """A file, or a directory of files, to read. Relative paths are relative to the repository root."""
     format: str = "jsonl"
-    """jsonl (one JSON object per line) or text (one document per file, or split by `separator`)."""
+    """jsonl, text, parquet, csv, warc, wikipedia (MediaWiki XML dump), pdf or docx. jsonl, text, csv and
+    wikipedia files may be compressed (.gz, .bz2, .zst, .xz: chosen by extension); WARC may be .warc.gz."""
     name: str = ""
     """Source name carried on every document (defaults to the file stem)."""
     text_key: str = "text"
-    """For jsonl: the field that holds the document text."""
+    """For jsonl: the field that holds the document text; for parquet and csv: the text column."""
     separator: str = ""
     """For text: a line that separates documents inside one file (empty = one document per file)."""
     licence: str = ""
     """Licence of the source, carried in provenance and the datasheet."""
+    url: str = ""
+    """Where the source was obtained; provenance url of documents whose record has none (empty = file path)."""
+    retrieved: str = ""
+    """When the source was retrieved (e.g. 2024-05-01), carried in provenance."""
+    id_key: str = "id"
+    """For jsonl, parquet and csv: the field or column that holds the document id (missing = file:line)."""
+    max_line_mb: float = 16.0
+    """For jsonl, text and csv: a longer line (MiB) is quarantined as line_too_long without being held in memory."""
 
     def __post_init__(self) -> None:
-        if self.format not in ("jsonl", "text"):
-            raise ValueError(f"format must be 'jsonl' or 'text', got {self.format!r}")
+        formats = ("jsonl", "text", "parquet", "csv", "warc", "wikipedia", "pdf", "docx")
+        if self.format not in formats:
+            raise ValueError(f"format must be one of {', '.join(formats)}; got {self.format!r}")
+        if self.max_line_mb <= 0:
+            raise ValueError(f"max_line_mb must be positive, got {self.max_line_mb}")
 
 
 @dataclass
 class QualitySection:
-    min_words: int = 30
-    """Documents with fewer words are dropped (reason quality:too_few_words)."""
+    """Kazakh-tuned quality rules (data_prep/quality.py); defaults start from FineWeb-2's kaz_Cyrl values."""
+
+    min_words: int = 50
+    """Documents with fewer words are dropped (quality:too_few_words)."""
+    max_words: int = 100_000
     min_mean_word_length: float = 3.0
-    """Mean word length bounds, in characters (FineWeb-2 kaz_Cyrl uses 3..12)."""
+    """Mean word length bounds, in characters (FineWeb-2 kaz_Cyrl: 3..12)."""
     max_mean_word_length: float = 12.0
-    max_non_alpha_word_ratio: float = 0.4
-    """Share of words with no letter at all (numbers, symbols) above which a document is junk."""
-    max_duplicate_line_ratio: float = 0.3
-    """Share of lines that repeat another line of the same document (FineWeb-2 kaz_Cyrl: 0.304)."""
-    min_line_punct_ratio: float = 0.12
-    """Share of lines that end in punctuation; menus and boilerplate have almost none."""
+    min_alpha_word_ratio: float = 0.694
+    """Share of words that contain a letter (FineWeb-2 kaz_Cyrl non-alphabetic rule: 0.694)."""
+    min_stop_words: int = 2
+    """Kazakh function words (және, мен, бұл, ...) a real text contains (quality:stop_words)."""
+    max_duplicate_line_ratio: float = 0.304
+    """Share of lines repeating another line (FineWeb-2 kaz_Cyrl: 0.304; repetition:dup_line_frac)."""
+    min_line_punct_ratio: float = 0.176
+    """Share of lines ending in terminal punctuation (FineWeb-2 kaz_Cyrl: 0.176)."""
+    max_newline_ratio: float = 0.186
+    """Newlines per word (FineWeb-2 kaz_Cyrl: 0.186); lists and menus have many."""
+    max_duplicate_line_chars_ratio: float = 0.05
+    """Characters in repeated lines over all characters (FineWeb: 0.01). 0.05 keeps forum threads, where
+    a short '<user> жазды:' header repeats; pages built of repeated lines still fail."""
+    remove_boilerplate: bool = True
+    """Drop menu, share-bar, cookie and copyright lines before the rules look at the text."""
+    url_blocklist: str = ""
+    """Extra file of blocked domains (one per line), on top of the shipped default list."""
+
+
+@dataclass
+class EvalSetSource:
+    name: str = ""
+    """Name used in reject reasons (decontam:<name>); defaults to the file stem."""
+    path: str = ""
+    """A text file (one item per line) or JSONL (every string field) of an evaluation set."""
+
+
+@dataclass
+class DecontaminationSection:
+    eval_sets: list[EvalSetSource] = field(default_factory=list)
+    """Evaluation sets whose text must not appear in training data."""
+    ngram: int = 8
+    """Words per n-gram; a document sharing one n-gram with an eval set is rejected."""
+
+
+@dataclass
+class DedupSection:
+    exact: bool = True
+    """Drop documents whose case-, punctuation- and space-folded text repeats an earlier one (global)."""
+    minhash: bool = True
+    """Drop near duplicates with MinHash LSH (global), keeping one per cluster with its cluster size."""
+    ngram: int = 5
+    """Word n-gram size of the MinHash shingles (FineWeb: 5)."""
+    buckets: int = 14
+    """LSH bands (FineWeb: 14 buckets of 8 hashes: ~75% Jaccard similarity is caught)."""
+    hashes_per_bucket: int = 8
+
+
+@dataclass
+class ExecutorSection:
+    kind: str = "local"
+    """local (datatrove LocalPipelineExecutor) or slurm (SlurmPipelineExecutor job arrays)."""
+    tasks: int = 1
+    """Parallel tasks for the per-document stages (input files are split across them)."""
+    workers: int = 1
+    """Local processes running those tasks at once."""
+    slurm_partition: str = ""
+    slurm_time: str = "24:00:00"
+    slurm_cpus_per_task: int = 1
+    slurm_mem_per_cpu_gb: int = 2
+    slurm_sbatch_args: dict[str, str] = field(default_factory=dict)
+    """Extra #SBATCH options, e.g. {account: nlp, qos: normal}."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("local", "slurm"):
+            raise ValueError(f"kind must be 'local' or 'slurm', got {self.kind!r}")
+        if self.tasks < 1 or self.workers < 1:
+            raise ValueError("tasks and workers must be at least 1")
 
 
 @dataclass
@@ -80,12 +157,15 @@ class PrepSection:
     inputs: list[InputSource] = field(default_factory=list)
     """Raw sources to read."""
     keep_languages: list[str] = field(default_factory=lambda: ["kk"])
-    """Language labels to keep; everything else is rejected with reason lang:<label>."""
+    """Language labels to keep; everything else is rejected with reason language:<label>."""
     min_language_score: float = 0.5
     """Minimum language-ID confidence for a kept document."""
     quality: QualitySection = field(default_factory=QualitySection)
     mask_pii: bool = True
     """Replace emails, phone numbers and IIN/BIN numbers by <EMAIL>, <PHONE>, <IIN>."""
+    decontamination: DecontaminationSection = field(default_factory=DecontaminationSection)
+    dedup: DedupSection = field(default_factory=DedupSection)
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
     shard_max_mb: int = 256
     """A kept-documents JSONL shard is closed and a new one started past this size."""
 

@@ -1,0 +1,92 @@
+"""Decontamination: drop training documents that share word n-grams with evaluation sets.
+
+A model must not see the test questions it is later scored on. Every evaluation set named in
+`prep.decontamination.eval_sets` is read once per task into a set of hashed word n-grams (text files:
+one item per line, as FLORES/NTREX/Tatoeba; JSONL: every string value, as SQuAD/KazQAD, Belebele,
+KazMMLU). A document containing any of those n-grams is rejected with reason `decontam:<set name>`
+and the matching n-gram is kept in its metadata for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.writers.disk_base import DiskWriter
+
+from kazllm.config import EvalSetSource, resolve_path
+from kazllm.errors import InputError
+
+WORD = re.compile(r"\w+")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def read_eval_texts(path: Path) -> list[str]:
+    """Items of an evaluation set: lines of a text file, or every string field of a JSONL file."""
+    if not path.is_file():
+        raise InputError(f"decontamination eval set not found: {path}")
+    if path.suffix == ".jsonl":
+        texts = []
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                if line.strip():
+                    try:
+                        texts.extend(_strings(json.loads(line)))
+                    except json.JSONDecodeError as e:
+                        raise InputError(f"{path}:{line_no}: not valid JSON: {e.msg}") from None
+        return texts
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = WORD.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+class DecontaminationFilter(BaseFilter):
+    """Rejects documents sharing an n-gram of `ngram` words with any configured evaluation set."""
+
+    name = "🧪 decontaminate"
+
+    def __init__(self, eval_sets: list[EvalSetSource], ngram: int, exclusion_writer: DiskWriter | None = None):
+        super().__init__(exclusion_writer)
+        self.eval_sets, self.ngram = eval_sets, ngram
+        for spec in eval_sets:  # fail before any work if a set is missing
+            if not resolve_path(spec.path).is_file():
+                raise InputError(f"prep.decontamination.eval_sets: file not found: {spec.path}")
+        self._index: dict[tuple[str, ...], str] | None = None
+
+    def _build_index(self) -> dict[tuple[str, ...], str]:
+        index: dict[tuple[str, ...], str] = {}
+        for spec in self.eval_sets:
+            name = spec.name or Path(spec.path).stem
+            for text in read_eval_texts(resolve_path(spec.path)):
+                for gram in word_ngrams(text, self.ngram):
+                    index.setdefault(gram, name)
+        return index
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        if self._index is None:
+            self._index = self._build_index()
+        if not self._index:
+            return True
+        words = WORD.findall(doc.text.lower())
+        n = self.ngram
+        for i in range(len(words) - n + 1):
+            name = self._index.get(tuple(words[i : i + n]))
+            if name is not None:
+                doc.metadata["decontam_match"] = " ".join(words[i : i + n])
+                return False, f"decontam:{name}"
+        return True
