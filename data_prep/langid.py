@@ -32,8 +32,9 @@ LANGUAGES = (*TRAINED_LANGUAGES, "other")
 MAX_ORDER = 4
 # Document-level ID scores at most this many characters, as three windows (start, middle, end): enough
 # evidence for a confident answer, constant cost for long documents, and boilerplate at the start alone
-# cannot decide the label.
-MAX_CHARS = 2000
+# cannot decide the label. 900 gave the same label as 2000 on all 1,379 sample and text_mix documents
+# (kk/ru/en, 20-line chunks) at ~2.5x the speed.
+MAX_CHARS = 900
 # Below this calibrated probability the top label is a guess (mixed text, a language outside the model,
 # one short word), so it is reported as "other".
 MIN_CONFIDENCE = 0.5

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data" / "text_mix"
+SHARED = REPO.parent / "shared" / "data" / "text_mix"  # --data overrides
 sys.path.insert(0, str(REPO))
 
 # FineWeb-2 kaz_Cyrl thresholds (datatrove examples/fineweb-2 configs).
@@ -32,9 +32,9 @@ KAZ = dict(line_punct_thr=0.176, dup_line_frac=0.304, new_line_ratio=0.186, min_
            max_avg_word_length=12, max_non_alpha_words_ratio=0.694)
 
 
-def make_documents(n_docs: int, out: Path) -> int:
+def make_documents(n_docs: int, out: Path, data: Path = SHARED) -> int:
     """Interleave kk/ru/en documents of 20 lines each; returns total bytes."""
-    sources = {lang: (SHARED / f"{lang}.txt").read_text(encoding="utf-8").split("\n") for lang in ("kk", "ru", "en")}
+    sources = {lang: (data / f"{lang}.txt").read_text(encoding="utf-8").split("\n") for lang in ("kk", "ru", "en")}
     total, rows, i = 0, [], 0
     while len(rows) < n_docs:
         for lang, weight in (("kk", 6), ("ru", 2), ("en", 2)):
@@ -92,12 +92,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=4000)
     parser.add_argument("--tasks", type=int, default=2, help="tasks = worker processes = cores used")
+    parser.add_argument("--data", type=Path, default=SHARED, help="folder with kk.txt, ru.txt, en.txt")
     args = parser.parse_args()
-    if not SHARED.is_dir():
-        sys.exit(f"needs {SHARED} (the shared text_mix corpus)")
-    from loguru import logger
-
-    logger.remove()  # datatrove's per-step log lines would dominate the output
+    if not args.data.is_dir():
+        sys.exit(f"needs {args.data} (the shared text_mix corpus; see --data)")
     work = Path(tempfile.mkdtemp(prefix="bench_prep_"))
     try:
         src = work / "src"
@@ -105,7 +103,7 @@ def main() -> None:
         # One file per task so both pipelines split the work the same way.
         total_bytes = 0
         for t in range(args.tasks):
-            total_bytes += make_documents(args.docs // args.tasks, src / f"part_{t}.jsonl")
+            total_bytes += make_documents(args.docs // args.tasks, src / f"part_{t}.jsonl", args.data)
         mb = total_bytes / 1e6
         results = {}
         for name, build in (("datatrove stock", lambda o: reference_pipeline(src, o)),

@@ -43,7 +43,7 @@ def test_empty_corpus_is_reported(tmp_path):
     empty.write_text("", encoding="utf-8")
     path = write_config(tmp_path / "c.yaml", f"run: {{out_dir: {tmp_path / 'run'}}}\nprep:\n  inputs:\n    - {{path: {empty}}}\n")
     result = run_kazllm("prep", "--config", str(path))
-    assert result.returncode == 2 and "prep kept 0 of 0 documents" in result.stderr
+    assert result.returncode == 2 and "prep kept 0 of 1 documents; reasons: {'unreadable:empty_file': 1}" in result.stderr
 
 
 def test_print_config_shows_the_resolved_tree():
