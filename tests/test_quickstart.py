@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_quickstart_runs_the_whole_flow(tmp_path):
-    result = run_kazllm("quickstart", f"run.out_dir={tmp_path}", "train.steps=150", "eval.limit=6")
+    result = run_kazllm("quickstart", f"run.out_dir={tmp_path}", "eval.limit=6")  # the shipped config
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "kazllm quickstart summary" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
