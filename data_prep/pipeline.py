@@ -29,6 +29,7 @@ import shutil
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
@@ -170,7 +171,8 @@ def filter_stage(cfg: KazllmConfig, prep_dir: Path, out: Path) -> list[PipelineS
     steps: list[PipelineStep] = [
         SourceReader(p.inputs, counts_dir=prep_dir / "logs" / "input_counts"),
         UnreadableFilter(exclusion_writer=_rejects(prep_dir, "unreadable")),
-        TextTransformStep("🔤 normalise", normalize_text, "normalisation"),
+        TextTransformStep("🔤 normalise", partial(normalize_text, transliterate_latin=p.transliterate_latin),
+                          "normalisation"),
         LanguageFilter(p.keep_languages, p.min_language_score, exclusion_writer=_rejects(prep_dir, "language")),
         *quality_steps(cfg, prep_dir),
     ]

@@ -159,3 +159,17 @@ def test_line_tools_read_a_file_argument(tmp_path):
     f.write_text("Байланыс: +7 701 123 45 67\n\nХат: a.b@mail.kz\n", encoding="utf-8")
     result = run_kazllm("pii", str(f))
     assert result.stdout == "Байланыс: <PHONE>\n\nХат: <EMAIL>\n"
+
+
+def test_latin_script_kazakh_is_transliterated_when_asked(tmp_path):
+    from data_prep.normalize import cyrillic_to_latin
+
+    cyrillic = " ".join(KK)
+    _source_files(tmp_path / "src", [[cyrillic_to_latin(cyrillic, "2021")]])
+    without = _cfg(tmp_path)
+    with pytest.raises(InputError, match="prep kept 0 of 1"):  # Latin Kazakh is not Cyrillic kk
+        run_prep(without)
+    stats = run_prep(_cfg(tmp_path, "prep.transliterate_latin=true"))
+    assert stats["documents_kept"] == 1 and stats["normalisation_repairs_in_kept"]["latin_kazakh"] > 0
+    # The Latin alphabets write щ as "şş", so it comes back as "шш"; every other letter round-trips.
+    assert _kept(_cfg(tmp_path))[0][1] == cyrillic.replace("щ", "шш")
