@@ -54,6 +54,7 @@ def write_datasheet(cfg: KazllmConfig, prep_dir: Path, stats: dict) -> dict:
                    "estimated_tokens_kept": sum(r["estimated_tokens_kept"] for r in rows)},
         "rejected_by_reason": stats["rejected_by_reason"],
         "normalisation_repairs_in_kept": stats["normalisation_repairs_in_kept"],
+        "foreign_lines_removed_from_kept": stats["foreign_lines_removed_from_kept"],
         "pii_masked": stats["pii_masked"],
         "near_duplicate_clusters": stats["near_duplicate_clusters"],
         "bytes_per_token_estimate": BYTES_PER_TOKEN_ESTIMATE,
@@ -82,6 +83,8 @@ def render_datasheet(sheet: dict) -> str:
         ", ".join(f"{k}: {v}" for k, v in sheet["pii_masked"].items()) or "none", "",
         "## Normalisation repairs (in kept documents)", "",
         ", ".join(f"{k}: {v}" for k, v in sheet["normalisation_repairs_in_kept"].items()) or "none", "",
+        "## Lines in other languages removed from kept documents", "",
+        ", ".join(f"{k}: {v}" for k, v in sheet["foreign_lines_removed_from_kept"].items()) or "none", "",
         "## Near-duplicate clusters (kept representative: cluster size -> count)", "",
         ", ".join(f"size {k}: {v}" for k, v in sheet["near_duplicate_clusters"].items()) or "none", "",
     ]

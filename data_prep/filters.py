@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
@@ -45,6 +46,40 @@ class LanguageFilter(BaseFilter):
         if score < self.min_score:
             return False, "language:low_score"
         return True
+
+
+class ForeignLineRemover(PipelineStep):
+    """Drops lines in another language from documents kept as `keep` (e.g. a Russian paragraph inside
+    a Kazakh article). Only lines of at least `min_chars` characters identified with at least
+    `min_score` confidence are judged: short lines (names, numbers, headings) carry too little evidence.
+    Counts per language go to metadata["foreign_lines_removed"]."""
+
+    name = "🌐 foreign lines"
+    type = "✂️ - FORMAT"
+
+    def __init__(self, keep: list[str], min_chars: int = 40, min_score: float = 0.9):
+        super().__init__()
+        self.keep, self.min_chars, self.min_score = set(keep), min_chars, min_score
+        # A Kazakh line of min_chars characters almost always has one of the letters Russian lacks; when
+        # keeping Kazakh, only lines without any need the model (most lines skip it: this step is cheap).
+        self.skip_letters = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ") if "kk" in self.keep else set()
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            removed: dict[str, int] = {}
+            kept_lines = []
+            for line in doc.text.split("\n"):
+                if len(line) >= self.min_chars and not self.skip_letters.intersection(line):
+                    label, score = identify_language(line)
+                    if label not in self.keep and label != "other" and score >= self.min_score:
+                        removed[label] = removed.get(label, 0) + 1
+                        continue
+                kept_lines.append(line)
+            if removed:
+                doc.text = "\n".join(kept_lines).strip()
+                doc.metadata["foreign_lines_removed"] = removed
+                self.stat_update(*[f"removed_{lang}" for lang in removed])
+            yield doc
 
 
 def dedup_text(text: str) -> str:

@@ -37,7 +37,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers import JsonlWriter
 
 from data_prep.decontam import DecontaminationFilter
-from data_prep.filters import LanguageFilter, UnreadableFilter, dedup_text
+from data_prep.filters import ForeignLineRemover, LanguageFilter, UnreadableFilter, dedup_text
 from data_prep.normalize import normalize_text
 from data_prep.pii import mask_pii
 from data_prep.readers import SourceReader, list_source_files
@@ -174,8 +174,10 @@ def filter_stage(cfg: KazllmConfig, prep_dir: Path, out: Path) -> list[PipelineS
         TextTransformStep("🔤 normalise", partial(normalize_text, transliterate_latin=p.transliterate_latin),
                           "normalisation"),
         LanguageFilter(p.keep_languages, p.min_language_score, exclusion_writer=_rejects(prep_dir, "language")),
-        *quality_steps(cfg, prep_dir),
     ]
+    if p.drop_foreign_lines:
+        steps.append(ForeignLineRemover(p.keep_languages))
+    steps += quality_steps(cfg, prep_dir)
     if p.decontamination.eval_sets:
         steps.append(DecontaminationFilter(p.decontamination.eval_sets, p.decontamination.ngram,
                                            exclusion_writer=_rejects(prep_dir, "decontam")))
@@ -280,12 +282,14 @@ def summarize(prep_dir: Path) -> dict:
     kept: Counter[str] = Counter()
     pii: Counter[str] = Counter()
     repairs: Counter[str] = Counter()
+    foreign_lines: Counter[str] = Counter()
     cluster_sizes: Counter[int] = Counter()
     for rec in iter_jsonl(kept_files(prep_dir)):
         meta = rec.get("metadata", {})
         kept[meta.get("source", "?")] += 1
         pii.update(meta.get("pii", {}))
         repairs.update(meta.get("normalisation", {}))
+        foreign_lines.update(meta.get("foreign_lines_removed", {}))
         if meta.get("minhash_cluster_size", 1) > 1:
             cluster_sizes[meta["minhash_cluster_size"]] += 1
     rejected: dict[str, Counter[str]] = defaultdict(Counter)
@@ -314,6 +318,7 @@ def summarize(prep_dir: Path) -> dict:
         "rejected_by_reason": dict(sorted(by_reason.items())),
         "pii_masked": dict(sorted(pii.items())),
         "normalisation_repairs_in_kept": dict(sorted(repairs.items())),
+        "foreign_lines_removed_from_kept": dict(sorted(foreign_lines.items())),
         "near_duplicate_clusters": {str(size): n for size, n in sorted(cluster_sizes.items())},
         "by_source": by_source,
     }

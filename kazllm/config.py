@@ -160,6 +160,8 @@ class PrepSection:
     """Language labels to keep; everything else is rejected with reason language:<label>."""
     min_language_score: float = 0.5
     """Minimum language-ID confidence for a kept document."""
+    drop_foreign_lines: bool = True
+    """Remove lines of 40+ characters confidently in another language from kept documents."""
     transliterate_latin: bool = False
     """Convert Latin-script Kazakh (2017/2018/2021 alphabets, Wikipedia's) to Cyrillic before language ID."""
     quality: QualitySection = field(default_factory=QualitySection)

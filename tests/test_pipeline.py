@@ -173,3 +173,13 @@ def test_latin_script_kazakh_is_transliterated_when_asked(tmp_path):
     assert stats["documents_kept"] == 1 and stats["normalisation_repairs_in_kept"]["latin_kazakh"] > 0
     # The Latin alphabets write щ as "şş", so it comes back as "шш"; every other letter round-trips.
     assert _kept(_cfg(tmp_path))[0][1] == cyrillic.replace("щ", "шш")
+
+
+def test_a_russian_paragraph_inside_a_kazakh_document_is_removed_and_counted(tmp_path):
+    russian = "Этот абзац написан по-русски и попал в казахскую статью при копировании с сайта новостей."
+    doc = "\n".join([KK[0], russian, KK[1], KK[2]])
+    _source_files(tmp_path / "src", [[doc]])
+    stats = run_prep(_cfg(tmp_path))
+    assert stats["documents_kept"] == 1 and stats["foreign_lines_removed_from_kept"] == {"ru": 1}
+    assert _kept(_cfg(tmp_path))[0][1] == "\n".join([KK[0], KK[1], KK[2]])
+    assert run_prep(_cfg(tmp_path, "prep.drop_foreign_lines=false"))["foreign_lines_removed_from_kept"] == {}
