@@ -166,7 +166,7 @@ class PrepSection:
     """Convert Latin-script Kazakh (2017/2018/2021 alphabets, Wikipedia's) to Cyrillic before language ID."""
     quality: QualitySection = field(default_factory=QualitySection)
     mask_pii: bool = True
-    """Replace emails, phone numbers and IIN/BIN numbers by <EMAIL>, <PHONE>, <IIN>."""
+    """Replace IIN/BIN, phones, emails, IBANs, cards and IPs by <IIN>, <BIN>, <PHONE>, <EMAIL>, <IBAN>, <CARD>, <IP>."""
     decontamination: DecontaminationSection = field(default_factory=DecontaminationSection)
     dedup: DedupSection = field(default_factory=DedupSection)
     executor: ExecutorSection = field(default_factory=ExecutorSection)

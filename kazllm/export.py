@@ -52,8 +52,10 @@ ids = tokenizer("Қазақстан — ", return_tensors="pt").input_ids
 print(tokenizer.decode(model.generate(ids, max_new_tokens=20)[0]))
 ```
 
-Training data passed language identification, quality filters, exact deduplication and masking of
-emails, phone numbers and IIN/BIN numbers (placeholders `<EMAIL>`, `<PHONE>`, `<IIN>`).
+Training data passed `kazllm prep`: language identification, Kazakh quality filters, decontamination
+against evaluation sets, exact and near (MinHash) deduplication, and masking of personal data (IIN/BIN,
+phone numbers, emails, IBANs, payment cards, IP addresses → `<IIN>`, `<BIN>`, `<PHONE>`, `<EMAIL>`,
+`<IBAN>`, `<CARD>`, `<IP>`). Its datasheet is `prep/datasheet.md` of the training run.
 {eval_section}"""
 
 
