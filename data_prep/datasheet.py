@@ -8,7 +8,6 @@ counts and near-duplicate clusters. Built from the files on disk (kept/ and reje
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from kazllm.artifacts import write_json
@@ -19,30 +18,9 @@ from kazllm.config import KazllmConfig
 BYTES_PER_TOKEN_ESTIMATE = 4.0
 
 
-def _volume(files: list[Path]) -> dict[tuple[str, str], dict[str, int]]:
-    from data_prep.pipeline import iter_jsonl
-
-    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"documents": 0, "bytes": 0})
-    for rec in iter_jsonl(files):
-        meta = rec.get("metadata", {})
-        row = out[(meta.get("source", "?"), meta.get("language", "?"))]
-        row["documents"] += 1
-        row["bytes"] += len(rec.get("text", "").encode("utf-8"))
-    return out
-
-
 def write_datasheet(cfg: KazllmConfig, prep_dir: Path, stats: dict) -> dict:
-    kept = _volume(sorted((prep_dir / "kept").glob("*.jsonl")))
-    rejected = _volume(sorted((prep_dir / "rejected").glob("*.jsonl")))
-    rows = []
-    for source, language in sorted(set(kept) | set(rejected)):
-        k, r = kept.get((source, language), {"documents": 0, "bytes": 0}), rejected.get((source, language), {"documents": 0, "bytes": 0})
-        rows.append({
-            "source": source, "language": language,
-            "documents_in": k["documents"] + r["documents"], "documents_kept": k["documents"],
-            "bytes_in": k["bytes"] + r["bytes"], "bytes_kept": k["bytes"],
-            "estimated_tokens_kept": int(k["bytes"] / BYTES_PER_TOKEN_ESTIMATE),
-        })
+    # stats["volume"] was counted while summarize() read kept/ and rejected/: no second pass here.
+    rows = [{**row, "estimated_tokens_kept": int(row["bytes_kept"] / BYTES_PER_TOKEN_ESTIMATE)} for row in stats["volume"]]
     sources = [{"name": s.name or Path(s.path).name, "path": s.path, "format": s.format, "licence": s.licence or "unknown"}
                for s in cfg.prep.inputs]
     sheet = {

@@ -9,7 +9,6 @@ and the matching n-gram is kept in its metadata for inspection.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from kazllm.artifacts import iter_jsonl
 from kazllm.config import EvalSetSource, resolve_path
 from kazllm.errors import InputError
 
@@ -38,15 +38,7 @@ def read_eval_texts(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"decontamination eval set not found: {path}")
     if path.suffix == ".jsonl":
-        texts = []
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if line.strip():
-                    try:
-                        texts.extend(_strings(json.loads(line)))
-                    except json.JSONDecodeError as e:
-                        raise InputError(f"{path}:{line_no}: not valid JSON: {e.msg}") from None
-        return texts
+        return [s for rec in iter_jsonl([path]) for s in _strings(rec)]
     return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 

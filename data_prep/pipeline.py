@@ -41,7 +41,7 @@ from data_prep.filters import ForeignLineRemover, LanguageFilter, UnreadableFilt
 from data_prep.normalize import normalize_text
 from data_prep.pii import mask_pii
 from data_prep.readers import SourceReader, list_source_files
-from kazllm.artifacts import write_json, write_stage_manifest
+from kazllm.artifacts import iter_jsonl, write_json, write_stage_manifest
 from kazllm.config import KazllmConfig, resolve_path
 from kazllm.errors import InputError
 
@@ -262,14 +262,6 @@ def fingerprint(cfg: KazllmConfig) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def iter_jsonl(files: list[Path]):
-    for file in files:
-        with open(file, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
-
-
 def kept_files(prep_dir: Path) -> list[Path]:
     return sorted((prep_dir / "kept").glob("*.jsonl"))
 
@@ -284,8 +276,16 @@ def summarize(prep_dir: Path) -> dict:
     repairs: Counter[str] = Counter()
     foreign_lines: Counter[str] = Counter()
     cluster_sizes: Counter[int] = Counter()
+    # documents and bytes per (source, language), in and kept, for the datasheet: gathered in this pass
+    volume: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+
+    def count_volume(meta: dict, text: str, is_kept: bool) -> None:
+        row, n_bytes = volume[(meta.get("source", "?"), meta.get("language", "?"))], len(text.encode("utf-8"))
+        row.update(documents_in=1, bytes_in=n_bytes, **({"documents_kept": 1, "bytes_kept": n_bytes} if is_kept else {}))
+
     for rec in iter_jsonl(kept_files(prep_dir)):
         meta = rec.get("metadata", {})
+        count_volume(meta, rec.get("text", ""), True)
         kept[meta.get("source", "?")] += 1
         pii.update(meta.get("pii", {}))
         repairs.update(meta.get("normalisation", {}))
@@ -295,6 +295,7 @@ def summarize(prep_dir: Path) -> dict:
     rejected: dict[str, Counter[str]] = defaultdict(Counter)
     for rec in iter_jsonl(sorted((prep_dir / "rejected").glob("*.jsonl"))):
         meta = rec.get("metadata", {})
+        count_volume(meta, rec.get("text", ""), False)
         rejected[meta.get("source", "?")][meta.get("filter_reason", "unknown")] += 1
     by_reason: Counter[str] = Counter()
     for counts in rejected.values():
@@ -321,6 +322,9 @@ def summarize(prep_dir: Path) -> dict:
         "foreign_lines_removed_from_kept": dict(sorted(foreign_lines.items())),
         "near_duplicate_clusters": {str(size): n for size, n in sorted(cluster_sizes.items())},
         "by_source": by_source,
+        "volume": [{"source": src, "language": lang, "documents_in": row["documents_in"],
+                    "documents_kept": row["documents_kept"], "bytes_in": row["bytes_in"], "bytes_kept": row["bytes_kept"]}
+                   for (src, lang), row in sorted(volume.items())],
     }
 
 

@@ -10,7 +10,6 @@ validation split. The format is documented in kazllm/data.py.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,14 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
-from kazllm.artifacts import file_sha256, progress_interval, read_json, require_stage, write_stage_manifest
+from kazllm.artifacts import (
+    file_sha256,
+    iter_jsonl,
+    progress_interval,
+    read_json,
+    require_stage,
+    write_stage_manifest,
+)
 from kazllm.config import KazllmConfig
 from kazllm.data import token_dtype
 
@@ -78,11 +84,10 @@ class ShardWriter:
 
 
 def iter_kept_documents(prep_dir: Path):
-    for file in sorted((prep_dir / "kept").glob("*.jsonl")):
-        with open(file, encoding="utf-8") as f:
-            for raw in f:
-                rec = json.loads(raw)
-                yield rec["id"], rec["text"], rec.get("metadata", {})
+    from data_prep.pipeline import kept_files
+
+    for rec in iter_jsonl(kept_files(prep_dir)):
+        yield rec["id"], rec["text"], rec.get("metadata", {})
 
 
 def run_pretokenize(cfg: KazllmConfig) -> dict:

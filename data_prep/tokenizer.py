@@ -12,7 +12,6 @@ mismatch fails the command with examples.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from kazllm.artifacts import file_sha256, require_stage, write_stage_manifest
+from kazllm.artifacts import file_sha256, iter_jsonl, require_stage, write_stage_manifest
 from kazllm.config import KazllmConfig
 from kazllm.errors import InputError, KazllmError
 
@@ -36,12 +35,9 @@ PARITY_EDGE_CASES = [
 
 def read_kept_paragraphs(prep_dir: Path) -> list[str]:
     """Paragraphs (non-empty lines) of every kept document, in file order."""
-    lines = []
-    for file in sorted((prep_dir / "kept").glob("*.jsonl")):
-        with open(file, encoding="utf-8") as f:
-            for raw in f:
-                lines.extend(p for p in json.loads(raw)["text"].split("\n") if p.strip())
-    return lines
+    from data_prep.pipeline import kept_files
+
+    return [p for rec in iter_jsonl(kept_files(prep_dir)) for p in rec["text"].split("\n") if p.strip()]
 
 
 def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> Path:

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from eval.lm import CausalLM
 from eval.metrics import bits_per_byte, exact_match, token_f1, translation_scores
-from eval.tasks import TaskSpec, load_task, read_documents, read_jsonl, read_lines
-from kazllm.artifacts import progress_interval
+from eval.tasks import TaskSpec, load_task, read_documents, read_lines
+from kazllm.artifacts import progress_interval, read_jsonl
 from kazllm.errors import ConfigError
 
 LETTERS = "ABCD"

@@ -10,7 +10,6 @@ Relative data paths are relative to the YAML file. Unknown keys are errors namin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,19 +78,6 @@ def load_task(name_or_path: str) -> TaskSpec:
         if key != "separator":
             spec.data_path(key)  # a missing data file is reported before any model loads
     return spec
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    items = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{line_no}: not valid JSON: {e.msg}") from None
-    return items
 
 
 def read_lines(path: Path) -> list[str]:

@@ -43,6 +43,23 @@ def read_json(path: str | Path) -> Any:
         raise InputError(f"{path}: not valid JSON (line {e.lineno}): {e.msg}") from None
 
 
+def iter_jsonl(files: list[Path]):
+    """Records of JSONL files, in order; blank lines are skipped, a broken line names its file and line."""
+    for file in files:
+        with open(file, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{file}:{line_no}: not valid JSON: {e.msg}") from None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return list(iter_jsonl([Path(path)]))
+
+
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
