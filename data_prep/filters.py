@@ -13,6 +13,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from data_prep.langid import identify_language
+from data_prep.normalize import KAZAKH_ONLY_LETTERS
 
 WORD = re.compile(r"\w+")
 
@@ -60,9 +61,10 @@ class ForeignLineRemover(PipelineStep):
     def __init__(self, keep: list[str], min_chars: int = 40, min_score: float = 0.9):
         super().__init__()
         self.keep, self.min_chars, self.min_score = set(keep), min_chars, min_score
-        # A Kazakh line of min_chars characters almost always has one of the letters Russian lacks; when
-        # keeping Kazakh, only lines without any need the model (most lines skip it: this step is cheap).
-        self.skip_letters = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ") if "kk" in self.keep else set()
+        # A Kazakh line of min_chars characters almost always has one of the letters no other language
+        # here shares (і does not count: Ukrainian and Belarusian have it); when keeping Kazakh, only lines
+        # without any need the model, so most lines skip it and this step stays cheap.
+        self.skip_letters = set(KAZAKH_ONLY_LETTERS) if "kk" in self.keep else set()
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:

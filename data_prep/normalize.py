@@ -44,7 +44,7 @@ _MIXED_PAIR = re.compile(f"[{_LAT}](?:(?=[{_CYR}])|(?<=[{_CYR}][{_LAT}]))")
 _MIXED_PAIR_FROM_CYR = re.compile(f"[{_CYR}](?:(?=[{_LAT}])|(?<=[{_LAT}][{_CYR}]))")
 
 # The Kazakh letters that Russian lacks (і is left out: Ukrainian and Belarusian have it too).
-_KAZAKH_ONLY = "әғқңөұүһӘҒҚҢӨҰҮҺ"
+KAZAKH_ONLY_LETTERS = "әғқңөұүһӘҒҚҢӨҰҮҺ"
 
 # ---------------------------------------------------------------------------------------------------------
 # 1-2. NFC, control characters, whitespace
@@ -137,7 +137,7 @@ def _repair_legacy(text: str) -> tuple[str, int]:
     """
     if not _LEGACY_NEAR_CYR.search(text) or ("ы" not in text and "Ы" not in text):
         return text, 0
-    genuine = sum(text.count(c) for c in _KAZAKH_ONLY)
+    genuine = sum(text.count(c) for c in KAZAKH_ONLY_LETTERS)
     if genuine * 10 > len(_LEGACY_ANY.findall(text)):  # an upper bound of the repairs: cheap early exit
         return text, 0
     spans = _legacy_word_spans(text)

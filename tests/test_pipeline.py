@@ -175,11 +175,13 @@ def test_latin_script_kazakh_is_transliterated_when_asked(tmp_path):
     assert _kept(_cfg(tmp_path))[0][1] == cyrillic.replace("щ", "шш")
 
 
-def test_a_russian_paragraph_inside_a_kazakh_document_is_removed_and_counted(tmp_path):
+def test_russian_and_ukrainian_paragraphs_inside_a_kazakh_document_are_removed_and_counted(tmp_path):
     russian = "Этот абзац написан по-русски и попал в казахскую статью при копировании с сайта новостей."
-    doc = "\n".join([KK[0], russian, KK[1], KK[2]])
+    # Ukrainian has і, a letter Kazakh has too: the line must still reach the model.
+    ukrainian = "Цей абзац написано українською мовою і він потрапив до казахської статті з сайту новин."
+    doc = "\n".join([KK[0], russian, KK[1], ukrainian, KK[2]])
     _source_files(tmp_path / "src", [[doc]])
     stats = run_prep(_cfg(tmp_path))
-    assert stats["documents_kept"] == 1 and stats["foreign_lines_removed_from_kept"] == {"ru": 1}
+    assert stats["documents_kept"] == 1 and stats["foreign_lines_removed_from_kept"] == {"ru": 1, "uk": 1}
     assert _kept(_cfg(tmp_path))[0][1] == "\n".join([KK[0], KK[1], KK[2]])
     assert run_prep(_cfg(tmp_path, "prep.drop_foreign_lines=false"))["foreign_lines_removed_from_kept"] == {}
