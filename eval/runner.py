@@ -170,6 +170,19 @@ def evaluate(model: str, tasks: list[str], out_dir: Path, *, limit: int = 0, bat
     return results
 
 
+def run_eval(cfg, model: str | None = None, tasks: list[str] | None = None, out_dir: Path | None = None) -> dict:
+    """`kazllm eval` from a run config: the model defaults to eval.model, else the run's export/; the
+    tasks to eval.tasks; the output to the run's eval/, where the resolved config is saved too."""
+    from kazllm.config import config_to_dict, dump_config
+
+    e = cfg.eval
+    out_dir = out_dir or cfg.stage_dir("eval")
+    dump_config(cfg, out_dir / "resolved_config.yaml")
+    return evaluate(model or e.model or str(cfg.stage_dir("export")), tasks or e.tasks, out_dir, limit=e.limit,
+                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
+                    config=config_to_dict(e))
+
+
 def _model_hash(model_dir: Path) -> str | None:
     files = sorted(model_dir.glob("*.safetensors")) if model_dir.is_dir() else []
     if not files:

@@ -127,18 +127,11 @@ def cmd_export(args):
 
 
 def cmd_eval(args):
-    from eval.runner import evaluate, render_report
-    from kazllm.config import config_to_dict, dump_config
+    from eval.runner import render_report, run_eval
 
     cfg = _load(args)
-    e = cfg.eval
-    model = args.model or e.model or str(cfg.stage_dir("export"))
-    tasks = args.tasks.split(",") if args.tasks else e.tasks
     out_dir = Path(args.out) if args.out else cfg.stage_dir("eval")
-    dump_config(cfg, out_dir / "resolved_config.yaml")
-    results = evaluate(model, tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
-                       max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
-                       config=config_to_dict(cfg.eval))
+    results = run_eval(cfg, model=args.model, tasks=args.tasks.split(",") if args.tasks else None, out_dir=out_dir)
     print(render_report(results))
     print(f"eval: results in {out_dir}")
 

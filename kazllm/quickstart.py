@@ -23,8 +23,7 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
     from data_prep.pipeline import run_prep
     from data_prep.pretokenize import run_pretokenize
     from data_prep.tokenizer import run_tokenizer_train
-    from eval.runner import evaluate, headline_metrics
-    from kazllm.config import config_to_dict, dump_config
+    from eval.runner import headline_metrics, run_eval
     from kazllm.export import run_export, write_model_card
     from kazllm.train import launch_training
 
@@ -53,12 +52,8 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
     timings["export"] = time.perf_counter() - t0
 
     t0 = _stage("eval")
-    eval_dir = cfg.stage_dir("eval")
-    dump_config(cfg, eval_dir / "resolved_config.yaml")
-    e = cfg.eval
-    results = evaluate(str(cfg.stage_dir("export")), e.tasks, eval_dir, limit=e.limit, batch_size=e.batch_size,
-                       max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
-                       config=config_to_dict(e))
+    # The quickstart evaluates the model it just exported, whatever eval.model says.
+    results = run_eval(cfg, model=str(cfg.stage_dir("export")))
     timings["eval"] = time.perf_counter() - t0
     scores = headline_metrics(results)
     write_model_card(cfg, cfg.stage_dir("export"), read_json(cfg.stage_dir("checkpoints") / train["checkpoint"] /
