@@ -8,45 +8,149 @@ which `AutoTokenizer` loads as written. Training ends with a parity check on rea
 mismatch fails the command with examples.
 
     kazllm tokenizer train --config configs/quickstart.yaml
+    kazllm tokenizer train --input kk=kk.txt ru=ru.txt corpus.jsonl --vocab-size 48000 --out tok/
+
+The sample is drawn per language by `tokenizer.language_weights` under a line and byte cap (see
+`sample_by_language`); reserved chat tokens follow pad as user-defined pieces.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import random
 import re
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import sentencepiece as spm
 
-from kazllm.artifacts import file_sha256, iter_jsonl, require_stage, write_stage_manifest
-from kazllm.config import KazllmConfig
+from kazllm.artifacts import file_sha256, iter_jsonl, require_stage, write_json, write_stage_manifest
+from kazllm.config import KazllmConfig, dump_config
 from kazllm.errors import InputError, KazllmError
+
+log = logging.getLogger("kazllm.tokenizer")
 
 SPECIAL_TOKENS = {"unk": (0, "<unk>"), "bos": (1, "<s>"), "eos": (2, "</s>"), "pad": (3, "<pad>")}
 WORD = re.compile(r"\w+")
 # Lines that exercise the edges of the conversion: spaces, emoji, other scripts, digits, empty.
 PARITY_EDGE_CASES = [
-    "", " ", "  бос орын", " leading space", "trailing space ", "tab\tseparated", "line\nbreak",
-    "Сәлем, әлем! 😀🇰🇿", "日本語のテキスト", "عربي", "ქართული", "1234567890 және 3,14", "ҚАЗАҚСТАН қазақстан",
+    "", " ", "  бос орын", " leading space", "trailing space ", "   ", "tab\tseparated", "line\nbreak",
+    "Сәлем, әлем! 😀🇰🇿", "👩‍👩‍👧 ZWJ 🏳️‍🌈", "日本語のテキスト", "عربي", "ქართული", "עברית", "हिन्दी", "ไทย",
+    "ᠮᠣᠩᠭᠣᠯ", "𐰴𐰆𐰺𐱃", "Ωмега Ⅻ ﬁ", "e\u0301 combining", "nbsp\u00a0here", "zero\u200bwidth",
+    "1234567890 және 3,14", "ҚАЗАҚСТАН қазақстан", "«тырнақша» — сызықша…", "a\r\nb",
+    "<|user|> сәлем<|end|>", " <|assistant|>", "<s> </s> <unk> <pad> are text here",
 ]
 
 
-def read_kept_paragraphs(prep_dir: Path) -> list[str]:
-    """Paragraphs (non-empty lines) of every kept document, in file order."""
+def split_lang_path(spec: str) -> tuple[str | None, Path]:
+    """`kk=path/file.txt` -> ("kk", path); a bare path has no language."""
+    lang, sep, rest = spec.partition("=")
+    if sep and re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]+)?", lang):
+        return lang, Path(rest)
+    return None, Path(spec)
+
+
+def read_input_files(specs: list[str]) -> dict[str, list[str]]:
+    """Non-empty lines per language from text or JSONL files (`LANG=FILE` names the language).
+
+    JSONL records give their paragraphs (`text` split on newlines) and their language from
+    `metadata.language` or `language`; other lines count as "und" (undetermined)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for spec in specs:
+        lang, path = split_lang_path(spec)
+        if not path.is_file():
+            raise InputError(f"tokenizer input not found: {path}")
+        if path.suffix == ".jsonl":
+            for rec in iter_jsonl([path]):
+                if "text" not in rec:
+                    raise InputError(f"{path}: a record has no 'text' field")
+                rec_lang = lang or (rec.get("metadata") or {}).get("language") or rec.get("language") or "und"
+                groups[rec_lang].extend(p for p in rec["text"].split("\n") if p.strip())
+        else:
+            with open(path, encoding="utf-8") as f:
+                groups[lang or "und"].extend(line.rstrip("\n") for line in f if line.strip())
+    return dict(groups)
+
+
+def read_kept_paragraphs(prep_dir: Path) -> dict[str, list[str]]:
+    """Paragraphs (non-empty lines) of every kept document, per metadata.language, in file order."""
     from data_prep.pipeline import kept_files
 
-    return [p for rec in iter_jsonl(kept_files(prep_dir)) for p in rec["text"].split("\n") if p.strip()]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for rec in iter_jsonl(kept_files(prep_dir)):
+        lang = (rec.get("metadata") or {}).get("language") or "und"
+        groups[lang].extend(p for p in rec["text"].split("\n") if p.strip())
+    return dict(groups)
+
+
+def allocate_bytes(size: dict[str, int], shares: dict[str, float], max_bytes: int,
+                   max_upsample: float) -> dict[str, float]:
+    """Bytes per language: each gets its share of max_bytes, but at most its text x max_upsample; what a
+    short language cannot use goes to the others by their weights (water-filling)."""
+    alloc: dict[str, float] = {}
+    open_langs, left = dict(shares), float(max_bytes)
+    while open_langs:
+        total = sum(open_langs.values())
+        full = {lang for lang, w in open_langs.items() if size[lang] * max_upsample <= left * w / total}
+        if not full:
+            alloc.update({lang: left * w / total for lang, w in open_langs.items()})
+            break
+        for lang in full:
+            alloc[lang] = size[lang] * max_upsample
+            left -= alloc[lang]
+            del open_langs[lang]
+    return alloc
+
+
+def sample_by_language(groups: dict[str, list[str]], weights: dict[str, float], max_bytes: int,
+                       max_lines: int, seed: int, max_upsample: float = 1.0) -> tuple[list[str], dict]:
+    """Draw training lines so that each language gets its weight's share of the byte cap.
+
+    Weights are renormalised over the languages present; text in languages without a weight is left out
+    (and logged), unless no named language is present at all, in which case every language counts by its
+    size. A language with more text than its share is sampled down at random; one with less gives all of
+    it, repeated up to `max_upsample` times, and its unused share goes to the others (`allocate_bytes`).
+    Returns the lines (shuffled, at most max_lines) and a per-language summary for the manifest."""
+    rng = random.Random(seed)
+    size = {lang: sum(len(x.encode("utf-8")) + 1 for x in lines) for lang, lines in groups.items()}
+    present = {lang: w for lang, w in weights.items() if w > 0 and size.get(lang)}
+    if not present:
+        present = {lang: float(n) for lang, n in size.items() if n}
+        log.info("no language of tokenizer.language_weights in the input (%s): using all text", sorted(groups))
+    else:
+        missing = sorted(lang for lang, w in weights.items() if w > 0 and lang not in present)
+        dropped = sorted(set(groups) - set(present))
+        if missing or dropped:
+            log.info("language weights renormalised over %s (no text for: %s; text without a weight left out: %s)",
+                     sorted(present), ", ".join(missing) or "-", ", ".join(dropped) or "-")
+    total_w = sum(present.values())
+    shares = {lang: w / total_w for lang, w in present.items()}
+    alloc = allocate_bytes(size, shares, max_bytes, max_upsample)
+    lines: list[str] = []
+    summary = {}
+    for lang in sorted(present):
+        pool = list(groups[lang])
+        rng.shuffle(pool)
+        taken, got = [], 0
+        for line in itertools.cycle(pool):  # a cycle repeats the shuffled text when upsampling
+            if got >= alloc[lang]:
+                break
+            taken.append(line)
+            got += len(line.encode("utf-8")) + 1
+        lines.extend(taken)
+        summary[lang] = {"weight": round(shares[lang], 4), "available_bytes": size[lang], "lines": len(taken),
+                         "bytes": got}
+    rng.shuffle(lines)
+    return lines[:max_lines], summary
 
 
 def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> Path:
     tc = cfg.tokenizer
     if not lines:
-        raise InputError("no training text: prep kept no documents")
-    rng = random.Random(cfg.run.seed)
-    if len(lines) > tc.max_sentences:
-        lines = rng.sample(lines, tc.max_sentences)
+        raise InputError("no training text: the input has no non-empty lines")
     text_file = out_dir / "train_text.txt"
     text_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     prefix = out_dir / "spm"
@@ -61,11 +165,18 @@ def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> P
             character_coverage=tc.character_coverage,
             byte_fallback=True,
             split_digits=True,
+            split_by_unicode_script=tc.split_by_script,
+            split_by_whitespace=tc.split_by_whitespace,
+            max_sentencepiece_length=tc.max_piece_length,
+            # user-defined pieces take the ids right after the specials and are never split
+            user_defined_symbols=list(tc.chat_tokens),
             # Text is already NFC from prep; identity keeps ids reproducible by the HF tokenizer.
             normalization_rule_name="identity",
             remove_extra_whitespaces=False,
             allow_whitespace_only_pieces=True,
             max_sentence_length=1 << 16,
+            input_sentence_size=tc.max_sentences,
+            shuffle_input_sentence=True,
             hard_vocab_limit=True,
             num_threads=os.cpu_count() or 1,
             minloglevel=2,
@@ -80,18 +191,37 @@ def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> P
     return prefix.with_suffix(".model")
 
 
+def dummy_prefix_normalizer(user_defined: list[str]):
+    """Prepend "▁" to the text, as sentencepiece does. tokenizers also normalises the content of
+    normalized added tokens, so the prefix must skip a text that is exactly one of them, or "<|end|>"
+    would be looked for as "▁<|end|>"; `\\A` (not `^`) so that lines after a newline get no prefix."""
+    from tokenizers import Regex, normalizers
+
+    if not user_defined:
+        return normalizers.Prepend("▁")
+    alternatives = "|".join(re.sub(r"([\\.^$|?*+()\[\]{}/-])", r"\\\1", t) for t in user_defined)
+    return normalizers.Replace(Regex(rf"\A(?!(?:{alternatives})\z)"), "▁")
+
+
 def export_hf_tokenizer(spm_model: Path, hf_dir: Path) -> None:
     """Write a Hugging Face fast tokenizer with sentencepiece's exact ids."""
-    from tokenizers import normalizers
+    from tokenizers import AddedToken, normalizers
     from transformers import LlamaTokenizer, PreTrainedTokenizerFast
 
     hf_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(spm_model, hf_dir / "tokenizer.model")
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto.FromString(spm_model.read_bytes())
+    user_defined = [p.piece for p in proto.pieces if p.type == p.USER_DEFINED]
     # Use transformers' converter for the vocabulary, merges and byte-fallback decoder ...
     converted = LlamaTokenizer.from_pretrained(str(hf_dir)).backend_tokenizer
     # ... then restore sentencepiece's dummy-prefix behaviour (see module docstring).
-    converted.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    converted.normalizer = normalizers.Sequence([dummy_prefix_normalizer(user_defined), normalizers.Replace(" ", "▁")])
     converted.pre_tokenizer = None
+    # Chat tokens are matched in the normalised text, as sentencepiece matches user-defined pieces: the
+    # dummy prefix then goes before the first one only ("<|user|> hi" -> ▁ <|user|> ▁hi).
+    converted.add_tokens([AddedToken(t, normalized=True, special=False) for t in user_defined])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=converted,
         unk_token=SPECIAL_TOKENS["unk"][1],
@@ -99,6 +229,8 @@ def export_hf_tokenizer(spm_model: Path, hf_dir: Path) -> None:
         eos_token=SPECIAL_TOKENS["eos"][1],
         pad_token=SPECIAL_TOKENS["pad"][1],
         clean_up_tokenization_spaces=False,
+        # sentencepiece spells out "<s>" written in text; so does the HF tokenizer with this flag
+        split_special_tokens=True,
         model_max_length=1 << 20,
     )
     fast.save_pretrained(str(hf_dir))
@@ -126,29 +258,49 @@ def tokens_per_word(spm_model: Path, lines: list[str]) -> float:
     return tokens / max(words, 1)
 
 
-def run_tokenizer_train(cfg: KazllmConfig) -> dict:
-    prep_dir = require_stage(cfg, "prep", "kazllm prep")
-    out_dir = cfg.stage_dir("tokenizer")
+def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_dir: Path | None = None) -> dict:
+    """Train on prep/kept (the stage) or on `inputs` (text/JSONL files, `LANG=FILE`) into out_dir.
+
+    Writes spm.model, hf/ (the Hugging Face directory), resolved_config.yaml and manifest.json."""
+    tc = cfg.tokenizer
+    if inputs:
+        groups = read_input_files(inputs)
+        out_dir = Path(out_dir) if out_dir else cfg.stage_dir("tokenizer")
+    else:
+        groups = read_kept_paragraphs(require_stage(cfg, "prep", "kazllm prep"))
+        out_dir = cfg.stage_dir("tokenizer")
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    lines = read_kept_paragraphs(prep_dir)
+    lines, languages = sample_by_language(groups, tc.language_weights, tc.max_bytes, tc.max_sentences,
+                                          cfg.run.seed, tc.max_upsample)
     spm_model = train_sentencepiece(lines, out_dir, cfg)
     hf_dir = out_dir / "hf"
     export_hf_tokenizer(spm_model, hf_dir)
     rng = random.Random(cfg.run.seed)
-    parity_sample = rng.sample(lines, min(len(lines), cfg.tokenizer.parity_lines))
+    # parity on lines of every language present, sampled from all the text (not only the training sample)
+    every = [line for group in groups.values() for line in group]
+    parity_sample = rng.sample(every, min(len(every), tc.parity_lines))
     checked = check_parity(spm_model, hf_dir, parity_sample)
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
+    kk = groups.get("kk") or (every if not any(lang in groups for lang in tc.language_weights) else [])
     result = {
         "vocab_size": sp.get_piece_size(),
-        "model_type": cfg.tokenizer.model_type,
+        "model_type": tc.model_type,
         "training_lines": len(lines),
+        "languages": languages,
+        "inputs": [str(x) for x in inputs] if inputs else "prep/kept",
         "parity_lines_checked": checked,
-        "kk_tokens_per_word": round(tokens_per_word(spm_model, parity_sample), 3),
+        "kk_tokens_per_word": round(tokens_per_word(spm_model, rng.sample(kk, min(len(kk), tc.parity_lines))), 3)
+        if kk else None,
         "special_tokens": {name: {"id": i, "piece": p} for name, (i, p) in SPECIAL_TOKENS.items()},
+        "chat_tokens": {t: sp.piece_to_id(t) for t in tc.chat_tokens},
         "spm_model": spm_model.name,
         "spm_sha256": file_sha256(spm_model),
         "hf_dir": "hf",
     }
-    write_stage_manifest(cfg, "tokenizer", **result)
+    if out_dir == cfg.stage_dir("tokenizer"):
+        write_stage_manifest(cfg, "tokenizer", **result)
+    else:
+        dump_config(cfg, out_dir / "resolved_config.yaml")
+        write_json(out_dir / "manifest.json", {"stage": "tokenizer", **result})
     return result

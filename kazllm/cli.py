@@ -96,10 +96,42 @@ def cmd_pii(args):
 def cmd_tokenizer_train(args):
     from data_prep.tokenizer import run_tokenizer_train
 
+    if args.vocab_size:
+        args.overrides = [f"tokenizer.vocab_size={args.vocab_size}", *args.overrides]
+    if bool(args.input) != bool(args.out):
+        raise KazllmError("--input and --out go together (train on your files into DIR)")
     cfg = _load(args)
-    result = run_tokenizer_train(cfg)
-    print(f"tokenizer: vocab {result['vocab_size']}, Kazakh tokens/word {result['kk_tokens_per_word']}, "
-          f"parity OK on {result['parity_lines_checked']} lines -> {cfg.stage_dir('tokenizer')}")
+    result = run_tokenizer_train(cfg, inputs=args.input, out_dir=Path(args.out) if args.out else None)
+    langs = ", ".join(f"{k} {v['bytes'] / 1e6:.2f} MB" for k, v in result["languages"].items())
+    print(f"tokenizer: vocab {result['vocab_size']}, sample {langs}, Kazakh tokens/word {result['kk_tokens_per_word']}, "
+          f"parity OK on {result['parity_lines_checked']} lines -> {args.out or cfg.stage_dir('tokenizer')}")
+
+
+def cmd_tokenizer_report(args):
+    from data_prep.tokenizer_report import build_report, render_table
+    from kazllm.artifacts import write_json
+
+    dirs = {}
+    for path in [args.tokenizer, *args.compare]:
+        p = Path(path)
+        name = p.parent.name if p.name == "hf" else p.name
+        dirs[name if name not in dirs else str(p)] = p
+    rows = build_report(dirs, args.files)
+    print(render_table(rows))
+    if args.json:
+        write_json(args.json, rows)
+        print(f"report: JSON in {args.json}")
+
+
+def cmd_tokenizer_extend(args):
+    from data_prep.tokenizer_extend import extend_tokenizer
+
+    result = extend_tokenizer(Path(args.base), Path(args.add), Path(args.out), eval_files=args.eval_text,
+                              max_new=args.max_new)
+    print(f"extend: {result['added']} pieces added to {result['base_vocab_size']} "
+          f"-> {result['vocab_size']} (old ids unchanged) -> {args.out}")
+    for row in result["fertility"]:
+        print(f"  {row['language']} {Path(row['file']).name}: tokens/word {row['before']:.3f} -> {row['after']:.3f}")
 
 
 def cmd_pretokenize(args):
@@ -183,13 +215,42 @@ def build_parser() -> argparse.ArgumentParser:
                                           "one line per input line, in order: exactly what the prep step does.")
         tool.add_argument("file", nargs="?", metavar="FILE", help="input file (default: stdin)")
         tool.set_defaults(func=func)
-    tok = sub.add_parser("tokenizer", help="train a tokenizer on prep/ (tokenizer/)",
+    tok = sub.add_parser("tokenizer", help="train, measure or extend a tokenizer (tokenizer/)",
                          description="Tokenizer commands.", formatter_class=fmt)
     tok_sub = tok.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", required=True)
-    stage("train", cmd_tokenizer_train, "sentencepiece BPE + Hugging Face export",
-          "Train sentencepiece (BPE, byte fallback, split digits) on prep/kept and export a Hugging Face\n"
-          "fast tokenizer to tokenizer/hf/. Fails, with examples, if any id differs from sentencepiece's.",
-          parent=tok_sub)
+    tok_train = stage("train", cmd_tokenizer_train, "sentencepiece BPE + Hugging Face export",
+                      "Train sentencepiece (BPE, byte fallback, split digits, reserved chat tokens) on prep/kept,\n"
+                      "sampled per language by tokenizer.language_weights, or on your own files (--input), and\n"
+                      "export a Hugging Face fast tokenizer (hf/). Fails, with examples, if any id differs from\n"
+                      "sentencepiece's on a parity sample (edge cases: spaces, emoji, other scripts, empty lines).",
+                      parent=tok_sub)
+    tok_train.add_argument("--input", nargs="+", metavar="[LANG=]FILE",
+                           help="text (one line per sentence) or JSONL files; LANG= sets their language")
+    tok_train.add_argument("--vocab-size", type=int, help="vocabulary size (= tokenizer.vocab_size)")
+    tok_train.add_argument("--out", metavar="DIR", help="with --input: output directory (spm.model, hf/)")
+    report = tok_sub.add_parser(
+        "report", help="tokens/word, bytes/token, byte fallback per file", formatter_class=fmt,
+        description="Measure tokenizers on text files (one text per line): tokens per word (words = \\w+ runs),\n"
+                    "bytes per token and byte-fallback rate, per file and language, as a table (and JSON).\n"
+                    "Write LANG=FILE to name a file's language; else it is guessed from the name.")
+    report.add_argument("--tokenizer", required=True, metavar="DIR", help="our tokenizer (dir with hf/ or tokenizer.json)")
+    report.add_argument("--compare", nargs="*", default=[], metavar="DIR", help="other Hugging Face tokenizer directories")
+    report.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    report.add_argument("files", nargs="+", metavar="[LANG=]TEXT_FILE")
+    report.set_defaults(func=cmd_tokenizer_report)
+    extend = tok_sub.add_parser(
+        "extend", help="add our Kazakh pieces to another tokenizer", formatter_class=fmt,
+        description="Extend a Hugging Face BPE tokenizer (byte-level, Llama-3 style, or sentencepiece-style)\n"
+                    "with the pieces of our tokenizer it lacks, as new vocabulary entries and merges, keeping\n"
+                    "every old id. Writes embedding_init.json (new id -> old sub-token ids, for\n"
+                    "data_prep.tokenizer_extend.init_new_embeddings) and reports fertility before and after.")
+    extend.add_argument("--base", required=True, metavar="HF_DIR", help="the tokenizer to extend")
+    extend.add_argument("--add", required=True, metavar="OUR_DIR", help="our tokenizer (dir with hf/ or tokenizer.json)")
+    extend.add_argument("--out", required=True, metavar="DIR", help="output Hugging Face directory")
+    extend.add_argument("--eval-text", nargs="*", default=[], metavar="[LANG=]FILE",
+                        help="text files to report fertility on before and after")
+    extend.add_argument("--max-new", type=int, default=None, metavar="N", help="add at most N pieces (most frequent first)")
+    extend.set_defaults(func=cmd_tokenizer_extend)
     stage("pretokenize", cmd_pretokenize, "documents -> memmap token shards (shards/)",
           "Encode prep/kept with tokenizer/hf into flat token shards (uint16/uint32, EOS after each\n"
           "document) with a document index, split train/val, and a manifest with counts and checksums.")
