@@ -9,7 +9,8 @@ BPE merge is used by the model's own algorithm, inside words, only where the mer
 Each of our pieces (most frequent first, as sentencepiece's BPE ordered them) is written in the base's
 surface form (GPT-2 byte characters for a ByteLevel base, "▁"-words for a sentencepiece-style base).
 We run the base's BPE (with the merges added so far) on it; when that yields exactly two parts, one merge
-of those parts makes the new piece reachable. Pieces the base's pre-tokenizer would split (punctuation
+of those parts makes the new piece reachable. Letters the base never formed (Kazakh қ as two bytes, or
+only as <0xNN> bytes in a sentencepiece-style base) are added first, so that pieces over them qualify. Pieces the base's pre-tokenizer would split (punctuation
 inside, several words) can never be produced and are skipped.
 
 embedding_init.json maps each new id to the old ids the base tokenizer used for the same text;
@@ -131,7 +132,19 @@ def plan_extension(base_json: dict, our_json: dict, max_new: int | None = None) 
         if pre is not None and [p for p, _ in pre.pre_tokenize_str(text)] != [surface]:
             skipped["not one pre-token"] += 1
             continue
-        if not bpe.byte_level:
+        if bpe.byte_level:
+            # a letter the base never merged from its bytes (e.g. Kazakh қ in an English/Russian tokenizer)
+            # gets that merge first, so that our pieces over it are one merge away
+            for ch in dict.fromkeys(text):
+                char_surface = bpe.surface(ch)
+                char_parts = bpe.segment(char_surface, ranks)
+                if len(char_parts) == 2 and char_surface not in vocab and (max_new is None or len(mapping) < max_new):
+                    ranks[(char_parts[0], char_parts[1])] = len(ranks)
+                    new_merges.append((char_parts[0], char_parts[1]))
+                    vocab[char_surface] = next_id
+                    mapping[str(next_id)] = [bpe.vocab[p] for p in bpe.segment(char_surface)]
+                    next_id += 1
+        else:
             # a letter the base only knows as bytes (e.g. Kazakh letters in an English tokenizer) becomes a
             # vocabulary entry of its own: BPE uses a known character before falling back to bytes
             for ch in dict.fromkeys(surface):
@@ -139,8 +152,8 @@ def plan_extension(base_json: dict, our_json: dict, max_new: int | None = None) 
                     vocab[ch] = next_id
                     mapping[str(next_id)] = [bpe.vocab[p] for p in bpe.symbols(ch)]
                     next_id += 1
-            if surface in vocab:
-                continue
+        if surface in vocab:
+            continue
         parts = bpe.segment(surface, ranks, vocab)
         if len(parts) != 2 or any(p not in vocab for p in parts):
             skipped["needs more than one merge"] += 1
