@@ -31,7 +31,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kazllm.artifacts import file_sha256, progress_interval, read_json, require_stage, write_json, write_stage_manifest
+from kazllm.artifacts import (
+    file_sha256,
+    progress_interval,
+    read_json,
+    require_stage,
+    write_json,
+    write_stage_manifest,
+)
 from kazllm.config import KazllmConfig
 from kazllm.data import token_dtype
 from kazllm.errors import InputError

@@ -26,12 +26,15 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from kazllm.artifacts import file_sha256, read_json
 from kazllm.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 MIXTURE_CHUNK = 4096
 """Positions per block of the mixture schedule: every block holds each component's quota exactly, so a
@@ -308,6 +311,8 @@ class SequenceLoader:
         return tokens, virtual - np.maximum(doc_start, start)
 
     def next_micro_batch(self) -> dict[str, torch.Tensor]:
+        import torch  # here, so that pretokenize workers, which only write shards, start without torch
+
         first = self.consumed + self.rank * self.micro_batch_size
         rows = [self.read_window(*self.sample_at(first + j)) for j in range(self.micro_batch_size)]
         self.consumed += self.micro_batch_size * self.world_size
