@@ -22,6 +22,7 @@ count of sequences consumed by the whole job, so a run resumes exactly, also on 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class TokenShardReader:
             doc_groups.append(grp)
             start += len(tokens)
         self.shard_starts = np.cumsum([0] + [len(t) for t in self.tokens]).astype(np.int64)
+        self._starts = self.shard_starts.tolist()
         self.num_tokens = int(self.shard_starts[-1])
         self.doc_starts = np.concatenate(offsets + [np.array([self.num_tokens], dtype=np.int64)])
         """Global start of every document, and the end of the last one: document i is [doc_starts[i], doc_starts[i+1])."""
@@ -128,8 +130,8 @@ class TokenShardReader:
         end = start + length
         if start < 0 or length < 0 or end > self.num_tokens:
             raise IndexError(f"tokens [{start}, {end}) outside the {self.num_tokens} tokens of split {self.split}")
-        shard = int(np.searchsorted(self.shard_starts, start, side="right") - 1)
-        local = start - int(self.shard_starts[shard])
+        shard = bisect.bisect_right(self._starts, start) - 1  # bisect: a numpy call costs more on a short list
+        local = start - self._starts[shard]
         if local + length <= len(self.tokens[shard]):  # the common case: one memmap slice, no copy
             return np.asarray(self.tokens[shard][local : local + length])
         pieces, pos = [], start
@@ -306,9 +308,12 @@ class SequenceLoader:
         tokens = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         if not self.document_masking:
             return tokens, None
-        virtual = np.arange(start, start + self.seq_len)
-        doc_start = comp.doc_starts[np.searchsorted(comp.doc_starts, virtual, side="right") - 1]
-        return tokens, virtual - np.maximum(doc_start, start)
+        # documents starting inside the input part of the window, relative to the window
+        first = int(np.searchsorted(comp.doc_starts, start, side="right"))
+        last = int(np.searchsorted(comp.doc_starts, start + self.seq_len, side="left"))
+        starts = np.concatenate([[0], comp.doc_starts[first:last] - start])
+        lengths = np.diff(np.append(starts, self.seq_len))
+        return tokens, np.arange(self.seq_len) - np.repeat(starts, lengths)
 
     def next_micro_batch(self) -> dict[str, torch.Tensor]:
         import torch  # here, so that pretokenize workers, which only write shards, start without torch

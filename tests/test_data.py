@@ -193,3 +193,15 @@ def test_too_little_data_for_one_batch_is_a_clear_error(sample_run):
     reader = TokenShardReader(sample_run.stage_dir("shards"), "val")
     with pytest.raises(InputError, match="fewer than one batch"):
         SequenceLoader(reader, 100_000, 8, rank=0, world_size=2, seed=0)
+
+
+def test_mixture_and_masking_config_fields_are_checked():
+    from kazllm.config import load_config
+    from kazllm.errors import ConfigError
+
+    cfg = load_config(None, ["train.mixture={kk: 0.7, 'source:kk_news': 0.3}", "train.document_masking=true"])
+    assert cfg.train.mixture == {"kk": 0.7, "source:kk_news": 0.3} and cfg.train.document_masking
+    with pytest.raises(ConfigError, match="mixture weight of 'kk' must be a number >= 0"):
+        load_config(None, ["train.mixture={kk: -1}"])
+    with pytest.raises(ConfigError, match="at least one positive weight"):
+        load_config(None, ["train.mixture={kk: 0}"])
