@@ -252,7 +252,7 @@ def plan_units(files: list[Path], unit_bytes: int) -> list[dict]:
     return units
 
 
-def unit_is_done(out_dir: Path, unit: int) -> dict | None:
+def unit_is_done(out_dir: Path, unit: int, itemsize: int) -> dict | None:
     """The unit's marker if it exists and every file it lists has the recorded size."""
     path = out_dir / "units" / f"u{unit:05d}.json"
     if not path.is_file():
@@ -260,10 +260,10 @@ def unit_is_done(out_dir: Path, unit: int) -> dict | None:
     marker = read_json(path)
     for split in marker["splits"].values():
         for shard in split["shards"]:
-            sizes = {"file": None, "index": 8 * (shard["documents"] + 1), "group_file": 2 * shard["documents"]}
+            sizes = {"file": itemsize * shard["tokens"], "index": 8 * (shard["documents"] + 1), "group_file": 2 * shard["documents"]}
             for key, expected in sizes.items():
                 f = out_dir / shard[key]
-                if not f.is_file() or (expected is not None and f.stat().st_size != expected):
+                if not f.is_file() or f.stat().st_size != expected:
                     return None
     return marker
 
@@ -333,7 +333,7 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
     markers: dict[int, dict] = {}
     todo = []
     for i, u in enumerate(units):
-        if (done := unit_is_done(out_dir, i)) is not None:
+        if (done := unit_is_done(out_dir, i, dtype.itemsize)) is not None:
             markers[i] = done
         else:
             todo.append({**u, "unit": i, "out_dir": str(out_dir), "tokenizer": str(tok_json), "dtype": dtype.name,
@@ -354,7 +354,10 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
                     marker = fut.result()
                     markers[marker["unit"]] = marker
                     bar.update(futures[fut]["end"] - futures[fut]["start"])
-            except BrokenProcessPool:
+            except BaseException as e:
+                pool.shutdown(cancel_futures=True)  # stop at the first failure; finished units stay done
+                if not isinstance(e, BrokenProcessPool):
+                    raise
                 raise InputError(
                     f"a pretokenize worker died (killed or out of memory); {len(markers)} of {len(units)} units "
                     f"are finished and kept: rerun the same command to do the rest"

@@ -172,3 +172,12 @@ def test_missing_or_damaged_shards_are_clear_errors(sample_run, tmp_path):
     (shards / shard["group_file"]).unlink()
     with pytest.raises(InputError, match="tokens_00000_000.grp is missing"):
         TokenShardReader(shards, "train")
+
+
+def test_a_broken_line_stops_the_run_naming_its_file_and_byte(sample_run, tmp_path):
+    cfg = make_run(sample_run, tmp_path, "pretokenize.unit_mb=0.2", kept_copies=1)
+    with open(cfg.stage_dir("prep") / "kept" / "000_kept_00000.jsonl", "ab") as f:
+        f.write(b'{"id": "x", "text": broken\n')
+    with pytest.raises(InputError, match=r"000_kept_00000.jsonl \(byte \d+\): not valid JSON"):
+        run_pretokenize(cfg, workers=2)
+    assert not (cfg.stage_dir("shards") / "manifest.json").exists()
