@@ -1,8 +1,16 @@
 """`kazllm pretokenize`: prep/kept documents -> shards/ (memmap token shards + index + manifest).
 
-Documents are encoded with the Rust `tokenizers` batch encoder from tokenizer/hf/tokenizer.json,
-followed by one EOS each. A stable hash of the document id sends `val_fraction` of them to the
-validation split. The format is documented in kazllm/data.py.
+The kept JSONL is cut into work units of about `pretokenize.unit_mb` MiB (whole lines, in corpus
+order). Worker processes encode units with the Rust `tokenizers` batch encoder (each worker single
+threaded, so N workers use N cores without oversubscription) and write one set of shard files per
+unit and split, named by unit: the output does not depend on the number of workers. Each document is
+followed by one EOS; text that looks like a special token (a literal "</s>") is encoded as plain text,
+so EOS only ever separates documents. A stable hash of the document id sends `val_fraction` of them
+to the validation split.
+
+Resumable: a unit is done when its marker (shards/units/uNNNNN.json, written last) exists and its
+files have the recorded sizes; a rerun after a crash or kill redoes only the other units. A changed
+input, tokenizer or shard setting starts afresh. The format is documented in docs/shard_format.md.
 
     kazllm pretokenize --config configs/quickstart.yaml
 """
@@ -10,24 +18,33 @@ validation split. The format is documented in kazllm/data.py.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
-from collections import Counter
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from itertools import chain
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
+import orjson  # a dependency of datatrove[io]; parses JSONL lines several times faster than json
 from tqdm import tqdm
 
 from kazllm.artifacts import (
     file_sha256,
-    iter_jsonl,
     progress_interval,
     read_json,
     require_stage,
+    write_json,
     write_stage_manifest,
 )
 from kazllm.config import KazllmConfig
 from kazllm.data import token_dtype
+from kazllm.errors import InputError
+
+SPLITS = ("train", "val")
+FORMAT_VERSION = 2
 
 
 def is_validation(doc_id: str, fraction: float) -> bool:
@@ -35,94 +52,333 @@ def is_validation(doc_id: str, fraction: float) -> bool:
     return h / 2**64 < fraction
 
 
-class ShardWriter:
-    """Appends documents to tokens_NNNNN.bin / .idx files of one split, rolling over at a token budget."""
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
-    def __init__(self, out_dir: Path, dtype: np.dtype, tokens_per_shard: int):
-        self.out_dir, self.dtype, self.tokens_per_shard = out_dir, dtype, tokens_per_shard
+
+# ---------------------------------------------------------------------------------------------------
+# Writing: one unit's documents of one split -> tokens_UUUUU_PPP.{bin,idx,grp}
+# ---------------------------------------------------------------------------------------------------
+
+
+class UnitShardWriter:
+    """Appends encoded batches to the shard files of one (unit, split), rolling over at a token budget.
+
+    A shard closes after the document that reaches `tokens_per_shard`, so documents never straddle
+    shards. Checksums are computed while writing, so finished files are never read back."""
+
+    def __init__(self, out_dir: Path, unit: int, dtype: np.dtype, tokens_per_shard: int):
+        self.out_dir, self.unit, self.dtype, self.budget = out_dir, unit, dtype, tokens_per_shard
         out_dir.mkdir(parents=True, exist_ok=True)
         self.shards: list[dict] = []
         self._file = None
-        self._offsets: list[int] = []
 
     def _open(self) -> None:
-        name = f"tokens_{len(self.shards):05d}"
-        self._name = name
-        self._file = open(self.out_dir / f"{name}.bin", "wb")
-        self._offsets = [0]
+        self._name = f"tokens_{self.unit:05d}_{len(self.shards):03d}"
+        self._file = open(self.out_dir / f"{self._name}.bin", "wb")
+        self._hash = hashlib.sha256()
+        self._tokens = 0
+        self._lengths: list[np.ndarray] = []
+        self._groups: list[np.ndarray] = []
+
+    def _write_small(self, suffix: str, arr: np.ndarray) -> str:
+        data = arr.tobytes()
+        (self.out_dir / f"{self._name}.{suffix}").write_bytes(data)
+        return hashlib.sha256(data).hexdigest()
 
     def _close(self) -> None:
         if self._file is None:
             return
         self._file.close()
-        np.asarray(self._offsets, dtype=np.int64).tofile(self.out_dir / f"{self._name}.idx")
+        lengths = np.concatenate(self._lengths)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         split = self.out_dir.name
         self.shards.append({
             "file": f"{split}/{self._name}.bin",
             "index": f"{split}/{self._name}.idx",
-            "tokens": self._offsets[-1],
-            "documents": len(self._offsets) - 1,
-            "sha256": file_sha256(self.out_dir / f"{self._name}.bin"),
+            "group_file": f"{split}/{self._name}.grp",
+            "tokens": int(offsets[-1]),
+            "documents": len(lengths),
+            "sha256": self._hash.hexdigest(),
+            "index_sha256": self._write_small("idx", offsets),
+            "group_sha256": self._write_small("grp", np.concatenate(self._groups).astype(np.uint16)),
         })
         self._file = None
 
-    def add(self, ids: list[int]) -> None:
-        if self._file is None:
-            self._open()
-        self._file.write(np.asarray(ids, dtype=self.dtype).tobytes())
-        self._offsets.append(self._offsets[-1] + len(ids))
-        if self._offsets[-1] >= self.tokens_per_shard:
-            self._close()
+    def add_batch(self, tokens: np.ndarray, lengths: np.ndarray, groups: np.ndarray) -> None:
+        """`tokens`: the batch's documents (EOS included) back to back; `lengths`/`groups` per document."""
+        tok_pos = doc_pos = 0
+        while doc_pos < len(lengths):
+            if self._file is None:
+                self._open()
+            # the first document whose end reaches the budget closes this shard
+            ends = self._tokens + np.cumsum(lengths[doc_pos:])
+            full = int(np.searchsorted(ends, self.budget, side="left"))
+            take = min(full + 1, len(lengths) - doc_pos)
+            n_tok = int(ends[take - 1] - self._tokens)
+            data = tokens[tok_pos : tok_pos + n_tok].tobytes()
+            self._file.write(data)
+            self._hash.update(data)
+            self._lengths.append(lengths[doc_pos : doc_pos + take])
+            self._groups.append(groups[doc_pos : doc_pos + take])
+            self._tokens += n_tok
+            tok_pos += n_tok
+            doc_pos += take
+            if self._tokens >= self.budget:
+                self._close()
 
-    def finish(self) -> dict:
+    def finish(self) -> list[dict]:
         self._close()
-        return {
-            "shards": self.shards,
-            "tokens": sum(s["tokens"] for s in self.shards),
-            "documents": sum(s["documents"] for s in self.shards),
+        return self.shards
+
+
+# ---------------------------------------------------------------------------------------------------
+# One work unit (runs in a worker process): a byte range of one kept JSONL file
+# ---------------------------------------------------------------------------------------------------
+
+_TOKENIZERS: dict[str, object] = {}
+
+
+def _worker_init() -> None:
+    # N worker processes already use N cores: a Rust thread pool per worker would oversubscribe them
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["RAYON_NUM_THREADS"] = "1"
+
+
+def load_tokenizer(path: str):
+    """The Rust tokenizer with special-token text (a literal "</s>" in a document) encoded as plain text."""
+    if path not in _TOKENIZERS:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(path)
+        tok.encode_special_tokens = True  # like sentencepiece: control tokens never come from text
+        _TOKENIZERS[path] = tok
+    return _TOKENIZERS[path]
+
+
+def iter_unit_documents(file: str, start: int, end: int):
+    """(id, text, source, language) of the JSONL lines that start inside [start, end)."""
+    with open(file, "rb") as f:
+        f.seek(start)
+        pos = start
+        while pos < end:
+            line = f.readline()
+            if not line:
+                break
+            line_start, pos = pos, pos + len(line)
+            if not line.strip():
+                continue
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                raise InputError(f"{file} (byte {line_start}): not valid JSON: {e}") from None
+            meta = rec.get("metadata") or {}
+            yield rec["id"], rec["text"], str(meta.get("source", "?")), str(meta.get("language", "?"))
+
+
+def encode_unit(task: dict) -> dict:
+    """Encode one unit, write its shard files and, last, its completion marker; returns the marker."""
+    out_dir, unit = Path(task["out_dir"]), task["unit"]
+    for split in SPLITS:  # leftovers of an interrupted attempt
+        for stale in (out_dir / split).glob(f"tokens_{unit:05d}_*"):
+            stale.unlink()
+    tokenizer = load_tokenizer(task["tokenizer"])
+    dtype, eos = np.dtype(task["dtype"]), task["eos_id"]
+    writers = {s: UnitShardWriter(out_dir / s, unit, dtype, task["tokens_per_shard"]) for s in SPLITS}
+    groups: dict[tuple[str, str], int] = {}
+    counts = {s: defaultdict(lambda: [0, 0]) for s in SPLITS}  # split -> local group -> [tokens, docs]
+
+    def flush(batch: list[tuple[str, str, str, str]]) -> None:
+        encodings = tokenizer.encode_batch([text for _, text, _, _ in batch], add_special_tokens=False)
+        by_split: dict[str, tuple[list, list, list]] = {s: ([], [], []) for s in SPLITS}
+        for (doc_id, _, source, language), enc in zip(batch, encodings):
+            ids = enc.ids
+            ids.append(eos)
+            gid = groups.setdefault((source, language), len(groups))
+            split = "val" if is_validation(doc_id, task["val_fraction"]) else "train"
+            seqs, lens, grps = by_split[split]
+            seqs.append(ids)
+            lens.append(len(ids))
+            grps.append(gid)
+            row = counts[split][gid]
+            row[0] += len(ids)
+            row[1] += 1
+        for split, (seqs, lens, grps) in by_split.items():
+            if seqs:
+                lengths = np.asarray(lens, dtype=np.int64)
+                tokens = np.fromiter(chain.from_iterable(seqs), dtype=dtype, count=int(lengths.sum()))
+                writers[split].add_batch(tokens, lengths, np.asarray(grps, dtype=np.int64))
+
+    batch = []
+    for doc in iter_unit_documents(task["file"], task["start"], task["end"]):
+        batch.append(doc)
+        if len(batch) == task["batch_size"]:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    if len(groups) > np.iinfo(np.uint16).max:
+        raise InputError(f"{task['file']}: more than 65535 (source, language) groups in one unit")
+    marker = {
+        "unit": unit,
+        "groups": [{"source": s, "language": lang} for s, lang in groups],
+        "splits": {s: {"shards": writers[s].finish(), "counts": {str(g): c for g, c in counts[s].items()}}
+                   for s in SPLITS},
+    }
+    write_json(out_dir / "units" / f"u{unit:05d}.json", marker)
+    return marker
+
+
+# ---------------------------------------------------------------------------------------------------
+# Planning, resuming and the manifest
+# ---------------------------------------------------------------------------------------------------
+
+
+def plan_units(files: list[Path], unit_bytes: int) -> list[dict]:
+    """Cut every file into byte ranges of about `unit_bytes` that start at line starts."""
+    units = []
+    for file in files:
+        size = file.stat().st_size
+        starts = [0]
+        with open(file, "rb") as f:
+            while starts[-1] + unit_bytes < size:
+                f.seek(starts[-1] + unit_bytes)
+                f.readline()  # to the start of the next line
+                if f.tell() >= size:
+                    break
+                starts.append(f.tell())
+        for a, b in zip(starts, starts[1:] + [size]):
+            units.append({"file": str(file), "start": a, "end": b})
+    return units
+
+
+def unit_is_done(out_dir: Path, unit: int, itemsize: int) -> dict | None:
+    """The unit's marker if it exists and every file it lists has the recorded size."""
+    path = out_dir / "units" / f"u{unit:05d}.json"
+    if not path.is_file():
+        return None
+    marker = read_json(path)
+    for split in marker["splits"].values():
+        for shard in split["shards"]:
+            sizes = {"file": itemsize * shard["tokens"], "index": 8 * (shard["documents"] + 1), "group_file": 2 * shard["documents"]}
+            for key, expected in sizes.items():
+                f = out_dir / shard[key]
+                if not f.is_file() or f.stat().st_size != expected:
+                    return None
+    return marker
+
+
+def build_manifest(markers: list[dict], dtype: np.dtype) -> dict:
+    """Global group table (sorted), shard lists in unit order, token/document counts per source and language."""
+    groups = sorted({(g["source"], g["language"]) for m in markers for g in m["groups"]})
+    gid = {g: i for i, g in enumerate(groups)}
+    splits = {}
+    for split in SPLITS:
+        shards, by_group = [], np.zeros((len(groups), 2), dtype=np.int64)
+        for m in markers:
+            local_to_global = [gid[(g["source"], g["language"])] for g in m["groups"]]
+            for shard in m["splits"][split]["shards"]:
+                shards.append({**shard, "group_ids": local_to_global})
+            for local, (tokens, docs) in m["splits"][split]["counts"].items():
+                by_group[local_to_global[int(local)]] += (tokens, docs)
+        by_source: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0})
+        by_language: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0})
+        for (source, language), (tokens, docs) in zip(groups, by_group.tolist()):
+            for table, key in ((by_source, source), (by_language, language)):
+                table[key]["tokens"] += tokens
+                table[key]["documents"] += docs
+        bytes_per_token = dtype.itemsize
+        splits[split] = {
+            "tokens": int(by_group[:, 0].sum()),
+            "documents": int(by_group[:, 1].sum()),
+            "bytes": int(by_group[:, 0].sum()) * bytes_per_token,
+            "by_source": dict(sorted(by_source.items())),
+            "by_language": dict(sorted(by_language.items())),
+            "by_group": [{"tokens": t, "documents": d} for t, d in by_group.tolist()],
+            "shards": shards,
         }
+    return {"groups": [{"source": s, "language": lang} for s, lang in groups], "splits": splits}
 
 
-def iter_kept_documents(prep_dir: Path):
+def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
     from data_prep.pipeline import kept_files
 
-    for rec in iter_jsonl(kept_files(prep_dir)):
-        yield rec["id"], rec["text"], rec.get("metadata", {})
-
-
-def run_pretokenize(cfg: KazllmConfig) -> dict:
     prep_dir = require_stage(cfg, "prep", "kazllm prep")
     tok_dir = require_stage(cfg, "tokenizer", "kazllm tokenizer train")
     tok_manifest = read_json(tok_dir / "manifest.json")
-    tokenizer = Tokenizer.from_file(str(tok_dir / "hf" / "tokenizer.json"))
-    vocab_size = tokenizer.get_vocab_size()
+    tok_json = tok_dir / "hf" / "tokenizer.json"
+    vocab_size = tok_manifest["vocab_size"]  # the parent never loads the tokenizer: only workers encode
     eos_id = tok_manifest["special_tokens"]["eos"]["id"]
     dtype = token_dtype(vocab_size)
+    pc = cfg.pretokenize
+    files = kept_files(prep_dir)
+    if not files:
+        raise InputError(f"{prep_dir}/kept has no documents: nothing to pretokenize")
 
     out_dir = cfg.stage_dir("shards")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    pc = cfg.pretokenize
-    writers = {s: ShardWriter(out_dir / s, dtype, pc.tokens_per_shard) for s in ("train", "val")}
-    tokens_by_source: Counter[str] = Counter()
-    docs = list(iter_kept_documents(prep_dir))
-    with tqdm(total=len(docs), desc="pretokenize", unit="doc", mininterval=progress_interval()) as bar:
-        for start in range(0, len(docs), pc.batch_size):
-            batch = docs[start : start + pc.batch_size]
-            encodings = tokenizer.encode_batch([text for _, text, _ in batch], add_special_tokens=False)
-            for (doc_id, _, meta), enc in zip(batch, encodings):
-                ids = enc.ids + [eos_id]
-                split = "val" if is_validation(doc_id, pc.val_fraction) else "train"
-                writers[split].add(ids)
-                tokens_by_source[f"{split}/{meta.get('source', '?')}/{meta.get('language', '?')}"] += len(ids)
-            bar.update(len(batch))
-    splits = {s: w.finish() for s, w in writers.items()}
+    fingerprint = {
+        "format_version": FORMAT_VERSION,
+        "kept_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files],
+        "tokenizer_json_sha256": file_sha256(tok_json),
+        "eos_id": eos_id, "dtype": dtype.name, "val_fraction": pc.val_fraction,
+        "tokens_per_shard": pc.tokens_per_shard, "unit_bytes": int(pc.unit_mb * 2**20),
+    }
+    plan_path = out_dir / "units" / "plan.json"
+    if not plan_path.is_file() or read_json(plan_path).get("fingerprint") != fingerprint:
+        shutil.rmtree(out_dir, ignore_errors=True)  # other inputs or settings: nothing is reusable
+        write_json(plan_path, {"fingerprint": fingerprint, "units": plan_units(files, fingerprint["unit_bytes"])})
+    (out_dir / "manifest.json").unlink(missing_ok=True)  # the stage is complete only when it is rewritten
+    units = read_json(plan_path)["units"]
+
+    markers: dict[int, dict] = {}
+    todo = []
+    for i, u in enumerate(units):
+        if (done := unit_is_done(out_dir, i, dtype.itemsize)) is not None:
+            markers[i] = done
+        else:
+            todo.append({**u, "unit": i, "out_dir": str(out_dir), "tokenizer": str(tok_json), "dtype": dtype.name,
+                         "eos_id": eos_id, "val_fraction": pc.val_fraction, "tokens_per_shard": pc.tokens_per_shard,
+                         "batch_size": pc.batch_size})
+    n_workers = max(1, min(workers or pc.workers or available_cores(), len(todo)))
+    bar = tqdm(total=sum(t["end"] - t["start"] for t in todo), desc="pretokenize", unit="B", unit_scale=True,
+               mininterval=progress_interval())
+    if n_workers == 1:
+        for task in todo:
+            markers[task["unit"]] = encode_unit(task)
+            bar.update(task["end"] - task["start"])
+    else:
+        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
+            futures = {pool.submit(encode_unit, t): t for t in todo}
+            try:
+                for fut in as_completed(futures):
+                    marker = fut.result()
+                    markers[marker["unit"]] = marker
+                    bar.update(futures[fut]["end"] - futures[fut]["start"])
+            except BaseException as e:
+                pool.shutdown(cancel_futures=True)  # stop at the first failure; finished units stay done
+                if not isinstance(e, BrokenProcessPool):
+                    raise
+                raise InputError(
+                    f"a pretokenize worker died (killed or out of memory); {len(markers)} of {len(units)} units "
+                    f"are finished and kept: rerun the same command to do the rest"
+                ) from None
+    bar.close()
+
     result = {
+        "format_version": FORMAT_VERSION,
         "dtype": dtype.name,
         "vocab_size": vocab_size,
         "eos_id": eos_id,
         "tokenizer_sha256": tok_manifest["spm_sha256"],
-        "splits": splits,
-        "tokens_by_split_source_language": dict(sorted(tokens_by_source.items())),
+        "tokenizer_json_sha256": fingerprint["tokenizer_json_sha256"],
+        "units": len(units),
+        "workers": n_workers,
+        **build_manifest([markers[i] for i in range(len(units))], dtype),
+    }
+    # kept for readers of the first manifest version: "split/source/language" -> tokens
+    result["tokens_by_split_source_language"] = {
+        f"{split}/{g['source']}/{g['language']}": row["tokens"]
+        for split in SPLITS for g, row in zip(result["groups"], result["splits"][split]["by_group"]) if row["tokens"]
     }
     write_stage_manifest(cfg, "shards", **result)
     return result

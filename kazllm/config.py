@@ -233,6 +233,17 @@ class PretokenizeSection:
     """Tokens per shard file."""
     batch_size: int = 256
     """Documents per encode_batch call."""
+    workers: int = 0
+    """Worker processes encoding in parallel, each on one core (0 = every core this process may use)."""
+    unit_mb: float = 64.0
+    """Work unit size in MiB of kept JSONL. Units, not workers, name the shard files, so the output is the
+    same for any number of workers; a rerun after an interruption redoes only unfinished units."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.tokens_per_shard < 1 or self.batch_size < 1 or self.workers < 0 or self.unit_mb <= 0:
+            raise ValueError("tokens_per_shard and batch_size must be >= 1, workers >= 0, unit_mb > 0")
 
 
 @dataclass
@@ -278,8 +289,20 @@ class TrainSection:
     log_every: int = 5
     """Steps between metric lines."""
     wandb: WandbSection = field(default_factory=WandbSection)
+    mixture: dict[str, float] = field(default_factory=dict)
+    """Sampling weights of the training data by language ("kk") or source ("source:kk_wiki"); {} = natural
+    proportions. Every (source, language) group in the shards must be covered (weight 0 leaves one out);
+    a group that runs out is repeated (upsampled). See kazllm/data.py."""
+    document_masking: bool = False
+    """Reset position_ids at each document start in a packed sequence, so attention stays inside documents
+    (the model must be called with use_cache=False for transformers to build the block mask)."""
 
     def __post_init__(self) -> None:
+        for key, weight in self.mixture.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+                raise ValueError(f"mixture weight of {key!r} must be a number >= 0, got {weight!r}")
+        if self.mixture and not any(w > 0 for w in self.mixture.values()):
+            raise ValueError("mixture needs at least one positive weight (or {} for natural proportions)")
         if self.zero_stage not in (0, 1, 2, 3):
             raise ValueError(f"zero_stage must be 0..3, got {self.zero_stage}")
         if self.precision not in ("auto", "bf16", "fp32"):

@@ -1,123 +1,347 @@
 """Token shards on disk and the deterministic, resumable training loader that reads them.
 
-Shard format (one directory per split, e.g. shards/train/):
-    tokens_00000.bin   flat token ids, dtype uint16 when the vocabulary fits, else uint32;
-                       each document is followed by one EOS id.
-    tokens_00000.idx   int64 offsets: document i spans tokens [idx[i], idx[i+1]) (EOS included).
-The split's manifest (shards/manifest.json) names the dtype, the tokenizer, and per-shard counts
-and checksums.
+Shard format (docs/shard_format.md has the full description): one directory per split, e.g.
+shards/train/, with per work unit and part
+    tokens_UUUUU_PPP.bin   flat token ids, uint16 when the vocabulary fits, else uint32;
+                           each document is followed by one EOS id.
+    tokens_UUUUU_PPP.idx   int64 offsets: document i spans tokens [idx[i], idx[i+1]) (EOS included).
+    tokens_UUUUU_PPP.grp   uint16 per document: its (source, language) group, local to the shard;
+                           the manifest's shard entry maps it to the global `groups` table.
+shards/manifest.json names the dtype, EOS, tokenizer, groups, per-shard counts and sha256 checksums.
 
-The loader cuts the concatenated token stream into fixed windows of seq_len + 1 tokens (inputs and
-shifted labels), visits them in a seeded permutation per epoch, and deals each global batch to the
-ranks. Its state is one number, the count of sequences consumed, so a run resumes exactly, also on
-a different number of ranks.
+The loader cuts token streams into windows of seq_len + 1 tokens (inputs and shifted labels; documents
+are packed back to back with their EOS) and visits them in an order that is a function of the seed
+and the global position only; each rank takes its slice of every global micro-batch. Its state is the
+count of sequences consumed by the whole job, so a run resumes exactly, also on another number of ranks.
+
+    reader = TokenShardReader("runs/quickstart/shards", "train")
+    loader = SequenceLoader(reader, seq_len=256, micro_batch_size=4, rank=0, world_size=1, seed=1234,
+                            mixture={"kk": 1.0}, document_masking=True)
+    batch = loader.next_micro_batch()   # input_ids, labels, position_ids: int64 [4, 256]
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from kazllm.artifacts import read_json
+from kazllm.artifacts import file_sha256, read_json
 from kazllm.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+MIXTURE_CHUNK = 4096
+"""Positions per block of the mixture schedule: every block holds each component's quota exactly, so a
+weight is met to within 1/MIXTURE_CHUNK and any position is found without replaying the ones before it."""
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------
+
+
 class TokenShardReader:
-    """Random access to documents and to fixed-length windows across all shards of one split."""
+    """Random access to documents, token spans and fixed-length windows across all shards of one split.
+
+    Opening checks every shard against its manifest entry (present, sizes agree with the counts);
+    `verify()` also compares sha256 checksums (reads every byte)."""
 
     def __init__(self, shards_dir: str | Path, split: str = "train"):
-        shards_dir = Path(shards_dir)
+        self.shards_dir = shards_dir = Path(shards_dir)
         manifest = read_json(shards_dir / "manifest.json")
         if split not in manifest["splits"]:
             raise InputError(f"{shards_dir}/manifest.json has no split '{split}'")
-        self.manifest = manifest
+        self.manifest, self.split = manifest, split
         self.dtype = np.dtype(manifest["dtype"])
         self.eos_id = manifest["eos_id"]
+        self.groups: list[dict] = manifest.get("groups") or [{"source": "?", "language": "?"}]
+        self.shards: list[dict] = manifest["splits"][split]["shards"]
         self.tokens: list[np.memmap] = []
-        self.doc_offsets: list[np.ndarray] = []
-        for shard in manifest["splits"][split]["shards"]:
-            path = shards_dir / shard["file"]
-            if not path.is_file():
-                raise InputError(f"missing token shard {path} (listed in {shards_dir}/manifest.json)")
-            self.tokens.append(np.memmap(path, dtype=self.dtype, mode="r"))
-            self.doc_offsets.append(np.fromfile(shards_dir / shard["index"], dtype=np.int64))
-        self.shard_starts = np.cumsum([0] + [len(t) for t in self.tokens])
+        offsets, doc_groups, start = [], [], 0
+        for shard in self.shards:
+            tokens, idx, grp = self._open_shard(shard)
+            self.tokens.append(tokens)
+            offsets.append(idx[:-1] + start)
+            doc_groups.append(grp)
+            start += len(tokens)
+        self.shard_starts = np.cumsum([0] + [len(t) for t in self.tokens]).astype(np.int64)
+        self._starts = self.shard_starts.tolist()
         self.num_tokens = int(self.shard_starts[-1])
-        self.num_documents = sum(len(o) - 1 for o in self.doc_offsets)
+        self.doc_starts = np.concatenate(offsets + [np.array([self.num_tokens], dtype=np.int64)])
+        """Global start of every document, and the end of the last one: document i is [doc_starts[i], doc_starts[i+1])."""
+        self.doc_groups = np.concatenate(doc_groups) if doc_groups else np.zeros(0, dtype=np.int64)
+        """Index into `groups` of every document."""
+        self.num_documents = len(self.doc_starts) - 1
+
+    def _corrupt(self, path: Path, why: str) -> InputError:
+        return InputError(f"token shard {path} {why} (listed in {self.shards_dir}/manifest.json): "
+                          f"rerun `kazllm pretokenize` with the same config to rebuild it")
+
+    def _open_shard(self, shard: dict) -> tuple[np.memmap, np.ndarray, np.ndarray]:
+        paths = [self.shards_dir / shard[k] for k in ("file", "index") + (("group_file",) if "group_file" in shard else ())]
+        for path in paths:
+            if not path.is_file():
+                raise self._corrupt(path, "is missing")
+        if paths[0].stat().st_size != shard["tokens"] * self.dtype.itemsize:
+            raise self._corrupt(paths[0], f"has {paths[0].stat().st_size} bytes, not {shard['tokens']} tokens")
+        idx = np.fromfile(paths[1], dtype=np.int64)
+        if len(idx) != shard["documents"] + 1 or idx[0] != 0 or idx[-1] != shard["tokens"] or (np.diff(idx) <= 0).any():
+            raise self._corrupt(paths[1], "is not a valid document index")
+        if len(paths) == 3:
+            local = np.fromfile(paths[2], dtype=np.uint16)
+            table = np.asarray(shard["group_ids"], dtype=np.int64)
+            if len(local) != shard["documents"] or (len(local) and local.max() >= len(table)):
+                raise self._corrupt(paths[2], "is not a valid group file")
+            groups = table[local]
+        else:  # first manifest version: no groups
+            groups = np.zeros(shard["documents"], dtype=np.int64)
+        return np.memmap(paths[0], dtype=self.dtype, mode="r"), idx, groups
+
+    def verify(self) -> None:
+        """Compare every shard file with the sha256 in the manifest; raise naming the first that differs."""
+        for shard in self.shards:
+            for key, sha in (("file", "sha256"), ("index", "index_sha256"), ("group_file", "group_sha256")):
+                if key in shard and sha in shard and file_sha256(self.shards_dir / shard[key]) != shard[sha]:
+                    raise self._corrupt(self.shards_dir / shard[key], "does not match its sha256 checksum")
 
     def document(self, i: int) -> np.ndarray:
-        for offsets, tokens in zip(self.doc_offsets, self.tokens):
-            if i < len(offsets) - 1:
-                return np.asarray(tokens[offsets[i] : offsets[i + 1]])
-            i -= len(offsets) - 1
-        raise IndexError(i)
+        """Document i's tokens, its EOS included."""
+        if not 0 <= i < self.num_documents:
+            raise IndexError(f"document {i} of {self.num_documents}")
+        start = int(self.doc_starts[i])
+        return self.span(start, int(self.doc_starts[i + 1]) - start)
+
+    def document_group(self, i: int) -> dict:
+        return self.groups[int(self.doc_groups[i])]
 
     def span(self, start: int, length: int) -> np.ndarray:
         """`length` tokens from global position `start`, crossing shard boundaries if needed."""
-        pieces, pos, end = [], start, start + length
-        shard = int(np.searchsorted(self.shard_starts, pos, side="right") - 1)
+        end = start + length
+        if start < 0 or length < 0 or end > self.num_tokens:
+            raise IndexError(f"tokens [{start}, {end}) outside the {self.num_tokens} tokens of split {self.split}")
+        shard = bisect.bisect_right(self._starts, start) - 1  # bisect: a numpy call costs more on a short list
+        local = start - self._starts[shard]
+        if local + length <= len(self.tokens[shard]):  # the common case: one memmap slice, no copy
+            return np.asarray(self.tokens[shard][local : local + length])
+        pieces, pos = [], start
         while pos < end:
-            local = pos - self.shard_starts[shard]
+            local = pos - int(self.shard_starts[shard])
             take = min(end - pos, len(self.tokens[shard]) - local)
             pieces.append(self.tokens[shard][local : local + take])
             pos += take
             shard += 1
-        return np.concatenate(pieces) if len(pieces) > 1 else np.asarray(pieces[0])
+        return np.concatenate(pieces)
 
     def num_sequences(self, seq_len: int) -> int:
         return max(0, (self.num_tokens - 1) // seq_len)
 
     def sequence(self, i: int, seq_len: int) -> np.ndarray:
-        """Window i: seq_len + 1 tokens (the last one is the final label)."""
+        """Window i of the whole split: seq_len + 1 tokens (the last one is the final label)."""
         return self.span(i * seq_len, seq_len + 1)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Mixture components: a token stream made of the documents of some groups, in corpus order
+# ---------------------------------------------------------------------------------------------------
+
+
 @dataclass
-class LoaderState:
-    consumed: int = 0
-    """Sequences consumed by the whole job (all ranks) so far."""
+class Component:
+    """A virtual token stream: the documents of some groups back to back, cut into windows."""
+
+    name: str
+    weight: float
+    doc_starts: np.ndarray
+    """Start of every document in the virtual stream, plus its end."""
+    run_starts: np.ndarray
+    """Virtual start of every run of consecutive documents of the split, plus the end."""
+    run_global: np.ndarray
+    """Global token position of each run's start."""
+    seed_key: int
+    num_windows: int = 0
+
+
+def build_component(reader: TokenShardReader, name: str, weight: float, docs: np.ndarray, seq_len: int) -> Component:
+    lengths = reader.doc_starts[docs + 1] - reader.doc_starts[docs]
+    doc_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    run_first = np.flatnonzero(np.diff(docs, prepend=-2) != 1)  # documents that start a run
+    run_starts = np.concatenate([doc_starts[run_first], doc_starts[-1:]])
+    comp = Component(name, weight, doc_starts, run_starts, reader.doc_starts[docs[run_first]],
+                     seed_key=zlib.crc32(name.encode("utf-8")))
+    comp.num_windows = max(0, (int(doc_starts[-1]) - 1) // seq_len)
+    return comp
+
+
+def mixture_components(reader: TokenShardReader, mixture: dict[str, float] | None, seq_len: int) -> list[Component]:
+    """One component per positive mixture key. A group belongs to the key "source:<its source>" if the
+    mixture has one, else to the key of its language; every group must belong to some key."""
+    if not mixture:
+        return [build_component(reader, "all", 1.0, np.arange(reader.num_documents), seq_len)]
+    member: dict[str, list[int]] = {key: [] for key in mixture}
+    unmatched = []
+    for g, group in enumerate(reader.groups):
+        key = f"source:{group['source']}" if f"source:{group['source']}" in mixture else group["language"]
+        (member[key] if key in mixture else unmatched).append(g)
+    if unmatched:
+        names = ", ".join(f"source:{reader.groups[g]['source']} ({reader.groups[g]['language']})" for g in unmatched)
+        raise InputError(f"train.mixture gives no weight to {names}: add its language or source "
+                         f"(weight 0 leaves it out)")
+    if empty := [k for k, gs in member.items() if not gs]:
+        known = sorted({g["language"] for g in reader.groups} | {f"source:{g['source']}" for g in reader.groups})
+        raise InputError(f"train.mixture key(s) {', '.join(empty)} match no documents; known: {', '.join(known)}")
+    total = sum(w for w in mixture.values())
+    comps = []
+    for key, weight in mixture.items():
+        if weight > 0:
+            docs = np.flatnonzero(np.isin(reader.doc_groups, member[key]))
+            comps.append(build_component(reader, key, weight / total, docs, seq_len))
+    return comps
+
+
+def chunk_quotas(weights: list[float], chunk: int) -> np.ndarray:
+    """Positions per component in a block of `chunk` (largest remainder; every positive weight gets one)."""
+    raw = np.asarray(weights) * chunk
+    quota = np.floor(raw).astype(np.int64)
+    for i in np.argsort(-(raw - quota), kind="stable")[: chunk - quota.sum()]:
+        quota[i] += 1
+    while (quota == 0).any():
+        quota[int(np.argmax(quota))] -= 1
+        quota[int(np.argmin(quota))] += 1
+    return quota
+
+
+# ---------------------------------------------------------------------------------------------------
+# The loader
+# ---------------------------------------------------------------------------------------------------
 
 
 class SequenceLoader:
-    """Deterministic global order of windows; each call to `next_micro_batch` returns this rank's slice."""
+    """Deterministic global order of windows; each call to `next_micro_batch` returns this rank's slice.
 
-    def __init__(self, reader: TokenShardReader, seq_len: int, micro_batch_size: int, rank: int, world_size: int, seed: int):
+    Global position p (sequences consumed by all ranks before it) maps to a sample as follows.
+    Natural proportions (no mixture): window perm_e[p mod n] of the whole split, where perm_e is a
+    permutation seeded by (seed, epoch e = p // n). With a mixture, positions come in blocks of
+    MIXTURE_CHUNK; each block holds every component's quota (weight x block) in an order shuffled by
+    (seed, block); a component's k-th sample is window perm[k mod n_c] of its own stream, perm seeded
+    by (seed, component name, k // n_c), so a small component starts a new epoch (is upsampled) when
+    it runs out while the others continue. On a rank, a micro-batch is positions
+    consumed + rank * micro_batch_size + [0, micro_batch_size), then consumed grows by the global
+    micro-batch, so 2 ranks x 4 read what 1 rank x 8 reads, and any rank count continues the stream.
+    """
+
+    def __init__(self, reader: TokenShardReader, seq_len: int, micro_batch_size: int, rank: int, world_size: int,
+                 seed: int, *, mixture: dict[str, float] | None = None, document_masking: bool = False):
         self.reader, self.seq_len = reader, seq_len
         self.micro_batch_size, self.rank, self.world_size, self.seed = micro_batch_size, rank, world_size, seed
-        self.num_sequences = reader.num_sequences(seq_len)
+        self.document_masking = document_masking
+        self.mixture = {k: float(v) for k, v in (mixture or {}).items()}
+        self.components = mixture_components(reader, self.mixture, seq_len)
+        self.num_sequences = sum(c.num_windows for c in self.components)
         if self.num_sequences < micro_batch_size * world_size:
             raise InputError(
                 f"only {self.num_sequences} sequences of {seq_len} tokens in the shards: fewer than one batch "
                 f"({micro_batch_size} x {world_size} ranks); lower train.seq_len or add data"
             )
-        self.state = LoaderState()
-        self._perm_epoch, self._perm = -1, np.empty(0, dtype=np.int64)
+        if small := [c.name for c in self.components if c.num_windows == 0]:
+            raise InputError(f"train.mixture component(s) {', '.join(small)} hold fewer than {seq_len + 1} tokens: "
+                             f"lower train.seq_len or give them weight 0")
+        self.quota = chunk_quotas([c.weight for c in self.components], MIXTURE_CHUNK)
+        self.consumed = 0
+        self._perms: dict[int, tuple[int, np.ndarray]] = {}
+        self._block = (-1, None, None)
 
-    def _window_at(self, position: int) -> int:
-        epoch, offset = divmod(position, self.num_sequences)
-        if epoch != self._perm_epoch:
-            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.num_sequences)
-            self._perm_epoch = epoch
-        return int(self._perm[offset])
+    # -- the order -----------------------------------------------------------------------------------
+    def _permutation(self, ci: int, epoch: int) -> np.ndarray:
+        cached = self._perms.get(ci)
+        if cached is None or cached[0] != epoch:
+            comp = self.components[ci]
+            # no mixture: the seeding of the first loader version, so its checkpoints resume identically
+            key = [self.seed, epoch] if not self.mixture else [self.seed, comp.seed_key, epoch]
+            cached = (epoch, np.random.default_rng(key).permutation(comp.num_windows))
+            self._perms[ci] = cached
+        return cached[1]
+
+    def sample_at(self, position: int) -> tuple[int, int]:
+        """(component index, window index in that component) of global position `position`."""
+        if len(self.components) == 1:
+            ci, k = 0, position
+        else:
+            block, offset = divmod(position, MIXTURE_CHUNK)
+            if self._block[0] != block:
+                order = np.repeat(np.arange(len(self.quota)), self.quota)
+                np.random.default_rng([self.seed, 0x6D1C, block]).shuffle(order)
+                rank_in_block = np.empty_like(order)
+                for c in range(len(self.quota)):
+                    where = np.flatnonzero(order == c)
+                    rank_in_block[where] = np.arange(len(where))
+                self._block = (block, order, rank_in_block)
+            _, order, rank_in_block = self._block
+            ci = int(order[offset])
+            k = block * int(self.quota[ci]) + int(rank_in_block[offset])
+        epoch, offset = divmod(k, self.components[ci].num_windows)
+        return ci, int(self._permutation(ci, epoch)[offset])
+
+    # -- reading -------------------------------------------------------------------------------------
+    def read_window(self, ci: int, window: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tokens (seq_len + 1) of a component's window and, with document masking, the position of
+        every input token inside its document (0 at each document start and at the window start)."""
+        comp, n = self.components[ci], self.seq_len + 1
+        start = window * self.seq_len
+        r = int(np.searchsorted(comp.run_starts, start, side="right") - 1)
+        pieces, pos = [], start
+        while pos < start + n:
+            take = min(start + n, int(comp.run_starts[r + 1])) - pos
+            pieces.append(self.reader.span(int(comp.run_global[r]) + pos - int(comp.run_starts[r]), take))
+            pos += take
+            r += 1
+        tokens = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        if not self.document_masking:
+            return tokens, None
+        # documents starting inside the input part of the window, relative to the window
+        first = int(np.searchsorted(comp.doc_starts, start, side="right"))
+        last = int(np.searchsorted(comp.doc_starts, start + self.seq_len, side="left"))
+        starts = np.concatenate([[0], comp.doc_starts[first:last] - start])
+        lengths = np.diff(np.append(starts, self.seq_len))
+        return tokens, np.arange(self.seq_len) - np.repeat(starts, lengths)
 
     def next_micro_batch(self) -> dict[str, torch.Tensor]:
-        start = self.state.consumed + self.rank * self.micro_batch_size
-        rows = [self.reader.sequence(self._window_at(start + j), self.seq_len) for j in range(self.micro_batch_size)]
-        self.state.consumed += self.micro_batch_size * self.world_size
-        batch = torch.from_numpy(np.stack(rows).astype(np.int64))
-        return {"input_ids": batch[:, :-1], "labels": batch[:, 1:]}
+        import torch  # here, so that pretokenize workers, which only write shards, start without torch
 
+        first = self.consumed + self.rank * self.micro_batch_size
+        rows = [self.read_window(*self.sample_at(first + j)) for j in range(self.micro_batch_size)]
+        self.consumed += self.micro_batch_size * self.world_size
+        batch = torch.from_numpy(np.stack([tokens for tokens, _ in rows]).astype(np.int64))
+        out = {"input_ids": batch[:, :-1], "labels": batch[:, 1:]}
+        if self.document_masking:
+            out["position_ids"] = torch.from_numpy(np.stack([p for _, p in rows]).astype(np.int64))
+        return out
+
+    # -- checkpointing -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"consumed": self.state.consumed, "seed": self.seed, "seq_len": self.seq_len}
+        """JSON-serialisable and independent of rank and world size."""
+        return {"consumed": self.consumed, "seed": self.seed, "seq_len": self.seq_len, "mixture": self.mixture,
+                "data": self.data_fingerprint()}
+
+    def data_fingerprint(self) -> str:
+        """Changes when the shards behind the stream change (re-pretokenized data cannot resume exactly)."""
+        text = f"{self.reader.num_tokens}:{self.reader.num_documents}:" + ",".join(s["sha256"] for s in self.reader.shards)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def load_state_dict(self, state: dict) -> None:
-        if state["seq_len"] != self.seq_len or state["seed"] != self.seed:
-            raise InputError(f"loader state was saved with seq_len/seed {state['seq_len']}/{state['seed']}")
-        self.state.consumed = int(state["consumed"])
+        current = self.state_dict()
+        for key in ("seq_len", "seed", "mixture", "data"):
+            if key in state and state[key] != current[key]:
+                raise InputError(f"loader state was saved with {key} {state[key]!r} but this run has "
+                                 f"{current[key]!r}: the data order would not continue")
+        self.consumed = int(state["consumed"])
