@@ -122,9 +122,14 @@ def lr_factor(step: int, t: TrainSection) -> float:
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    def ndim(p: torch.Tensor) -> int:  # under ZeRO-3 a parameter is an empty shard; ds_shape is its real shape
+        return len(getattr(p, "ds_shape", p.shape))
+
+    decay = [p for p in model.parameters() if p.requires_grad and ndim(p) >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and ndim(p) < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which the LR scheduler would miss
 
 
 BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size")
@@ -220,26 +225,61 @@ def memory_gib(device: torch.device) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Process group and engine (also used by scripts/bench_train.py)
+# ---------------------------------------------------------------------------------------------------
+
+
+def init_distributed() -> torch.device:
+    """Join (or, without a launcher, create) the process group; returns this rank's device."""
+    import deepspeed
+
+    logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
+    if not under_launcher():  # a single process without a launcher still needs a process group
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
+    use_cuda = torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    deepspeed.init_distributed(dist_backend="nccl" if use_cuda else "gloo")
+    return torch.device("cuda", int(os.environ["LOCAL_RANK"])) if use_cuda else torch.device("cpu")
+
+
+def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.device, seed: int, log=print):
+    """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + LR schedule -> DeepSpeed."""
+    import deepspeed
+
+    cuda = device.type == "cuda"
+    liger = t.liger_kernel and cuda and _liger_installed()
+    if t.liger_kernel and not liger:
+        log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
+    torch.manual_seed(seed)  # identical init on every rank and every run
+    model = build_model(model_config, t.attn_implementation, t.activation_checkpointing, liger,
+                        zero3_config=ds_config if t.zero_stage == 3 else None, log=log)
+    if t.compile and t.zero_stage < 3:
+        # Per decoder layer, in place: state-dict keys stay those of the HF model (export unchanged).
+        for layer in model.model.layers:
+            layer.compile()
+    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=(0.9, 0.95), eps=1e-8,
+                                  fused=cuda or None)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, t))
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config)
+    if t.compile and t.zero_stage == 3:
+        engine.compile()  # DeepSpeed's own compile knows ZeRO-3's parameter-gathering hooks
+    return engine
+
+
+# ---------------------------------------------------------------------------------------------------
 # The trainer
 # ---------------------------------------------------------------------------------------------------
 
 
 class Trainer:
     def __init__(self, cfg: KazllmConfig):
-        import deepspeed
-
-        logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
         self.cfg = cfg
         t = cfg.train
-        if not under_launcher():  # a single process without a launcher still needs a process group
-            os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
-            os.environ.setdefault("MASTER_PORT", str(free_port()))
-        use_cuda = torch.cuda.is_available()
-        deepspeed.init_distributed(dist_backend="nccl" if use_cuda else "gloo")
+        self.device = init_distributed()
+        use_cuda = self.device.type == "cuda"
         self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        if use_cuda:
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if use_cuda else torch.device("cpu")
 
         shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
         tok = read_json(cfg.stage_dir("tokenizer") / "manifest.json")["special_tokens"]
@@ -250,7 +290,7 @@ class Trainer:
         )
         self.ds_config = deepspeed_config(t, self.world_size, use_cuda)
         self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
-        self.engine = self.build_engine(deepspeed)
+        self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log)
         self.loader = SequenceLoader(
             self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed
         )
@@ -266,32 +306,6 @@ class Trainer:
         self.peak_flops = peak_flops(t, self.device, self.bf16)
         self.tokens_per_step = t.micro_batch_size * t.grad_accum * self.world_size * t.seq_len
         self.resume()
-
-    def build_engine(self, deepspeed):
-        """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + schedule -> engine."""
-        t = self.cfg.train
-        cuda = self.device.type == "cuda"
-        liger = t.liger_kernel and cuda and _liger_installed()
-        if t.liger_kernel and not liger:
-            self.log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
-        torch.manual_seed(self.cfg.run.seed)  # identical init on every rank and every run
-        model = build_model(
-            self.model_config, t.attn_implementation, t.activation_checkpointing, liger,
-            zero3_config=self.ds_config if t.zero_stage == 3 else None, log=self.log,
-        )
-        if t.compile and t.zero_stage < 3:
-            # Per decoder layer, in place: state-dict keys stay those of the HF model (export unchanged).
-            for layer in model.model.layers:
-                layer.compile()
-        optimizer = torch.optim.AdamW(
-            param_groups(model, t.weight_decay), lr=t.lr, betas=(0.9, 0.95), eps=1e-8, fused=cuda or None
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, t))
-        engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                               config=self.ds_config)
-        if t.compile and t.zero_stage == 3:
-            engine.compile()  # DeepSpeed's own compile knows ZeRO-3's gather hooks
-        return engine
 
     # -- logging ---------------------------------------------------------------------------------------
     def log(self, msg: str) -> None:
