@@ -490,7 +490,7 @@ class Trainer:
             if self.rank == 0:
                 self.log(f"world size {meta['world_size']} -> {self.world_size}: converting {path.name} "
                          f"to a DeepSpeed universal checkpoint in {load_dir / path.name}")
-                with contextlib.redirect_stdout(io.StringIO()):
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     ckpt.convert_to_universal(path, load_dir)
             self._barrier()
         # load_universal is read at load time only; set it for this load instead of in the engine config.
