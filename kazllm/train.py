@@ -354,15 +354,24 @@ class Trainer:
         """One optimizer step = grad_accum micro-batches; returns loss (mean over ranks), grad norm, LR."""
         lr = self.engine.get_lr()[0]
         total = torch.zeros((), device=self.device)
-        for _ in range(self.cfg.train.grad_accum):
+        accum = self.cfg.train.grad_accum
+        grad_norm = None
+        for i in range(accum):
             batch = {k: v.to(self.device) for k, v in self.loader.next_micro_batch().items()}
             loss = self.compute_loss(batch)
             self.engine.backward(loss)
+            if i == accum - 1 and self.engine.zero_optimization_stage() == 0 and not self.bf16:
+                # Plain fp32 DeepSpeed clips without keeping the norm; the gradients here are already
+                # all-reduced and whole on every rank, so the norm before clipping is this.
+                grad_norm = torch.linalg.vector_norm(torch.stack(
+                    [p.grad.detach().float().norm() for p in self.engine.module.parameters() if p.grad is not None]
+                )).item()
             self.engine.step()  # DeepSpeed applies the update (and the LR schedule) at the accumulation boundary
             total += loss.detach().float()
-        total /= self.cfg.train.grad_accum
+        total /= accum
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
-        grad_norm = self.engine.get_global_grad_norm()
+        if grad_norm is None:
+            grad_norm = self.engine.get_global_grad_norm()
         return {"loss": total.item() / self.world_size, "lr": lr,
                 "grad_norm": float(grad_norm) if grad_norm is not None else None}
 
