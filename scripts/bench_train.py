@@ -1,6 +1,6 @@
 """Training throughput (tokens/s per GPU) and MFU of model presets, per attention kernel and torch.compile.
 
-Every configuration trains through the engine `kazllm train` builds (kazllm.train.build_engine: the
+Every configuration trains through the engine `kazllm train` builds (kazllm.engine.build_engine: the
 same model init, AdamW with no-decay groups, LR schedule, DeepSpeed JSON, bf16 on GPU) on random tokens,
 single process. Timed steps follow untimed warm-up steps (compilation, allocator). The reference is
 eager attention without compile; every other row is measured in the same run. MFU = tokens/s per GPU x
@@ -26,8 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kazllm.config import ModelSection, TrainSection  # noqa: E402
-from kazllm.model import build_llama_config, count_parameters, flops_per_token  # noqa: E402
-from kazllm.train import (  # noqa: E402
+from kazllm.engine import (  # noqa: E402
     _liger_installed,
     build_engine,
     causal_lm_loss,
@@ -36,6 +35,7 @@ from kazllm.train import (  # noqa: E402
     memory_gib,
     peak_flops,
 )
+from kazllm.model import build_llama_config, count_parameters, flops_per_token  # noqa: E402
 
 
 def variants(cuda: bool, with_compile: bool) -> list[dict]:

@@ -7,16 +7,16 @@ import pytest
 import torch
 
 from kazllm.config import ModelSection, TrainSection, load_config
-from kazllm.errors import ConfigError
-from kazllm.model import build_llama_config, build_model, count_parameters, flops_per_token, preset_names
-from kazllm.train import (
+from kazllm.engine import (
     causal_lm_loss,
     deepspeed_config,
     lr_factor,
     param_groups,
     peak_flops,
-    plot_loss_curve,
 )
+from kazllm.errors import ConfigError
+from kazllm.model import build_llama_config, build_model, count_parameters, flops_per_token, preset_names
+from kazllm.train import plot_loss_curve
 
 from .conftest import run_kazllm
 
@@ -220,12 +220,14 @@ def _run_dir(sample_run, out):
 
 
 def test_contradicting_deepspeed_json_stops_before_any_rank_starts(sample_run, tmp_path):
+    from kazllm.train import launch_training
+
     config = _run_dir(sample_run, tmp_path)
     (tmp_path / "ds.json").write_text('{"train_batch_size": 3}')
-    result = run_kazllm("train", "--config", str(config), f"run.out_dir={tmp_path}",
-                        f"train.deepspeed_config={tmp_path / 'ds.json'}")
-    assert result.returncode == 2 and "train_batch_size=3 contradicts" in result.stderr
-    assert "Traceback" not in result.stderr
+    cfg = load_config(config, [f"run.out_dir={tmp_path}", f"train.deepspeed_config={tmp_path / 'ds.json'}"])
+    with pytest.raises(ConfigError, match="train_batch_size=3 contradicts"):
+        launch_training(cfg)
+    assert not (tmp_path / "checkpoints").exists()
 
 
 @pytest.mark.slow
