@@ -142,9 +142,12 @@ def build_model(
         # Patches transformers' Llama classes, so it must run before the model is built.
         from liger_kernel.transformers import apply_liger_kernel_to_llama
 
+        # The fused linear cross-entropy reads lm_head.weight outside lm_head's forward, where ZeRO-3 has
+        # not gathered it (only recent liger-kernel releases gather it themselves): not under ZeRO-3.
+        fused_ce = zero3_config is None
         apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
-                                    fused_linear_cross_entropy=True)
-        log("liger-kernel: fused RMSNorm, RoPE, SwiGLU and linear cross-entropy")
+                                    fused_linear_cross_entropy=fused_ce)
+        log(f"liger-kernel: fused RMSNorm, RoPE, SwiGLU{' and linear cross-entropy' if fused_ce else ''}")
     config.use_cache = False  # no KV cache in training
     if zero3_config is not None:
         # transformers' ZeRO-3 path (zero.Init + rank-0 init per module) is switched on by a live
