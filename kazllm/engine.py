@@ -118,6 +118,10 @@ def deepspeed_config(t: TrainSection, world_size: int, cuda: bool) -> dict:
                 f"{t.micro_batch_size} x train.grad_accum={t.grad_accum} x {world_size} rank(s)); "
                 f"remove it from the JSON or change train.*"
             )
+    stage = user.get("zero_optimization", {}).get("stage", "auto")
+    if stage not in ("auto", t.zero_stage):  # the model is built for the stage (ZeRO-3: born partitioned)
+        raise ConfigError(f"{path}: zero_optimization.stage={stage} contradicts train.zero_stage={t.zero_stage}; "
+                          f"set train.zero_stage instead")
     return _merge(ours, user)
 
 

@@ -188,6 +188,9 @@ def test_user_deepspeed_json_cannot_change_batch_size_or_optimizer(tmp_path):
     path.write_text(json.dumps({"train_micro_batch_size_per_gpu": 8}))
     with pytest.raises(ConfigError, match=r"ds.json: train_micro_batch_size_per_gpu=8 contradicts the run's 4"):
         deepspeed_config(t, world_size=1, cuda=False)
+    path.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    with pytest.raises(ConfigError, match="zero_optimization.stage=3 contradicts train.zero_stage=2"):
+        deepspeed_config(t, world_size=1, cuda=False)
     path.write_text(json.dumps({"optimizer": {"type": "Adam"}}))
     with pytest.raises(ConfigError, match="'optimizer' is not allowed"):
         deepspeed_config(t, world_size=1, cuda=False)
