@@ -213,7 +213,8 @@ def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     cross-entropy never materialises the logits. Every other batch key (position_ids...) goes to the model."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     labels = batch["labels"].contiguous()  # a slice of the window; the loss flattens it with view()
-    return model(**inputs, labels=labels, shift_labels=labels).loss
+    # use_cache=False here, not in the config: the exported model keeps its KV cache for generation.
+    return model(**inputs, labels=labels, shift_labels=labels, use_cache=False).loss
 
 
 def _liger_installed() -> bool:

@@ -148,7 +148,6 @@ def build_model(
         apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
                                     fused_linear_cross_entropy=fused_ce)
         log(f"liger-kernel: fused RMSNorm, RoPE, SwiGLU{' and linear cross-entropy' if fused_ce else ''}")
-    config.use_cache = False  # no KV cache in training
     if zero3_config is not None:
         # transformers' ZeRO-3 path (zero.Init + rank-0 init per module) is switched on by a live
         # HfDeepSpeedConfig; we keep it only while the model is built.

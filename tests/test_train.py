@@ -92,6 +92,7 @@ def test_build_model_applies_attention_kernel_and_activation_checkpointing():
     again = build_model(llama("debug-tiny", vocab=300), "sdpa")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
     assert model.lm_head.weight is model.model.embed_tokens.weight  # tied
+    assert model.config.use_cache  # the config is exported as is: generation keeps its KV cache
 
 
 def test_flash_attention_without_the_package_is_a_config_error():
