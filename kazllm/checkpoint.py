@@ -13,12 +13,14 @@ Layout in <run>/checkpoints/:
 A crash at any point leaves either the previous checkpoint + `latest`, or a stale stepN.tmp that resume
 deletes. Resume walks published checkpoints newest first and takes the first whose checksums match.
 
-The functions here hold no Trainer state; kazllm.train.Trainer calls them (save_checkpoint, resume,
-maybe_save). Collective helpers take `dist` work across ranks: hashing is split over the ranks.
+kazllm.train.Trainer's save_checkpoint, resume and maybe_save call into this module; save_trainer and
+load_trainer are collective (every rank calls them), and checksum work is split over the ranks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import re
@@ -297,3 +299,100 @@ def convert_to_universal(ckpt_path: Path, out_root: Path) -> Path:
     )
     ds_to_universal(args)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Saving and loading a kazllm.train.Trainer (collective: every rank calls these with the same arguments)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        torch.distributed.barrier()
+
+
+def save_trainer(tr, ckpt_dir: Path) -> Path:
+    """Save stepN: DeepSpeed files + per-rank RNG into stepN.tmp, checksums (split over ranks), publish, prune."""
+    import deepspeed
+
+    from kazllm.config import config_to_dict
+
+    t = tr.cfg.train
+    tag = step_tag(tr.step)
+    tmp = ckpt_dir / f"{tag}.tmp"
+    if tr.rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _barrier(tr.world_size)
+    client_state = {"step": tr.step, "loader": tr.loader.state_dict()}
+    tr.engine.save_checkpoint(str(ckpt_dir), tag=tmp.name, client_state=client_state, save_latest=False)
+    write_json(tmp / rng_file(tr.rank), rng_state())
+    _barrier(tr.world_size)
+    names = [checkpoint_files(tmp) if tr.rank == 0 else None]
+    if tr.world_size > 1:  # one listing for all ranks, whatever each node's filesystem cache shows
+        torch.distributed.broadcast_object_list(names, src=0)
+    sha256 = hash_files(tmp, names[0], tr.rank, tr.world_size)
+    if tr.rank == 0:
+        publish(ckpt_dir, tmp, tag, {
+            "step": tr.step,
+            "loader": tr.loader.state_dict(),
+            "model_config": tr.model_config.to_dict(),
+            "world_size": tr.world_size,
+            "zero_stage": t.zero_stage,
+            "global_batch": t.micro_batch_size * t.grad_accum * tr.world_size,
+            "deepspeed_version": deepspeed.__version__,
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "config": config_to_dict(tr.cfg),
+            "sha256": sha256,
+        })
+        prune(ckpt_dir, t.keep_last)
+        if tr.step >= t.steps:
+            clear_preemption_markers(ckpt_dir)  # finished: nothing may requeue this run
+    _barrier(tr.world_size)
+    return ckpt_dir / tag
+
+
+def load_trainer(tr, path: Path, ckpt_dir: Path, log=print, warn=print) -> dict:
+    """Load a verified checkpoint into the trainer's engine, loader, step and RNG; returns its metadata.
+
+    A different world size with ZeRO > 0 goes through a universal checkpoint made in ckpt_dir/universal/.
+    """
+    meta = read_json(path / META_FILE)
+    t = tr.cfg.train
+    diff = model_shape_differences(meta["model_config"], tr.model_config.to_dict())
+    if diff:
+        raise InputError(f"checkpoint {path} was saved for another model ({'; '.join(diff)})")
+    if meta["zero_stage"] != t.zero_stage:
+        raise InputError(f"checkpoint {path} was saved with ZeRO-{meta['zero_stage']}; "
+                         f"train.zero_stage is {t.zero_stage}: resume with the same stage")
+    global_batch = t.micro_batch_size * t.grad_accum * tr.world_size
+    if meta["global_batch"] != global_batch:
+        warn(f"global batch changed {meta['global_batch']} -> {global_batch} sequences: the data order "
+             "continues, but steps after the resume are not the steps of the original run")
+    load_dir, universal = path.parent, meta["world_size"] != tr.world_size and t.zero_stage > 0
+    if universal:
+        load_dir = ckpt_dir / UNIVERSAL_DIR
+        if tr.rank == 0:
+            log(f"world size {meta['world_size']} -> {tr.world_size}: converting {path.name} "
+                f"to a DeepSpeed universal checkpoint in {load_dir / path.name}")
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                convert_to_universal(path, load_dir)
+        _barrier(tr.world_size)
+    # load_universal is only read while loading: set it for this load rather than in the engine config.
+    previous = tr.engine._config.load_universal_checkpoint
+    tr.engine._config.load_universal_checkpoint = universal
+    try:
+        loaded, _ = tr.engine.load_checkpoint(str(load_dir), tag=path.name, load_optimizer_states=True,
+                                              load_lr_scheduler_states=True)
+    finally:
+        tr.engine._config.load_universal_checkpoint = previous
+    if loaded is None:
+        raise InputError(f"DeepSpeed could not load checkpoint {path}")
+    tr.step = int(meta["step"])
+    tr.loader.load_state_dict(meta["loader"])
+    if (path / rng_file(tr.rank)).is_file():
+        set_rng_state(read_json(path / rng_file(tr.rank)))
+    else:
+        warn(f"{path} has no RNG state for rank {tr.rank} (saved by {meta['world_size']} ranks)")
+    log(f"resumed from {path} at step {tr.step} ({tr.loader.state.consumed} sequences consumed; "
+        f"saved by {meta['world_size']} rank(s){', via universal checkpoint' if universal else ''})")
+    return meta

@@ -15,12 +15,9 @@ docs/training.md explains every metric (MFU formula included) and the DeepSpeed 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -249,7 +246,6 @@ class Trainer:
     _signal_reason: str | None = None
     """Name of the preemption signal this rank received; acted on at the next step boundary."""
     _stopped: bool = False
-    _resumed_from: Path | None = None
 
     def install_preemption_handlers(self) -> None:
         """SIGUSR1 and SIGTERM only set a flag; maybe_save acts on it at the next step, on all ranks at once.
@@ -264,10 +260,6 @@ class Trainer:
 
         for sig in (signal.SIGUSR1, signal.SIGTERM):
             signal.signal(sig, request_stop)
-
-    def _barrier(self) -> None:
-        if self.world_size > 1:
-            torch.distributed.barrier()
 
     def _warn(self, msg: str) -> None:
         if self.rank == 0:
@@ -288,7 +280,8 @@ class Trainer:
                 self._warn(f"deleted unfinished checkpoint(s) {', '.join(stale)} (a save was interrupted)")
             if ckpt.remove_stale_preempt(self.ckpt_dir):
                 self.log(f"removed a stale {ckpt.PREEMPT_FILE} request from an earlier attempt")
-        self._barrier()
+        if self.world_size > 1:
+            torch.distributed.barrier()
         if mode == "never":
             return 0
         if mode == "auto":
@@ -301,89 +294,13 @@ class Trainer:
             problems = ckpt.verify_checkpoint(path, self.rank, self.world_size)
             if problems:
                 raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
-        self._load_checkpoint(path)
+        ckpt.load_trainer(self, path, self.ckpt_dir, log=self.log, warn=self._warn)
+        self.last_checkpoint = path
         return self.step
 
-    def _load_checkpoint(self, path: Path) -> None:
-        meta = read_json(path / ckpt.META_FILE)
-        t = self.cfg.train
-        diff = ckpt.model_shape_differences(meta["model_config"], self.model_config.to_dict())
-        if diff:
-            raise InputError(f"checkpoint {path} was saved for another model ({'; '.join(diff)})")
-        if meta["zero_stage"] != t.zero_stage:
-            raise InputError(f"checkpoint {path} was saved with ZeRO-{meta['zero_stage']}; "
-                             f"train.zero_stage is {t.zero_stage}: resume with the same stage")
-        global_batch = t.micro_batch_size * t.grad_accum * self.world_size
-        if meta.get("global_batch", global_batch) != global_batch:
-            self._warn(f"global batch changed {meta['global_batch']} -> {global_batch} sequences: the data order "
-                       "continues, but steps after the resume are not the steps of the original run")
-        load_dir, universal = path.parent, False
-        if meta["world_size"] != self.world_size and t.zero_stage > 0:
-            # ZeRO partitions optimizer state by data-parallel rank: go through DeepSpeed's universal format.
-            load_dir, universal = self.ckpt_dir / ckpt.UNIVERSAL_DIR, True
-            if self.rank == 0:
-                self.log(f"world size {meta['world_size']} -> {self.world_size}: converting {path.name} "
-                         f"to a DeepSpeed universal checkpoint in {load_dir / path.name}")
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    ckpt.convert_to_universal(path, load_dir)
-            self._barrier()
-        # load_universal is read at load time only; set it for this load instead of in the engine config.
-        previous = self.engine._config.load_universal_checkpoint
-        self.engine._config.load_universal_checkpoint = universal
-        try:
-            loaded, _ = self.engine.load_checkpoint(str(load_dir), tag=path.name, load_optimizer_states=True,
-                                                    load_lr_scheduler_states=True)
-        finally:
-            self.engine._config.load_universal_checkpoint = previous
-        if loaded is None:
-            raise InputError(f"DeepSpeed could not load checkpoint {path}")
-        self.step = int(meta["step"])
-        self.loader.load_state_dict(meta["loader"])
-        rng_path = path / ckpt.rng_file(self.rank)
-        if rng_path.is_file():
-            ckpt.set_rng_state(read_json(rng_path))
-        else:
-            self._warn(f"{path} has no RNG state for rank {self.rank} (saved by {meta['world_size']} ranks)")
-        self._resumed_from = self.last_checkpoint = path
-        self.log(f"resumed from {path} at step {self.step} ({self.loader.state.consumed} sequences consumed; "
-                 f"saved by {meta['world_size']} rank(s){', via universal checkpoint' if universal else ''})")
-
     def save_checkpoint(self) -> Path:
-        """Save stepN on all ranks: DeepSpeed files + RNG states into stepN.tmp, checksums, rename, `latest`, prune."""
-        t = self.cfg.train
-        tag = ckpt.step_tag(self.step)
-        tmp = self.ckpt_dir / f"{tag}.tmp"
-        if self.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        self._barrier()
-        client_state = {"step": self.step, "loader": self.loader.state_dict()}
-        self.engine.save_checkpoint(str(self.ckpt_dir), tag=tmp.name, client_state=client_state, save_latest=False)
-        write_json(tmp / ckpt.rng_file(self.rank), ckpt.rng_state())
-        self._barrier()
-        names = [ckpt.checkpoint_files(tmp) if self.rank == 0 else None]
-        if self.world_size > 1:  # one listing for all ranks, whatever each node's filesystem cache shows
-            torch.distributed.broadcast_object_list(names, src=0)
-        sha256 = ckpt.hash_files(tmp, names[0], self.rank, self.world_size)
-        if self.rank == 0:
-            import deepspeed
-
-            ckpt.publish(self.ckpt_dir, tmp, tag, {
-                "step": self.step,
-                "loader": self.loader.state_dict(),
-                "model_config": self.model_config.to_dict(),
-                "world_size": self.world_size,
-                "zero_stage": t.zero_stage,
-                "global_batch": t.micro_batch_size * t.grad_accum * self.world_size,
-                "deepspeed_version": deepspeed.__version__,
-                "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "config": config_to_dict(self.cfg),
-                "sha256": sha256,
-            })
-            ckpt.prune(self.ckpt_dir, t.keep_last)
-            if self.step >= t.steps:
-                ckpt.clear_preemption_markers(self.ckpt_dir)  # finished: nothing may requeue this run
-        self._barrier()
-        self.last_checkpoint = self.ckpt_dir / tag
+        """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last train.keep_last."""
+        self.last_checkpoint = ckpt.save_trainer(self, self.ckpt_dir)
         return self.last_checkpoint
 
     def _stop_reason(self) -> str | None:
@@ -411,7 +328,8 @@ class Trainer:
             path = self.save_checkpoint()
             if self.rank == 0:
                 ckpt.write_preempted(self.ckpt_dir, self.step, reason)
-            self._barrier()
+            if self.world_size > 1:  # every rank's launch_training reads preempted.json to pick exit code 75
+                torch.distributed.barrier()
             self._stopped = True
             self.log(f"stop requested ({reason}): saved {path.name}; exiting with code {EXIT_REQUEUE} to be requeued")
             return path
