@@ -188,7 +188,7 @@ def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.d
     import deepspeed
 
     cuda = device.type == "cuda"
-    liger = t.liger_kernel and cuda and _liger_installed()
+    liger = t.liger_kernel and cuda and liger_installed()
     if t.liger_kernel and not liger:
         log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
     torch.manual_seed(seed)  # identical init on every rank and every run
@@ -217,7 +217,7 @@ def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return model(**inputs, labels=labels, shift_labels=labels, use_cache=False).loss
 
 
-def _liger_installed() -> bool:
+def liger_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("liger_kernel") is not None

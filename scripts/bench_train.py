@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kazllm.config import ModelSection, TrainSection  # noqa: E402
 from kazllm.engine import (  # noqa: E402
-    _liger_installed,
     build_engine,
     causal_lm_loss,
     deepspeed_config,
     init_distributed,
+    liger_installed,
     memory_gib,
     peak_flops,
 )
@@ -44,7 +44,7 @@ def variants(cuda: bool, with_compile: bool) -> list[dict]:
 
     attns = ["eager", "sdpa"] + (["flash_attention_2"] if cuda and is_flash_attn_2_available() else [])
     rows = [dict(attn=a, compile=c, liger=False) for a in attns for c in ([False, True] if with_compile else [False])]
-    if cuda and _liger_installed():
+    if cuda and liger_installed():
         rows += [dict(attn=attns[-1], compile=c, liger=True) for c in ([False, True] if with_compile else [False])]
     return rows
 
