@@ -371,12 +371,17 @@ def load_trainer(tr, path: Path, ckpt_dir: Path, log=print, warn=print) -> dict:
     load_dir, universal = path.parent, meta["world_size"] != tr.world_size and t.zero_stage > 0
     if universal:
         load_dir = ckpt_dir / UNIVERSAL_DIR
+        if t.zero_stage == 3:
+            warn("ZeRO-3 on another world size: weights load exactly, but DeepSpeed's universal ZeRO-3 load of "
+                 "the Adam state is not bit-exact (losses drift ~1e-3 within a few steps in kazllm's tests)")
         if tr.rank == 0:
             log(f"world size {meta['world_size']} -> {tr.world_size}: converting {path.name} "
                 f"to a DeepSpeed universal checkpoint in {load_dir / path.name}")
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 convert_to_universal(path, load_dir)
         _barrier(tr.world_size)
+    inner = getattr(tr.engine.optimizer, "optimizer", tr.engine.optimizer)
+    weight_decay = [group.get("weight_decay") for group in inner.param_groups]
     # load_universal is only read while loading: set it for this load rather than in the engine config.
     previous = tr.engine._config.load_universal_checkpoint
     tr.engine._config.load_universal_checkpoint = universal
@@ -387,6 +392,9 @@ def load_trainer(tr, path: Path, ckpt_dir: Path, log=print, warn=print) -> dict:
         tr.engine._config.load_universal_checkpoint = previous
     if loaded is None:
         raise InputError(f"DeepSpeed could not load checkpoint {path}")
+    if universal:  # DeepSpeed's ZeRO-3 universal load copies group 0's hyperparameters (decay) to every group
+        for group, decay in zip(inner.param_groups, weight_decay):
+            group["weight_decay"] = decay
     tr.step = int(meta["step"])
     tr.loader.load_state_dict(meta["loader"])
     if (path / rng_file(tr.rank)).is_file():
