@@ -9,6 +9,7 @@ resolved config beside its outputs under `run.out_dir`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -168,6 +169,40 @@ def cmd_eval(args):
     print(f"eval: results in {out_dir}")
 
 
+def _option_overrides(options: dict) -> list[str]:
+    """Command-line options as config overrides; strings quoted so YAML keeps 24:00:00 a string."""
+    return [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in options.items() if v is not None]
+
+
+def cmd_slurm_submit(args):
+    from kazllm.slurm import submit
+
+    options = {"slurm.nodes": args.nodes, "slurm.gpus_per_node": args.gpus_per_node,
+               "slurm.procs_per_node": args.procs_per_node, "slurm.partition": args.partition,
+               "slurm.account": args.account, "slurm.time": args.time}
+    args.overrides = [*_option_overrides(options), *args.overrides]
+    cfg = _load(args)
+    script, job_id = submit(cfg, config_source=args.config, dry_run=args.dry_run)
+    if job_id is None:
+        print(script, end="")
+        return
+    print(f"submitted job {job_id}: {cfg.slurm.nodes} node(s) -> {cfg.stage_dir('slurm')}/slurm-{job_id}.out")
+
+
+def cmd_plan(args):
+    from kazllm.plan import estimate, render_plan
+
+    options = {"plan.gpus": args.gpus, "plan.tokens": args.tokens, "plan.mfu": args.mfu, "plan.gpu": args.gpu}
+    args.overrides = [*_option_overrides(options), *args.overrides]
+    cfg = _load(args)
+    result = estimate(cfg, metrics=args.metrics)
+    print(render_plan(result))
+    if args.out:
+        from kazllm.artifacts import write_json
+
+        print(f"plan: written to {write_json(args.out, result)}")
+
+
 def cmd_quickstart(args):
     from kazllm.quickstart import run_quickstart
 
@@ -268,6 +303,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="model directory or hub id (default: eval.model, else this run's export/)")
     ev.add_argument("--tasks", help="comma-separated task names or YAML paths (default: eval.tasks)")
     ev.add_argument("--out", help="output directory (default: <run>/eval)")
+    slurm = sub.add_parser("slurm", help="multi-node training jobs on Slurm",
+                           description="Slurm commands (templates in slurm/).", formatter_class=fmt)
+    slurm_sub = slurm.add_subparsers(dest="slurm_command", metavar="SUBCOMMAND", required=True)
+    sub_p = stage("submit", cmd_slurm_submit, "render slurm/train_multinode.sbatch and sbatch it",
+                  "Render the multi-node training job from the run config (one srun task per node, torchrun\n"
+                  "c10d rendezvous, NCCL/InfiniBand environment, --signal=B:USR1, --requeue), save it with the\n"
+                  "job config in <run>/slurm/ and submit it. On USR1 (before the time limit) or TERM the job\n"
+                  "checkpoints, requeues itself and resumes from that checkpoint.", parent=slurm_sub)
+    sub_p.add_argument("--nodes", type=int, help="nodes (default: slurm.nodes)")
+    sub_p.add_argument("--gpus-per-node", type=int, help="GPUs per node, 0 for CPU nodes (default: slurm.gpus_per_node)")
+    sub_p.add_argument("--procs-per-node", type=int, help="ranks per node (default: one per GPU)")
+    sub_p.add_argument("--partition", help="partition (default: slurm.partition)")
+    sub_p.add_argument("--account", help="account (default: slurm.account)")
+    sub_p.add_argument("--time", help="time limit per attempt, HH:MM:SS (default: slurm.time)")
+    sub_p.add_argument("--dry-run", action="store_true", help="print the batch script; write and submit nothing")
+    plan = stage("plan", cmd_plan, "estimate time, GPU-hours and energy of a training run",
+                 "Estimate wall-clock time, GPU-hours and energy for the token budget from the model's\n"
+                 "training FLOPs per token (6N + attention), the GPUs' peak bf16 TFLOP/s and an MFU figure:\n"
+                 "assumed (plan.mfu, default 0.40) or measured from a metrics.jsonl (--metrics).")
+    plan.add_argument("--gpus", type=int, help="GPUs (default: plan.gpus, else slurm.nodes x slurm.gpus_per_node)")
+    plan.add_argument("--tokens", type=float, help="training tokens, e.g. 13e9 (default: plan.tokens, else train.steps)")
+    plan.add_argument("--mfu", type=float, help="model FLOPs utilisation, e.g. 0.4 (default: plan.mfu)")
+    plan.add_argument("--gpu", help="GPU type: h100-sxm, h200, a100-80gb (default: plan.gpu)")
+    plan.add_argument("--metrics", metavar="metrics.jsonl",
+                      help="measured run: take MFU from its tokens_per_s (same model, seq_len and GPU type)")
+    plan.add_argument("--out", metavar="plan.json", help="also write the estimate as JSON")
     stage("quickstart", cmd_quickstart, "run the whole flow on the bundled Kazakh sample",
           "prep -> tokenizer train -> pretokenize -> train (2 ranks, DeepSpeed) -> export -> eval\n"
           "on data/sample/, into runs/quickstart/, then print a summary table.",

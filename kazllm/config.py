@@ -249,7 +249,7 @@ class PretokenizeSection:
 @dataclass
 class ModelSection:
     preset: str = "debug-tiny"
-    """Named size from kazllm.model.PRESETS (debug-tiny, 125m, 1b, 8b, 70b)."""
+    """A preset in configs/model/ (debug-tiny, 125m, 1b, 8b, 70b) or a path to a YAML of LlamaConfig fields."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """LlamaConfig fields that replace the preset's (e.g. {num_hidden_layers: 2})."""
 
@@ -288,6 +288,41 @@ class TrainSection:
     grad_clip: float = 1.0
     log_every: int = 5
     """Steps between metric lines."""
+    schedule: str = "cosine"
+    """LR schedule after linear warmup: cosine (decay to min_lr_ratio over the run) or wsd
+    (warmup-stable-decay: constant peak, then a decay to min_lr_ratio over the last decay_fraction)."""
+    decay_fraction: float = 0.2
+    """wsd: share of train.steps spent decaying at the end."""
+    decay_shape: str = "linear"
+    """wsd: linear or 1-sqrt (Hägele et al. 2024) decay."""
+    eval_every: int = 0
+    """Steps between validation losses on the held-out shards (0 = only at the end)."""
+    eval_sequences: int = 64
+    """Validation windows (of seq_len tokens, spread evenly over the val split, the same every time)."""
+    attn_implementation: str = "sdpa"
+    """Attention kernel: sdpa (PyTorch), flash_attention_2 (needs flash-attn and a GPU) or eager."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in backward (less memory, ~30% more compute)."""
+    compile: bool = False
+    """torch.compile every decoder layer (state-dict keys unchanged; first steps are slow)."""
+    liger_kernel: bool = True
+    """Liger fused kernels (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy) when liger-kernel is
+    installed and training runs on CUDA; skipped with a log line otherwise."""
+    peak_tflops: float = 0.0
+    """Peak dense TFLOP/s of one device for MFU (0 = known GPUs' bf16 figure, e.g. 989 for an H100 SXM;
+    on CPU or an unknown GPU MFU is not reported unless this is set)."""
+    deepspeed_config: str = ""
+    """A DeepSpeed JSON merged over the one generated from this section (its keys win, except batch sizes,
+    which must agree, and optimizer/scheduler, which are ours). Empty = the generated one only."""
+    # -- checkpointing and preemption (kazllm/checkpoint.py) --
+    save_every: int = 50
+    """Steps between checkpoints (0 = only at the end); a preemption request (SIGUSR1/SIGTERM or a
+    <run>/checkpoints/PREEMPT file) also saves, then exits with code 75 for the job script to requeue."""
+    keep_last: int = 3
+    """Published checkpoints kept in <run>/checkpoints/ (older ones are deleted after each save)."""
+    resume: str = "auto"
+    """auto: continue from the newest checkpoint whose checksums verify (fresh start when none);
+    never: always start at step 0; or a path to a stepN checkpoint directory to start from."""
     wandb: WandbSection = field(default_factory=WandbSection)
     mixture: dict[str, float] = field(default_factory=dict)
     """Sampling weights of the training data by language ("kk") or source ("source:kk_wiki"); {} = natural
@@ -307,6 +342,90 @@ class TrainSection:
             raise ValueError(f"zero_stage must be 0..3, got {self.zero_stage}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
+        if self.schedule not in ("cosine", "wsd"):
+            raise ValueError(f"schedule must be cosine or wsd, got {self.schedule!r}")
+        if self.decay_shape not in ("linear", "1-sqrt"):
+            raise ValueError(f"decay_shape must be linear or 1-sqrt, got {self.decay_shape!r}")
+        if not 0 < self.decay_fraction <= 1:
+            raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
+        if self.attn_implementation not in ("sdpa", "flash_attention_2", "eager"):
+            raise ValueError(f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}")
+        if self.eval_every < 0 or self.eval_sequences < 1:
+            raise ValueError("eval_every must be >= 0 and eval_sequences >= 1")
+        if self.steps < 1 or self.warmup_steps < 0 or self.log_every < 1:
+            raise ValueError("steps and log_every must be >= 1, warmup_steps >= 0")
+        if self.save_every < 0:
+            raise ValueError(f"save_every must be >= 0 (0 = only at the end), got {self.save_every}")
+        if self.keep_last < 1:
+            raise ValueError(f"keep_last must be >= 1, got {self.keep_last}")
+        if not self.resume:
+            raise ValueError("resume must be auto, never or a checkpoint directory")
+
+
+@dataclass
+class SlurmSection:
+    """Multi-node training jobs rendered from slurm/train_multinode.sbatch by `kazllm slurm submit`."""
+
+    nodes: int = 1
+    """Nodes per job; one srun task per node runs torchrun with `procs_per_node` ranks."""
+    gpus_per_node: int = 8
+    """GPUs requested per node (8 on a DGX H100); 0 for CPU-only nodes (gloo, as in the tests)."""
+    procs_per_node: int = 0
+    """Ranks per node (0 = gpus_per_node, or 1 on CPU-only nodes). World size = nodes x procs_per_node."""
+    partition: str = ""
+    """Partition (empty = the cluster's default)."""
+    account: str = ""
+    """Account to charge (empty = your default)."""
+    time: str = "48:00:00"
+    """Wall-clock limit per attempt (HH:MM:SS or D-HH:MM:SS); the job requeues itself and resumes."""
+    signal_seconds: int = 300
+    """USR1 goes to the batch script this many seconds before the time limit: time to checkpoint."""
+    cpus_per_task: int = 0
+    """CPUs per node task (0 = not requested; a DGX H100 has 112 cores)."""
+    rdzv_port: int = 29500
+    """TCP port of the torchrun c10d rendezvous on the first node."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set in the job after the NCCL/InfiniBand defaults (e.g. {NCCL_IB_HCA: mlx5_0})."""
+    sbatch_args: dict[str, str] = field(default_factory=dict)
+    """More #SBATCH options, e.g. {qos: high, exclusive: ""} -> --qos=high, --exclusive."""
+    setup: str = ""
+    """Shell lines run before training on the batch host (module load ..., source venv/bin/activate)."""
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError(f"nodes must be >= 1, got {self.nodes}")
+        if self.gpus_per_node < 0 or self.procs_per_node < 0:
+            raise ValueError("gpus_per_node and procs_per_node must be >= 0")
+        if self.signal_seconds < 0:
+            raise ValueError(f"signal_seconds must be >= 0, got {self.signal_seconds}")
+
+
+@dataclass
+class PlanSection:
+    """`kazllm plan`: time, GPU-hours and energy of a run, from FLOPs per token and an MFU figure."""
+
+    tokens: float = 0.0
+    """Training tokens (0 = train.steps x tokens per step at the planned world size)."""
+    gpus: int = 0
+    """GPUs (0 = slurm.nodes x slurm.gpus_per_node)."""
+    gpu: str = "h100-sxm"
+    """GPU type for the peak bf16 dense TFLOP/s and power: h100-sxm, h200, a100-80gb."""
+    peak_tflops: float = 0.0
+    """Peak TFLOP/s per GPU (0 = the GPU type's bf16 dense figure, 989 on an H100 SXM)."""
+    mfu: float = 0.40
+    """Model FLOPs utilisation assumed when no measured metrics are given (0.35-0.45 is typical for 8B)."""
+    node_power_kw: float = 0.0
+    """Power per node at full load, kW (0 = the GPU type's system figure: DGX H100 max 10.2 kW per 8 GPUs)."""
+    pue: float = 1.0
+    """Data-centre power usage effectiveness; energy at the wall = IT energy x pue."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mfu <= 1:
+            raise ValueError(f"mfu must be in (0, 1], got {self.mfu}")
+        if self.tokens < 0 or self.gpus < 0 or self.peak_tflops < 0 or self.node_power_kw < 0:
+            raise ValueError("tokens, gpus, peak_tflops and node_power_kw must be >= 0")
+        if self.pue < 1:
+            raise ValueError(f"pue must be >= 1, got {self.pue}")
 
 
 @dataclass
@@ -337,6 +456,8 @@ class KazllmConfig:
     pretokenize: PretokenizeSection = field(default_factory=PretokenizeSection)
     model: ModelSection = field(default_factory=ModelSection)
     train: TrainSection = field(default_factory=TrainSection)
+    slurm: SlurmSection = field(default_factory=SlurmSection)
+    plan: PlanSection = field(default_factory=PlanSection)
     export: ExportSection = field(default_factory=ExportSection)
     eval: EvalSection = field(default_factory=EvalSection)
 

@@ -11,6 +11,7 @@ equal those of the in-memory model, so a broken key map cannot pass silently.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -60,10 +61,15 @@ phone numbers, emails, IBANs, payment cards, IP addresses → `<IIN>`, `<BIN>`, 
 
 
 def latest_tag(ckpt_dir: Path) -> str:
-    latest = ckpt_dir / "latest"
-    if not latest.is_file():
+    """The newest checkpoint whose checksums verify (a corrupted newest one is reported and skipped)."""
+    from kazllm.checkpoint import LATEST_FILE, find_latest_good
+
+    if not (ckpt_dir / LATEST_FILE).is_file():
         raise InputError(f"{ckpt_dir} has no 'latest' file: no DeepSpeed checkpoint to export (run `kazllm train`)")
-    return latest.read_text().strip()
+    good = find_latest_good(ckpt_dir, warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    if good is None:
+        raise InputError(f"{ckpt_dir}: no checkpoint passes its checksum verification")
+    return good.name
 
 
 def load_zero_checkpoint(ckpt_dir: Path, tag: str):

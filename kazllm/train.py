@@ -1,124 +1,107 @@
-"""`kazllm train`: a LlamaForCausalLM trained with DeepSpeed (ZeRO stage from config) on shards/.
+"""`kazllm train`: a Llama-3-style decoder trained with DeepSpeed (ZeRO stage from config) on shards/.
 
 Launch: `kazllm train --config X` starts `train.nproc` ranks with torchrun (gloo on CPU, NCCL on GPU)
 unless it already runs under a launcher (torchrun, deepspeed, srun), in which case each process is
-one rank. Outputs in <run>/checkpoints/: DeepSpeed checkpoint `stepN/` (+ `latest`), metrics.jsonl,
-loss_curve.png, resolved_config.yaml and manifest.json.
+one rank. Outputs in <run>/checkpoints/: DeepSpeed checkpoints `stepN/` (+ `latest`), metrics.jsonl
+(train and validation lines), loss_curve.png, deepspeed_config.json, resolved_config.yaml, manifest.json.
 
     kazllm train --config configs/quickstart.yaml train.steps=50
+    torchrun --nproc_per_node 8 -m kazllm.train --config configs/quickstart.yaml
+    deepspeed --num_gpus 8 --module kazllm.train --config configs/quickstart.yaml
+
+docs/training.md explains every metric (MFU formula included) and the DeepSpeed JSON precedence.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
-import socket
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
+from kazllm import checkpoint as ckpt
 from kazllm.artifacts import progress_interval, read_json, require_stage, write_json, write_stage_manifest
-from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config
+from kazllm.checkpoint import EXIT_REQUEUE  # also read by job scripts as kazllm.train.EXIT_REQUEUE
+from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config, resolve_path
 from kazllm.data import SequenceLoader, TokenShardReader
-from kazllm.errors import KazllmError
-from kazllm.model import build_llama_config, count_parameters, flops_per_token
+from kazllm.engine import (
+    build_engine,
+    causal_lm_loss,
+    deepspeed_config,
+    free_port,
+    init_distributed,
+    memory_gib,
+    peak_flops,
+    under_launcher,
+)
+from kazllm.errors import InputError, KazllmError
+from kazllm.model import build_llama_config, count_parameters, describe, flops_per_token
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def under_launcher() -> bool:
-    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+# ---------------------------------------------------------------------------------------------------
+# Launching
+# ---------------------------------------------------------------------------------------------------
 
 
 def launch_training(cfg: KazllmConfig) -> None:
     """Entry point of `kazllm train`: run in-process, or start torchrun with `train.nproc` ranks."""
     shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
-    # Check there is at least one batch here, so a bad setting is one message, not a traceback per rank.
     t = cfg.train
-    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, t.nproc, cfg.run.seed)
+    world_size = int(os.environ["WORLD_SIZE"]) if under_launcher() else t.nproc
+    # Check data and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
+    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed)
+    deepspeed_config(t, world_size, torch.cuda.is_available())
     ckpt_dir = cfg.stage_dir("checkpoints")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    resolved = dump_config(cfg, ckpt_dir / "resolved_config.yaml")
-    if under_launcher() or cfg.train.nproc == 1:
+    resolved = ckpt_dir / "resolved_config.yaml"
+    if os.environ.get("RANK", "0") == "0":
+        dump_config(cfg, resolved)
+    started = time.time()
+    if under_launcher() or t.nproc == 1:
         Trainer(cfg).train()
+        exit_if_preempted(ckpt_dir, started)
         return
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(cfg.train.nproc),
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(t.nproc),
         "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
         "-m", "kazllm.train", "--config", str(resolved),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     result = subprocess.run(cmd, env=env)
+    exit_if_preempted(ckpt_dir, started)  # torchrun reports a worker's exit code 75 as 1
     if result.returncode != 0:
         raise SystemExit(result.returncode)
 
 
-def lr_lambda(cfg: KazllmConfig):
-    """Linear warmup, then cosine decay to `min_lr_ratio` of the peak."""
-    t = cfg.train
-
-    def factor(step: int) -> float:
-        if step < t.warmup_steps:
-            return (step + 1) / t.warmup_steps
-        progress = (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps)
-        return t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
+def exit_if_preempted(ckpt_dir: Path, started: float) -> None:
+    """Exit with EXIT_REQUEUE (75) when the ranks stopped for preemption during this attempt."""
+    record = ckpt.preempted_since(ckpt_dir, started)
+    if record is not None:
+        if os.environ.get("RANK", "0") == "0":
+            print(f"kazllm train: stopped at step {record['step']} ({record['reason']}), checkpoint saved; "
+                  f"exit code {EXIT_REQUEUE} asks the job script to requeue", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_REQUEUE)
 
 
-def deepspeed_config(cfg: KazllmConfig, world_size: int, bf16: bool) -> dict:
-    t = cfg.train
-    return {
-        "train_micro_batch_size_per_gpu": t.micro_batch_size,
-        "gradient_accumulation_steps": t.grad_accum,
-        "train_batch_size": t.micro_batch_size * t.grad_accum * world_size,
-        "gradient_clipping": t.grad_clip,
-        "zero_optimization": {"stage": t.zero_stage},
-        "bf16": {"enabled": bf16},
-        "fp16": {"enabled": False},
-        # We pass torch's AdamW (DeepSpeed's fused/CPU Adam would JIT-compile ~50 s on CPU).
-        "zero_allow_untested_optimizer": True,
-        "steps_per_print": 1 << 30,
-        "wall_clock_breakdown": False,
-    }
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+# ---------------------------------------------------------------------------------------------------
+# The trainer
+# ---------------------------------------------------------------------------------------------------
 
 
 class Trainer:
     def __init__(self, cfg: KazllmConfig):
-        import deepspeed
-        from transformers import LlamaForCausalLM
-
-        logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
         self.cfg = cfg
         t = cfg.train
-        if not under_launcher():  # a single process without a launcher still needs a process group
-            os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
-            os.environ.setdefault("MASTER_PORT", str(free_port()))
-        use_cuda = torch.cuda.is_available()
-        deepspeed.init_distributed(dist_backend="nccl" if use_cuda else "gloo")
+        self.device = init_distributed()
+        use_cuda = self.device.type == "cuda"
         self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        if use_cuda:
-            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-        self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"])) if use_cuda else torch.device("cpu")
-        self.bf16 = t.precision == "bf16" or (t.precision == "auto" and use_cuda)
 
         shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
         tok = read_json(cfg.stage_dir("tokenizer") / "manifest.json")["special_tokens"]
@@ -127,23 +110,24 @@ class Trainer:
         self.model_config = build_llama_config(
             cfg.model, self.train_reader.manifest["vocab_size"], tok["bos"]["id"], tok["eos"]["id"], tok["pad"]["id"]
         )
-        torch.manual_seed(cfg.run.seed)  # identical init on every rank and every run
-        model = LlamaForCausalLM(self.model_config)
-        optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=(0.9, 0.95), eps=1e-8)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-        self.ds_config = deepspeed_config(cfg, self.world_size, self.bf16)
-        self.engine, _, _, _ = deepspeed.initialize(
-            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=self.ds_config
-        )
+        self.ds_config = deepspeed_config(t, self.world_size, use_cuda)
+        self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
+        self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log)
         self.loader = SequenceLoader(
             self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed
         )
         self.ckpt_dir = cfg.stage_dir("checkpoints")
         self.metrics_path = self.ckpt_dir / "metrics.jsonl"
         self.step = 0
+        self.last_checkpoint: Path | None = None
+        self.last_val_step, self.last_val_loss = -1, None
+        self.first_loss = self.last_loss = None  # of this process's steps
         self.wandb_run = None
         self.n_params = count_parameters(self.model_config)
         self.flops_per_token = flops_per_token(self.model_config, t.seq_len)
+        self.peak_flops = peak_flops(t, self.device, self.bf16)
+        self.tokens_per_step = t.micro_batch_size * t.grad_accum * self.world_size * t.seq_len
+        self.resume()
 
     # -- logging ---------------------------------------------------------------------------------------
     def log(self, msg: str) -> None:
@@ -154,15 +138,19 @@ class Trainer:
         if self.rank != 0:
             return
         write_json(self.ckpt_dir / "deepspeed_config.json", self.ds_config)
-        self.metrics_path.unlink(missing_ok=True)
-        if self.cfg.train.wandb.enabled:
+        # A resumed run keeps the metric lines up to its step; a fresh run starts a new file.
+        kept = [] if self.step == 0 or not self.metrics_path.exists() else [
+            line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= self.step
+        ]
+        self.metrics_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        wandb_cfg = self.cfg.train.wandb
+        if wandb_cfg.enabled:
             import wandb
 
-            os.environ.setdefault("WANDB_MODE", self.cfg.train.wandb.mode)
-            self.wandb_run = wandb.init(
-                project=self.cfg.train.wandb.project, mode=self.cfg.train.wandb.mode,
-                dir=str(self.ckpt_dir), config=config_to_dict(self.cfg),
-            )
+            os.environ.setdefault("WANDB_MODE", wandb_cfg.mode)
+            self.wandb_run = wandb.init(project=wandb_cfg.project, mode=wandb_cfg.mode, dir=str(self.ckpt_dir),
+                                        config=config_to_dict(self.cfg))
 
     def record(self, metrics: dict) -> None:
         if self.rank != 0:
@@ -172,127 +160,284 @@ class Trainer:
         if self.wandb_run is not None:
             self.wandb_run.log(metrics, step=metrics["step"])
 
-    # -- the loop --------------------------------------------------------------------------------------
-    def train_step(self) -> float:
-        """One optimizer step = grad_accum micro-batches; returns the loss averaged over ranks."""
+    def describe_run(self) -> None:
+        t = self.cfg.train
+        self.log(f"model {self.cfg.model.preset}: {describe(self.model_config, t.seq_len)}")
+        self.log(
+            f"ZeRO-{t.zero_stage} on {self.world_size} {self.device.type} rank(s), {'bf16' if self.bf16 else 'fp32'}, "
+            f"attention {t.attn_implementation}{', activation checkpointing' if t.activation_checkpointing else ''}"
+            f"{', compiled' if t.compile else ''} | {self.tokens_per_step:,} tokens/step, "
+            f"{self.flops_per_token * self.tokens_per_step / 1e12:,.2f} TFLOPs/step, "
+            f"{self.train_reader.num_tokens:,} training tokens | {t.schedule} LR {t.lr:g}, {t.steps} steps"
+        )
+
+    # -- one step --------------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        """One optimizer step = grad_accum micro-batches; returns loss (mean over ranks), grad norm, LR."""
+        lr = self.engine.get_lr()[0]
         total = torch.zeros((), device=self.device)
-        for _ in range(self.cfg.train.grad_accum):
+        accum = self.cfg.train.grad_accum
+        grad_norm = None
+        for i in range(accum):
             batch = {k: v.to(self.device) for k, v in self.loader.next_micro_batch().items()}
             loss = self.compute_loss(batch)
             self.engine.backward(loss)
-            self.engine.step()
+            if i == accum - 1 and self.engine.zero_optimization_stage() == 0 and not self.bf16:
+                # Plain fp32 DeepSpeed clips without keeping the norm; the gradients here are already
+                # all-reduced and whole on every rank, so the norm before clipping is this.
+                grad_norm = torch.linalg.vector_norm(torch.stack(
+                    [p.grad.detach().float().norm() for p in self.engine.module.parameters() if p.grad is not None]
+                )).item()
+            self.engine.step()  # DeepSpeed applies the update (and the LR schedule) at the accumulation boundary
             total += loss.detach().float()
-        total /= self.cfg.train.grad_accum
+        total /= accum
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
-        return total.item() / self.world_size
+        if grad_norm is None:
+            grad_norm = self.engine.get_global_grad_norm()
+        return {"loss": total.item() / self.world_size, "lr": lr,
+                "grad_norm": float(grad_norm) if grad_norm is not None else None}
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self.engine(input_ids=batch["input_ids"]).logits
-        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch["labels"].reshape(-1))
+        return causal_lm_loss(self.engine, batch)
+
+    # -- validation ------------------------------------------------------------------------------------
+    def maybe_validate(self) -> None:
+        every = self.cfg.train.eval_every
+        if every and self.step % every == 0:
+            self.validate()
+
+    def validate(self) -> float | None:
+        started = time.perf_counter()
+        val_loss = self.validation_loss()
+        if hasattr(self, "window_start"):  # validation time is not training throughput
+            self.window_start += time.perf_counter() - started
+        self.last_val_step, self.last_val_loss = self.step, val_loss
+        if val_loss is not None:
+            self.record({"step": self.step, "val_loss": round(val_loss, 5)})
+            self.log(f"step {self.step}: validation loss {val_loss:.4f}")
+        return val_loss
 
     @torch.no_grad()
-    def validation_loss(self, max_sequences: int = 64) -> float | None:
-        """Mean loss over the first validation windows (same windows on every call)."""
-        n = min(self.val_reader.num_sequences(self.cfg.train.seq_len), max_sequences)
+    def validation_loss(self) -> float | None:
+        """Mean loss over `eval_sequences` windows spread evenly over the val split (the same every call)."""
+        t = self.cfg.train
+        total = self.val_reader.num_sequences(t.seq_len)
+        n = min(total, t.eval_sequences)
         if n == 0:
             return None
+        windows = [i * total // n for i in range(n)]
+        mine = windows[self.rank :: self.world_size]
+        # Every rank runs the same number of forwards (ZeRO-3 gathers parameters collectively); a rank
+        # with nothing left runs a dummy batch that does not count.
+        n_batches = math.ceil(math.ceil(n / self.world_size) / t.micro_batch_size)
         self.engine.eval()
-        seq_len = self.cfg.train.seq_len
-        losses = []
-        for i in range(self.rank, n, self.world_size):
-            window = torch.from_numpy(self.val_reader.sequence(i, seq_len).astype("int64"))[None].to(self.device)
-            losses.append(self.compute_loss({"input_ids": window[:, :-1], "labels": window[:, 1:]}))
+        stats = torch.zeros(2, device=self.device)
+        for b in range(n_batches):
+            idx = mine[b * t.micro_batch_size : (b + 1) * t.micro_batch_size]
+            rows = [self.val_reader.sequence(i, t.seq_len) for i in (idx or windows[:1])]
+            window = torch.from_numpy(np.stack(rows).astype(np.int64)).to(self.device)
+            loss = self.compute_loss({"input_ids": window[:, :-1], "labels": window[:, 1:]}).float()
+            stats += torch.stack([loss * len(idx), torch.tensor(float(len(idx)), device=self.device)])
         self.engine.train()
-        local = torch.stack(losses).sum() if losses else torch.zeros((), device=self.device)
-        stats = torch.stack([local, torch.tensor(float(len(losses)), device=self.device)])
         torch.distributed.all_reduce(stats)
         return (stats[0] / stats[1]).item()
 
-    def save_checkpoint(self) -> Path:
-        tag = f"step{self.step}"
-        self.engine.save_checkpoint(
-            str(self.ckpt_dir), tag=tag, client_state={"step": self.step, "loader": self.loader.state_dict()}
-        )
-        if self.rank == 0:
-            write_json(self.ckpt_dir / tag / "kazllm_checkpoint.json", {
-                "step": self.step,
-                "loader": self.loader.state_dict(),
-                "model_config": self.model_config.to_dict(),
-                "world_size": self.world_size,
-                "zero_stage": self.cfg.train.zero_stage,
-            })
-        return self.ckpt_dir / tag
+    # -- checkpoints and preemption (kazllm/checkpoint.py) --------------------------------------------
+    _signal_reason: str | None = None
+    """Name of the preemption signal this rank received; acted on at the next step boundary."""
+    _stopped: bool = False
 
-    def train(self) -> dict:
+    def install_preemption_handlers(self) -> None:
+        """SIGUSR1 and SIGTERM only set a flag; maybe_save acts on it at the next step, on all ranks at once.
+
+        Under torchrun, a SIGTERM sent to torchrun is forwarded to the workers (which get ~30 s before
+        SIGKILL), but a SIGUSR1 sent to torchrun kills the agent itself. The robust path under torchrun and
+        srun is the stop file <run>/checkpoints/PREEMPT (the sbatch trap touches it; shared filesystem).
+        """
+
+        def request_stop(signum, _frame):
+            self._signal_reason = signal.Signals(signum).name
+
+        for sig in (signal.SIGUSR1, signal.SIGTERM):
+            signal.signal(sig, request_stop)
+
+    def _warn(self, msg: str) -> None:
+        if self.rank == 0:
+            print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+    def resume(self) -> int:
+        """Continue from a checkpoint per `train.resume` (auto | never | path); returns the step resumed at.
+
+        auto takes the newest checkpoint whose checksums verify, warning about each one it refuses, and
+        starts fresh when there is none. Also installs the preemption handlers and clears debris of a
+        crashed attempt (unfinished stepN.tmp, a PREEMPT file from before this process started).
+        """
+        self.install_preemption_handlers()
+        mode = self.cfg.train.resume
+        if self.rank == 0:
+            stale = ckpt.remove_stale_tmp(self.ckpt_dir)
+            if stale:
+                self._warn(f"deleted unfinished checkpoint(s) {', '.join(stale)} (a save was interrupted)")
+            if ckpt.remove_stale_preempt(self.ckpt_dir):
+                self.log(f"removed a stale {ckpt.PREEMPT_FILE} request from an earlier attempt")
+        if self.world_size > 1:
+            torch.distributed.barrier()
+        if mode == "never":
+            return 0
+        if mode == "auto":
+            path = ckpt.find_latest_good(self.ckpt_dir, self.rank, self.world_size, warn=self._warn)
+            if path is None:
+                self.log(f"no checkpoint in {self.ckpt_dir}: starting at step 0")
+                return 0
+        else:
+            path = resolve_path(mode)
+            problems = ckpt.verify_checkpoint(path, self.rank, self.world_size)
+            if problems:
+                raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
+        ckpt.load_trainer(self, path, self.ckpt_dir, log=self.log, warn=self._warn)
+        self.last_checkpoint = path
+        return self.step
+
+    def save_checkpoint(self) -> Path:
+        """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last train.keep_last."""
+        self.last_checkpoint = ckpt.save_trainer(self, self.ckpt_dir)
+        return self.last_checkpoint
+
+    def _stop_reason(self) -> str | None:
+        """Collective: why to stop now (a signal on any rank, or the PREEMPT file rank 0 sees), or None."""
+        flags = torch.tensor([
+            float(self._signal_reason is not None),
+            float(self.rank == 0 and ckpt.stop_requested_by_file(self.ckpt_dir)),
+        ], device=self.device)
+        if self.world_size > 1:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        if flags[1] > 0:
+            return f"{ckpt.PREEMPT_FILE} file"
+        if flags[0] > 0:
+            return self._signal_reason or "signal on another rank"
+        return None
+
+    def maybe_save(self) -> Path | None:
+        """End of every step: the final save, a save every `train.save_every` steps, or save-and-stop when
+        preemption was requested (collective decision, so every rank stops after the same step)."""
         t = self.cfg.train
-        self.start_logging()
-        tokens_per_step = t.micro_batch_size * t.grad_accum * self.world_size * t.seq_len
-        self.log(
-            f"model {self.cfg.model.preset}: {self.n_params / 1e6:.2f}M parameters, "
-            f"{self.flops_per_token / 1e6:.1f} MFLOPs/token | ZeRO-{t.zero_stage}, {self.world_size} rank(s), "
-            f"{'bf16' if self.bf16 else 'fp32'} on {self.device.type} | {tokens_per_step} tokens/step, "
-            f"{self.train_reader.num_tokens} training tokens"
-        )
+        if self.step >= t.steps:
+            return self.save_checkpoint()  # a stop request at the last step changes nothing
+        reason = self._stop_reason()
+        if reason is not None:
+            path = self.save_checkpoint()
+            if self.rank == 0:
+                ckpt.write_preempted(self.ckpt_dir, self.step, reason)
+            if self.world_size > 1:  # every rank's launch_training reads preempted.json to pick exit code 75
+                torch.distributed.barrier()
+            self._stopped = True
+            self.log(f"stop requested ({reason}): saved {path.name}; exiting with code {EXIT_REQUEUE} to be requeued")
+            return path
+        if t.save_every and self.step % t.save_every == 0:
+            return self.save_checkpoint()
+        return None
+
+    def should_stop(self) -> bool:
+        """True once a preemption request was acted on (checkpoint saved): leave the loop, exit EXIT_REQUEUE."""
+        return self._stopped
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def train(self) -> dict:
         from tqdm import tqdm
 
-        bar = tqdm(total=t.steps, desc="train", unit="step", disable=self.rank != 0, mininterval=progress_interval())
-        first_loss = last_loss = float("nan")
-        window_start, window_tokens = time.perf_counter(), 0
-        while self.step < t.steps:
-            loss = self.train_step()
+        t = self.cfg.train
+        self.start_logging()
+        self.describe_run()
+        bar = tqdm(initial=self.step, total=t.steps, desc="train", unit="step", disable=self.rank != 0,
+                   mininterval=progress_interval())
+        self.window_start, self.window_steps = time.perf_counter(), 0
+        while self.step < t.steps and not self.should_stop():
+            metrics = self.train_step()
             self.step += 1
-            window_tokens += tokens_per_step
-            first_loss = loss if self.step == 1 else first_loss
-            last_loss = loss
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}")
-            if self.step % t.log_every == 0 or self.step == t.steps:
-                elapsed = time.perf_counter() - window_start
-                self.record({
-                    "step": self.step,
-                    "loss": round(loss, 5),
-                    "lr": self.engine.get_lr()[0],
-                    "grad_norm": float(self.engine.get_global_grad_norm() or 0.0),
-                    "tokens_per_s": round(window_tokens / elapsed, 1),
-                    "tokens_seen": self.step * tokens_per_step,
-                })
-                window_start, window_tokens = time.perf_counter(), 0
+            self.log_step(metrics, bar)
+            self.maybe_validate()
+            self.maybe_save()
         bar.close()
-        val_loss = self.validation_loss()
-        checkpoint = self.save_checkpoint()
+        return self.finish()
+
+    def log_step(self, metrics: dict, bar) -> None:
+        """Every log_every steps (and the last): loss, grad norm, LR, throughput, MFU, memory."""
+        self.window_steps += 1
+        self.first_loss = metrics["loss"] if self.first_loss is None else self.first_loss
+        self.last_loss = metrics["loss"]
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}")
+        if self.step % self.cfg.train.log_every and self.step != self.cfg.train.steps:
+            return
+        elapsed = time.perf_counter() - self.window_start
+        tokens_per_s = self.window_steps * self.tokens_per_step / elapsed
+        per_device = tokens_per_s / self.world_size
+        mfu = per_device * self.flops_per_token / self.peak_flops if self.peak_flops else None
+        row = {
+            "step": self.step,
+            "loss": round(metrics["loss"], 5),
+            "lr": metrics["lr"],
+            "grad_norm": None if metrics["grad_norm"] is None else round(metrics["grad_norm"], 5),
+            "tokens_per_s": round(tokens_per_s, 1),
+            "tokens_per_s_per_device": round(per_device, 1),
+            "mfu": None if mfu is None else round(mfu, 6),
+            "memory_gib": round(memory_gib(self.device), 3),
+            "tokens_seen": self.step * self.tokens_per_step,
+        }
+        self.record(row)
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}", tok_s=f"{tokens_per_s:,.0f}",
+                        **({"mfu": f"{mfu:.1%}"} if mfu is not None else {}))
+        self.window_start, self.window_steps = time.perf_counter(), 0
+
+    def finish(self) -> dict:
+        """Final validation, manifest and loss curve (a run stopped early for preemption skips them)."""
+        completed = self.step >= self.cfg.train.steps
+        val_loss = None
+        if completed:
+            val_loss = self.validate() if self.last_val_step != self.step else self.last_val_loss
         summary = {
             "steps": self.step,
-            "first_loss": first_loss,
-            "last_loss": last_loss,
+            "completed": completed,
+            "first_loss": self.first_loss,
+            "last_loss": self.last_loss,
             "val_loss": val_loss,
-            "checkpoint": checkpoint.name,
+            "checkpoint": self.last_checkpoint.name if self.last_checkpoint else None,
             "parameters": self.n_params,
+            "flops_per_token": self.flops_per_token,
             "world_size": self.world_size,
         }
-        if self.rank == 0:
-            write_stage_manifest(self.cfg, "checkpoints", latest=checkpoint.name, summary=summary)
+        if self.rank == 0 and completed:
+            write_stage_manifest(self.cfg, "checkpoints", latest=summary["checkpoint"], summary=summary)
             plot_loss_curve(self.metrics_path, self.ckpt_dir / "loss_curve.png")
-            self.log(f"loss {first_loss:.3f} -> {last_loss:.3f}, validation loss {val_loss}; checkpoint {checkpoint}")
+            self.log(f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f}, validation loss {val_loss}; "
+                     f"checkpoint {self.last_checkpoint}")
         if self.wandb_run is not None:
+            self.wandb_run.summary.update({k: v for k, v in summary.items() if v is not None})
             self.wandb_run.finish()
         torch.distributed.barrier()
         return summary
 
 
 def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
+    """Training loss per logged step, and validation loss where it was measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    if not rows:
+    train = [r for r in rows if "loss" in r]
+    val = [r for r in rows if "val_loss" in r]
+    if not train:
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], marker="o", markersize=3)
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], marker="o", markersize=3, label="train")
+    if val:
+        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], marker="s", markersize=4, label="validation")
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("loss")
     ax.set_title("kazllm training loss")
+    ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
@@ -300,16 +445,19 @@ def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Worker entry point under torchrun: `python -m kazllm.train --config resolved.yaml`."""
-    parser = argparse.ArgumentParser(description="kazllm training worker (one rank); use `kazllm train` instead.")
+    """Worker entry point under a launcher: `torchrun ... -m kazllm.train --config X [key=value ...]`."""
+    parser = argparse.ArgumentParser(description="kazllm training worker (one rank); `kazllm train` launches it.")
     parser.add_argument("--config", required=True)
+    parser.add_argument("--local_rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. train.steps=10")
     args = parser.parse_args(argv)
     try:
-        Trainer(load_config(args.config)).train()
+        launch_training(load_config(args.config, args.overrides))
     except KazllmError as e:
         print(f"kazllm: error (rank {os.environ.get('RANK', '?')}): {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    torch.distributed.destroy_process_group()
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,225 @@
+"""What DeepSpeed gets: the process group, the model + AdamW + LR schedule engine, and the DeepSpeed JSON.
+
+Pure functions of the config (schedule, DeepSpeed JSON, MFU peak) are tested without a run;
+kazllm.train.Trainer and scripts/bench_train.py build their engines here, so the benchmark measures
+exactly what `kazllm train` runs. docs/training.md documents the JSON precedence and the MFU formula.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+
+import torch
+
+from kazllm.config import TrainSection, resolve_path
+from kazllm.errors import ConfigError
+from kazllm.model import build_model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def under_launcher() -> bool:
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+# ---------------------------------------------------------------------------------------------------
+# Optimizer, schedule, DeepSpeed JSON, MFU: pure functions of the config, tested without a run
+# ---------------------------------------------------------------------------------------------------
+
+
+def lr_factor(step: int, t: TrainSection) -> float:
+    """LR multiplier for optimizer step `step` (0-based): linear warmup, then cosine or warmup-stable-decay.
+
+    cosine: from the peak down to min_lr_ratio at the last step. wsd: the peak until the last
+    decay_fraction of the run, then linear or 1-sqrt down to min_lr_ratio at the last step.
+    """
+    if step < t.warmup_steps:
+        return (step + 1) / t.warmup_steps
+    low = t.min_lr_ratio
+    if t.schedule == "cosine":
+        progress = min(1.0, (step - t.warmup_steps) / max(1, t.steps - 1 - t.warmup_steps))
+        return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+    decay_start = max(t.warmup_steps, t.steps - max(1, round(t.decay_fraction * t.steps)))
+    if step < decay_start:
+        return 1.0
+    progress = min(1.0, (step - decay_start + 1) / max(1, t.steps - decay_start))
+    remaining = 1 - progress if t.decay_shape == "linear" else 1 - math.sqrt(progress)
+    return low + (1 - low) * remaining
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings."""
+
+    def ndim(p: torch.Tensor) -> int:  # under ZeRO-3 a parameter is an empty shard; ds_shape is its real shape
+        return len(getattr(p, "ds_shape", p.shape))
+
+    decay = [p for p in model.parameters() if p.requires_grad and ndim(p) >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and ndim(p) < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which the LR scheduler would miss
+
+
+BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size")
+OWN_KEYS = ("optimizer", "scheduler")
+
+
+def deepspeed_config(t: TrainSection, world_size: int, cuda: bool) -> dict:
+    """The DeepSpeed JSON of a run: generated from `train.*`, then `train.deepspeed_config` merged over it.
+
+    Precedence (docs/training.md): a key in the user JSON wins, nested dicts merge key by key, and
+    "auto" keeps ours. Batch sizes must equal ours (they define the data order and the schedule), and
+    optimizer/scheduler are refused: kazllm passes its own AdamW (no-decay groups) and LR schedule.
+    """
+    bf16 = t.precision == "bf16" or (t.precision == "auto" and cuda)
+    ours = {
+        "train_micro_batch_size_per_gpu": t.micro_batch_size,
+        "gradient_accumulation_steps": t.grad_accum,
+        "train_batch_size": t.micro_batch_size * t.grad_accum * world_size,
+        "gradient_clipping": t.grad_clip,
+        # overlap_comm hides reduce-scatter behind backward on NCCL; gloo on CPU gains nothing from it.
+        "zero_optimization": {"stage": t.zero_stage, "overlap_comm": cuda and t.zero_stage > 0,
+                              "contiguous_gradients": True},
+        "bf16": {"enabled": bf16},
+        "fp16": {"enabled": False},
+        # We pass torch's AdamW (DeepSpeed's fused/CPU Adam would JIT-compile, ~50 s on CPU).
+        "zero_allow_untested_optimizer": True,
+        "steps_per_print": 1 << 30,
+        "wall_clock_breakdown": False,
+    }
+    if not t.deepspeed_config:
+        return ours
+    path = resolve_path(t.deepspeed_config)
+    try:
+        user = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"train.deepspeed_config: file not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"train.deepspeed_config: {path} is not valid JSON: {e}") from None
+    if not isinstance(user, dict):
+        raise ConfigError(f"train.deepspeed_config: {path} must hold a JSON object")
+    for key in OWN_KEYS:
+        if key in user:
+            raise ConfigError(
+                f"{path}: '{key}' is not allowed: kazllm passes its own AdamW and LR schedule "
+                f"(set train.lr, train.weight_decay, train.schedule, train.warmup_steps instead)"
+            )
+    for key in BATCH_KEYS:
+        if key in user and user[key] != "auto" and user[key] != ours[key]:
+            raise ConfigError(
+                f"{path}: {key}={user[key]} contradicts the run's {ours[key]} (train.micro_batch_size="
+                f"{t.micro_batch_size} x train.grad_accum={t.grad_accum} x {world_size} rank(s)); "
+                f"remove it from the JSON or change train.*"
+            )
+    stage = user.get("zero_optimization", {}).get("stage", "auto")
+    if stage not in ("auto", t.zero_stage):  # the model is built for the stage (ZeRO-3: born partitioned)
+        raise ConfigError(f"{path}: zero_optimization.stage={stage} contradicts train.zero_stage={t.zero_stage}; "
+                          f"set train.zero_stage instead")
+    return _merge(ours, user)
+
+
+def _merge(ours: dict, user: dict) -> dict:
+    merged = dict(ours)
+    for key, value in user.items():
+        if value == "auto":  # HF-Trainer-style JSONs: "auto" = whatever the trainer computes
+            continue
+        if isinstance(value, dict) and isinstance(ours.get(key), dict):
+            merged[key] = _merge(ours[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# Peak dense bf16 tensor-core TFLOP/s per GPU (vendor datasheets), matched in order against the device name.
+PEAK_BF16_TFLOPS = (
+    ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("H200", 989.0), ("H800", 989.0),
+    ("B200", 2250.0), ("A100", 312.0), ("L40S", 362.0),
+)
+
+
+def peak_flops(t: TrainSection, device: torch.device, bf16: bool) -> float | None:
+    """Peak FLOP/s of one device for MFU: train.peak_tflops, else the bf16 table on a known GPU, else None."""
+    if t.peak_tflops > 0:
+        return t.peak_tflops * 1e12
+    if device.type != "cuda" or not bf16:
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((tf * 1e12 for key, tf in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def memory_gib(device: torch.device) -> float:
+    """Peak allocated GPU memory, or the process's resident memory on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**30
+
+
+# ---------------------------------------------------------------------------------------------------
+# Process group and engine (also used by scripts/bench_train.py)
+# ---------------------------------------------------------------------------------------------------
+
+
+def init_distributed() -> torch.device:
+    """Join (or, without a launcher, create) the process group; returns this rank's device."""
+    import deepspeed
+
+    logging.getLogger("DeepSpeed").setLevel(logging.WARNING)
+    if not under_launcher():  # a single process without a launcher still needs a process group
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
+    use_cuda = torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    deepspeed.init_distributed(dist_backend="nccl" if use_cuda else "gloo")
+    return torch.device("cuda", int(os.environ["LOCAL_RANK"])) if use_cuda else torch.device("cpu")
+
+
+def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.device, seed: int, log=print):
+    """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + LR schedule -> DeepSpeed."""
+    import deepspeed
+
+    cuda = device.type == "cuda"
+    liger = t.liger_kernel and cuda and liger_installed()
+    if t.liger_kernel and not liger:
+        log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
+    torch.manual_seed(seed)  # identical init on every rank and every run
+    model = build_model(model_config, t.attn_implementation, t.activation_checkpointing, liger,
+                        zero3_config=ds_config if t.zero_stage == 3 else None, log=log)
+    if t.compile and t.zero_stage < 3:
+        # Per decoder layer, in place: state-dict keys stay those of the HF model (export unchanged).
+        for layer in model.model.layers:
+            layer.compile()
+    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=(0.9, 0.95), eps=1e-8,
+                                  fused=cuda or None)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, t))
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config)
+    if t.compile and t.zero_stage == 3:
+        engine.compile()  # DeepSpeed's own compile knows ZeRO-3's parameter-gathering hooks
+    return engine
+
+
+def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token cross-entropy. The loader's labels are already shifted (labels[t] = input_ids[t+1]),
+    so they go in as shift_labels; the model computes the loss itself so that Liger's fused linear
+    cross-entropy never materialises the logits. Every other batch key (position_ids...) goes to the model."""
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    labels = batch["labels"].contiguous()  # a slice of the window; the loss flattens it with view()
+    # use_cache=False here, not in the config: the exported model keeps its KV cache for generation.
+    return model(**inputs, labels=labels, shift_labels=labels, use_cache=False).loss
+
+
+def liger_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
+
+

@@ -1,0 +1,139 @@
+"""`kazllm plan`: wall-clock time, GPU-hours and energy of a training run before it is launched.
+
+    kazllm plan --config configs/national_8b_13b.yaml                  # 13B tokens on 12 x DGX H100
+    kazllm plan --config configs/national_8b_13b.yaml --gpus 96 --mfu 0.35 --out plan.json
+    kazllm plan --config configs/national_8b_13b.yaml --metrics runs/x/checkpoints/metrics.jsonl
+
+time = tokens x FLOPs/token / (GPUs x peak FLOP/s x MFU). FLOPs per token are the model's training
+FLOPs (kazllm.model.flops_per_token: 6N + attention, without recomputation), so MFU here is the same
+figure the trainer logs. Energy is GPUs x the system's power per GPU at full load x hours x PUE: an upper
+bound (a DGX H100 rarely draws its 10.2 kW maximum for long).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import yaml
+
+from kazllm.artifacts import iter_jsonl, read_json
+from kazllm.config import KazllmConfig
+from kazllm.errors import ConfigError, InputError
+from kazllm.model import build_llama_config, count_parameters, flops_per_token
+
+# Peak dense bf16 TFLOP/s per GPU (vendor datasheets, without sparsity) and the system's maximum power per
+# GPU in kW (a DGX node's maximum divided by its 8 GPUs: DGX H100 / H200 10.2 kW, DGX A100 6.5 kW).
+GPUS: dict[str, dict[str, float]] = {
+    "h100-sxm": {"peak_tflops": 989.0, "kw_per_gpu": 10.2 / 8},
+    "h200": {"peak_tflops": 989.0, "kw_per_gpu": 10.2 / 8},
+    "a100-80gb": {"peak_tflops": 312.0, "kw_per_gpu": 6.5 / 8},
+}
+GPUS_PER_NODE = 8
+
+
+def _vocab_size(cfg: KazllmConfig) -> int:
+    """The trained tokenizer's vocabulary when this run has one, else the configured size."""
+    manifest = cfg.stage_dir("tokenizer") / "manifest.json"
+    if manifest.is_file():
+        return int(read_json(manifest).get("vocab_size", cfg.tokenizer.vocab_size))
+    return cfg.tokenizer.vocab_size
+
+
+def model_cost(cfg: KazllmConfig) -> tuple[int, float]:
+    """(parameters, training FLOPs per token) of the config's model at train.seq_len."""
+    config = build_llama_config(cfg.model, _vocab_size(cfg), bos_id=1, eos_id=2, pad_id=0)
+    return count_parameters(config), flops_per_token(config, cfg.train.seq_len)
+
+
+def measured_mfu(metrics_path: str | Path, peak_tflops: float) -> float:
+    """MFU of a finished or running job from its metrics.jsonl: the logged `mfu`, else from tokens_per_s.
+
+    The first logged window is dropped (compilation, warm-up). For tokens_per_s the run's own model,
+    seq_len and world size come from the resolved_config.yaml beside the metrics.
+    """
+    path = Path(metrics_path)
+    rows = list(iter_jsonl([path])) if path.is_file() else []
+    if not rows:
+        raise InputError(f"{path}: no metrics to measure MFU from")
+    steady = rows[1:] or rows
+    logged = [r["mfu"] for r in steady if isinstance(r.get("mfu"), (int, float)) and r["mfu"] > 0]
+    if logged:
+        return float(statistics.median(logged))
+    resolved = path.parent / "resolved_config.yaml"
+    if not resolved.is_file():
+        raise InputError(f"{path}: rows have no 'mfu' and there is no {resolved.name} beside it to compute one")
+    from kazllm.config import build_dataclass
+
+    run_cfg = build_dataclass(KazllmConfig, yaml.safe_load(resolved.read_text(encoding="utf-8")), str(resolved))
+    _, fpt = model_cost(run_cfg)
+    per_device = [r["tokens_per_s_per_device"] for r in steady if r.get("tokens_per_s_per_device")]
+    if not per_device:  # older rows: the job's tokens_per_s over its world size (train.nproc of the job)
+        per_device = [r["tokens_per_s"] / run_cfg.train.nproc for r in steady if r.get("tokens_per_s")]
+    if not per_device:
+        raise InputError(f"{path}: rows have neither 'mfu' nor a tokens-per-second figure")
+    return statistics.median(per_device) * fpt / (peak_tflops * 1e12)
+
+
+def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
+    """The plan as a dict (also what --out writes)."""
+    p, t = cfg.plan, cfg.train
+    if p.gpu not in GPUS and not (p.peak_tflops and p.node_power_kw):
+        raise ConfigError(f"plan.gpu '{p.gpu}' is not one of {', '.join(GPUS)}: "
+                          "set plan.peak_tflops and plan.node_power_kw for another GPU")
+    gpu = GPUS.get(p.gpu, {})
+    peak = p.peak_tflops or gpu["peak_tflops"]
+    kw_per_gpu = p.node_power_kw / GPUS_PER_NODE if p.node_power_kw else gpu["kw_per_gpu"]
+    gpus = p.gpus or cfg.slurm.nodes * (cfg.slurm.gpus_per_node or 1)
+    tokens_per_step = t.micro_batch_size * t.grad_accum * gpus * t.seq_len
+    tokens = p.tokens or t.steps * tokens_per_step
+    mfu, mfu_source = p.mfu, "assumed (plan.mfu)"
+    if metrics:
+        mfu, mfu_source = measured_mfu(metrics, peak), f"measured ({metrics})"
+    params, fpt = model_cost(cfg)
+    total_flops = tokens * fpt
+    seconds = total_flops / (gpus * peak * 1e12 * mfu)
+    hours = seconds / 3600
+    return {
+        "model": cfg.model.preset,
+        "parameters": params,
+        "flops_per_token": fpt,
+        "seq_len": t.seq_len,
+        "tokens": tokens,
+        "tokens_per_parameter": tokens / params,
+        "total_flops": total_flops,
+        "gpu": p.gpu,
+        "gpus": gpus,
+        "nodes": math.ceil(gpus / GPUS_PER_NODE),
+        "peak_tflops_per_gpu": peak,
+        "mfu": mfu,
+        "mfu_source": mfu_source,
+        "tokens_per_s": gpus * peak * 1e12 * mfu / fpt,
+        "tokens_per_step": tokens_per_step,
+        "steps": math.ceil(tokens / tokens_per_step),
+        "wall_clock_hours": hours,
+        "wall_clock_days": hours / 24,
+        "gpu_hours": gpus * hours,
+        "power_kw": gpus * kw_per_gpu * p.pue,
+        "energy_kwh": gpus * kw_per_gpu * hours * p.pue,
+        "pue": p.pue,
+    }
+
+
+def render_plan(r: dict) -> str:
+    rows = [
+        ("model", f"{r['model']}: {r['parameters'] / 1e9:.2f}B parameters, seq {r['seq_len']}"),
+        ("FLOPs per token", f"{r['flops_per_token'] / 1e9:.1f} GFLOP (6N + attention)"),
+        ("tokens", f"{r['tokens'] / 1e9:.2f}B ({r['tokens_per_parameter']:.1f} per parameter)"),
+        ("training compute", f"{r['total_flops']:.3e} FLOP"),
+        ("GPUs", f"{r['gpus']} x {r['gpu']} ({r['nodes']} nodes), peak {r['peak_tflops_per_gpu']:.0f} TFLOP/s bf16"),
+        ("MFU", f"{r['mfu']:.1%} {r['mfu_source']}"),
+        ("throughput", f"{r['tokens_per_s'] / 1e6:.2f}M tokens/s ({r['tokens_per_s'] / r['gpus']:,.0f} per GPU)"),
+        ("steps", f"{r['steps']:,} of {r['tokens_per_step']:,} tokens"),
+        ("wall-clock time", f"{r['wall_clock_hours']:.1f} h ({r['wall_clock_days']:.2f} days)"),
+        ("GPU-hours", f"{r['gpu_hours']:,.0f}"),
+        ("energy", f"{r['energy_kwh']:,.0f} kWh at {r['power_kw']:.1f} kW (max system power, PUE {r['pue']})"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
