@@ -56,7 +56,8 @@ def launch_training(cfg: KazllmConfig) -> None:
     t = cfg.train
     world_size = int(os.environ["WORLD_SIZE"]) if under_launcher() else t.nproc
     # Check data and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
-    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed)
+    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed,
+                   mixture=t.mixture, document_masking=t.document_masking)
     deepspeed_config(t, world_size, torch.cuda.is_available())
     ckpt_dir = cfg.stage_dir("checkpoints")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,8 @@ class Trainer:
         self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
         self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log)
         self.loader = SequenceLoader(
-            self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed
+            self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed,
+            mixture=t.mixture, document_masking=t.document_masking,
         )
         self.ckpt_dir = cfg.stage_dir("checkpoints")
         self.metrics_path = self.ckpt_dir / "metrics.jsonl"
