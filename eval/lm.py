@@ -75,21 +75,33 @@ class CausalLM:
             logits = out.logits[keep.to(self.device)]
         return F.log_softmax(logits.float(), dim=-1), out
 
-    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-evaluation-harness's split: a trailing space moves to the continuation (so " X" tokenises as
-        running text), context + continuation is encoded whole, and the continuation is what lies past
-        the context's own tokens (the tokeniser may merge across the boundary; this is what it scores)."""
-        n_space = len(context) - len(context.rstrip())
-        if n_space:
-            context, continuation = context[:-n_space], context[-n_space:] + continuation
-        ctx = [self.prefix_id] + self.encode(context) if context else [self.prefix_id]
-        whole = [self.prefix_id] + self.encode(context + continuation)
-        return ctx, whole[len(ctx):]
+    def _encode_pairs(self, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+        """lm-evaluation-harness's split of each pair: a trailing space moves to the continuation (so " X"
+        tokenises as running text), context + continuation is encoded whole, and the continuation is what
+        lies past the context's own tokens (the tokeniser may merge across the boundary; this is what
+        lm-eval scores too). Each distinct context is encoded once, and all texts in one batched call."""
+        pairs = []
+        for context, continuation in requests:
+            n_space = len(context) - len(context.rstrip())
+            if n_space:
+                context, continuation = context[:-n_space], context[-n_space:] + continuation
+            pairs.append((context, context + continuation))
+        contexts = list(dict.fromkeys(c for c, _ in pairs))
+        ctx_ids = dict(zip(contexts, self._encode_many(contexts)))
+        wholes = self._encode_many([w for _, w in pairs])
+        encoded = []
+        for (context, _), whole in zip(pairs, wholes):
+            ctx = [self.prefix_id] + ctx_ids[context]
+            encoded.append((ctx, ([self.prefix_id] + whole)[len(ctx):]))
+        return encoded
+
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
         """log p(continuation | context) for each pair, and whether every continuation token is the greedy
-        choice; tokenised as lm-evaluation-harness does (`_encode_pair`), with the model's BOS (else EOS)
+        choice; tokenised as lm-evaluation-harness does (`_encode_pairs`), with the model's BOS (else EOS)
         before every context.
 
         Each distinct context runs through the model once, whatever the number of its continuations:
@@ -97,7 +109,7 @@ class CausalLM:
         token score every continuation's first token. Continuations of more than one token then run as
         one batch on top of their context's key/value cache (the shared prefix is not recomputed).
         Only the scored positions are projected onto the vocabulary."""
-        encoded = [self._encode_pair(c, x) for c, x in requests]
+        encoded = self._encode_pairs(requests)
         results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
         groups: dict[tuple[int, ...], list[int]] = {}
         too_long = []

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
-
 REPO = Path(__file__).resolve().parents[1]
 QA = REPO / "data" / "sample" / "eval" / "qa"
 
@@ -73,6 +71,8 @@ def tiny_model(tmp_path_factory) -> Path:
 def harness(tiny_model, tmp_path_factory) -> dict:
     """lm-evaluation-harness's results and logged samples for both tasks."""
     import yaml
+
+    lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
     from lm_eval.tasks import TaskManager
 
     task_dir = tmp_path_factory.mktemp("lm_eval_tasks")
@@ -97,6 +97,7 @@ def ours(tiny_model):
     return CausalLM(str(tiny_model), device="cpu", dtype="float32", batch_size=4)
 
 
+@pytest.mark.slow  # ~25 s alone on 2 cores: lm-eval's import, task build and its own scoring
 @pytest.mark.parametrize("task", list(TASKS))
 def test_choices_loglikelihoods_and_accuracy_equal_lm_eval(task, harness, ours):
     items = our_items(task)
@@ -111,6 +112,7 @@ def test_choices_loglikelihoods_and_accuracy_equal_lm_eval(task, harness, ours):
         # same prompts and continuations, then the same numbers
         assert [tuple(a) for a in sample["arguments"]] == [(it["prompt"], " " + c) for c in it["choices"]]
         assert lls == pytest.approx(theirs, abs=1e-4)
+        assert len(set(lls)) == n  # a real comparison: the choices score differently
         pred = argmax(lls)
         pred_norm = argmax([ll / len(c) for ll, c in zip(lls, it["choices"])])  # lm-eval: characters
         assert float(pred == it["gold"]) == sample["acc"]
@@ -121,3 +123,84 @@ def test_choices_loglikelihoods_and_accuracy_equal_lm_eval(task, harness, ours):
     assert acc_norm / len(items) == result["acc_norm,none"]
 
 
+
+
+def reference_loglikelihood(lm, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
+    """The plain definition: one full forward of context + continuation (as lm-eval feeds it, the last
+    token dropped and at most max_length + 1 tokens kept), every position projected onto the vocabulary."""
+    import torch
+
+    seq = (ctx + cont)[-(lm.max_length + 1):]
+    with torch.no_grad():
+        logprobs = torch.log_softmax(lm.model(torch.tensor([seq[:-1]])).logits[0].float(), dim=-1)
+    lp = logprobs[-len(cont):]
+    target = torch.tensor(cont)
+    return lp.gather(1, target[:, None]).sum().item(), bool((lp.argmax(-1) == target).all())
+
+
+def test_shared_context_scoring_equals_one_forward_per_request(ours):
+    """Contexts scored once with their continuations on the key/value cache, batched with padding, only
+    the scored positions projected: the same numbers as a full forward per request. Covers one- and
+    many-token continuations, repeated contexts, an empty context, a trailing space in the context, and a
+    pair longer than the model's window (left-truncated like lm-eval)."""
+    items = our_items("kazllm_parity_kkmmlu")[:4] + our_items("kazllm_parity_belebele")[:1]
+    requests = [(it["prompt"], " " + c) for it in items for c in it["choices"]]
+    requests += [("", "Қазақстан"), ("Сұрақ: Астана қай жерде? ", "Есілдің бойында")]
+    requests += [(items[0]["prompt"], x) for x in (" A", ".", ",", "а", " және", " мен")]
+    got = ours.loglikelihood(requests)
+    encoded = ours._encode_pairs(requests)
+    assert any(len(cont) > 1 for _, cont in encoded) and any(len(cont) == 1 for _, cont in encoded)
+    for (lp, greedy), (ctx, cont) in zip(got, encoded):
+        ref_lp, ref_greedy = reference_loglikelihood(ours, ctx, cont)
+        assert lp == pytest.approx(ref_lp, abs=1e-4)
+        assert greedy == ref_greedy
+
+    window, ours.max_length = ours.max_length, 64
+    try:
+        long_request = [(items[-1]["prompt"], " B"), (items[0]["prompt"], " " + items[0]["choices"][0])]
+        got = ours.loglikelihood(long_request)
+        for (lp, _), (ctx, cont) in zip(got, ours._encode_pairs(long_request)):
+            assert lp == pytest.approx(reference_loglikelihood(ours, ctx, cont)[0], abs=1e-4)
+    finally:
+        ours.max_length = window
+
+
+def test_model_options_are_checked_before_loading(tiny_model):
+    from eval.lm import CausalLM
+    from kazllm.errors import InputError
+
+    with pytest.raises(InputError, match="dtype must be one of"):
+        CausalLM(str(tiny_model), dtype="float8")
+    with pytest.raises(InputError, match="device must be"):
+        CausalLM(str(tiny_model), device="tpu")
+    with pytest.raises(InputError, match="no config.json"):
+        CausalLM(str(REPO / "eval"))
+
+
+def test_pickled_weights_are_refused(tiny_model, tmp_path):
+    """Only safetensors load: a directory whose weights are a pickle (pytorch_model.bin) is an error."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from eval.lm import CausalLM
+    from kazllm.errors import InputError
+
+    for f in tiny_model.iterdir():
+        if f.suffix != ".safetensors":
+            shutil.copy(f, tmp_path / f.name)
+    torch.save(load_file(tiny_model / "model.safetensors"), tmp_path / "pytorch_model.bin")
+    with pytest.raises(InputError, match="cannot load model"):
+        CausalLM(str(tmp_path), device="cpu")
+
+
+def test_dtype_option_sets_the_weights_dtype(tiny_model):
+    import torch
+
+    from eval.lm import CausalLM
+
+    lm = CausalLM(str(tiny_model), device="cpu", dtype="bfloat16", batch_size=2)
+    assert lm.model.dtype == torch.bfloat16
+    (lp, _), = lm.loglikelihood([("Сұрақ:", " иә")])
+    assert lp < 0
