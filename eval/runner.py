@@ -68,17 +68,33 @@ def _budget(lm, spec: TaskSpec, run_value: int) -> int:
     return min(run_value or spec.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, lm.max_length // 2)
 
 
+def _in_chunks(fn, spec: TaskSpec, requests: list, chunk: int) -> list:
+    """fn over the requests in chunks of `chunk` (many batches each, so the wrapper still sorts by
+    length), with a progress bar."""
+    out: list = []
+    with tqdm(total=len(requests), desc=spec.name, leave=False, mininterval=progress_interval()) as bar:
+        for start in range(0, len(requests), chunk):
+            out += fn(requests[start : start + chunk])
+            bar.update(min(chunk, len(requests) - start))
+    return out
+
+
+def _generate(lm, spec: TaskSpec, prompts: list[str], max_new_tokens: int) -> list[str]:
+    budget = _budget(lm, spec, max_new_tokens)
+    return _in_chunks(lambda ps: lm.generate_until(ps, spec.stop, budget), spec, prompts, 16 * lm.batch_size)
+
+
 def run_translation(lm, spec: TaskSpec, shots, items, max_new_tokens: int) -> tuple[dict, dict, list[dict]]:
     prefix = fewshot_prefix(spec, shots)
     prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
-    hyps = lm.generate_until(prompts, spec.stop, _budget(lm, spec, max_new_tokens))
+    hyps = _generate(lm, spec, prompts, max_new_tokens)
     return score_translation(items, prompts, hyps)
 
 
 def run_qa_extractive(lm, spec: TaskSpec, shots, items, max_new_tokens: int) -> tuple[dict, list[dict]]:
     prefix = fewshot_prefix(spec, shots)
     prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
-    preds = lm.generate_until(prompts, spec.stop, _budget(lm, spec, max_new_tokens))
+    preds = _generate(lm, spec, prompts, max_new_tokens)
     samples, em, f1 = [], 0.0, 0.0
     for it, prompt, pred in zip(items, prompts, preds):
         e, f = exact_match(pred, it["answers"]), token_f1(pred, it["answers"])
@@ -95,7 +111,7 @@ def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[di
     prefix = fewshot_prefix(spec, shots)
     prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
     requests = [(p, " " + c) for p, it in zip(prompts, items) for c in it["choices"]]
-    scores = lm.loglikelihood(requests)
+    scores = _in_chunks(lm.loglikelihood, spec, requests, 64 * lm.batch_size)
     samples, acc, acc_norm, k = [], 0, 0, 0
     for it, prompt in zip(items, prompts):
         lls = [scores[k + j][0] for j in range(len(it["choices"]))]
@@ -162,6 +178,8 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
     if hypotheses:
         if len(specs) != 1 or specs[0].type != "translation":
             raise InputError("--hypotheses scores one translation task: give exactly one with --tasks")
+        if not Path(hypotheses).is_file():
+            raise InputError(f"--hypotheses file not found: {hypotheses}")
         ident = {"hypotheses": str(Path(hypotheses).resolve()), "sha256": file_sha256(hypotheses)}
     else:
         if not model:

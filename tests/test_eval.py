@@ -279,6 +279,7 @@ def test_cli_eval_errors_name_the_problem(tmp_path, capsys):
         (["--model", str(tmp_path), "--tasks", "sample_ppl_kk"], "no config.json"),
         (["--model", str(tmp_path), "--tasks", "sample_ppl_kk,ntrex_kk_xx"], "unknown eval task 'ntrex_kk_xx'"),
         (["--tasks", "sample_ppl_kk", "--hypotheses", str(tmp_path / "h.txt")], "one translation task"),
+        (["--tasks", "sample_mt_kk_ru", "--hypotheses", str(tmp_path / "h.txt")], "file not found"),
         (["--model", str(tmp_path), "--dtype", "fp32", "--device", "tpu"], "device must be auto, cpu, cuda"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
