@@ -124,10 +124,11 @@ class CausalLM:
         for start in range(0, len(contexts), self.batch_size):
             self._score_contexts(contexts[start : start + self.batch_size], groups, encoded, results)
         for i in too_long:
-            results[i] = self._score_truncated(*encoded[i])
+            results[i] = self._score_full(*encoded[i])
         return results
 
     def _score_contexts(self, contexts, groups, encoded, results) -> None:
+        """One batch of distinct contexts (longest first, right-padded) and all their requests."""
         width = len(contexts[0])
         lengths = torch.tensor([len(c) for c in contexts])
         ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)
@@ -142,14 +143,18 @@ class CausalLM:
             for i in groups[ctx]:
                 tok = encoded[i][1][0]
                 results[i] = (last[row, tok].item(), bool(last[row].argmax() == tok))
-        if multi:
-            rest = self._score_continuations(multi, ids, lengths, out.past_key_values, encoded)
+        cache = getattr(out, "past_key_values", None)
+        if multi and cache is None:  # a model that returns no cache: one full pass per such request
+            for _, i in multi:
+                results[i] = self._score_full(*encoded[i])
+        elif multi:
+            rest = self._score_continuations(multi, ids, lengths, cache, encoded)
             for i, (lp, greedy) in rest.items():
                 results[i] = (results[i][0] + lp, results[i][1] and greedy)
 
     def _score_continuations(self, multi, ctx_ids, lengths, cache, encoded) -> dict[int, tuple[float, bool]]:
         """Tokens 2..n of each continuation, all rows in one forward on the cached contexts. The context
-        rows were right-padded: the attention mask hides those pads, and positions restart after each
+        rows were right-padded: the attention mask hides those pads, and positions continue from each
         context's real length."""
         rows = torch.tensor([row for row, _ in multi])
         conts = [encoded[i][1] for _, i in multi]
@@ -174,9 +179,9 @@ class CausalLM:
             rest[i] = (lp.gather(1, target[:, None]).sum().item(), bool((lp.argmax(-1) == target).all()))
         return rest
 
-    def _score_truncated(self, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
-        """A pair longer than the model's window: lm-evaluation-harness keeps its last max_length + 1
-        tokens and feeds all but the last."""
+    def _score_full(self, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
+        """One pair in one forward of its own; a pair longer than the model's window is cut as
+        lm-evaluation-harness cuts it: its last max_length + 1 tokens, all but the last fed."""
         seq = (ctx + cont)[-(self.max_length + 1):]
         ids = torch.tensor(seq[:-1])[None]
         keep = torch.zeros_like(ids, dtype=torch.bool)
@@ -198,10 +203,12 @@ class CausalLM:
         while scored < len(tokens):
             end = min(scored + stride, len(tokens)) if scored > 1 else min(window, len(tokens))
             begin = max(0, end - window)
-            ids = torch.tensor(tokens[begin:end], device=self.device)[None]
-            logprobs = F.log_softmax(self.model(ids).logits.float()[0], dim=-1)
-            targets = ids[0, scored - begin :]
-            total -= logprobs[scored - begin - 1 : end - begin - 1].gather(1, targets[:, None]).sum().item()
+            ids = torch.tensor(tokens[begin:end])[None]
+            keep = torch.zeros_like(ids, dtype=torch.bool)
+            keep[0, scored - begin - 1 : end - begin - 1] = True  # only the positions that predict new tokens
+            logprobs, _ = self._forward(ids.to(self.device), keep)
+            targets = ids[0, scored - begin :].to(self.device)
+            total -= logprobs.gather(1, targets[:, None]).sum().item()
             scored = end
         return total, len(tokens) - 1
 
