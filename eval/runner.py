@@ -171,7 +171,7 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
              max_new_tokens: int = 0, device: str = "auto", dtype: str = "auto", seed: int = 1234,
              hypotheses: str | None = None, config: dict | None = None) -> dict:
     """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir."""
-    specs = [load_task(t) for t in tasks]  # every task file and data file is checked before the model loads
+    specs = [load_task(t) for t in tasks]
     started, timings = time.perf_counter(), {}
     random.seed(seed)
     lm = None
@@ -180,6 +180,15 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
             raise InputError("--hypotheses scores one translation task: give exactly one with --tasks")
         if not Path(hypotheses).is_file():
             raise InputError(f"--hypotheses file not found: {hypotheses}")
+        specs = [dataclasses.replace(specs[0], num_fewshot=0)]  # every reference is scored
+    # Every task's items are read before the model loads: a bad file or dataset fails in seconds.
+    loaded = [(spec, *load_items(spec, seed, limit)) for spec in specs]
+    timings["load_data"] = round(time.perf_counter() - started, 2)
+    if hypotheses:
+        hyps, n_refs = read_lines(Path(hypotheses)), len(loaded[0][2])
+        if len(hyps) != n_refs:
+            raise InputError(f"{hypotheses} has {len(hyps)} lines but task '{specs[0].name}' has {n_refs} references"
+                             + (f" (--limit {limit})" if limit else ""))
         ident = {"hypotheses": str(Path(hypotheses).resolve()), "sha256": file_sha256(hypotheses)}
     else:
         if not model:
@@ -202,26 +211,19 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings": timings,
     }
     with open(out_dir / "samples.jsonl", "w", encoding="utf-8") as samples_file:
-        for spec in specs:
+        for spec, shots, items in loaded:
             start = time.perf_counter()
             signatures: dict = {}
             if hypotheses:
-                shots, items = load_items(dataclasses.replace(spec, num_fewshot=0), seed, limit)
-                hyps = read_lines(Path(hypotheses))
-                if len(hyps) != len(items):
-                    raise InputError(f"{hypotheses} has {len(hyps)} lines but task '{spec.name}' has {len(items)} "
-                                     "references" + (f" (--limit {limit})" if limit else ""))
                 metrics, signatures, samples = score_translation(items, [it["source"] for it in items], hyps)
+            elif spec.type == "perplexity":
+                metrics, samples = run_perplexity(lm, spec, items)
+            elif spec.type == "translation":
+                metrics, signatures, samples = run_translation(lm, spec, shots, items, max_new_tokens)
+            elif spec.type == "qa_extractive":
+                metrics, samples = run_qa_extractive(lm, spec, shots, items, max_new_tokens)
             else:
-                shots, items = load_items(spec, seed, limit)
-                if spec.type == "perplexity":
-                    metrics, samples = run_perplexity(lm, spec, items)
-                elif spec.type == "translation":
-                    metrics, signatures, samples = run_translation(lm, spec, shots, items, max_new_tokens)
-                elif spec.type == "qa_extractive":
-                    metrics, samples = run_qa_extractive(lm, spec, shots, items, max_new_tokens)
-                else:
-                    metrics, samples = run_multiple_choice(lm, spec, shots, items)
+                metrics, samples = run_multiple_choice(lm, spec, shots, items)
             results["tasks"][spec.name] = {
                 "type": spec.type, "task_file": spec.path, "n": len(samples), "metrics": metrics,
                 **({"signatures": signatures} if signatures else {}),

@@ -275,7 +275,11 @@ def test_cli_eval_runs_without_the_training_dependencies(tiny_model, tmp_path):
 def test_cli_eval_errors_name_the_problem(tmp_path, capsys):
     from kazllm.cli import main
 
+    bad_data = tmp_path / "bad_data.yaml"  # data is read before the model loads, so its error comes first
+    bad_data.write_text("type: translation\ndataset: {path: json, data_files: [absent.jsonl], split: train}\n",
+                        encoding="utf-8")
     for args, message in [
+        (["--model", str(tmp_path), "--tasks", f"sample_ppl_kk,{bad_data}"], "cannot be loaded"),
         (["--model", str(tmp_path), "--tasks", "sample_ppl_kk"], "no config.json"),
         (["--model", str(tmp_path), "--tasks", "sample_ppl_kk,ntrex_kk_xx"], "unknown eval task 'ntrex_kk_xx'"),
         (["--tasks", "sample_ppl_kk", "--hypotheses", str(tmp_path / "h.txt")], "one translation task"),
