@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from eval.metrics import bits_per_byte, exact_match, token_f1, translation_scores
 from eval.report import headline_metrics, render_report  # noqa: F401  (headline_metrics: quickstart's import)
-from eval.tasks import TaskSpec, fewshot_prefix, load_items, load_task, read_lines, render
+from eval.tasks import LETTERS, TaskSpec, fewshot_prefix, load_items, load_task, read_lines, render
 from kazllm.artifacts import file_sha256, progress_interval, write_json
 from kazllm.errors import InputError
 
@@ -106,22 +106,24 @@ def run_qa_extractive(lm, spec: TaskSpec, shots, items, max_new_tokens: int) -> 
 
 
 def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[dict]]:
-    """lm-eval's scheme: acc takes the choice with the highest log-likelihood, acc_norm divides it by
-    the choice's length in UTF-8 bytes first (fair to long answers, and tokenizer-independent)."""
+    """lm-evaluation-harness' scheme (0.4): each choice (the answer's text, or its letter with
+    `choices: letters`) is scored as the continuation " " + choice of the prompt; acc takes the highest
+    log-likelihood, acc_norm the highest per character of the choice (without the space)."""
     prefix = fewshot_prefix(spec, shots)
     prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
-    requests = [(p, " " + c) for p, it in zip(prompts, items) for c in it["choices"]]
+    conts = [list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"] for it in items]
+    requests = [(p, " " + c) for p, cs in zip(prompts, conts) for c in cs]
     scores = _in_chunks(lm.loglikelihood, spec, requests, 64 * lm.batch_size)
     samples, acc, acc_norm, k = [], 0, 0, 0
-    for it, prompt in zip(items, prompts):
-        lls = [scores[k + j][0] for j in range(len(it["choices"]))]
-        k += len(it["choices"])
-        lens = [len((" " + c).encode("utf-8")) for c in it["choices"]]
+    for it, prompt, cs in zip(items, prompts, conts):
+        lls = [scores[k + j][0] for j in range(len(cs))]
+        k += len(cs)
+        # max() keeps the first of equal scores, like lm-eval's numpy.argmax
         pred = max(range(len(lls)), key=lambda j: lls[j])
-        pred_norm = max(range(len(lls)), key=lambda j: lls[j] / lens[j])
+        pred_norm = max(range(len(lls)), key=lambda j: lls[j] / len(cs[j]) if cs[j] else -math.inf)
         acc += pred == it["gold"]
         acc_norm += pred_norm == it["gold"]
-        samples.append({"index": it["index"], "prompt": prompt, "choices": it["choices"], "loglikelihoods": lls,
+        samples.append({"index": it["index"], "prompt": prompt, "choices": cs, "loglikelihoods": lls,
                         "prediction": pred, "prediction_norm": pred_norm, "reference": it["gold"],
                         "score": {"acc": float(pred == it["gold"]), "acc_norm": float(pred_norm == it["gold"])}})
     n = max(len(items), 1)

@@ -73,6 +73,10 @@ class TaskSpec:
     format: str = ""
     """multiple_choice rows: belebele (flores_passage, mc_answer1..4, correct_answer_num) or mmlu
     (question, choices, answer letter)."""
+    choices: str = "texts"
+    """multiple_choice: what is scored after the prompt (with a space before it): `texts`, each answer's
+    text; `letters`, " A", " B", ... (the answers are then listed in the prompt, as lm-evaluation-harness'
+    belebele does)."""
     source_lang: str = ""
     target_lang: str = ""
     description: str = ""
@@ -104,6 +108,8 @@ class TaskSpec:
             raise ValueError("num_fewshot must be >= 0")
         if self.format and self.format not in ("belebele", "mmlu"):
             raise ValueError(f"format must be belebele or mmlu, got {self.format!r}")
+        if self.choices not in ("texts", "letters"):
+            raise ValueError(f"choices must be texts or letters, got {self.choices!r}")
 
     def resolve(self, value: str, key: str) -> Path:
         """A data path from the YAML: ${VAR} expanded, relative to the YAML file."""
@@ -267,11 +273,12 @@ def _rows(spec: TaskSpec, files: dict[str, str], split: str) -> list[dict]:
 
 
 def _mc_item(spec: TaskSpec, row: dict) -> dict:
-    """Belebele and MMLU-style rows -> {passage, question, choices, gold, choice_A..}."""
+    """Belebele and MMLU-style rows -> {passage, question, choices, gold, choice_A.., answer_text,
+    answer_letter}. A Belebele question is stripped, as lm-evaluation-harness' template does."""
     where = f"{spec.path}: task '{spec.name}'"
     if spec.format == "belebele":
         choices = [_get(row, f"mc_answer{k}", where) for k in range(1, 5)]
-        item = {"passage": _get(row, "flores_passage", where), "question": _get(row, "question", where),
+        item = {"passage": _get(row, "flores_passage", where), "question": str(_get(row, "question", where)).strip(),
                 "choices": choices, "gold": int(_get(row, "correct_answer_num", where)) - 1}
     else:
         answer = _get(row, "answer", where)
@@ -279,7 +286,7 @@ def _mc_item(spec: TaskSpec, row: dict) -> dict:
         item = {"passage": "", "question": _get(row, "question", where), "choices": list(_get(row, "choices", where)),
                 "gold": gold}
     item.update({f"choice_{LETTERS[k]}": c for k, c in enumerate(item["choices"])})
-    item["answer_text"] = item["choices"][item["gold"]]
+    item["answer_text"], item["answer_letter"] = item["choices"][item["gold"]], LETTERS[item["gold"]]
     return {**{k: v for k, v in row.items() if isinstance(v, (str, int, float))}, **item}
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from eval.metrics import bits_per_byte, exact_match, normalize_answer, token_f1, translation_scores
-from eval.tasks import known_tasks, load_items, load_task
+from eval.tasks import known_tasks, load_items, load_task, render
 from kazllm.errors import ConfigError, InputError
 
 from .conftest import REPO, SAMPLE
@@ -155,6 +155,23 @@ def test_mmlu_answers_may_be_letters_or_indices(tmp_path):
                                       "prompt: '{question}'\n", encoding="utf-8")
     _, items = load_items(load_task(str(tmp_path / "mc.yaml")), seed=0)
     assert [it["gold"] for it in items] == [2, 1] and items[0]["answer_text"] == "c"
+    assert items[0]["answer_letter"] == "C" and items[1]["answer_letter"] == "B"
+    (tmp_path / "mc.yaml").write_text("type: multiple_choice\nformat: mmlu\ndata: {path: mc.jsonl}\n"
+                                      "choices: numbers\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="choices must be texts or letters"):
+        load_task(str(tmp_path / "mc.yaml"))
+
+
+def test_shipped_belebele_task_is_lm_eval_belebele_template():
+    """sample_belebele_kk (and belebele_kaz_Cyrl) render lm-evaluation-harness' belebele prompt and
+    score the letters; tests/test_eval_parity.py checks the numbers against lm-eval itself."""
+    spec = load_task("sample_belebele_kk")
+    _, items = load_items(spec, seed=0)
+    it = items[0]
+    assert spec.choices == "letters" and load_task("belebele_kaz_Cyrl").choices == "letters"
+    assert render(spec.prompt, it, spec.path) == (
+        f"P: {it['flores_passage']}\nQ: {it['question'].strip()}\nA: {it['mc_answer1']}\nB: {it['mc_answer2']}\n"
+        f"C: {it['mc_answer3']}\nD: {it['mc_answer4']}\nAnswer:")
 
 
 # -- the runner on tiny models ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""eval.lm.CausalLM scores multiple choice exactly as lm-evaluation-harness does.
+"""eval.lm.CausalLM, and the `kazllm eval` runner on its shipped tasks, score multiple choice exactly as
+lm-evaluation-harness does.
 
-Both run the same tiny random Llama (saved as safetensors, seeded) on the bundled multiple-choice fixtures:
+All run the same tiny random Llama (saved as safetensors, seeded) on the bundled multiple-choice fixtures:
 lm-evaluation-harness through its own entry point (`lm_eval.simple_evaluate`, model "hf", a task YAML in its
-include_path), ours through `CausalLM.loglikelihood` on the same prompts. Every per-choice log-likelihood
-agrees within 1e-4, every item's chosen answer (acc and acc_norm) is identical, and so are the accuracies.
+include_path: its belebele template, and the KazMMLU-style task with answer texts as choices); ours through
+`CausalLM.loglikelihood` on prompts built here, and through `eval.runner.evaluate` on the shipped
+sample_belebele_kk / sample_kkmmlu YAMLs. Every per-choice log-likelihood agrees within 1e-4, every item's
+prompt and chosen answer (acc and acc_norm, per character) is identical, and so are the accuracies.
 
 BOS: the kazllm tokenizer adds no BOS by itself, while CausalLM puts BOS before every context (the model saw
 documents starting after a special token in training); lm-eval is run with add_bos_token=True so that its
@@ -122,6 +125,49 @@ def test_choices_loglikelihoods_and_accuracy_equal_lm_eval(task, harness, ours):
     assert acc / len(items) == result["acc,none"]
     assert acc_norm / len(items) == result["acc_norm,none"]
 
+
+
+# The shipped task YAMLs that the runner scores, and the lm-eval definition each must equal.
+RUNNER_TASKS = {"sample_belebele_kk": "kazllm_parity_belebele", "sample_kkmmlu": "kazllm_parity_kkmmlu"}
+
+
+@pytest.fixture(scope="module")
+def runner_results(tiny_model, tmp_path_factory) -> tuple[dict, dict]:
+    """`kazllm eval`'s runner on the shipped tasks: results.json's content and samples.jsonl by task."""
+    from eval.runner import evaluate
+
+    out = tmp_path_factory.mktemp("runner")
+    results = evaluate(str(tiny_model), list(RUNNER_TASKS), out, batch_size=4, device="cpu", dtype="float32")
+    samples: dict = {}
+    for line in (out / "samples.jsonl").read_text(encoding="utf-8").splitlines():
+        s = json.loads(line)
+        samples.setdefault(s["task"], []).append(s)
+    return results, samples
+
+
+@pytest.mark.slow  # shares the lm-eval run above; the runner itself adds ~5 s
+@pytest.mark.parametrize("task", list(RUNNER_TASKS))
+def test_runner_on_shipped_tasks_equals_lm_eval(task, harness, runner_results):
+    """The runner's shipped task (prompt template, letters or answer texts, acc_norm per character)
+    gives lm-eval's prompts, per-item chosen answers and accuracies on the same model and data."""
+    results, samples = runner_results
+    theirs = sorted(harness["samples"][RUNNER_TASKS[task]], key=lambda s: s["doc_id"])
+    ours_ = sorted(samples[task], key=lambda s: s["index"])
+    assert [s["index"] for s in ours_] == [s["doc_id"] for s in theirs]
+    for mine, sample in zip(ours_, theirs):
+        args = [tuple(a) for a in sample["arguments"]]
+        assert args == [(mine["prompt"], " " + c) for c in mine["choices"]]
+        their_lls = [float(r[0][0]) for r in sample["resps"]]
+        assert mine["loglikelihoods"] == pytest.approx(their_lls, abs=1e-4)
+        assert mine["prediction"] == argmax(their_lls)
+        # lm-eval's acc_norm: per character of the choice, without the target delimiter
+        assert mine["prediction_norm"] == argmax([ll / len(c[1:]) for ll, (_, c) in zip(their_lls, args)])
+        assert mine["reference"] == sample["target"]
+        assert mine["score"] == {"acc": sample["acc"], "acc_norm": sample["acc_norm"]}
+    metrics, result = results["tasks"][task]["metrics"], harness["results"][RUNNER_TASKS[task]]
+    assert metrics == {"acc": result["acc,none"], "acc_norm": result["acc_norm,none"]}
+    if task == "sample_kkmmlu":  # answer texts of different lengths: the normalisation changes some choices
+        assert any(s["prediction"] != s["prediction_norm"] for s in ours_)
 
 
 
