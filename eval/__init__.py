@@ -1,5 +1,5 @@
-"""kazllm's evaluation suite: tasks declared in eval/tasks/*.yaml, run by `kazllm eval`.
+"""kazllm's evaluation suite: tasks declared in eval/tasks/*.yaml, run by `kazllm eval` (docs/eval.md).
 
-It depends only on torch, transformers, sacrebleu and PyYAML, so evaluators can use it without the
-training stack (DeepSpeed, datatrove).
+It needs only the `eval` extra (torch, transformers, sacrebleu, datasets, PyYAML, matplotlib), never the
+training stack (DeepSpeed, datatrove, wandb): tests/test_eval.py runs the CLI with those imports blocked.
 """

@@ -1,9 +1,12 @@
 """Metrics: chrF++ and BLEU through sacrebleu (with signatures), SQuAD-style EM/F1 with a
 Kazakh-aware normaliser, and bits-per-byte.
 
-Answer normalisation (documented for evaluators): Unicode NFC, lower-case (Kazakh letters included),
-punctuation and symbols removed (Kazakh quotes «» and dashes too), whitespace collapsed. Kazakh has no
-articles, so unlike SQuAD's English normaliser nothing else is dropped.
+Answer normalisation (docs/eval.md): the prep stage's `normalize_text` first (NFC, so ә typed as а +
+combining mark is one letter; Latin look-alikes inside Cyrillic words made Cyrillic, so "Мәлiк" with a
+Latin i equals "Мәлік"), then lower-case (str.lower covers Ә Ғ Қ Ң Ө Ұ Ү Һ І), every punctuation mark and
+symbol replaced by a space (Kazakh «» and „“ quotes, dashes, hyphens), whitespace collapsed. Nothing else:
+Kazakh has no articles to drop, and its suffixes carry case and meaning ("Астанада" = "in Astana"), so
+stemming them away would call different answers equal.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import unicodedata
 from collections import Counter
 
 import sacrebleu
+
+from data_prep.normalize import normalize_text  # stdlib only: no training dependency
 
 
 def translation_scores(hypotheses: list[str], references: list[str]) -> tuple[dict, dict]:
@@ -27,7 +32,7 @@ def translation_scores(hypotheses: list[str], references: list[str]) -> tuple[di
 
 
 def normalize_answer(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).lower()
+    text = normalize_text(text)[0].lower()
     text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
     return " ".join(text.split())
 

@@ -1,56 +1,42 @@
-"""`kazllm eval`: run tasks on a model; write results.json, samples.jsonl and report.md.
+"""`kazllm eval`: run tasks on a model (or score a system's output file); write results.json,
+samples.jsonl, report.md, resolved_config.yaml and manifest.json.
 
-    kazllm eval --config configs/quickstart.yaml
-    kazllm eval --config configs/quickstart.yaml eval.model=runs/other/export eval.tasks=[sample_mt_kk_en]
+    kazllm eval --model runs/quickstart/export --tasks sample_mt_kk_en,sample_kkmmlu --out runs/ev1
+    kazllm eval --model gpt2 --tasks ntrex_kk_en --limit 100 --dtype bf16 --device cuda --out runs/ev2
+    kazllm eval --tasks ntrex_kk_en --hypotheses my_mt_system.txt --out runs/mt   # no model needed
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
+import platform
 import random
 import time
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
-from eval.lm import CausalLM
 from eval.metrics import bits_per_byte, exact_match, token_f1, translation_scores
-from eval.tasks import TaskSpec, load_task, read_documents, read_lines
-from kazllm.artifacts import progress_interval, read_jsonl
-from kazllm.errors import ConfigError
-
-LETTERS = "ABCD"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _fewshot_prefix(spec: TaskSpec, shots: list[dict]) -> str:
-    return "".join(spec.prompt.format(**s) + spec.target.format(**s) + "\n\n" for s in shots)
-
-
-def _split(spec: TaskSpec, items: list[dict], limit: int) -> tuple[list[dict], list[dict]]:
-    shots, rest = items[: spec.num_fewshot], items[spec.num_fewshot :]
-    return shots, rest[:limit] if limit else rest
+from eval.report import headline_metrics, render_report  # noqa: F401  (headline_metrics: quickstart's import)
+from eval.tasks import LETTERS, TaskSpec, fewshot_prefix, load_items, load_task, read_lines, render
+from kazllm.artifacts import file_sha256, progress_interval, write_json
+from kazllm.errors import InputError
 
 
 # -- task types ------------------------------------------------------------------------------------------
-def run_perplexity(lm: CausalLM, spec: TaskSpec, limit: int) -> tuple[dict, list[dict]]:
-    path = spec.data_path("path")
-    docs = read_documents(path, spec.data.get("separator", ""))[: limit or None]
+def run_perplexity(lm, spec: TaskSpec, items: list[dict]) -> tuple[dict, list[dict]]:
     window = spec.max_length or lm.max_length
     samples, nll, tokens, n_bytes, words = [], 0.0, 0, 0, 0
-    for i, doc in enumerate(tqdm(docs, desc=spec.name, leave=False, mininterval=progress_interval())):
+    for it in tqdm(items, desc=spec.name, leave=False, mininterval=progress_interval()):
+        doc = it["text"]
         doc_nll, doc_tokens = lm.text_nll(doc, window)
         b, w = len(doc.encode("utf-8")), len(doc.split())
         nll, tokens, n_bytes, words = nll + doc_nll, tokens + doc_tokens, n_bytes + b, words + w
-        samples.append({"item": i, "prompt": doc[:200], "nll": doc_nll, "tokens": doc_tokens, "bytes": b,
-                        "bits_per_byte": bits_per_byte(doc_nll, b)})
-    import math
-
+        samples.append({"index": it["index"], "prompt": doc[:200], "nll": doc_nll, "tokens": doc_tokens, "bytes": b,
+                        "score": {"bits_per_byte": bits_per_byte(doc_nll, b)}})
     metrics = {
         "bits_per_byte": bits_per_byte(nll, n_bytes),
         "token_perplexity": math.exp(nll / max(tokens, 1)),
@@ -60,155 +46,217 @@ def run_perplexity(lm: CausalLM, spec: TaskSpec, limit: int) -> tuple[dict, list
     return metrics, samples
 
 
-def run_translation(lm: CausalLM, spec: TaskSpec, limit: int, max_new_tokens: int) -> tuple[dict, list[dict]]:
-    sources, targets = read_lines(spec.data_path("source")), read_lines(spec.data_path("target"))
-    if len(sources) != len(targets):
-        raise ConfigError(f"{spec.path}: source has {len(sources)} lines but target has {len(targets)}")
-    items = [{"source": s, "target": t, "source_lang": spec.source_lang, "target_lang": spec.target_lang}
-             for s, t in zip(sources, targets)]
-    shots, items = _split(spec, items, limit)
-    prefix = _fewshot_prefix(spec, shots)
-    prompts = [prefix + spec.prompt.format(**it) for it in items]
-    hyps = lm.generate_until(prompts, spec.stop, max_new_tokens)
+def score_translation(items: list[dict], prompts: list[str], hyps: list[str]) -> tuple[dict, dict, list[dict]]:
+    """Corpus chrF++ and BLEU with signatures, and per-sentence scores for samples.jsonl."""
+    from sacrebleu.metrics import CHRF
+
     refs = [it["target"] for it in items]
     metrics, signatures = translation_scores(hyps, refs)
-    samples = [{"item": i, "prompt": p, "prediction": h, "reference": r}
-               for i, (p, h, r) in enumerate(zip(prompts, hyps, refs))]
-    return {**metrics, "signatures": signatures}, samples
+    chrf = CHRF(word_order=2)
+    samples = [{"index": it["index"], "prompt": p, "prediction": h, "reference": r,
+                "score": {"chrf++": round(chrf.sentence_score(h, [r]).score, 4)}}
+               for it, p, h, r in zip(items, prompts, hyps, refs)]
+    return metrics, signatures, samples
 
 
-def run_qa_extractive(lm: CausalLM, spec: TaskSpec, limit: int, max_new_tokens: int) -> tuple[dict, list[dict]]:
-    items = read_jsonl(spec.data_path("path"))
-    for it in items:
-        it["answer"] = it["answers"]["text"][0]
-    shots, items = _split(spec, items, limit)
-    prefix = _fewshot_prefix(spec, shots)
-    prompts = [prefix + spec.prompt.format(**it) for it in items]
-    preds = lm.generate_until(prompts, spec.stop, max_new_tokens)
+DEFAULT_MAX_NEW_TOKENS = 48
+
+
+def _budget(lm, spec: TaskSpec, run_value: int) -> int:
+    """The run's budget if set (it overrides every task), else the task's, else 48; at most half the
+    model's context, so the prompt keeps room."""
+    return min(run_value or spec.max_new_tokens or DEFAULT_MAX_NEW_TOKENS, lm.max_length // 2)
+
+
+def _in_chunks(fn, spec: TaskSpec, requests: list, chunk: int) -> list:
+    """fn over the requests in chunks of `chunk` (many batches each, so the wrapper still sorts by
+    length), with a progress bar."""
+    out: list = []
+    with tqdm(total=len(requests), desc=spec.name, leave=False, mininterval=progress_interval()) as bar:
+        for start in range(0, len(requests), chunk):
+            out += fn(requests[start : start + chunk])
+            bar.update(min(chunk, len(requests) - start))
+    return out
+
+
+def _generate(lm, spec: TaskSpec, prompts: list[str], max_new_tokens: int) -> list[str]:
+    budget = _budget(lm, spec, max_new_tokens)
+    return _in_chunks(lambda ps: lm.generate_until(ps, spec.stop, budget), spec, prompts, 16 * lm.batch_size)
+
+
+def run_translation(lm, spec: TaskSpec, shots, items, max_new_tokens: int) -> tuple[dict, dict, list[dict]]:
+    prefix = fewshot_prefix(spec, shots)
+    prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
+    hyps = _generate(lm, spec, prompts, max_new_tokens)
+    return score_translation(items, prompts, hyps)
+
+
+def run_qa_extractive(lm, spec: TaskSpec, shots, items, max_new_tokens: int) -> tuple[dict, list[dict]]:
+    prefix = fewshot_prefix(spec, shots)
+    prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
+    preds = _generate(lm, spec, prompts, max_new_tokens)
     samples, em, f1 = [], 0.0, 0.0
-    for i, (it, prompt, pred) in enumerate(zip(items, prompts, preds)):
-        refs = it["answers"]["text"]
-        e, f = exact_match(pred, refs), token_f1(pred, refs)
+    for it, prompt, pred in zip(items, prompts, preds):
+        e, f = exact_match(pred, it["answers"]), token_f1(pred, it["answers"])
         em, f1 = em + e, f1 + f
-        samples.append({"item": i, "id": it.get("id"), "prompt": prompt, "prediction": pred, "reference": refs,
-                        "exact_match": e, "f1": f})
+        samples.append({"index": it["index"], "id": it.get("id"), "prompt": prompt, "prediction": pred,
+                        "reference": it["answers"], "score": {"exact_match": e, "f1": f}})
     n = max(len(items), 1)
     return {"exact_match": 100 * em / n, "f1": 100 * f1 / n}, samples
 
 
-def _mc_items(spec: TaskSpec, raw: list[dict]) -> list[dict]:
-    """Normalise Belebele and MMLU-style rows to {passage, question, choices, gold}."""
-    items = []
-    for row in raw:
-        if spec.format == "belebele":
-            choices = [row[f"mc_answer{k}"] for k in range(1, 5)]
-            items.append({"passage": row["flores_passage"], "question": row["question"], "choices": choices,
-                          "gold": int(row["correct_answer_num"]) - 1})
-        elif spec.format == "mmlu":
-            items.append({"passage": "", "question": row["question"], "choices": row["choices"],
-                          "gold": LETTERS.index(row["answer"].strip().upper())})
-        else:
-            raise ConfigError(f"{spec.path}: multiple_choice format must be belebele or mmlu, got {spec.format!r}")
-    for it in items:
-        it.update({f"choice_{LETTERS[k]}": c for k, c in enumerate(it["choices"])})
-    return items
-
-
-def run_multiple_choice(lm: CausalLM, spec: TaskSpec, limit: int) -> tuple[dict, list[dict]]:
-    items = _mc_items(spec, read_jsonl(spec.data_path("path")))
-    shots, items = _split(spec, items, limit)
-    for s in shots:
-        s["answer_text"] = s["choices"][s["gold"]]
-    prefix = _fewshot_prefix(spec, shots)
-    requests = [(prefix + spec.prompt.format(**it), " " + choice) for it in items for choice in it["choices"]]
-    scores = lm.loglikelihood(requests)
+def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[dict]]:
+    """lm-evaluation-harness' scheme (0.4): each choice (the answer's text, or its letter with
+    `choices: letters`) is scored as the continuation " " + choice of the prompt; acc takes the highest
+    log-likelihood, acc_norm the highest per character of the choice (without the space)."""
+    prefix = fewshot_prefix(spec, shots)
+    prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
+    conts = [list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"] for it in items]
+    requests = [(p, " " + c) for p, cs in zip(prompts, conts) for c in cs]
+    scores = _in_chunks(lm.loglikelihood, spec, requests, 64 * lm.batch_size)
     samples, acc, acc_norm, k = [], 0, 0, 0
-    for i, it in enumerate(items):
-        lls = [scores[k + j][0] for j in range(len(it["choices"]))]
-        k += len(it["choices"])
-        lens = [len((" " + c).encode("utf-8")) for c in it["choices"]]
+    for it, prompt, cs in zip(items, prompts, conts):
+        lls = [scores[k + j][0] for j in range(len(cs))]
+        k += len(cs)
+        # max() keeps the first of equal scores, like lm-eval's numpy.argmax
         pred = max(range(len(lls)), key=lambda j: lls[j])
-        pred_norm = max(range(len(lls)), key=lambda j: lls[j] / lens[j])
+        pred_norm = max(range(len(lls)), key=lambda j: lls[j] / len(cs[j]) if cs[j] else -math.inf)
         acc += pred == it["gold"]
         acc_norm += pred_norm == it["gold"]
-        samples.append({"item": i, "prompt": requests[k - len(lls)][0], "choices": it["choices"], "loglikelihoods": lls,
-                        "prediction": pred, "prediction_norm": pred_norm, "reference": it["gold"]})
+        samples.append({"index": it["index"], "prompt": prompt, "choices": cs, "loglikelihoods": lls,
+                        "prediction": pred, "prediction_norm": pred_norm, "reference": it["gold"],
+                        "score": {"acc": float(pred == it["gold"]), "acc_norm": float(pred_norm == it["gold"])}})
     n = max(len(items), 1)
     return {"acc": acc / n, "acc_norm": acc_norm / n}, samples
 
 
+# -- provenance ------------------------------------------------------------------------------------------
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def model_identity(model: str, lm=None) -> dict:
+    """A local directory: sha256 of every weight file and of their list; a hub id: id and revision."""
+    path = Path(model)
+    if path.is_dir():
+        files = {f.name: file_sha256(f) for f in sorted(path.iterdir()) if f.suffix in WEIGHT_SUFFIXES}
+        combined = hashlib.sha256("\n".join(f"{k} {v}" for k, v in files.items()).encode()).hexdigest()
+        return {"path": str(path.resolve()), "sha256": combined, "files_sha256": files}
+    revision = getattr(getattr(getattr(lm, "model", None), "config", None), "_commit_hash", None)
+    return {"hub_id": model, "revision": revision}
+
+
+def data_identity(spec: TaskSpec) -> dict:
+    ident: dict = {"files_sha256": {str(p): file_sha256(p) for p in spec.data_files()}}
+    if spec.dataset.path:
+        ds = spec.dataset
+        ident["dataset"] = {"path": ds.path, "name": ds.name, "split": ds.split, "revision": ds.revision}
+        local = spec.resolve(ds.path, "dataset.path")
+        if local.is_dir():  # a save_to_disk directory: hash its arrow files
+            ident["files_sha256"].update({str(p): file_sha256(p) for p in sorted(local.rglob("*.arrow"))})
+    return ident
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("kazllm", "torch", "transformers", "sacrebleu", "datasets"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
 # -- the runner ------------------------------------------------------------------------------------------
-def evaluate(model: str, tasks: list[str], out_dir: Path, *, limit: int = 0, batch_size: int = 8,
-             max_new_tokens: int = 48, device: str = "auto", dtype: str = "auto", seed: int = 1234,
-             config: dict | None = None) -> dict:
-    specs = [load_task(t) for t in tasks]  # all task files are checked before the model loads
+def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int = 0, batch_size: int = 8,
+             max_new_tokens: int = 0, device: str = "auto", dtype: str = "auto", seed: int = 1234,
+             hypotheses: str | None = None, config: dict | None = None) -> dict:
+    """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir."""
+    specs = [load_task(t) for t in tasks]
+    started, timings = time.perf_counter(), {}
     random.seed(seed)
-    torch.manual_seed(seed)
-    lm = CausalLM(model, device=device, dtype=dtype, batch_size=batch_size)
+    lm = None
+    if hypotheses:
+        if len(specs) != 1 or specs[0].type != "translation":
+            raise InputError("--hypotheses scores one translation task: give exactly one with --tasks")
+        if not Path(hypotheses).is_file():
+            raise InputError(f"--hypotheses file not found: {hypotheses}")
+        specs = [dataclasses.replace(specs[0], num_fewshot=0)]  # every reference is scored
+    # Every task's items are read before the model loads: a bad file or dataset fails in seconds.
+    loaded = [(spec, *load_items(spec, seed, limit)) for spec in specs]
+    timings["load_data"] = round(time.perf_counter() - started, 2)
+    if hypotheses:
+        hyps, n_refs = read_lines(Path(hypotheses)), len(loaded[0][2])
+        if len(hyps) != n_refs:
+            raise InputError(f"{hypotheses} has {len(hyps)} lines but task '{specs[0].name}' has {n_refs} references"
+                             + (f" (--limit {limit})" if limit else ""))
+        ident = {"hypotheses": str(Path(hypotheses).resolve()), "sha256": file_sha256(hypotheses)}
+    else:
+        if not model:
+            raise InputError("no model: give --model DIR_OR_HUB_ID (or eval.model), or --hypotheses FILE")
+        import torch
+
+        from eval.lm import CausalLM
+
+        torch.manual_seed(seed)
+        t0 = time.perf_counter()
+        lm = CausalLM(model, device=device, dtype=dtype, batch_size=batch_size)
+        timings["load_model"] = round(time.perf_counter() - t0, 2)
+        ident = model_identity(model, lm)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict = {"model": str(model), "model_sha256": _model_hash(Path(model)), "tasks": {},
-                     "config": config or {}, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    results: dict = {
+        "model": str(model or f"hypotheses:{hypotheses}"), "model_identity": ident,
+        "model_sha256": ident.get("sha256"), "tasks": {}, "seed": seed,
+        "config": {"limit": limit, "batch_size": batch_size, "max_new_tokens": max_new_tokens, "device": device,
+                   "dtype": dtype, "device_used": str(lm.device) if lm else None, **(config or {})},
+        "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings": timings,
+    }
     with open(out_dir / "samples.jsonl", "w", encoding="utf-8") as samples_file:
-        for spec in specs:
+        for spec, shots, items in loaded:
             start = time.perf_counter()
-            if spec.type == "perplexity":
-                metrics, samples = run_perplexity(lm, spec, limit)
+            signatures: dict = {}
+            if hypotheses:
+                metrics, signatures, samples = score_translation(items, [it["source"] for it in items], hyps)
+            elif spec.type == "perplexity":
+                metrics, samples = run_perplexity(lm, spec, items)
             elif spec.type == "translation":
-                metrics, samples = run_translation(lm, spec, limit, max_new_tokens)
+                metrics, signatures, samples = run_translation(lm, spec, shots, items, max_new_tokens)
             elif spec.type == "qa_extractive":
-                metrics, samples = run_qa_extractive(lm, spec, limit, max_new_tokens)
+                metrics, samples = run_qa_extractive(lm, spec, shots, items, max_new_tokens)
             else:
-                metrics, samples = run_multiple_choice(lm, spec, limit)
-            data_hashes = {k: _sha256(spec.data_path(k)) for k in spec.data if k != "separator"}
-            results["tasks"][spec.name] = {"type": spec.type, "n": len(samples), "metrics": metrics,
-                                           "num_fewshot": spec.num_fewshot, "data_sha256": data_hashes,
-                                           "seconds": round(time.perf_counter() - start, 2)}
+                metrics, samples = run_multiple_choice(lm, spec, shots, items)
+            results["tasks"][spec.name] = {
+                "type": spec.type, "task_file": spec.path, "n": len(samples), "metrics": metrics,
+                **({"signatures": signatures} if signatures else {}),
+                "num_fewshot": len(shots), "fewshot_indices": [s["index"] for s in shots],
+                "data": data_identity(spec), "seconds": round(time.perf_counter() - start, 2),
+            }
             for s in samples:
                 samples_file.write(json.dumps({"task": spec.name, **s}, ensure_ascii=False) + "\n")
-    (out_dir / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    timings["total"] = round(time.perf_counter() - started, 2)
+    write_json(out_dir / "results.json", results)
     (out_dir / "report.md").write_text(render_report(results), encoding="utf-8")
     return results
 
 
-def run_eval(cfg, model: str | None = None, tasks: list[str] | None = None, out_dir: Path | None = None) -> dict:
+def run_eval(cfg, model: str | None = None, tasks: list[str] | None = None, out_dir: Path | None = None,
+             hypotheses: str | None = None) -> dict:
     """`kazllm eval` from a run config: the model defaults to eval.model, else the run's export/; the
-    tasks to eval.tasks; the output to the run's eval/, where the resolved config is saved too."""
+    tasks to eval.tasks; the output to the run's eval/, where the resolved config and a manifest go too."""
+    from kazllm import __version__
     from kazllm.config import config_to_dict, dump_config
 
     e = cfg.eval
-    out_dir = out_dir or cfg.stage_dir("eval")
+    out_dir = Path(out_dir or cfg.stage_dir("eval"))
     dump_config(cfg, out_dir / "resolved_config.yaml")
-    return evaluate(model or e.model or str(cfg.stage_dir("export")), tasks or e.tasks, out_dir, limit=e.limit,
-                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens, device=e.device, seed=cfg.run.seed,
-                    config=config_to_dict(e))
-
-
-def _model_hash(model_dir: Path) -> str | None:
-    files = sorted(model_dir.glob("*.safetensors")) if model_dir.is_dir() else []
-    if not files:
-        return None
-    h = hashlib.sha256()
-    for f in files:
-        h.update(_sha256(f).encode())
-    return h.hexdigest()
-
-
-def headline_metrics(results: dict) -> dict[str, dict[str, float]]:
-    """Numeric metrics per task (signatures and other strings left out)."""
-    return {name: {k: v for k, v in t["metrics"].items() if isinstance(v, (int, float))}
-            for name, t in results["tasks"].items()}
-
-
-def render_report(results: dict) -> str:
-    lines = [f"# Evaluation of `{results['model']}`", "", f"Created {results['created']}.", "",
-             "| task | type | n | metric | value |", "|---|---|---|---|---|"]
-    for name, scores in headline_metrics(results).items():
-        t = results["tasks"][name]
-        for metric, value in scores.items():
-            lines.append(f"| {name} | {t['type']} | {t['n']} | {metric} | {value:.4f} |")
-    sigs = [(n, t["metrics"]["signatures"]) for n, t in results["tasks"].items() if "signatures" in t["metrics"]]
-    if sigs:
-        lines += ["", "## sacrebleu signatures", ""]
-        lines += [f"- {n} {metric}: `{sig}`" for n, s in sigs for metric, sig in s.items()]
-    lines += ["", "Every item's prompt, prediction and reference is in samples.jsonl.", ""]
-    return "\n".join(lines)
+    if not hypotheses:
+        model = model or e.model or str(cfg.stage_dir("export"))
+    seed = cfg.run.seed if e.seed is None else e.seed
+    results = evaluate(model, tasks or e.tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
+                       max_new_tokens=e.max_new_tokens, device=e.device, dtype=e.dtype, seed=seed,
+                       hypotheses=hypotheses, config={"eval": config_to_dict(e)})
+    write_json(out_dir / "manifest.json", {
+        "stage": "eval", "kazllm_version": __version__, "created": results["created"], "model": results["model"],
+        "tasks": list(results["tasks"]), "outputs": ["results.json", "samples.jsonl", "report.md"]})
+    return results

@@ -160,11 +160,17 @@ def cmd_export(args):
 
 
 def cmd_eval(args):
+    # Imports stay inside: `kazllm eval` must run where only the eval extra is installed (no DeepSpeed).
     from eval.runner import render_report, run_eval
 
+    flags = {"limit": args.limit, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
+             "device": args.device, "dtype": args.dtype, "seed": args.seed}
+    # Options become overrides, so resolved_config.yaml records exactly what ran.
+    args.overrides = [f"eval.{k}={v}" for k, v in flags.items() if v is not None] + args.overrides
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else cfg.stage_dir("eval")
-    results = run_eval(cfg, model=args.model, tasks=args.tasks.split(",") if args.tasks else None, out_dir=out_dir)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    results = run_eval(cfg, model=args.model, tasks=tasks, out_dir=out_dir, hypotheses=args.hypotheses)
     print(render_report(results))
     print(f"eval: results in {out_dir}")
 
@@ -201,6 +207,14 @@ def cmd_plan(args):
         from kazllm.artifacts import write_json
 
         print(f"plan: written to {write_json(args.out, result)}")
+
+
+def cmd_eval_compare(args):
+    from eval.report import compare_runs
+
+    summary = compare_runs([Path(p) for p in args.runs], Path(args.out))
+    print((Path(args.out) / "compare.md").read_text(encoding="utf-8"))
+    print(f"eval compare: {len(summary['runs'])} runs -> {args.out}")
 
 
 def cmd_quickstart(args):
@@ -299,10 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev = stage("eval", cmd_eval, "evaluate a model (eval/)",
                "Run evaluation tasks (eval/tasks/*.yaml): perplexity and bits-per-byte, translation\n"
                "(chrF++/BLEU via sacrebleu), extractive QA (EM/F1) and multiple choice (acc/acc_norm).\n"
-               "Writes results.json, samples.jsonl and report.md.")
+               "Writes results.json, samples.jsonl and report.md. Works with only the eval extra installed\n"
+               "(pip install 'kazllm[eval]'); --config is optional.\n\n"
+               "  kazllm eval --model DIR_OR_HUB_ID --tasks ntrex_kk_en,kazqad --limit 100 --out runs/ev\n"
+               "  kazllm eval --tasks ntrex_kk_en --hypotheses system.txt --out runs/mt\n"
+               "  kazllm eval compare runs/ev runs/ev2 --out runs/cmp   (table + charts across runs)")
     ev.add_argument("--model", help="model directory or hub id (default: eval.model, else this run's export/)")
     ev.add_argument("--tasks", help="comma-separated task names or YAML paths (default: eval.tasks)")
     ev.add_argument("--out", help="output directory (default: <run>/eval)")
+    ev.add_argument("--limit", type=int, help="items per task, 0 = all (eval.limit)")
+    ev.add_argument("--batch-size", type=int, help="sequences per forward pass (eval.batch_size)")
+    ev.add_argument("--max-new-tokens", type=int, help="generation budget per item (eval.max_new_tokens)")
+    ev.add_argument("--device", help="auto, cpu, cuda or cuda:N (eval.device)")
+    ev.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], help="weights dtype (eval.dtype)")
+    ev.add_argument("--seed", type=int, help="few-shot sampling and torch seed (eval.seed, default run.seed)")
+    ev.add_argument("--hypotheses", metavar="FILE",
+                    help="score FILE (one translation per line) against the references of the one translation\n"
+                         "task in --tasks with the same metrics; no model is loaded")
+    cmp = sub.add_parser("eval-compare", prog="kazllm eval compare", formatter_class=fmt,
+                         description="Compare `kazllm eval` runs (checkpoints or models): writes compare.md,\n"
+                                     "compare.json and one PNG bar chart per metric into --out.")
+    cmp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="eval output directories (with results.json)")
+    cmp.add_argument("--out", required=True, help="output directory")
+    cmp.set_defaults(func=cmd_eval_compare)
     slurm = sub.add_parser("slurm", help="multi-node training jobs on Slurm",
                            description="Slurm commands (templates in slurm/).", formatter_class=fmt)
     slurm_sub = slurm.add_subparsers(dest="slurm_command", metavar="SUBCOMMAND", required=True)
@@ -339,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval", "compare"]:  # `eval` takes free overrides, so compare cannot be its subparser
+        argv = ["eval-compare", *argv[2:]]
     args, extra = parser.parse_known_args(argv)
     # Overrides may also follow options (`--dry-run train.steps=5`); anything else unknown is an error.
     stray = [x for x in extra if x.startswith("-") or "=" not in x or not hasattr(args, "overrides")]

@@ -443,9 +443,24 @@ class EvalSection:
     limit: int = 0
     """Items per task (0 = all)."""
     batch_size: int = 8
-    max_new_tokens: int = 48
+    """Sequences per forward pass (scoring and generation)."""
+    max_new_tokens: int = 0
+    """Generation budget per item: 0 = each task's own max_new_tokens (else 48); a positive value
+    overrides every task's (e.g. to keep a CPU smoke run short)."""
     device: str = "auto"
-    """auto, cpu or cuda."""
+    """auto (cuda if available), cpu, cuda or cuda:N."""
+    dtype: str = "auto"
+    """auto (bf16 on GPU, fp32 on CPU), bf16, fp16 or fp32."""
+    seed: int | None = None
+    """Seed for few-shot sampling and torch (empty = run.seed)."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("auto", "bf16", "fp16", "fp32"):
+            raise ValueError(f"dtype must be auto, bf16, fp16 or fp32, got {self.dtype!r}")
+        if self.batch_size < 1 or self.limit < 0 or self.max_new_tokens < 0:
+            raise ValueError("batch_size must be >= 1, limit and max_new_tokens >= 0")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
 
 @dataclass
