@@ -401,6 +401,6 @@ def load_trainer(tr, path: Path, ckpt_dir: Path, log=print, warn=print) -> dict:
         set_rng_state(read_json(path / rng_file(tr.rank)))
     else:
         warn(f"{path} has no RNG state for rank {tr.rank} (saved by {meta['world_size']} ranks)")
-    log(f"resumed from {path} at step {tr.step} ({tr.loader.state.consumed} sequences consumed; "
+    log(f"resumed from {path} at step {tr.step} ({tr.loader.consumed} sequences consumed; "
         f"saved by {meta['world_size']} rank(s){', via universal checkpoint' if universal else ''})")
     return meta
