@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kazllm.config import REPO_ROOT, build_dataclass
+from kazllm.config import REPO_ROOT, build_dataclass, read_yaml_mapping
 from kazllm.errors import ConfigError, InputError
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
@@ -164,12 +162,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: include cycle ({' -> '.join(str(p) for p in chain + (path,))})")
     if not path.is_file():
         raise ConfigError(f"{chain[-1] if chain else path}: included file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a task file must be a mapping")
+    raw = read_yaml_mapping(path, "a task file must be a mapping")
     include = raw.pop("include", None)
     if include:
         # The template's keys first, the including file's keys win (lm-eval's `include:` semantics).

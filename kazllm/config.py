@@ -587,6 +587,17 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def read_yaml_mapping(path: Path, not_a_mapping: str) -> dict:
+    """A YAML file whose top level is a mapping; errors name the file (run, task and preset files alike)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {not_a_mapping}")
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> KazllmConfig:
     """Defaults -> YAML file -> overrides, into a typed :class:`KazllmConfig`."""
     data: dict = {}
@@ -595,12 +606,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = read_yaml_mapping(path, "the top level must be a mapping of sections")
         source = str(path)
     cfg = build_dataclass(KazllmConfig, data, source)
     if overrides:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from transformers import LlamaConfig
 
-from kazllm.config import REPO_ROOT, ModelSection, resolve_path
+from kazllm.config import REPO_ROOT, ModelSection, read_yaml_mapping, resolve_path
 from kazllm.errors import ConfigError
 
 PRESET_DIR = REPO_ROOT / "configs" / "model"
@@ -36,13 +35,7 @@ def load_preset(preset: str) -> dict[str, Any]:
         raise ConfigError(
             f"model.preset '{preset}' is neither a preset ({', '.join(preset_names())}) nor a YAML file"
         )
-    try:
-        fields = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(fields, dict):
-        raise ConfigError(f"{path}: a model preset is a mapping of LlamaConfig fields")
-    return fields
+    return read_yaml_mapping(path, "a model preset is a mapping of LlamaConfig fields")
 
 
 def build_llama_config(model: ModelSection, vocab_size: int, bos_id: int, eos_id: int, pad_id: int) -> LlamaConfig:
