@@ -2,9 +2,9 @@
 
     PYTHONPATH=. nice python scripts/tokenizer_fertility.py [--shared ../shared/data] [--variants]
 
-Training text: ../shared/data text_mix kk/ru/en + the Tatoeba Kazakh sides, with every NTREX-128 line
-removed (text_mix contains NTREX) and the WMT19 en-kk Kazakh side too (a translation of the same
-news). Test text: NTREX-128 newstest2019-ref.kaz / ref.rus / src.eng. Words are `\\w+` runs. Both
+Training text: ../shared/data text_mix kk/ru/en, the Tatoeba Kazakh sides, KazNERD sentences and
+KazQAD contexts, with every NTREX-128 line removed (text_mix contains NTREX) and the WMT19 en-kk Kazakh
+side too (a translation of the same news). Test text: NTREX-128 newstest2019-ref.kaz / ref.rus / src.eng. Words are `\\w+` runs. Both
 tokenizers see the same lines. With --variants it also trains the single-choice variants we measured.
 The last line is `ratio <ours kk tokens/word / baseline kk tokens/word>`.
 """
@@ -12,7 +12,9 @@ The last line is `ratio <ours kk tokens/word / baseline kk tokens/word>`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -29,6 +31,9 @@ from kazllm.config import load_config  # noqa: E402
 TRAIN = {"kk": ["text_mix/kk.txt", "tatoeba_kaz_test/kaz-rus/tatoeba-test-v2021-08-07.kaz",
                 "tatoeba_kaz_test/eng-kaz/tatoeba-test-v2021-08-07.kaz"],
          "ru": ["text_mix/ru.txt"], "en": ["text_mix/en.txt"]}
+# More Kazakh: KazNERD sentences (rejoined from its token-per-line files) and KazQAD contexts.
+KAZNERD = ["kaznerd/IOB2_test.txt", "kaznerd/IOB2_valid.txt"]
+KAZQAD = "kazqad/reading-comprehension"
 TEST = {"kk": "ntrex128/newstest2019-ref.kaz.txt", "ru": "ntrex128/newstest2019-ref.rus.txt",
         "en": "ntrex128/newstest2019-src.eng.txt"}
 HELD_OUT = [*TEST.values(), "wmt19_kk_en/en-kk/newstest2019.kk"]
@@ -42,7 +47,33 @@ VARIANTS = {
                                               "tokenizer.character_coverage=1.0"],
     "ours + max_piece_length 24": [*OURS, "tokenizer.max_piece_length=24"],
     "ours + ru/en upsampled x2": [*OURS, "tokenizer.max_upsample=2"],
+    "ours balanced (9 MB sample, ru/en up to x2)": [*OURS, "tokenizer.max_bytes=9000000", "tokenizer.max_upsample=2"],
+    "ours balanced (9 MB sample, ru/en up to x3)": [*OURS, "tokenizer.max_bytes=9000000", "tokenizer.max_upsample=3"],
 }
+
+
+def kaznerd_sentences(path: Path) -> list[str]:
+    """KazNERD's IOB2 files hold one token per line: rejoin each sentence, punctuation attached."""
+    sentences, tokens = [], []
+    for line in open(path, encoding="utf-8"):
+        if line.strip():
+            tokens.append(line.rstrip("\n").rsplit(" ", 1)[0])
+        elif tokens:
+            text = re.sub(r"([(«]) ", r"\1", re.sub(r" ([.,!?;:)»])", r"\1", " ".join(tokens)))
+            sentences.append(text)
+            tokens = []
+    return sentences
+
+
+def kazqad_paragraphs(path: Path) -> list[str]:
+    """Distinct KazQAD reading-comprehension contexts (Kazakh Wikipedia), one paragraph per line."""
+    contexts = dict.fromkeys(json.loads(line).get("context", "") for line in open(path, encoding="utf-8"))
+    return [p for c in contexts for p in c.split("\n") if p.strip()]
+
+
+def extra_kazakh_lines(shared: Path) -> list[str]:
+    lines = [s for rel in KAZNERD for s in kaznerd_sentences(shared / rel)]
+    return lines + [p for path in sorted((shared / KAZQAD).glob("*.jsonl")) for p in kazqad_paragraphs(path)]
 
 
 def build_training_files(shared: Path, work: Path) -> list[str]:
@@ -51,8 +82,10 @@ def build_training_files(shared: Path, work: Path) -> list[str]:
         held |= {line.strip() for line in open(shared / rel, encoding="utf-8") if line.strip()}
     specs = []
     for lang, files in TRAIN.items():
-        kept = [line.rstrip("\n") for rel in files for line in open(shared / rel, encoding="utf-8")
-                if line.strip() and line.strip() not in held]
+        lines = [line.rstrip("\n") for rel in files for line in open(shared / rel, encoding="utf-8")]
+        if lang == "kk":
+            lines += extra_kazakh_lines(shared)
+        kept = [line for line in lines if line.strip() and line.strip() not in held]
         (work / f"{lang}.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
         specs.append(f"{lang}={work / f'{lang}.txt'}")
         print(f"train {lang}: {len(kept)} lines, {sum(len(x.encode()) for x in kept) / 1e6:.2f} MB", flush=True)
