@@ -27,7 +27,14 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from kazllm.artifacts import file_sha256, iter_jsonl, require_stage, write_json, write_stage_manifest
+from kazllm.artifacts import (
+    file_sha256,
+    iter_jsonl,
+    require_stage,
+    reset_user_out_dir,
+    write_json,
+    write_stage_manifest,
+)
 from kazllm.config import KazllmConfig, dump_config
 from kazllm.errors import InputError, KazllmError
 
@@ -263,14 +270,15 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
 
     Writes spm.model, hf/ (the Hugging Face directory), resolved_config.yaml and manifest.json."""
     tc = cfg.tokenizer
-    if inputs:
+    if inputs and out_dir:
         groups = read_input_files(inputs)
-        out_dir = Path(out_dir) if out_dir else cfg.stage_dir("tokenizer")
+        out_dir = Path(out_dir)
+        reset_user_out_dir(out_dir, "manifest.json", keep=tuple(Path(spec.split("=", 1)[-1]) for spec in inputs))
     else:
-        groups = read_kept_paragraphs(require_stage(cfg, "prep", "kazllm prep"))
+        groups = read_input_files(inputs) if inputs else read_kept_paragraphs(require_stage(cfg, "prep", "kazllm prep"))
         out_dir = cfg.stage_dir("tokenizer")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
     lines, languages = sample_by_language(groups, tc.language_weights, tc.max_bytes, tc.max_sentences,
                                           cfg.run.seed, tc.max_upsample)
     spm_model = train_sentencepiece(lines, out_dir, cfg)

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 from data_prep.tokenizer_report import BYTE_PIECE, load_lines, measure, resolve_hf_dir
-from kazllm.artifacts import read_json, write_json
+from kazllm.artifacts import read_json, reset_user_out_dir, write_json
 from kazllm.errors import InputError, KazllmError
 
 
@@ -148,7 +148,7 @@ def plan_extension(base_json: dict, our_json: dict, max_new: int | None = None) 
             # a letter the base only knows as bytes (e.g. Kazakh letters in an English tokenizer) becomes a
             # vocabulary entry of its own: BPE uses a known character before falling back to bytes
             for ch in dict.fromkeys(surface):
-                if ch not in vocab and (max_new is None or len(mapping) < max_new):
+                if ch not in vocab and bpe.byte_fallback and (max_new is None or len(mapping) < max_new):
                     vocab[ch] = next_id
                     mapping[str(next_id)] = [bpe.vocab[p] for p in bpe.symbols(ch)]
                     next_id += 1
@@ -192,8 +192,8 @@ def extend_tokenizer(base_dir: Path, add_dir: Path, out_dir: Path, eval_files: l
     our_json = json.loads((add_dir / "tokenizer.json").read_text(encoding="utf-8"))
     new_json, info = plan_extension(base_json, our_json, max_new)
     check_old_ids(base_json, new_json)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    shutil.copytree(base_dir, out_dir)
+    reset_user_out_dir(out_dir, "extend_manifest.json", keep=(base_dir, add_dir))
+    shutil.copytree(base_dir, out_dir, dirs_exist_ok=True)
     (out_dir / "tokenizer.model").unlink(missing_ok=True)  # a sentencepiece file would no longer match
     (out_dir / "tokenizer.json").write_text(json.dumps(new_json, ensure_ascii=False), encoding="utf-8")
     write_json(out_dir / "embedding_init.json", {k: info[k] for k in ("base_vocab_size", "vocab_size", "new")})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -88,3 +89,17 @@ def write_stage_manifest(cfg: KazllmConfig, stage: str, **fields: Any) -> Path:
         **fields,
     }
     return write_json(stage_dir / "manifest.json", manifest)
+
+
+def reset_user_out_dir(out_dir: Path, ours: str, keep: tuple[Path, ...] = ()) -> None:
+    """Empty a user-named output directory, but only one that is empty or holds our own `ours` file:
+    `--out .` or `--out` pointing at someone's data must be an error, not an rmtree."""
+    out_dir = Path(out_dir)
+    for other in keep:
+        if out_dir.resolve() == Path(other).resolve() or Path(other).resolve().is_relative_to(out_dir.resolve()):
+            raise InputError(f"--out {out_dir} would overwrite the input {other}: choose another directory")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / ours).is_file():
+        raise InputError(f"--out {out_dir} is not empty and holds no {ours} from an earlier run: "
+                         "choose a new or empty directory")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)

@@ -283,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "bytes per token and byte-fallback rate, per file and language, as a table (and JSON).\n"
                     "Write LANG=FILE to name a file's language; else it is guessed from the name.")
     report.add_argument("--tokenizer", required=True, metavar="DIR", help="our tokenizer (dir with hf/ or tokenizer.json)")
-    report.add_argument("--compare", nargs="*", default=[], metavar="DIR", help="other Hugging Face tokenizer directories")
+    report.add_argument("--compare", action="append", default=[], metavar="DIR",
+                        help="another Hugging Face tokenizer directory (repeat the option for more)")
     report.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     report.add_argument("files", nargs="+", metavar="[LANG=]TEXT_FILE")
     report.set_defaults(func=cmd_tokenizer_report)
@@ -325,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, help="sequences per forward pass (eval.batch_size)")
     ev.add_argument("--max-new-tokens", type=int, help="generation budget per item (eval.max_new_tokens)")
     ev.add_argument("--device", help="auto, cpu, cuda or cuda:N (eval.device)")
-    ev.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], help="weights dtype (eval.dtype)")
+    ev.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], help="weights dtype (eval.dtype)")
     ev.add_argument("--seed", type=int, help="few-shot sampling and torch seed (eval.seed, default run.seed)")
     ev.add_argument("--hypotheses", metavar="FILE",
                     help="score FILE (one translation per line) against the references of the one translation\n"

@@ -141,11 +141,8 @@ class Trainer:
             return
         write_json(self.ckpt_dir / "deepspeed_config.json", self.ds_config)
         # A resumed run keeps the metric lines up to its step; a fresh run starts a new file.
-        kept = [] if self.step == 0 or not self.metrics_path.exists() else [
-            line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= self.step
-        ]
-        self.metrics_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        kept = [] if self.step == 0 else [row for row in read_metrics(self.metrics_path) if row["step"] <= self.step]
+        self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
         wandb_cfg = self.cfg.train.wandb
         if wandb_cfg.enabled:
             import wandb
@@ -291,8 +288,9 @@ class Trainer:
             if path is None:
                 self.log(f"no checkpoint in {self.ckpt_dir}: starting at step 0")
                 return 0
-        else:
-            path = resolve_path(mode)
+        else:  # a starting point: once this run has saved its own checkpoints, a requeue resumes from those
+            own = ckpt.find_latest_good(self.ckpt_dir, self.rank, self.world_size, warn=self._warn)
+            path = own or resolve_path(mode)
             problems = ckpt.verify_checkpoint(path, self.rank, self.world_size)
             if problems:
                 raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
@@ -359,7 +357,9 @@ class Trainer:
             bar.update(1)
             self.log_step(metrics, bar)
             self.maybe_validate()
-            self.maybe_save()
+            saving_started = time.perf_counter()
+            if self.maybe_save() is not None:  # checkpoint time is not training throughput either
+                self.window_start += time.perf_counter() - saving_started
         bar.close()
         return self.finish()
 
@@ -409,15 +409,30 @@ class Trainer:
             "world_size": self.world_size,
         }
         if self.rank == 0 and completed:
+            losses = [row["loss"] for row in read_metrics(self.metrics_path) if "loss" in row]
+            if losses:  # the whole run's, also when this process resumed at the last step and trained none
+                summary["first_loss"], summary["last_loss"] = losses[0], losses[-1]
             write_stage_manifest(self.cfg, "checkpoints", latest=summary["checkpoint"], summary=summary)
             plot_loss_curve(self.metrics_path, self.ckpt_dir / "loss_curve.png")
-            self.log(f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f}, validation loss {val_loss}; "
+            self.log(f"loss {summary['first_loss']} -> {summary['last_loss']}, validation loss {val_loss}; "
                      f"checkpoint {self.last_checkpoint}")
         if self.wandb_run is not None:
             self.wandb_run.summary.update({k: v for k, v in summary.items() if v is not None})
             self.wandb_run.finish()
         torch.distributed.barrier()
         return summary
+
+
+def read_metrics(metrics_path: Path) -> list[dict]:
+    """metrics.jsonl rows; a line cut short by a kill (the last one, typically) is skipped, not fatal."""
+    rows = []
+    if metrics_path.exists():
+        for line in metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
 
 
 def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
@@ -427,7 +442,7 @@ def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    rows = read_metrics(metrics_path)
     train = [r for r in rows if "loss" in r]
     val = [r for r in rows if "val_loss" in r]
     if not train:

@@ -60,3 +60,23 @@ def test_training_that_cannot_fill_one_batch_fails_before_launch(sample_run):
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
     result = run_kazllm("train", "--config", str(config), "train.seq_len=1000000", "train.nproc=2")
     assert result.returncode == 2 and "fewer than one batch" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_user_out_dir_holding_other_files_is_refused_not_deleted(tmp_path):
+    from kazllm.artifacts import reset_user_out_dir
+    from kazllm.errors import InputError
+
+    precious = tmp_path / "notes.txt"
+    precious.write_text("not ours", encoding="utf-8")
+    with pytest.raises(InputError, match="not empty"):
+        reset_user_out_dir(tmp_path, "manifest.json")
+    corpus = tmp_path / "corpus.txt"
+    with pytest.raises(InputError, match="overwrite the input"):
+        reset_user_out_dir(tmp_path, "manifest.json", keep=(corpus,))
+    assert precious.read_text(encoding="utf-8") == "not ours"
+
+    ours = tmp_path / "tok"
+    ours.mkdir()
+    (ours / "manifest.json").write_text("{}", encoding="utf-8")
+    reset_user_out_dir(ours, "manifest.json")  # an earlier run of ours is replaced
+    assert ours.is_dir() and not any(ours.iterdir())

@@ -128,6 +128,11 @@ def test_kill_9_then_auto_resume_gives_the_uninterrupted_loss_sequence(sample_ru
     assert 2 <= resumed_at <= logged_before_kill, (resumed_at, logged_before_kill)
     assert _losses(ckpt_dir) == _losses(reference), f"killed after step {logged_before_kill}, resumed at {resumed_at}"
 
+    _ok(_train(sample_run, tmp_path))  # and once more on the finished run: nothing to train, no crash
+    summary = read_json(ckpt_dir / "manifest.json")["summary"]
+    assert summary["steps"] == STEPS and summary["first_loss"] == _losses(reference)[0][1]
+    assert _losses(ckpt_dir) == _losses(reference)
+
 
 @pytest.mark.slow
 def test_sigusr1_saves_a_checkpoint_and_exits_with_the_requeue_code(sample_run, tmp_path):
