@@ -163,10 +163,10 @@ def cmd_eval(args):
     # Imports stay inside: `kazllm eval` must run where only the eval extra is installed (no DeepSpeed).
     from eval.runner import render_report, run_eval
 
-    flags = {"limit": args.limit, "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
-             "device": args.device, "dtype": args.dtype, "seed": args.seed}
+    options = {"eval.limit": args.limit, "eval.batch_size": args.batch_size, "eval.max_new_tokens": args.max_new_tokens,
+               "eval.device": args.device, "eval.dtype": args.dtype, "eval.seed": args.seed}
     # Options become overrides, so resolved_config.yaml records exactly what ran.
-    args.overrides = [f"eval.{k}={v}" for k, v in flags.items() if v is not None] + args.overrides
+    args.overrides = [*_option_overrides(options), *args.overrides]
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else cfg.stage_dir("eval")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None

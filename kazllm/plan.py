@@ -54,7 +54,8 @@ def measured_mfu(metrics_path: str | Path, peak_tflops: float) -> float:
     seq_len and world size come from the resolved_config.yaml beside the metrics.
     """
     path = Path(metrics_path)
-    rows = list(iter_jsonl([path])) if path.is_file() else []
+    # training rows only: validation rows ({"step", "val_loss"}) share the file
+    rows = [r for r in iter_jsonl([path]) if "val_loss" not in r] if path.is_file() else []
     if not rows:
         raise InputError(f"{path}: no metrics to measure MFU from")
     steady = rows[1:] or rows

@@ -57,7 +57,7 @@ def test_without_a_token_budget_the_plan_uses_train_steps():
 
 def test_mfu_is_measured_from_a_metrics_file(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    rows = [{"step": 10, "loss": 9.0, "mfu": 0.05}, {"step": 20, "loss": 8.0, "mfu": 0.41},
+    rows = [{"step": 5, "val_loss": 9.5}, {"step": 10, "loss": 9.0, "mfu": 0.05}, {"step": 20, "loss": 8.0, "mfu": 0.41},
             {"step": 30, "loss": 7.5, "mfu": 0.43}, {"step": 30, "val_loss": 7.4}, {"step": 40, "mfu": 0.42}]
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert measured_mfu(metrics, 989) == pytest.approx(0.42)  # median after the warm-up window
