@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import platform
-import random
 import time
 from pathlib import Path
 
@@ -175,7 +174,6 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
     """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir."""
     specs = [load_task(t) for t in tasks]
     started, timings = time.perf_counter(), {}
-    random.seed(seed)
     lm = None
     if hypotheses:
         if len(specs) != 1 or specs[0].type != "translation":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -25,13 +26,21 @@ def progress_interval() -> float:
     return 0.1 if sys.stderr.isatty() else 10.0
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write aside, flush to disk, then rename: readers (and a crash) never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # readers never see a half-written file
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
     return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

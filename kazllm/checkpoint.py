@@ -32,7 +32,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from kazllm.artifacts import file_sha256, read_json, write_json
+from kazllm.artifacts import file_sha256, read_json, write_json, write_text_atomic
 from kazllm.errors import InputError
 
 EXIT_REQUEUE = 75
@@ -115,15 +115,6 @@ def verify_checkpoint(path: Path, rank: int = 0, world_size: int = 1) -> list[st
     return problems
 
 
-def write_atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def publish(ckpt_dir: Path, tmp_path: Path, tag: str, meta: dict) -> Path:
     """Rank 0, after every rank wrote its files into `tmp_path`: write metadata, rename to `tag`, move `latest`.
 
@@ -141,7 +132,7 @@ def publish(ckpt_dir: Path, tmp_path: Path, tag: str, meta: dict) -> Path:
     else:
         os.replace(tmp_path, final)
     _fsync_dir(ckpt_dir)
-    write_atomic_text(ckpt_dir / LATEST_FILE, tag + "\n")
+    write_text_atomic(ckpt_dir / LATEST_FILE, tag + "\n")
     _fsync_dir(ckpt_dir)
     return final
 
