@@ -281,6 +281,11 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
         out_dir.mkdir(parents=True)
     lines, languages = sample_by_language(groups, tc.language_weights, tc.max_bytes, tc.max_sentences,
                                           cfg.run.seed, tc.max_upsample)
+    if tc.extend_base:
+        result = extend_base_tokenizer(cfg, groups, lines, out_dir) | {
+            "languages": languages, "inputs": [str(x) for x in inputs] if inputs else "prep/kept"}
+        _write_tokenizer_manifest(cfg, out_dir, result)
+        return result
     spm_model = train_sentencepiece(lines, out_dir, cfg)
     hf_dir = out_dir / "hf"
     export_hf_tokenizer(spm_model, hf_dir)
@@ -306,9 +311,62 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
         "spm_sha256": file_sha256(spm_model),
         "hf_dir": "hf",
     }
+    _write_tokenizer_manifest(cfg, out_dir, result)
+    return result
+
+
+def _write_tokenizer_manifest(cfg: KazllmConfig, out_dir: Path, result: dict) -> None:
     if out_dir == cfg.stage_dir("tokenizer"):
         write_stage_manifest(cfg, "tokenizer", **result)
     else:
         dump_config(cfg, out_dir / "resolved_config.yaml")
         write_json(out_dir / "manifest.json", {"stage": "tokenizer", **result})
-    return result
+
+
+def base_special_tokens(tok) -> dict:
+    """bos/eos/pad/unk of a base tokenizer as the manifest records them (None where the base has none)."""
+    out = {}
+    for name in ("unk", "bos", "eos", "pad"):
+        piece = getattr(tok, f"{name}_token", None)
+        out[name] = {"id": tok.convert_tokens_to_ids(piece), "piece": piece} if piece else None
+    if out["eos"] is None:
+        raise InputError(f"{tok.name_or_path}: the base tokenizer names no eos_token (tokenizer_config.json); "
+                         "pretokenize needs one to separate documents")
+    return out
+
+
+def extend_base_tokenizer(cfg: KazllmConfig, groups: dict[str, list[str]], lines: list[str], out_dir: Path) -> dict:
+    """tokenizer.extend_base: learn Kazakh merges over the base's tokenizer (data_prep/tokenizer_extend.py)
+    on the sampled lines and write the extended tokenizer as out_dir/hf, embedding_init.json inside it."""
+    from transformers import AutoTokenizer
+
+    from data_prep.tokenizer_extend import EMBEDDING_INIT, extend_tokenizer
+    from data_prep.tokenizer_report import measure
+    from kazllm.hub import resolve_pretrained
+
+    tc = cfg.tokenizer
+    base = resolve_pretrained(tc.extend_base, "tokenizer.extend_base")
+    base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
+    hf_dir = out_dir / "hf"
+    ext = extend_tokenizer(base.path, hf_dir, lines, max_new=tc.max_new, scripts=tc.extend_scripts,
+                           base_info=base_info)
+    new_tok, old_tok = AutoTokenizer.from_pretrained(str(hf_dir)), AutoTokenizer.from_pretrained(str(base.path))
+    rng = random.Random(cfg.run.seed)
+    kk = groups.get("kk") or []
+    kk_sample = rng.sample(kk, min(len(kk), tc.parity_lines))
+    return {
+        "vocab_size": ext["vocab_size"],
+        "model_type": "bpe (byte-level, extended)" if "byte" in ext["base_kind"] else "bpe (extended)",
+        "training_lines": len(lines),
+        "extended_from": base_info,
+        "base_vocab_size": ext["base_vocab_size"],
+        "added": ext["added"],
+        "kk_tokens_per_word": measure(new_tok, kk_sample)["tokens_per_word"] if kk_sample else None,
+        "kk_tokens_per_word_base": measure(old_tok, kk_sample)["tokens_per_word"] if kk_sample else None,
+        "special_tokens": base_special_tokens(new_tok),
+        "chat_tokens": {},
+        "parity_lines_checked": 0,
+        "tokenizer_sha256": ext["tokenizer_sha256"],
+        "hf_dir": "hf",
+        "embedding_init": f"hf/{EMBEDDING_INIT}",
+    }

@@ -104,8 +104,14 @@ def cmd_tokenizer_train(args):
     cfg = _load(args)
     result = run_tokenizer_train(cfg, inputs=args.input, out_dir=Path(args.out) if args.out else None)
     langs = ", ".join(f"{k} {v['bytes'] / 1e6:.2f} MB" for k, v in result["languages"].items())
+    where = args.out or cfg.stage_dir("tokenizer")
+    if "extended_from" in result:
+        print(f"tokenizer: {cfg.tokenizer.extend_base} extended by {result['added']} pieces "
+              f"({result['base_vocab_size']} -> {result['vocab_size']}, old ids unchanged), sample {langs}, "
+              f"Kazakh tokens/word {result['kk_tokens_per_word_base']} -> {result['kk_tokens_per_word']} -> {where}")
+        return
     print(f"tokenizer: vocab {result['vocab_size']}, sample {langs}, Kazakh tokens/word {result['kk_tokens_per_word']}, "
-          f"parity OK on {result['parity_lines_checked']} lines -> {args.out or cfg.stage_dir('tokenizer')}")
+          f"parity OK on {result['parity_lines_checked']} lines -> {where}")
 
 
 def cmd_tokenizer_report(args):
@@ -125,14 +131,22 @@ def cmd_tokenizer_report(args):
 
 
 def cmd_tokenizer_extend(args):
-    from data_prep.tokenizer_extend import extend_tokenizer
+    from data_prep.tokenizer_extend import extend_tokenizer, read_training_lines
+    from kazllm.hub import resolve_pretrained
 
-    result = extend_tokenizer(Path(args.base), Path(args.add), Path(args.out), eval_files=args.eval_text,
-                              max_new=args.max_new)
-    print(f"extend: {result['added']} pieces added to {result['base_vocab_size']} "
-          f"-> {result['vocab_size']} (old ids unchanged) -> {args.out}")
+    if args.max_new < 1:
+        raise KazllmError(f"--max-new must be >= 1, got {args.max_new}")
+    base = resolve_pretrained(args.base, "--base")
+    base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
+    inputs = tuple(Path(spec.split("=", 1)[-1]) for spec in args.input)
+    result = extend_tokenizer(base.path, Path(args.out), read_training_lines(args.input), eval_files=args.eval_text,
+                              max_new=args.max_new, scripts=[x for x in args.scripts.split(",") if x],
+                              base_info=base_info, keep=inputs)
+    print(f"extend: {result['added']} pieces added to {result['base_vocab_size']} -> {result['vocab_size']} "
+          f"(old ids unchanged; last merge seen {result['last_merge_count']} times) -> {args.out}")
     for row in result["fertility"]:
-        print(f"  {row['language']} {Path(row['file']).name}: tokens/word {row['before']:.3f} -> {row['after']:.3f}")
+        print(f"  {row['language']} {Path(row['file']).name}: tokens/word {row['before']:.3f} -> {row['after']:.3f}, "
+              f"round trip OK, {row['lines_without_target_script']} lines without {args.scripts} kept their ids")
 
 
 def cmd_pretokenize(args):
@@ -289,17 +303,28 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("files", nargs="+", metavar="[LANG=]TEXT_FILE")
     report.set_defaults(func=cmd_tokenizer_report)
     extend = tok_sub.add_parser(
-        "extend", help="add our Kazakh pieces to another tokenizer", formatter_class=fmt,
-        description="Extend a Hugging Face BPE tokenizer (byte-level, Llama-3 style, or sentencepiece-style)\n"
-                    "with the pieces of our tokenizer it lacks, as new vocabulary entries and merges, keeping\n"
-                    "every old id. Writes embedding_init.json (new id -> old sub-token ids, for\n"
-                    "data_prep.tokenizer_extend.init_new_embeddings) and reports fertility before and after.")
-    extend.add_argument("--base", required=True, metavar="HF_DIR", help="the tokenizer to extend")
-    extend.add_argument("--add", required=True, metavar="OUR_DIR", help="our tokenizer (dir with hf/ or tokenizer.json)")
+        "extend", help="grow a base model's tokenizer with Kazakh pieces (old ids unchanged)", formatter_class=fmt,
+        description="Extend a real checkpoint's BPE tokenizer (byte-level: Llama-3, Qwen; or sentencepiece-style\n"
+                    "with byte fallback) by continuing its BPE training on your text: the base cuts every word\n"
+                    "as it always did, then the most frequent adjacent pairs are merged, up to --max-new new\n"
+                    "pieces, ranked by tokens saved. New ids come after the highest existing id (special\n"
+                    "tokens included); only pieces holding a letter of --scripts are added, so text in other\n"
+                    "scripts (English, code) keeps the base's ids; every --eval-text line is checked to decode\n"
+                    "to itself. Writes tokenizer.json, embedding_init.json (new id -> base ids, for\n"
+                    "`kazllm model extend`) and extend_manifest.json with fertility before/after.\n\n"
+                    "  kazllm tokenizer extend --base Qwen/Qwen2.5-7B --input kk=kk.txt ru=ru.txt --out ext/ \\\n"
+                    "      --max-new 32000 --eval-text kk=news.kk en=news.en")
+    extend.add_argument("--base", required=True, metavar="HF_DIR_OR_HUB_ID",
+                        help="the tokenizer to extend: a directory with tokenizer.json, or ORG/NAME[@REVISION]")
+    extend.add_argument("--input", required=True, nargs="+", metavar="[LANG=]FILE",
+                        help="training text: text (one line per sentence) or JSONL files")
     extend.add_argument("--out", required=True, metavar="DIR", help="output Hugging Face directory")
     extend.add_argument("--eval-text", nargs="*", default=[], metavar="[LANG=]FILE",
-                        help="text files to report fertility on before and after")
-    extend.add_argument("--max-new", type=int, default=None, metavar="N", help="add at most N pieces (most frequent first)")
+                        help="text files to report fertility on before and after (and to check)")
+    extend.add_argument("--max-new", type=int, default=32000, metavar="N",
+                        help="at most N new pieces (default 32000); any N keeps every merge chain whole")
+    extend.add_argument("--scripts", default="Cyrillic", metavar="SCRIPT[,SCRIPT]",
+                        help="Unicode scripts a new piece must contain a letter of (default Cyrillic)")
     extend.set_defaults(func=cmd_tokenizer_extend)
     stage("pretokenize", cmd_pretokenize, "documents -> memmap token shards (shards/)",
           "Encode prep/kept with tokenizer/hf into flat token shards (uint16/uint32, EOS after each\n"

@@ -1,112 +1,159 @@
-"""tokenizer extend: a base BPE tokenizer gains our Kazakh pieces, keeps every old id, and uses them."""
+"""tokenizer extend on a REAL checkpoint's tokenizer (Qwen2: 151,643 byte-level ranks, 208 special tokens
+above them): new ids after the specials, every text decodes to itself, other scripts keep the base's ids,
+and any --max-new cap keeps every merge chain whole."""
 
 import json
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from data_prep.tokenizer_extend import extend_tokenizer, init_new_embeddings
+from data_prep.tokenizer import PARITY_EDGE_CASES
+from data_prep.tokenizer_extend import extend_tokenizer, read_training_lines
 from data_prep.tokenizer_report import measure
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, SHARED_DATA, run_kazllm
 
+KK_TRAIN = [f"kk={p}" for p in sorted((SAMPLE / "written").glob("kk_*.txt")) if p.name != "kk_heldout.txt"]
 KK_HELDOUT = SAMPLE / "eval" / "heldout_kk.txt"
+EN_TEXT = SAMPLE / "written" / "en_docs.txt"
+NTREX = {lang: SHARED_DATA / "ntrex128" / f"newstest2019-{'src' if lang == 'eng' else 'ref'}.{lang}.txt"
+         for lang in ("kaz", "rus", "eng", "kir", "tat", "bak", "bel", "ukr", "tur", "uzb")}
+QWEN_FIRST_SPECIAL, QWEN_SIZE = 151643, 151851
 
 
-def _save(tok: Tokenizer, out, **special) -> None:
-    PreTrainedTokenizerFast(tokenizer_object=tok, clean_up_tokenization_spaces=False, **special).save_pretrained(str(out))
+def _lines(path):
+    return [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-@pytest.fixture(scope="module")
-def byte_level_base(tmp_path_factory):
-    """A Llama-3-style base: byte-level BPE trained on English and Russian text, specials after the vocab."""
-    tok = Tokenizer(models.BPE(ignore_merges=True))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
-    tok.train([str(SAMPLE / "written" / "en_docs.txt"), str(SAMPLE / "written" / "ru_docs.txt")], trainer)
-    tok.add_special_tokens(["<|begin_of_text|>", "<|end_of_text|>"])
-    out = tmp_path_factory.mktemp("base_bl")
-    _save(tok, out, bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>")
-    return out
+def _extend(base, out, max_new, eval_files=()):
+    return extend_tokenizer(base, out, read_training_lines(KK_TRAIN), eval_files=list(eval_files), max_new=max_new)
 
 
 @pytest.fixture(scope="module")
-def spm_style_base(tmp_path_factory):
-    """A sentencepiece-style base: BPE over ▁-words with byte fallback, trained on English only."""
+def extended(qwen2_tokenizer_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("qwen2_kk")
+    result = _extend(qwen2_tokenizer_dir, out, 3000, [f"kk={KK_HELDOUT}", f"en={EN_TEXT}"])
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def tokenizers_(qwen2_tokenizer_dir, extended):
+    return AutoTokenizer.from_pretrained(str(qwen2_tokenizer_dir)), AutoTokenizer.from_pretrained(str(extended[0]))
+
+
+def test_new_ids_come_after_the_special_tokens_and_none_is_special(qwen2_tokenizer_dir, extended, tokenizers_):
+    out, result = extended
+    old, new = tokenizers_
+    assert result["base_vocab_size"] == QWEN_SIZE and result["added"] == 3000
+    assert len(new) == result["vocab_size"] == QWEN_SIZE + 3000
+    # every special token keeps its id and is still one special token
+    for content, i in [("<|endoftext|>", 151643), ("<|im_start|>", 151644), ("<|extra_204|>", 151850)]:
+        assert new.convert_tokens_to_ids(content) == i == old.convert_tokens_to_ids(content)
+        assert new("a" + content, add_special_tokens=False).input_ids[-1] == i
+    new_ids = range(QWEN_SIZE, result["vocab_size"])
+    assert not set(new.all_special_ids) & set(new_ids)
+    assert all("<|" not in new.decode([i]) for i in new_ids)
+    mapping = json.loads((out / "embedding_init.json").read_text(encoding="utf-8"))
+    assert sorted(map(int, mapping["new"])) == list(new_ids)
+    assert all(i < QWEN_FIRST_SPECIAL for ids in mapping["new"].values() for i in ids)
+    # the base ids of a new piece spell exactly its bytes
+    for new_id in list(mapping["new"])[:200]:
+        assert new.decode([int(new_id)]) == old.decode(mapping["new"][new_id])
+
+
+def test_kazakh_gets_far_fewer_tokens_and_the_new_pieces_are_used_inside_words(extended, tokenizers_):
+    old, new = tokenizers_
+    lines = _lines(KK_HELDOUT)
+    before, after = measure(old, lines)["tokens_per_word"], measure(new, lines)["tokens_per_word"]
+    assert after < 0.6 * before
+    used = {i for row in new(lines, add_special_tokens=False).input_ids for i in row if i >= QWEN_SIZE}
+    assert len(used) > 1000
+    kk = extended[1]["fertility"][0]
+    assert (kk["language"], kk["before"], kk["after"]) == ("kk", before, after)
+
+
+def test_every_text_decodes_back_to_itself(tokenizers_):
+    old, new = tokenizers_
+    texts = PARITY_EDGE_CASES + _lines(KK_HELDOUT) + _lines(SAMPLE / "written" / "ru_docs.txt") + [
+        "Қазақстанның 2024 жылғы ЖІӨ-і — 262,6 млрд $", "ҚАЗАҚСТАН қазақстан Qazaqstan", "қ" * 40,
+        "кiтап (Latin i) ∙ ә\u0301 combining", "def f(x):\n\treturn x  # код", "Ң\u200bҒ zero width"]
+    for text, ids in zip(texts, new(texts, add_special_tokens=False).input_ids):
+        assert new.decode(ids) == old.decode(old(text, add_special_tokens=False).input_ids), text
+
+
+def test_text_in_other_scripts_keeps_the_base_ids(tokenizers_):
+    old, new = tokenizers_
+    texts = _lines(EN_TEXT) + ["日本語のテキスト", "عربي", "Türkiye Cumhuriyeti", "O‘zbekiston", "print('hi') 😀"]
+    assert new(texts, add_special_tokens=False).input_ids == old(texts, add_special_tokens=False).input_ids
+    # inside a Kazakh line, the English words keep their ids too
+    mixed = new("Apple компаниясы iPhone шығарды", add_special_tokens=False).input_ids
+    assert old(" iPhone", add_special_tokens=False).input_ids[0] in mixed
+
+
+@pytest.mark.parametrize("cap", [1, 40, 700])
+def test_a_cap_keeps_the_most_valuable_merges_and_every_chain_whole(qwen2_tokenizer_dir, extended, tmp_path, cap):
+    full = json.loads((extended[0] / "tokenizer.json").read_text(encoding="utf-8"))
+    out = tmp_path / "capped"
+    result = _extend(qwen2_tokenizer_dir, out, cap, [f"kk={KK_HELDOUT}"])  # the command checks the round trip too
+    capped = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    base_merges = len(json.loads((qwen2_tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["merges"])
+    new_merges = capped["model"]["merges"][base_merges:]
+    assert result["added"] == len(new_merges) == cap
+    # the capped set is the full run's most frequent merges: a prefix of them, in the same order
+    assert new_merges == full["model"]["merges"][base_merges:base_merges + cap]
+    vocab = capped["model"]["vocab"]
+    for a, b in new_merges:  # closure: both parts exist before the piece they make
+        assert max(vocab[a], vocab[b]) < vocab[a + b]
+    new = AutoTokenizer.from_pretrained(str(out))
+    lines = _lines(KK_HELDOUT)
+    assert [new.decode(ids) for ids in new(lines, add_special_tokens=False).input_ids] == lines
+
+
+@pytest.mark.skipif(not NTREX["kaz"].is_file(), reason="needs ../shared/data/ntrex128")
+def test_all_ten_ntrex_languages_round_trip_and_english_is_unchanged(qwen2_tokenizer_dir, tmp_path):
+    specs = [f"{lang}={path}" for lang, path in NTREX.items()]
+    result = _extend(qwen2_tokenizer_dir, tmp_path / "ext", 3000, specs)  # raises on any failure
+    rows = {r["language"]: r for r in result["fertility"]}
+    assert all(r["round_trip_failures"] == 0 for r in rows.values())
+    assert rows["eng"]["lines_without_target_script"] > 1900 and rows["eng"]["of_those_ids_changed"] == 0
+    assert rows["eng"]["after"] == rows["eng"]["before"] and rows["kaz"]["after"] < 0.7 * rows["kaz"]["before"]
+
+
+def test_a_sentencepiece_style_base_gains_the_letters_it_only_knew_as_bytes(tmp_path):
+    """Llama-2/Mistral-style: ▁-words with <0xNN> byte fallback, trained here on English only."""
     tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>"))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
                                      decoders.Strip(" ", 1, 0)])
     bytes_ = [f"<0x{i:02X}>" for i in range(256)]
-    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>", *bytes_], show_progress=False)
-    tok.train([str(SAMPLE / "written" / "en_docs.txt")], trainer)
-    out = tmp_path_factory.mktemp("base_spm")
-    _save(tok, out, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
-    return out
+    tok.train([str(EN_TEXT)], trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>", *bytes_],
+                                                 show_progress=False))
+    base = tmp_path / "spm_base"
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
+                            clean_up_tokenization_spaces=False).save_pretrained(str(base))
+    result = _extend(base, tmp_path / "ext", 800, [f"kk={KK_HELDOUT}", f"en={EN_TEXT}"])
+    assert result["added_letters"] >= 30  # а..я, ә, і, ң, ғ, ү, ұ, қ, ө, һ
+    kk, en = result["fertility"]
+    assert kk["after"] < 0.5 * kk["before"] and en["after"] == en["before"]
 
 
-@pytest.mark.parametrize("base_fixture", ["byte_level_base", "spm_style_base"])
-def test_extension_keeps_old_ids_and_lowers_kazakh_fertility(base_fixture, request, sample_run, tmp_path):
-    base = request.getfixturevalue(base_fixture)
+def test_the_command_line(qwen2_tokenizer_dir, tmp_path):
     out = tmp_path / "ext"
-    result = extend_tokenizer(base, sample_run.stage_dir("tokenizer"), out, eval_files=[f"kk={KK_HELDOUT}"])
-    old_json = json.loads((base / "tokenizer.json").read_text(encoding="utf-8"))
-    new_json = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
-    # every old token, added ones included, keeps its id
-    for token, i in old_json["model"]["vocab"].items():
-        assert new_json["model"]["vocab"][token] == i
-    assert [(t["content"], t["id"]) for t in old_json["added_tokens"]] == \
-        [(t["content"], t["id"]) for t in new_json["added_tokens"]]
-    assert result["added"] > 300
-    old_tok, new_tok = AutoTokenizer.from_pretrained(str(base)), AutoTokenizer.from_pretrained(str(out))
-    assert new_tok.is_fast and len(new_tok) == result["vocab_size"]
-    # the new pieces are really used on unseen Kazakh text, inside words, and the text decodes unchanged
-    lines = [x for x in KK_HELDOUT.read_text(encoding="utf-8").splitlines() if x.strip()]
-    ids = new_tok(lines, add_special_tokens=False)["input_ids"]
-    used_new = {i for row in ids for i in row if i >= result["base_vocab_size"]}
-    assert len(used_new) > 100
-    assert new_tok.decode(ids[0]) == old_tok.decode(old_tok(lines[0], add_special_tokens=False)["input_ids"])
-    before, after = measure(old_tok, lines)["tokens_per_word"], measure(new_tok, lines)["tokens_per_word"]
-    assert after < 0.75 * before
-    assert result["fertility"] == [{"language": "kk", "file": str(KK_HELDOUT), "before": before, "after": after}]
-    # the mapping: every new id -> the old ids that spell the same text
-    mapping = json.loads((out / "embedding_init.json").read_text(encoding="utf-8"))
-    new_id, old_ids = next(iter(mapping["new"].items()))
-    assert int(new_id) == result["base_vocab_size"]
-    assert new_tok.decode([int(new_id)]).strip() == old_tok.decode(old_ids).strip()
-    assert all(i < result["base_vocab_size"] for olds in mapping["new"].values() for i in olds)
+    proc = run_kazllm("tokenizer", "extend", "--base", str(qwen2_tokenizer_dir), "--input", *KK_TRAIN,
+                      "--out", str(out), "--max-new", "200", "--eval-text", f"kk={KK_HELDOUT}")
+    assert proc.returncode == 0, proc.stderr
+    assert "200 pieces added to 151851 -> 152051" in proc.stdout
+    manifest = json.loads((out / "extend_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["base"]["path"] == str(qwen2_tokenizer_dir) and manifest["added"] == 200
+    assert not (out / "model.safetensors").exists()
 
 
-def test_new_embeddings_are_the_mean_of_their_old_sub_tokens(byte_level_base, sample_run, tmp_path):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path / "ext"
-    result = extend_tokenizer(byte_level_base, sample_run.stage_dir("tokenizer"), out)
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=result["base_vocab_size"], hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                                         tie_word_embeddings=False))
-    old_in = model.get_input_embeddings().weight.detach().clone()
-    old_out = model.get_output_embeddings().weight.detach().clone()
-    assert init_new_embeddings(model, out / "embedding_init.json") == result["added"]
-    new_in, new_out = model.get_input_embeddings().weight, model.get_output_embeddings().weight
-    assert new_in.shape[0] == new_out.shape[0] == result["vocab_size"]
-    assert torch.equal(new_in[: result["base_vocab_size"]], old_in)
-    mapping = json.loads((out / "embedding_init.json").read_text(encoding="utf-8"))["new"]
-    for new_id, old_ids in list(mapping.items())[:50]:
-        assert torch.allclose(new_in[int(new_id)], old_in[old_ids].mean(0))
-        assert torch.allclose(new_out[int(new_id)], old_out[old_ids].mean(0))
-    ids = AutoTokenizer.from_pretrained(str(out))("Қазақстан Республикасы", return_tensors="pt").input_ids
-    assert model(ids).logits.shape[-1] == result["vocab_size"]
-
-
-def test_a_unigram_base_is_refused_clearly(tmp_path, sample_run):
-    from kazllm.errors import InputError
-
-    tok = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0)], 0))
-    _save(tok, tmp_path / "uni", unk_token="<unk>")
-    with pytest.raises(InputError, match="needs a BPE base tokenizer, got model type 'Unigram'"):
-        extend_tokenizer(tmp_path / "uni", sample_run.stage_dir("tokenizer"), tmp_path / "out")
+def test_bad_bases_are_refused_in_one_line(tmp_path):
+    uni = tmp_path / "uni"
+    PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0)], 0)),
+                            unk_token="<unk>").save_pretrained(str(uni))
+    for base, message in [(uni, "needs a BPE base tokenizer, got model type 'Unigram'"),
+                          (tmp_path / "nowhere", "neither a local directory")]:
+        proc = run_kazllm("tokenizer", "extend", "--base", str(base), "--input", *KK_TRAIN, "--out", str(tmp_path / "o"))
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
