@@ -163,6 +163,21 @@ KAZAKH_STOP_WORDS = frozenset("""
 бірнеше кім қандай қалай қашан қайда неге неліктен қанша қай бар жоқ емес болды болып болады болған болса
 деп деді дейді деген етіп етті етеді тиіс керек мүмкін ең өте тым аса қазір енді әлі тағы бір
 """.split())
+# The replay languages of continued pretraining (the base model's own languages, kept with
+# prep.keep_languages [kk, ru, en]) get their own function words: a Russian or English article has no
+# Kazakh ones and would all be rejected as quality:stop_words. English is Gopher's list plus the most
+# frequent function words; Russian the same kind of list.
+RUSSIAN_STOP_WORDS = frozenset("""
+и в во не на с со что как а по но к у из за от о об для это так же то все всё он она оно они мы вы я его
+ее её их бы был была были было быть есть или уже только если когда даже при до после чтобы также этот эта
+эти это тот та те который которая которые может где ещё еще нет очень между через над под без про ли
+""".split())
+ENGLISH_STOP_WORDS = frozenset("""
+the be to of and that have with a an in is are was were for it on as this by from or at not but which
+""".split())
+STOP_WORDS_BY_LANGUAGE = {"kk": KAZAKH_STOP_WORDS, "ru": RUSSIAN_STOP_WORDS, "en": ENGLISH_STOP_WORDS}
+"""Which list the stop-word rule uses for a document's metadata.language (kk when it has none); a language
+without a list (e.g. ky kept on purpose) skips the rule rather than being rejected by Kazakh words."""
 
 # ------------------------------------------------------------------------------------ per-document stats
 _LETTER = re.compile(r"[^\W\d_]")
@@ -279,8 +294,8 @@ class KazakhGopherQualityFilter(BaseFilter):
         self.max_ellipsis_lines_ratio = max_ellipsis_lines_ratio
         self.min_alpha_words_ratio = min_alpha_words_ratio
         self.min_stop_words = min_stop_words
-        stop_words = KAZAKH_STOP_WORDS if stop_words is None else stop_words
-        self.stop_words = frozenset(w.lower() for w in stop_words)
+        # one list for every document when given; else the document's language picks it
+        self.stop_words = None if stop_words is None else frozenset(w.lower() for w in stop_words)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         if reason := _empty_reason(doc):
@@ -322,8 +337,11 @@ class KazakhGopherQualityFilter(BaseFilter):
         if self.min_alpha_words_ratio and st.n_alpha_tokens / max(len(words), 1) < self.min_alpha_words_ratio:
             return False, "quality:non_alpha_words"
 
-        found = self.stop_words.intersection(map(str.lower, words)) if self.min_stop_words else ()
-        if self.min_stop_words and len(found) < self.min_stop_words:
+        stop_words = self.stop_words
+        if stop_words is None:
+            stop_words = STOP_WORDS_BY_LANGUAGE.get((doc.metadata or {}).get("language") or "kk")
+        found = stop_words.intersection(map(str.lower, words)) if self.min_stop_words and stop_words else ()
+        if self.min_stop_words and stop_words and len(found) < self.min_stop_words:
             return False, "quality:stop_words"
         return True
 

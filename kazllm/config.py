@@ -85,7 +85,8 @@ class QualitySection:
     min_alpha_word_ratio: float = 0.694
     """Share of words that contain a letter (FineWeb-2 kaz_Cyrl non-alphabetic rule: 0.694)."""
     min_stop_words: int = 2
-    """Kazakh function words (және, мен, бұл, ...) a real text contains (quality:stop_words)."""
+    """Distinct function words a real text contains (quality:stop_words): Kazakh ones (және, мен, бұл, ...),
+    or for Russian and English documents (kept for a replay mixture) those languages' own."""
     max_duplicate_line_ratio: float = 0.304
     """Share of lines repeating another line (FineWeb-2 kaz_Cyrl: 0.304; repetition:dup_line_frac)."""
     min_line_punct_ratio: float = 0.176

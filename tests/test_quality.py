@@ -121,6 +121,20 @@ def test_stop_words():
     assert all(w == w.lower() and " " not in w for w in KAZAKH_STOP_WORDS)
 
 
+def test_russian_and_english_documents_are_judged_by_their_own_function_words():
+    """A replay mixture keeps ru/en (prep.keep_languages); they must not all fail on Kazakh stop words."""
+    ru = ("Правительство утвердило новую программу развития регионов, и она начнёт работать уже в этом году. "
+          "По словам министра, на строительство дорог и школ выделят больше средств, чем раньше. ") * 4
+    en = ("The government approved a new programme for the regions, and it will start this year. "
+          "According to the minister, more money than before is planned for roads and schools. ") * 4
+    nouns = ". ".join(" ".join(NOUNS[i:i + 10]).capitalize() for i in range(0, 20, 10)) * 3
+    check_filter(KazakhGopherQualityFilter(), make_doc(ru, language="ru"), True)
+    check_filter(KazakhGopherQualityFilter(), make_doc(en, language="en"), True)
+    check_filter(KazakhGopherQualityFilter(), make_doc(ru, language="kk"), "quality:stop_words")
+    check_filter(KazakhGopherQualityFilter(), make_doc(nouns, language="ru"), "quality:stop_words")
+    check_filter(KazakhGopherQualityFilter(), make_doc(nouns, language="ky"), True)  # no list: rule skipped
+
+
 # --------------------------------------------------------------------------------- Gopher repetition rules
 LONG = ("Республикалық бюджеттен бөлінген қаржы ауылдық жерлердегі денсаулық сақтау нысандарын жөндеуге "
         "және жаңа медициналық құрал-жабдықтар сатып алуға жұмсалады")
