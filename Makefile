@@ -5,7 +5,7 @@ PIP    := $(PY) -m pip
 # CPU build of torch where there is no NVIDIA GPU; on this project's CPU machines pip finds it on local disk.
 TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo "torch" || echo "torch==2.13.0")
 
-.PHONY: setup quickstart test lint clean
+.PHONY: setup quickstart continue-demo test lint clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 quickstart: setup
 	$(VENV)/bin/kazllm quickstart
 
+# Continued pretraining on CPU: a tiny Llama with Qwen2's real tokenizer as the base, extended and trained on.
+continue-demo: setup
+	$(PY) scripts/make_tiny_base.py --out runs/tiny_qwen_base
+	$(VENV)/bin/kazllm quickstart --config configs/continue_demo.yaml
+
 test: setup
 	$(VENV)/bin/python -m pytest -q -rs tests
 
@@ -25,4 +30,4 @@ lint: setup
 	$(VENV)/bin/ruff check kazllm data_prep eval scripts tests
 
 clean:
-	rm -rf runs/quickstart
+	rm -rf runs/quickstart runs/continue_demo runs/tiny_qwen_base

@@ -194,9 +194,11 @@ def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_
                  min_frequency: int = 2, progress=None) -> list[tuple[str, str, int]]:
     """Greedy BPE on words already cut by the base: repeatedly merge the most frequent allowed adjacent pair.
 
-    Returns (left, right, count) in merge order. Pair counts are kept incrementally (pair -> words that hold
-    it, a heap with lazy deletion), so each merge costs the words it touches, not the whole corpus. Ties
-    break on the pair's symbols, so the result does not depend on dict order.
+    Returns (left, right, count) in merge order. `max_new` counts distinct new pieces: a later pair that
+    spells a piece an earlier merge made (("ab", "c") after ("a", "bc")) becomes a merge rule of its own
+    without a new id. Pair counts are kept incrementally (pair -> words that hold it, a heap with lazy
+    deletion), so each merge costs the words it touches, not the whole corpus. Ties break on the pair's
+    symbols, so the result does not depend on dict order.
     """
     symbols: list[str] = []
     sym_id: dict[str, int] = {}
@@ -229,7 +231,8 @@ def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_
     heap = [(*key(p), p) for p in pair_count if ok(p)]
     heapq.heapify(heap)
     merges: list[tuple[str, str, int]] = []
-    while heap and len(merges) < max_new:
+    made: set[str] = set()
+    while heap and len(made) < max_new:
         neg, _, _, pair = heapq.heappop(heap)
         if -neg != pair_count.get(pair, 0) or -neg <= 0:
             continue  # stale entry: the count changed since it was pushed
@@ -238,6 +241,7 @@ def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_
         a, b = pair
         merged = intern(symbols[a] + symbols[b])
         merges.append((symbols[a], symbols[b], -neg))
+        made.add(symbols[merged])
         touched: set[tuple[int, int]] = set()
         for i in list(where[pair]):
             seq, c = seqs[i], freq[i]
@@ -265,7 +269,7 @@ def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_
             elif ok(p):
                 heapq.heappush(heap, (*key(p), p))
         if progress is not None:
-            progress(len(merges))
+            progress(len(made))
     return merges
 
 
@@ -298,9 +302,10 @@ def plan_extension(base: BaseTokenizer, lines, scripts: list[str], max_new: int,
 
     merges = learn_merges(segmented, counts, allowed, max_new - len(letters), min_frequency, progress)
     for a, b, _ in merges:
-        vocab[a + b] = next_id
-        new_pieces.append(a + b)
-        next_id += 1
+        if a + b not in vocab:
+            vocab[a + b] = next_id
+            new_pieces.append(a + b)
+            next_id += 1
     out = _with_vocab(base.json, vocab)
     out["model"]["merges"] = list(out["model"]["merges"]) + [
         f"{a} {b}" if base.merges_as_strings else [a, b] for a, b, _ in merges]
@@ -309,6 +314,7 @@ def plan_extension(base: BaseTokenizer, lines, scripts: list[str], max_new: int,
     info = {
         "base_vocab_size": base.next_id, "vocab_size": next_id, "added": len(new_pieces),
         "added_letters": len(letters), "added_merges": len(merges),
+        "merges_onto_new_pieces": len(merges) - (len(new_pieces) - len(letters)),
         "training_words": len(counts), "training_word_occurrences": sum(counts.values()),
         "last_merge_count": merges[-1][2] if merges else None,
         "scripts": list(scripts), "base_kind": "byte-level BPE" if base.byte_level else "sentencepiece-style BPE",
