@@ -23,9 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
+from tokenizer_fertility import build_training_files  # noqa: E402
+
 from data_prep.tokenizer_extend import extend_tokenizer, read_training_lines  # noqa: E402
 from data_prep.tokenizer_tiktoken import qwen_tokenizer  # noqa: E402
-from tokenizer_fertility import build_training_files  # noqa: E402
 
 NTREX = ["kaz", "rus", "kir", "tat", "bak", "bel", "ukr", "eng", "tur", "uzb"]
 
@@ -57,15 +58,12 @@ def main() -> None:
                       f"({time.perf_counter() - t0:.0f} s, last merge seen {r['last_merge_count']} times)", flush=True)
     print("\n| base | new pieces | " + " | ".join(NTREX) + " |")
     print("|---|---:|" + "---:|" * len(NTREX))
-    for variant, cap, r, _ in rows[:1]:
-        by = {f["language"]: f for f in r["fertility"]}
-        print(f"| {variant} (before) | 0 | " + " | ".join(f"{by[x]['before']:.3f}" for x in NTREX) + " |")
     seen = set()
-    for variant, cap, r, _ in rows:
+    for variant, _, r, _ in rows:
         by = {f["language"]: f for f in r["fertility"]}
-        if variant not in seen and rows[0][0] != variant:
+        if variant not in seen:  # the base itself, once
             print(f"| {variant} (before) | 0 | " + " | ".join(f"{by[x]['before']:.3f}" for x in NTREX) + " |")
-        seen.add(variant)
+            seen.add(variant)
         print(f"| {variant} | {r['added']:,} | " + " | ".join(f"{by[x]['after']:.3f}" for x in NTREX) + " |")
     print("\nround trip failures: " + str(sum(f["round_trip_failures"] for _, _, r, _ in rows for f in r["fertility"]))
           + "; English lines with changed ids: "

@@ -160,3 +160,36 @@ def test_bad_bases_are_refused_in_one_line(tmp_path):
         proc = run_kazllm("tokenizer", "extend", "--base", str(base), "--input", *KK_TRAIN, "--out", str(tmp_path / "o"))
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_tokenizer_train_with_extend_base_makes_the_extended_tokenizer_the_stage(sample_run, qwen2_tokenizer_dir,
+                                                                               tmp_path):
+    """tokenizer.extend_base: `kazllm tokenizer train` writes the extended tokenizer as tokenizer/hf/, and
+    pretokenize uses it unchanged."""
+    import shutil
+
+    import numpy as np
+
+    from data_prep.pretokenize import run_pretokenize
+    from data_prep.tokenizer import run_tokenizer_train
+    from kazllm.artifacts import read_json
+    from kazllm.config import load_config
+    from kazllm.data import TokenShardReader
+    from tests.conftest import REPO
+
+    run = tmp_path / "run"
+    shutil.copytree(sample_run.stage_dir("prep"), run / "prep")
+    cfg = load_config(REPO / "configs" / "quickstart.yaml", [
+        f"run.out_dir={run}", f"tokenizer.extend_base={qwen2_tokenizer_dir}", "tokenizer.max_new=500"])
+    run_tokenizer_train(cfg)
+    manifest = read_json(cfg.stage_dir("tokenizer") / "manifest.json")
+    assert manifest["vocab_size"] == QWEN_SIZE + 500 and manifest["added"] == 500
+    assert manifest["special_tokens"]["eos"] == {"id": 151643, "piece": "<|endoftext|>"}
+    assert manifest["extended_from"]["path"] == str(qwen2_tokenizer_dir)
+    assert manifest["kk_tokens_per_word"] < 0.7 * manifest["kk_tokens_per_word_base"]
+    init = read_json(cfg.stage_dir("tokenizer") / "hf" / "embedding_init.json")
+    assert init["base_vocab_size"] == QWEN_SIZE and len(init["new"]) == 500
+    run_pretokenize(cfg)
+    reader = TokenShardReader(cfg.stage_dir("shards"))
+    tokens = np.concatenate([reader.document(i) for i in range(min(20, len(reader.doc_groups)))])
+    assert reader.dtype == np.uint32 and tokens.max() >= QWEN_SIZE and (tokens == 151643).sum() >= 1
