@@ -149,6 +149,16 @@ def cmd_tokenizer_extend(args):
               f"round trip OK, {row['lines_without_target_script']} lines without {args.scripts} kept their ids")
 
 
+def cmd_model_extend(args):
+    from kazllm.model_extend import extend_model
+
+    m = extend_model(args.base, Path(args.tokenizer), Path(args.out), max_shard_size=args.max_shard_size,
+                     dtype=args.dtype)
+    print(f"model extend: {m['base']['source']} ({m['base_rows']} rows) -> {m['rows']} rows, "
+          f"{m['rows_initialised']} new rows = mean of their base sub-token rows "
+          f"({'tied' if m['tied_embeddings'] else 'untied'}, {m['dtype']}) -> {args.out}")
+
+
 def cmd_pretokenize(args):
     from data_prep.pretokenize import run_pretokenize
 
@@ -326,6 +336,26 @@ def build_parser() -> argparse.ArgumentParser:
     extend.add_argument("--scripts", default="Cyrillic", metavar="SCRIPT[,SCRIPT]",
                         help="Unicode scripts a new piece must contain a letter of (default Cyrillic)")
     extend.set_defaults(func=cmd_tokenizer_extend)
+    model = sub.add_parser("model", help="resize a base model to an extended tokenizer",
+                           description="Model commands.", formatter_class=fmt)
+    model_sub = model.add_subparsers(dest="model_command", metavar="SUBCOMMAND", required=True)
+    m_ext = model_sub.add_parser(
+        "extend", help="resize a Llama checkpoint to an extended tokenizer (function-preserving)", formatter_class=fmt,
+        description="Resize a LlamaForCausalLM checkpoint (safetensors only, never remote code) to a tokenizer made\n"
+                    "by `kazllm tokenizer extend` / tokenizer.extend_base. Each new input row, and each new\n"
+                    "output row when untied, is the mean of the base rows of the ids the base tokenizer gives\n"
+                    "for that piece's bytes (embedding_init.json); old rows are copied, so on text with old ids\n"
+                    "the logits over the old vocabulary equal the base model's. Writes safetensors (sharded past\n"
+                    "--max-shard-size), the tokenizer, config and extend_manifest.json (base, revision, sha256).\n\n"
+                    "  kazllm model extend --base meta-llama/Llama-3.1-8B --tokenizer runs/x/tokenizer --out ext8b/")
+    m_ext.add_argument("--base", required=True, metavar="HF_DIR_OR_HUB_ID", help="directory or ORG/NAME[@REVISION]")
+    m_ext.add_argument("--tokenizer", required=True, metavar="TOK_DIR",
+                       help="the extended tokenizer (a directory with embedding_init.json, or a run's tokenizer/)")
+    m_ext.add_argument("--out", required=True, metavar="DIR", help="output model directory")
+    m_ext.add_argument("--max-shard-size", default="2GB", help="safetensors shard size (default 2GB)")
+    m_ext.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp32", "fp16"],
+                       help="weights dtype (default: the checkpoint's)")
+    m_ext.set_defaults(func=cmd_model_extend)
     stage("pretokenize", cmd_pretokenize, "documents -> memmap token shards (shards/)",
           "Encode prep/kept with tokenizer/hf into flat token shards (uint16/uint32, EOS after each\n"
           "document) with a document index, split train/val, and a manifest with counts and checksums.")
