@@ -369,7 +369,8 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
         "dtype": dtype.name,
         "vocab_size": vocab_size,
         "eos_id": eos_id,
-        "tokenizer_sha256": tok_manifest["spm_sha256"],
+        # the sentencepiece model's checksum, or an extended tokenizer's tokenizer.json (no spm model there)
+        "tokenizer_sha256": tok_manifest.get("spm_sha256") or tok_manifest["tokenizer_sha256"],
         "tokenizer_json_sha256": fingerprint["tokenizer_json_sha256"],
         "units": len(units),
         "workers": n_workers,
