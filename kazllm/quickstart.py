@@ -65,24 +65,46 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
         "vocab_size": tok["vocab_size"], "kk_tokens_per_word": tok["kk_tokens_per_word"],
         "train_tokens": shards["splits"]["train"]["tokens"], "val_tokens": shards["splits"]["val"]["tokens"],
         "first_loss": train["first_loss"], "last_loss": train["last_loss"], "val_loss": train["val_loss"],
+        "val_loss_by_language": validation_by_language(cfg),
         "eval": scores, "model_dir": str(cfg.stage_dir("export")), "seconds": {k: round(v, 1) for k, v in timings.items()},
     }
+    if tok.get("extended_from"):  # continued pretraining: say what was extended and from how much
+        summary["extended_from"] = tok["extended_from"]["source"]
+        summary["kk_tokens_per_word_base"] = tok["kk_tokens_per_word_base"]
     write_json(cfg.out_dir / "summary.json", summary)
     print(render_summary(summary))
     return summary
 
 
+def validation_by_language(cfg: KazllmConfig) -> dict[str, list[float]]:
+    """First and last validation loss per language (val_loss_<lang> in metrics.jsonl), when measured."""
+    from kazllm.train import read_metrics
+
+    rows = [r for r in read_metrics(cfg.stage_dir("checkpoints") / "metrics.jsonl") if "val_loss" in r]
+    langs = sorted({k.removeprefix("val_loss_") for r in rows for k in r if k.startswith("val_loss_")})
+    out = {}
+    for lang in langs:
+        values = [r[f"val_loss_{lang}"] for r in rows if f"val_loss_{lang}" in r]
+        out[lang] = [values[0], values[-1]]
+    return out
+
+
 def render_summary(s: dict) -> str:
+    tpw = f"{s['kk_tokens_per_word']:.2f}"
+    if s.get("extended_from"):
+        tpw = f"{s['kk_tokens_per_word_base']:.2f} (base) -> {tpw} (extended {s['extended_from']})"
     rows = [
         ("documents in / kept", f"{s['documents_in']} / {s['documents_kept']}"),
         ("rejected by reason", ", ".join(f"{k} {v}" for k, v in s["rejected_by_reason"].items())),
         ("PII masked", ", ".join(f"{k} {v}" for k, v in s["pii_masked"].items()) or "none"),
         ("vocab size", str(s["vocab_size"])),
-        ("Kazakh tokens per word", f"{s['kk_tokens_per_word']:.2f}"),
+        ("Kazakh tokens per word", tpw),
         ("tokens train / val", f"{s['train_tokens']} / {s['val_tokens']}"),
         ("loss first -> last", f"{s['first_loss']:.3f} -> {s['last_loss']:.3f}"),
         ("validation loss", f"{s['val_loss']:.3f}" if s["val_loss"] is not None else "n/a"),
     ]
+    for lang, (first, last) in (s.get("val_loss_by_language") or {}).items():
+        rows.append((f"validation loss {lang}", f"{first:.3f} -> {last:.3f} (first -> last validation)"))
     for task, metrics in s["eval"].items():
         rows.append((f"eval {task}", ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())))
     rows.append(("time (s)", ", ".join(f"{k} {v}" for k, v in s["seconds"].items())))
