@@ -345,7 +345,7 @@ def extend_base_tokenizer(cfg: KazllmConfig, groups: dict[str, list[str]], lines
     from data_prep.tokenizer_report import measure
 
     tc = cfg.tokenizer
-    base = resolve_pretrained(tc.extend_base, "tokenizer.extend_base")
+    base = resolve_pretrained(tc.extend_base, "tokenizer.extend_base", weights=False)
     base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
     hf_dir = out_dir / "hf"
     ext = extend_tokenizer(base.path, hf_dir, lines, max_new=tc.max_new, scripts=tc.extend_scripts,

@@ -136,7 +136,7 @@ def cmd_tokenizer_extend(args):
 
     if args.max_new < 1:
         raise KazllmError(f"--max-new must be >= 1, got {args.max_new}")
-    base = resolve_pretrained(args.base, "--base")
+    base = resolve_pretrained(args.base, "--base", weights=False)  # a tokenizer needs no weights
     base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
     inputs = tuple(Path(spec.split("=", 1)[-1]) for spec in args.input)
     result = extend_tokenizer(base.path, Path(args.out), read_training_lines(args.input), eval_files=args.eval_text,

@@ -6,7 +6,8 @@
 A hub id goes through huggingface_hub.snapshot_download with safetensors, JSON and tokenizer files only
 (never pickled weights or Python files); tokens come from huggingface_hub's own sources (HF_TOKEN, the
 login cache) and are never passed, printed or stored here. The commit a run started from is recorded:
-a snapshot directory is named after it.
+a snapshot directory is named after it. Offline (HF_HUB_OFFLINE=1) a hub id still resolves when the HF
+cache holds it, because snapshot_download then reads the cache's refs/ and snapshots/.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from pathlib import Path
 from kazllm.errors import InputError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
-ALLOW_PATTERNS = ["*.safetensors", "*.safetensors.index.json", "*.json", "tokenizer*", "*.model", "*.tiktoken",
-                  "*.txt"]
-SNAPSHOT = re.compile(r"/snapshots/([0-9a-f]{40})(/|$)")
+TOKENIZER_PATTERNS = ["*.json", "tokenizer*", "*.model", "*.tiktoken", "*.txt"]
+"""What a tokenizer needs (tokenizer.json, tokenizer_config.json, tokenizer.model, vocab/merges files)."""
+ALLOW_PATTERNS = ["*.safetensors", *TOKENIZER_PATTERNS]
+"""An allow-list, so *.bin, *.pt, *.pth (pickles: they can run code when loaded) and *.py never arrive."""
+SNAPSHOT = re.compile(r"/(?:models--([^/]+?)--([^/]+)/)?snapshots/([0-9a-f]{40})(/|$)")
+"""…/models--ORG--NAME/snapshots/<commit>/: the HF cache names a snapshot directory after its commit."""
 
 
 @dataclass
@@ -31,19 +35,37 @@ class ResolvedModel:
     source: str
     """What the user wrote (a path or ORG/NAME[@REVISION])."""
     repo_id: str | None = None
+    """ORG/NAME for a hub id or a directory inside the HF cache, else None."""
     revision: str | None = None
     """Commit sha when known (hub snapshots, directories inside the HF cache), else None."""
 
 
-def resolve_pretrained(spec: str, what: str = "model.init_from") -> ResolvedModel:
-    """A local directory (as given, or relative to the repository root) wins; else ORG/NAME[@REVISION]."""
+def _snapshot_info(path: Path) -> tuple[str | None, str | None]:
+    """(repo_id, commit) of a directory inside an HF cache snapshot, else (None, None)."""
+    m = SNAPSHOT.search(path.as_posix())
+    if not m:
+        return None, None
+    repo_id = f"{m.group(1)}/{m.group(2)}" if m.group(1) else None
+    return repo_id, m.group(3)
+
+
+def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: bool = True) -> ResolvedModel:
+    """A local directory wins (as given or relative to the cwd, else relative to the repository root);
+    else ORG/NAME[@REVISION] from the hub or its cache. `weights=False` fetches only the tokenizer and
+    config files (for a tokenizer base: no reason to download 16 GB of weights to read tokenizer.json)."""
     from kazllm.config import resolve_path
 
+    spec = str(spec).strip()
+    if not spec:
+        raise InputError(f"{what}: empty: give a Hugging Face model directory or a hub id (ORG/NAME[@REVISION])")
     for cand in (Path(spec).expanduser(), resolve_path(spec)):
         if cand.is_dir():
+            # resolve(): a symlink records where the files really are (and the commit only if that is a snapshot)
             path = cand.resolve()
-            m = SNAPSHOT.search(str(path))
-            return ResolvedModel(path, spec, None, m.group(1) if m else None)
+            repo_id, revision = _snapshot_info(path)
+            return ResolvedModel(path, spec, repo_id, revision)
+        if cand.exists():
+            raise InputError(f"{what}: {cand} is a file; give the model directory that holds it")
     if not HUB_ID.match(spec):
         raise InputError(f"{what}: '{spec}' is neither a local directory nor a hub id (ORG/NAME[@REVISION])")
     repo_id, _, revision = spec.partition("@")
@@ -51,17 +73,23 @@ def resolve_pretrained(spec: str, what: str = "model.init_from") -> ResolvedMode
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        path = Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=ALLOW_PATTERNS))
+        path = Path(snapshot_download(repo_id, revision=revision or None,
+                                      allow_patterns=ALLOW_PATTERNS if weights else TOKENIZER_PATTERNS))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
+        # the hub's own first line says which (offline, not found, gated, no such revision); never a token
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"{what}: '{spec}' is neither a local directory nor reachable on the hub "
                          f"(offline, unknown or gated: {first[:160]})") from None
-    m = SNAPSHOT.search(str(path))
-    return ResolvedModel(path, spec, repo_id, m.group(1) if m else (revision or None))
+    _, commit = _snapshot_info(path)
+    return ResolvedModel(path, spec, repo_id, commit or revision or None)
 
 
 def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
-    """The checkpoint's config.json, after the checks that keep foreign code and pickles out."""
+    """The checkpoint's config.json, after the checks that keep foreign code and pickles out.
+
+    Each problem is one InputError naming the file, raised before transformers reads anything: a config
+    with auto_map would need the checkpoint's own Python (trust_remote_code), a .bin is a pickle that can
+    run code when loaded, and a non-Llama architecture would load into the wrong module with garbage."""
     path = Path(path)
     cfg_file = path / "config.json"
     if not cfg_file.is_file():
@@ -70,6 +98,8 @@ def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
         config = json.loads(cfg_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{cfg_file}: not valid JSON (line {e.lineno}): {e.msg}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{cfg_file}: not a model config (the top level must be a JSON object)")
     if config.get("auto_map"):
         raise InputError(f"{cfg_file}: the model needs remote code (auto_map); kazllm never runs a checkpoint's "
                          "own code (trust_remote_code): use a model transformers implements itself")
@@ -82,6 +112,16 @@ def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
         if pickles:
             raise InputError(f"{what}: {path} has only PyTorch pickle weights ({pickles[0]}): kazllm loads foreign "
                              "weights from safetensors only (convert them where you trust the file, e.g. "
-                             "save_pretrained(..., safe_serialization=True))")
+                             "save_pretrained(...) with transformers 5, which writes safetensors)")
         raise InputError(f"{what}: {path} holds no *.safetensors weights")
+    index = path / "model.safetensors.index.json"
+    if index.is_file():  # an interrupted download leaves the index but not every shard it names
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
+            raise InputError(f"{index}: not a safetensors index (no weight_map)") from None
+        missing = [s for s in shards if not (path / s).is_file()]
+        if missing:
+            raise InputError(f"{index}: names {len(missing)} shard(s) that are not in {path} (e.g. {missing[0]}): "
+                             "an incomplete download? fetch the model again")
     return config

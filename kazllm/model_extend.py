@@ -11,20 +11,60 @@ logits over the old vocabulary are exactly the base model's (tests/test_model_ex
 A model may already have more rows than its tokenizer (Qwen2: 151,936 rows for 151,851 tokens, padded for
 the GPU): new ids that land in those unused rows overwrite them, rows past them are appended.
 Weights come from safetensors only and no checkpoint code runs (kazllm/hub.py checks both).
+
+The output is written into DIR.tmp and renamed to DIR once complete, extend_manifest.json last, so an
+interrupted run never leaves a DIR that looks like a finished model.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
+from kazllm import __version__
 from kazllm.artifacts import file_sha256, read_json, write_json
 from kazllm.errors import InputError
 
 EMBEDDING_INIT = "embedding_init.json"
 MANIFEST = "extend_manifest.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-                   EMBEDDING_INIT)
+STAGE = "model extend"
+"""manifest["stage"]: what tells our output apart from a tokenizer extension (which also writes extend_manifest.json)."""
+PARTIAL = ".kazllm-model-extend-partial"
+"""Marker in DIR.tmp while it is being written: a leftover DIR.tmp with it is ours to remove."""
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                   "chat_template.jinja", EMBEDDING_INIT)
+TOKENIZER_MANIFEST = "tokenizer_extend_manifest.json"
+"""The tokenizer's own extend_manifest.json, copied under this name (ours takes extend_manifest.json)."""
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+
+
+# ---------------------------------------------------------------------------------------------------
+# embedding_init.json and the tokenizer it came with
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_embedding_init(init: dict, source: str = EMBEDDING_INIT) -> tuple[int, int, dict[int, list[int]]]:
+    """(base_vocab_size, vocab_size, {new id: base ids}) of an embedding_init dict, checked.
+
+    Every new id must lie in [base_vocab_size, vocab_size) and every source id below base_vocab_size:
+    a source id past the base would read a row that is itself new (or padding), not the base's view."""
+    try:
+        base_n, size = int(init["base_vocab_size"]), int(init["vocab_size"])
+        new = {int(k): [int(i) for i in v] for k, v in dict(init["new"]).items()}
+    except KeyError as e:
+        raise InputError(f"{source}: missing field {e.args[0]!r} (base_vocab_size, vocab_size, new)") from None
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{source}: base_vocab_size, vocab_size must be integers and new a mapping of "
+                         f"id -> list of ids ({e})") from None
+    if not 0 < base_n <= size:
+        raise InputError(f"{source}: vocab_size {size} must be >= base_vocab_size {base_n} > 0")
+    for new_id, src in new.items():
+        if not base_n <= new_id < size:
+            raise InputError(f"{source}: new id {new_id} is outside the extension's ids {base_n}..{size - 1}")
+        if not src or any(not 0 <= i < base_n for i in src):
+            raise InputError(f"{source}: new id {new_id} -> {src[:5]}: source ids must be base ids, 0..{base_n - 1}")
+    return base_n, size, new
 
 
 def read_embedding_init(tokenizer_dir: Path) -> dict:
@@ -33,113 +73,226 @@ def read_embedding_init(tokenizer_dir: Path) -> dict:
         raise InputError(f"{tokenizer_dir}: no {EMBEDDING_INIT}: not a tokenizer made by `kazllm tokenizer extend` "
                          "(or tokenizer train with tokenizer.extend_base)")
     init = read_json(path)
-    base, size = int(init["base_vocab_size"]), int(init["vocab_size"])
-    for new_id, old_ids in init["new"].items():
-        if not base <= int(new_id) < size or not old_ids or any(not 0 <= i < base for i in old_ids):
-            raise InputError(f"{path}: entry {new_id} -> {old_ids[:5]} is outside the base's {base} or the "
-                             f"extension's {size} ids")
+    if not isinstance(init, dict):
+        raise InputError(f"{path}: the top level must be a JSON object")
+    parse_embedding_init(init, str(path))
     return init
 
 
-def check_same_base(base_dir: Path, tokenizer_dir: Path, init: dict) -> None:
-    """The extended tokenizer must agree with the base's own tokenizer (when it ships one) on every base id."""
+def _vocab(tokenizer_json: Path) -> dict[str, int]:
     from tokenizers import Tokenizer
 
+    try:
+        return Tokenizer.from_file(str(tokenizer_json)).get_vocab(with_added_tokens=True)
+    except Exception as e:  # tokenizers raises a bare Exception on a broken file
+        raise InputError(f"{tokenizer_json}: not a readable tokenizer.json ({str(e).splitlines()[0][:120]})") from None
+
+
+def check_extended_tokenizer(tokenizer_dir: Path, init: dict) -> None:
+    """Every id the extended tokenizer can produce must get a row: none at or past embedding_init's vocab_size."""
+    vocab = _vocab(Path(tokenizer_dir) / "tokenizer.json")
+    size = int(init["vocab_size"])
+    past = [(tok, i) for tok, i in vocab.items() if i >= size]
+    if past:
+        tok, i = max(past, key=lambda kv: kv[1])
+        raise InputError(f"{tokenizer_dir}/tokenizer.json has id {i} ({tok!r}) but its {EMBEDDING_INIT} says "
+                         f"vocab_size {size}: the two files are not from the same extension")
+
+
+def check_same_base(base_dir: Path, tokenizer_dir: Path, init: dict) -> None:
+    """The extended tokenizer must agree with the base's own tokenizer (when it ships one) on every base id,
+    added/special tokens included; otherwise new text would pair tokens with another token's rows."""
     if not (Path(base_dir) / "tokenizer.json").is_file():
         return
-    base = Tokenizer.from_file(str(Path(base_dir) / "tokenizer.json")).get_vocab(with_added_tokens=True)
-    ext = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    base = _vocab(Path(base_dir) / "tokenizer.json")
+    ext = _vocab(Path(tokenizer_dir) / "tokenizer.json")
     n = int(init["base_vocab_size"])
-    if len(base) != n or any(ext.get(tok) != i for tok, i in base.items()):
+    ext_old = {tok: i for tok, i in ext.items() if i < n}
+    if base != ext_old:
+        moved = sorted((i, tok) for tok, i in base.items() if ext_old.get(tok) != i)
+        example = f"e.g. {moved[0][1]!r} is id {moved[0][0]} there, {ext.get(moved[0][1])} here" if moved else \
+            f"the extension has {len(ext_old)} tokens below id {n}, the base {len(base)}"
         raise InputError(f"tokenizer/model vocabulary mismatch: {tokenizer_dir} was not extended from the tokenizer "
-                         f"of {base_dir} ({len(base)} tokens there, the extension's base had {n})")
+                         f"of {base_dir} ({len(base)} tokens there, the extension's base had {n}; {example})")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The resize, in memory (the trainer reuses it)
+# ---------------------------------------------------------------------------------------------------
 
 
 def resize_embeddings(model, init: dict) -> int:
     """Grow the input embedding (and an untied lm_head) to the extension; new rows = mean of their base rows.
 
-    Old rows are copied, never recomputed, so they stay bit-identical. Returns the number of rows set."""
+    Done by hand rather than with resize_token_embeddings: the old rows are copied, never recomputed or
+    re-initialised, so they stay bit-identical, and no random init is drawn for rows that are then
+    overwritten. A tied model stays tied (one matrix). Returns the number of rows set."""
     import torch
+    from torch import nn
 
-    base_n, size = int(init["base_vocab_size"]), int(init["vocab_size"])
+    base_n, size, new = parse_embedding_init(init, "embedding_init")
     emb = model.get_input_embeddings()
-    rows = emb.weight.shape[0]
+    old_in = emb.weight.detach()
+    rows, hidden = old_in.shape
     if rows < base_n:
         raise InputError(f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with {base_n} "
                          f"tokens, the model has {rows} embedding rows")
+    undefined = sorted(set(range(rows, size)) - set(new))
+    if undefined:  # a row past the model's with no source ids would be garbage the tokenizer can produce
+        raise InputError(f"embedding_init: new id {undefined[0]} (and {len(undefined) - 1} more) has no source ids "
+                         f"and no row in the model ({rows} rows)")
     out = model.get_output_embeddings()
-    tied = out is None or out.weight is emb.weight or bool(getattr(model.config, "tie_word_embeddings", False))
+    tied = out is not None and out.weight is emb.weight
     new_rows = max(rows, size)
-    ids = torch.tensor([int(i) for i in init["new"]], dtype=torch.long)
+    ids = torch.tensor(sorted(new), dtype=torch.long, device=old_in.device)
 
     def grown(old: torch.Tensor) -> torch.Tensor:
-        w = torch.empty(new_rows, old.shape[1], dtype=old.dtype)
+        w = torch.empty((new_rows, *old.shape[1:]), dtype=old.dtype, device=old.device)
         w[:rows] = old
-        if new_rows > rows:  # rows no token uses yet: zeros (any id past the extension is never produced)
-            w[rows:] = 0
-        means = torch.stack([old[list(map(int, src))].float().mean(0) for src in init["new"].values()])
+        # mean in fp32 (a bf16 sum of many rows would round), then back to the checkpoint's dtype
+        means = torch.stack([old[src].float().mean(0) for _, src in sorted(new.items())])
         w[ids] = means.to(old.dtype)
         return w
 
     with torch.no_grad():
-        new_in = grown(emb.weight.detach())
-        new_out = None if tied else grown(out.weight.detach())
-        model.resize_token_embeddings(new_rows, mean_resizing=False)
-        model.get_input_embeddings().weight.copy_(new_in)
-        if not tied:
-            model.get_output_embeddings().weight.copy_(new_out)
+        new_emb = nn.Embedding.from_pretrained(grown(old_in), freeze=not emb.weight.requires_grad,
+                                               padding_idx=emb.padding_idx)
+        model.set_input_embeddings(new_emb)
+        if out is not None:
+            head = nn.Linear(hidden, new_rows, bias=out.bias is not None, device="meta")
+            head.weight = new_emb.weight if tied else nn.Parameter(grown(out.weight.detach()),
+                                                                   requires_grad=out.weight.requires_grad)
+            if out.bias is not None:
+                head.bias = nn.Parameter(grown(out.bias.detach()), requires_grad=out.bias.requires_grad)
+            model.set_output_embeddings(head)
     model.config.vocab_size = new_rows
-    if tied:
-        model.tie_weights()
-    return len(ids)
+    for module in (model, getattr(model, "model", None)):  # LlamaForCausalLM and LlamaModel keep a copy
+        if module is not None and hasattr(module, "vocab_size"):
+            module.vocab_size = new_rows
+    return len(new)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------------
+
+
+def _is_ours(out_dir: Path) -> bool:
+    """out_dir holds a finished `kazllm model extend` (not a tokenizer extension, not someone's data)."""
+    manifest = out_dir / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return read_json(manifest).get("stage") == STAGE
+    except (InputError, AttributeError):
+        return False
+
+
+def check_out_dir(out_dir: Path, keep: tuple[Path, ...]) -> Path:
+    """Check out_dir may be (re)written; return the out_dir.tmp to write into (see start_tmp_dir).
+
+    Refused: out_dir equal to or above an input (the base, the tokenizer), a non-empty out_dir that is not
+    an earlier `kazllm model extend`, a non-empty out_dir.tmp without our in-progress marker."""
+    out_dir = Path(out_dir).absolute()
+    for other in keep:
+        other = Path(other).resolve()
+        if out_dir.resolve() == other or other.is_relative_to(out_dir.resolve()):
+            raise InputError(f"--out {out_dir} would overwrite the input {other}: choose another directory")
+    if out_dir.is_file():
+        raise InputError(f"--out {out_dir} is a file: choose a directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_ours(out_dir):
+        raise InputError(f"--out {out_dir} is not empty and holds no {MANIFEST} of an earlier `kazllm model "
+                         "extend`: choose a new or empty directory")
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.is_dir() and any(tmp.iterdir()) and not (tmp / PARTIAL).is_file():
+        raise InputError(f"{tmp} exists and is not an unfinished `kazllm model extend`: move it away")
+    if tmp.is_file():
+        raise InputError(f"{tmp} is a file: move it away")
+    return tmp
+
+
+def start_tmp_dir(tmp: Path) -> Path:
+    """A fresh, empty out_dir.tmp (a leftover one passed check_out_dir) holding our in-progress marker."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / PARTIAL).touch()
+    return tmp
 
 
 def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard_size: str = "2GB",
                  dtype: str = "auto") -> dict:
     """Resolve and check the base, resize it to the extended tokenizer and save it (safetensors) to out_dir,
-    with the tokenizer and extend_manifest.json. Written to out_dir.tmp first, then renamed."""
+    with the tokenizer and extend_manifest.json. Written to out_dir.tmp first, then renamed.
+
+    Every check that needs no weights runs before the base is downloaded or loaded."""
     import torch
     from transformers import LlamaForCausalLM
+    from transformers.utils.hub import convert_file_size_to_int
 
     from data_prep.tokenizer_report import resolve_hf_dir
     from kazllm.hub import check_llama_checkpoint, resolve_pretrained
 
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    try:  # checked now, not after the model is loaded
+        convert_file_size_to_int(max_shard_size)
+    except ValueError:
+        raise InputError(f"--max-shard-size {max_shard_size!r}: give a size such as 2GB or 500MB") from None
+    started = time.perf_counter()
+    tokenizer_dir = resolve_hf_dir(tokenizer_dir)  # a tokenizer stage dir holds the tokenizer in hf/
+    init = read_embedding_init(tokenizer_dir)
+    check_extended_tokenizer(tokenizer_dir, init)
     resolved = resolve_pretrained(str(base), "--base")
     config = check_llama_checkpoint(resolved.path, "--base")
-    tokenizer_dir = resolve_hf_dir(tokenizer_dir)
-    init = read_embedding_init(tokenizer_dir)
     if int(config.get("vocab_size") or 0) < int(init["base_vocab_size"]):  # before loading any weight
         raise InputError(f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with "
                          f"{init['base_vocab_size']} tokens, {resolved.path} has {config.get('vocab_size')} "
                          "embedding rows")
+    out_dir = Path(out_dir).absolute()
+    tmp = check_out_dir(out_dir, keep=(resolved.path, tokenizer_dir))
     check_same_base(resolved.path, tokenizer_dir, init)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-        raise InputError(f"--out {out_dir} is not empty and holds no {MANIFEST} from an earlier run: "
-                         "choose a new or empty directory")
+    start_tmp_dir(tmp)
+
     torch_dtype = {"auto": "auto", "bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[dtype]
-    model = LlamaForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype, use_safetensors=True,
-                                             trust_remote_code=False)
+    try:
+        model = LlamaForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype, use_safetensors=True,
+                                                 trust_remote_code=False)
+    except (OSError, ValueError, RuntimeError) as e:  # a truncated shard, a weight of the wrong shape
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"--base {resolved.path}: the weights do not load as LlamaForCausalLM: {first[:200]}") from None
     base_rows = model.get_input_embeddings().weight.shape[0]
-    tied = bool(model.config.tie_word_embeddings)
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
     n_set = resize_embeddings(model, init)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp), safe_serialization=True, max_shard_size=max_shard_size)
+    rows = model.get_input_embeddings().weight.shape[0]
+    # transformers 5 writes safetensors only (no pickle); the base's generation_config travels with the model
+    model.save_pretrained(str(tmp), max_shard_size=max_shard_size)
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).is_file():
             shutil.copy(tokenizer_dir / name, tmp / name)
+    if (tokenizer_dir / MANIFEST).is_file():
+        shutil.copy(tokenizer_dir / MANIFEST, tmp / TOKENIZER_MANIFEST)
+    (tmp / PARTIAL).unlink()
+    new_ids = [int(i) for i in init["new"]]
     manifest = {
-        "stage": "model extend",
+        "stage": STAGE,
+        "kazllm_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "base": {"source": resolved.source, "path": str(resolved.path), "repo_id": resolved.repo_id,
                  "revision": resolved.revision},
         "tokenizer": str(tokenizer_dir), "tokenizer_sha256": file_sha256(tokenizer_dir / "tokenizer.json"),
-        "base_rows": base_rows, "rows": model.get_input_embeddings().weight.shape[0],
-        "base_vocab_size": init["base_vocab_size"], "vocab_size": init["vocab_size"], "rows_initialised": n_set,
+        "tokenizer_base": init.get("base"),  # what the extension recorded of its base (may be absent)
+        "base_rows": base_rows, "rows": rows,
+        "base_vocab_size": int(init["base_vocab_size"]), "vocab_size": int(init["vocab_size"]),
+        "rows_initialised": n_set,
+        "padding_rows_overwritten": sum(i < base_rows for i in new_ids),
+        "rows_appended": rows - base_rows,
         "tied_embeddings": tied, "dtype": str(model.dtype).removeprefix("torch."),
+        "max_shard_size": max_shard_size,
+        "seconds": round(time.perf_counter() - started, 1),
         "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},
     }
-    write_json(tmp / MANIFEST, manifest)
-    shutil.rmtree(out_dir, ignore_errors=True)
+    write_json(tmp / MANIFEST, manifest)  # last: a directory with it is complete
+    shutil.rmtree(out_dir, ignore_errors=True)  # checked above: empty or an earlier model extend
     tmp.rename(out_dir)
     return manifest
