@@ -7,6 +7,7 @@ exactly what `kazllm train` runs. docs/training.md documents the JSON precedence
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -55,16 +56,92 @@ def lr_factor(step: int, t: TrainSection) -> float:
     return low + (1 - low) * remaining
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings."""
+def shifted_schedule(t: TrainSection) -> TrainSection:
+    """The schedule after the freeze phase: the same warmup and decay over the remaining steps."""
+    return dataclasses.replace(t, steps=t.steps - t.freeze_steps, freeze_steps=0) if t.freeze_steps else t
+
+
+def group_lr_factor(step: int, t: TrainSection, trains_while_frozen: bool, after: TrainSection | None = None) -> float:
+    """LR multiplier of one parameter group at optimizer step `step`, the freeze phase included.
+
+    Without train.freeze_steps this is lr_factor. During the freeze phase (step < freeze_steps) the
+    embeddings group warms up linearly over min(warmup_steps, freeze_steps) steps and then holds the peak,
+    while every other group gets 0: AdamW then changes nothing there (lr 0 also cancels the decoupled
+    weight decay). From step freeze_steps on, every group follows lr_factor as if the run started there
+    (re-warm-up over the remaining steps): the body starts training from a warmed-up optimizer state
+    without the shock of the peak LR. A function of the step alone, so a resumed run continues exactly.
+    """
+    if step >= t.freeze_steps:
+        return lr_factor(step - t.freeze_steps, after or shifted_schedule(t))
+    if not trains_while_frozen:
+        return 0.0
+    warm = min(t.warmup_steps, t.freeze_steps)
+    return (step + 1) / warm if step < warm else 1.0
+
+
+def embedding_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The input embedding matrix and, when untied, the output projection: the matrices with a row per token."""
+    params = [model.get_input_embeddings().weight]
+    output = model.get_output_embeddings()
+    if output is not None and output.weight is not params[0]:
+        params.append(output.weight)
+    return params
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float, separate_embeddings: bool = False) -> list[dict]:
+    """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings.
+
+    separate_embeddings (the freeze phase of continued pretraining) puts the embedding matrices in a
+    group of their own, always the last one, so that they get their own LR and weight decay.
+    """
 
     def ndim(p: torch.Tensor) -> int:  # under ZeRO-3 a parameter is an empty shard; ds_shape is its real shape
         return len(getattr(p, "ds_shape", p.shape))
 
-    decay = [p for p in model.parameters() if p.requires_grad and ndim(p) >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and ndim(p) < 2]
+    embeddings = embedding_parameters(model) if separate_embeddings else []
+    own = {id(p) for p in embeddings}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in own]
+    decay = [p for p in params if ndim(p) >= 2]
+    no_decay = [p for p in params if ndim(p) < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which the LR scheduler would miss
+    groups = [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which the LR scheduler would miss
+    if embeddings:
+        groups.append({"params": embeddings, "weight_decay": weight_decay})
+    return groups
+
+
+class EmbeddingFreeze:
+    """The freeze phase of continued pretraining: for the first `steps` optimizer steps only the embedding
+    rows of the new tokens (ids >= first_new_row, both matrices) change; every other weight stays bit-identical.
+
+    Three parts, each a function of the step so that resume is exact: the LR schedule gives every group but
+    the embeddings lr 0 (group_lr_factor); a gradient hook on the embedding matrices zeroes the rows of the
+    old tokens, so AdamW's moments for them stay 0 and its update there is exactly 0; and set_step sets the
+    embeddings group's weight decay to 0 during the phase (decoupled decay would shrink the old rows too).
+    The hook is a tensor hook, so it runs before DeepSpeed's post-accumulate hooks reduce or partition the
+    gradient: it sees the whole matrix under every ZeRO stage.
+    """
+
+    def __init__(self, steps: int, first_new_row: int, weight_decay: float):
+        self.steps, self.first_new_row, self.weight_decay = steps, first_new_row, weight_decay
+        self.active = False
+
+    def attach(self, model: torch.nn.Module) -> None:
+        for param in embedding_parameters(model):
+            param.register_hook(self._zero_old_rows)
+
+    def _zero_old_rows(self, grad: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return grad
+        grad = grad.clone()
+        grad[: self.first_new_row] = 0
+        return grad
+
+    def set_step(self, step: int, optimizer) -> None:
+        """Before optimizer step `step` (0-based): switch the phase and the embeddings' weight decay."""
+        self.active = step < self.steps
+        inner = getattr(optimizer, "optimizer", optimizer)  # DeepSpeed's ZeRO/bf16 wrappers keep torch's AdamW
+        inner.param_groups[-1]["weight_decay"] = 0.0 if self.active else self.weight_decay
 
 
 BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size")
@@ -183,8 +260,23 @@ def init_distributed() -> torch.device:
     return torch.device("cuda", int(os.environ["LOCAL_RANK"])) if use_cuda else torch.device("cpu")
 
 
-def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.device, seed: int, log=print):
-    """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + LR schedule -> DeepSpeed."""
+def lr_scheduler(optimizer: torch.optim.Optimizer, t: TrainSection, embeddings_group: bool = False):
+    """LambdaLR with one factor per parameter group (group_lr_factor); with embeddings_group the last group
+    is the embeddings group of param_groups(separate_embeddings=True), which trains during the freeze phase.
+    The factors are plain functions of the step (not saved in checkpoints: a resume recomputes them)."""
+    after, last = shifted_schedule(t), len(optimizer.param_groups) - 1
+    lambdas = [lambda step, trains=(embeddings_group and i == last): group_lr_factor(step, t, trains, after)
+               for i in range(len(optimizer.param_groups))]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+
+
+def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.device, seed: int, log=print,
+                 init_path=None, freeze: EmbeddingFreeze | None = None):
+    """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + LR schedule -> DeepSpeed.
+
+    init_path: a Hugging Face directory whose weights the model starts from (continued pretraining),
+    else a fresh init. freeze: the freeze phase (train.freeze_steps), which needs the embeddings group.
+    """
     import deepspeed
 
     cuda = device.type == "cuda"
@@ -193,14 +285,16 @@ def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.d
         log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
     torch.manual_seed(seed)  # identical init on every rank and every run
     model = build_model(model_config, t.attn_implementation, t.activation_checkpointing, liger,
-                        zero3_config=ds_config if t.zero_stage == 3 else None, log=log)
+                        zero3_config=ds_config if t.zero_stage == 3 else None, log=log, init_path=init_path)
+    if freeze is not None:
+        freeze.attach(model)
     if t.compile and t.zero_stage < 3:
         # Per decoder layer, in place: state-dict keys stay those of the HF model (export unchanged).
         for layer in model.model.layers:
             layer.compile()
-    optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=(0.9, 0.95), eps=1e-8,
-                                  fused=cuda or None)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, t))
+    groups = param_groups(model, t.weight_decay, separate_embeddings=freeze is not None)
+    optimizer = torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.95), eps=1e-8, fused=cuda or None)
+    scheduler = lr_scheduler(optimizer, t, embeddings_group=freeze is not None)
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config)
     if t.compile and t.zero_stage == 3:
         engine.compile()  # DeepSpeed's own compile knows ZeRO-3's parameter-gathering hooks

@@ -32,16 +32,16 @@ tags:
 
 # {name}
 
-A Llama-style causal language model trained with [kazllm](https://github.com/) — an open training stack
+A Llama-style causal language model trained{origin} with [kazllm](https://github.com/) — an open training stack
 for Kazakh language models.
 
 | | |
 |---|---|
 | Architecture | LlamaForCausalLM, {params_m:.2f}M parameters, {layers} layers, hidden {hidden}, vocab {vocab} |
-| Training | {steps} steps, ZeRO-{zero} on {world} rank(s), sequence length {seq_len}, {tokens:,} tokens seen |
+{base_row}| Training | {steps} steps, ZeRO-{zero} on {world} rank(s), sequence length {seq_len}, {tokens:,} tokens seen |
 | Loss | {first_loss:.3f} → {last_loss:.3f} (validation {val_loss}) |
 | Data | {docs} documents kept by `kazllm prep` from: {sources} |
-| Tokenizer | sentencepiece {model_type} with byte fallback, {vocab} pieces; Kazakh tokens/word {tpw} |
+| Tokenizer | {tokenizer} |
 
 ## Use
 
@@ -72,14 +72,25 @@ def latest_tag(ckpt_dir: Path) -> str:
     return good.name
 
 
+def checkpoint_state_dict(ckpt_dir: Path, tag: str, zero_stage: int | None) -> dict[str, torch.Tensor]:
+    """The fp32 weights of a checkpoint. ZeRO 1-3 keep them in optimizer partitions, which DeepSpeed's
+    zero_to_fp32 gathers; plain DeepSpeed (ZeRO-0) has no partitions (zero_to_fp32 fails on it) and keeps the
+    whole module in its model-states file, written by this run (DeepSpeed's own torch.load, not weights_only)."""
+    if zero_stage == 0:
+        states = torch.load(ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False)
+        return {name: tensor.float() for name, tensor in states["module"].items()}
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    return get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
+
+
 def load_zero_checkpoint(ckpt_dir: Path, tag: str):
     """Rebuild the model from a ZeRO checkpoint (any stage) into a plain fp32 LlamaForCausalLM."""
-    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
     from transformers import LlamaConfig, LlamaForCausalLM
 
     meta = read_json(ckpt_dir / tag / "kazllm_checkpoint.json")
     config = LlamaConfig.from_dict(meta["model_config"])
-    state = get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
+    state = checkpoint_state_dict(ckpt_dir, tag, meta.get("zero_stage"))
     model = LlamaForCausalLM(config)
     if config.tie_word_embeddings:  # the tied head may be stored under its own key or not at all
         state.pop("lm_head.weight", None)
@@ -89,6 +100,29 @@ def load_zero_checkpoint(ckpt_dir: Path, tag: str):
         raise KazllmError(f"checkpoint {ckpt_dir / tag} does not match the model: missing {missing}, unexpected {unexpected}")
     model.tie_weights()
     return model.eval(), meta
+
+
+def base_model(cfg: KazllmConfig) -> str | None:
+    """The base model a continued run started from, with the commit when known (checkpoints/init_from.json)."""
+    record_path = cfg.stage_dir("checkpoints") / "init_from.json"
+    if not record_path.is_file():
+        return cfg.model.init_from or None
+    record = read_json(record_path)
+    name = record.get("repo_id") or record.get("init_from")
+    return f"{name} (revision {record['revision']})" if record.get("revision") else name
+
+
+def tokenizer_description(tok: dict) -> str:
+    """The model card's tokenizer line: our sentencepiece tokenizer, or the base's tokenizer (extended or not)."""
+    tpw = tok.get("kk_tokens_per_word")
+    if tok.get("extended_from"):
+        base = tok["extended_from"].get("repo_id") or tok["extended_from"].get("source")
+        before = f" (base {tok['kk_tokens_per_word_base']})" if tok.get("kk_tokens_per_word_base") else ""
+        return (f"{tok.get('model_type', 'bpe (extended)')}: the tokenizer of {base} with {tok.get('added', 0):,} "
+                f"Kazakh pieces added (every old id kept), {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}{before}")
+    if tok.get("spm_model"):
+        return f"sentencepiece {tok['model_type']} with byte fallback, {tok['vocab_size']} pieces; Kazakh tokens/word {tpw}"
+    return f"{tok.get('model_type', 'the base model')} tokenizer, {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}"
 
 
 def write_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None) -> None:
@@ -104,7 +138,11 @@ def write_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_resul
                          for metric, value in scores.items() if isinstance(value, (int, float)))
         eval_section = f"\n## Evaluation\n\n| task | metric | value |\n|---|---|---|\n{rows}\n"
     val = summary.get("val_loss")
+    base = base_model(cfg)
     text = MODEL_CARD.format(
+        origin=f" by continued pretraining of {base}" if base else "",
+        base_row=f"| Base model | {base}: continued pretraining |\n" if base else "",
+        tokenizer=tokenizer_description(tok),
         name=cfg.export.model_name, params_m=summary["parameters"] / 1e6, layers=mc["num_hidden_layers"],
         hidden=mc["hidden_size"], vocab=mc["vocab_size"], steps=summary["steps"], zero=t.zero_stage,
         world=summary["world_size"], seq_len=t.seq_len,
@@ -112,7 +150,7 @@ def write_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_resul
         first_loss=summary["first_loss"], last_loss=summary["last_loss"],
         val_loss=f"{val:.3f}" if val is not None else "n/a", docs=prep["documents_kept"],
         sources=", ".join(sorted({i["name"] or Path(i["path"]).name for i in prep["inputs"]})),
-        model_type=tok["model_type"], tpw=tok["kk_tokens_per_word"], path=export_dir, eval_section=eval_section,
+        path=export_dir, eval_section=eval_section,
     )
     (export_dir / "README.md").write_text(text, encoding="utf-8")
 
@@ -135,7 +173,8 @@ def run_export(cfg: KazllmConfig) -> dict:
     model.save_pretrained(str(export_dir), safe_serialization=True)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     tokenizer.save_pretrained(str(export_dir))
-    shutil.copy(tok_dir / "tokenizer.model", export_dir / "tokenizer.model")  # for sentencepiece users
+    if (tok_dir / "tokenizer.model").is_file():  # our sentencepiece model, for sentencepiece users
+        shutil.copy(tok_dir / "tokenizer.model", export_dir / "tokenizer.model")
     write_model_card(cfg, export_dir, meta)
 
     # Verify: the directory loads with the Auto classes and gives the same logits.

@@ -44,11 +44,7 @@ def load_preset(preset: str) -> dict[str, Any]:
 def build_llama_config(model: ModelSection, vocab_size: int, bos_id: int, eos_id: int, pad_id: int) -> LlamaConfig:
     """The LlamaConfig of a run: preset fields, then `model.overrides`, with our tokenizer's ids."""
     fields = {**load_preset(model.preset), **model.overrides}
-    # rope_theta / rope_scaling: the 4.x spelling, which transformers 5 still converts into rope_parameters
-    known = set(LlamaConfig().to_dict()) | {"rope_theta", "rope_scaling"}
-    unknown = sorted(k for k in fields if k not in known)
-    if unknown:  # LlamaConfig would keep a typo as an attribute and silently ignore it
-        raise ConfigError(f"model: unknown LlamaConfig field(s) {', '.join(unknown)} (preset '{model.preset}' or overrides)")
+    _known_fields(fields, f"preset '{model.preset}' or overrides")
     try:
         config = LlamaConfig(
             vocab_size=vocab_size, bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id,
@@ -62,6 +58,60 @@ def build_llama_config(model: ModelSection, vocab_size: int, bos_id: int, eos_id
             f"{config.num_attention_heads}, and those into num_key_value_heads {config.num_key_value_heads} groups"
         )
     return config
+
+
+ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                     "num_key_value_heads", "head_dim", "tie_word_embeddings")
+"""Config fields that decide the shape of a weight other than the embeddings (whose rows follow the tokenizer)."""
+
+
+def architecture(config: LlamaConfig) -> dict[str, Any]:
+    return {k: head_dim(config) if k == "head_dim" else getattr(config, k) for k in ARCHITECTURE_KEYS}
+
+
+def _known_fields(fields: dict[str, Any], where: str) -> None:
+    # rope_theta / rope_scaling: the 4.x spelling, which transformers 5 still converts into rope_parameters
+    known = set(LlamaConfig().to_dict()) | {"rope_theta", "rope_scaling"}
+    unknown = sorted(k for k in fields if k not in known)
+    if unknown:  # LlamaConfig would keep a typo as an attribute and silently ignore it
+        raise ConfigError(f"model: unknown LlamaConfig field(s) {', '.join(unknown)} ({where})")
+
+
+def pretrained_llama_config(path, model: ModelSection) -> LlamaConfig:
+    """The LlamaConfig of a run that continues a checkpoint (model.init_from, resolved to the directory `path`).
+
+    The architecture is the checkpoint's own config.json, never a preset's, so the weights always fit.
+    model.overrides may change fields without weights (max_position_embeddings, rope_theta, dropout...),
+    not a shape (ConfigError). A model.preset given as well must agree with the checkpoint on every shape
+    field: that is what lets `kazllm plan` size a remote checkpoint offline from the preset.
+    """
+    saved = LlamaConfig.from_pretrained(str(path))
+    overrides = dict(model.overrides)
+    _known_fields(overrides, "model.overrides")
+    shape = {**architecture(saved), "vocab_size": saved.vocab_size}
+    changed = [f"{k}: checkpoint {shape[k]!r}, override {v!r}" for k, v in overrides.items() if k in shape and v != shape[k]]
+    if changed:
+        raise ConfigError(f"model.overrides cannot change the shape of model.init_from '{model.init_from}' "
+                          f"({'; '.join(changed)}): remove them")
+    fields = saved.to_dict()
+    rope = dict(fields.get("rope_parameters") or {})
+    if "rope_theta" in overrides:
+        rope["rope_theta"] = overrides.pop("rope_theta")
+    rope.update(overrides.pop("rope_scaling", None) or {})
+    config = LlamaConfig.from_dict({**fields, **({"rope_parameters": rope} if rope else {}), **overrides})
+    if model.preset:
+        check_preset_matches(model, config)
+    return config
+
+
+def check_preset_matches(model: ModelSection, config: LlamaConfig) -> None:
+    """A preset named together with model.init_from must describe the checkpoint's shape (ConfigError naming both)."""
+    preset = build_llama_config(ModelSection(preset=model.preset), config.vocab_size, 1, 2, 0)
+    ours, theirs = architecture(preset), architecture(config)
+    diff = [f"{k} {ours[k]!r} vs {theirs[k]!r}" for k in ARCHITECTURE_KEYS if ours[k] != theirs[k]]
+    if diff:
+        raise ConfigError(f"model.preset '{model.preset}' does not match the checkpoint of model.init_from "
+                          f"'{model.init_from}' (preset vs checkpoint: {'; '.join(diff)}): fix or empty model.preset")
 
 
 def head_dim(config: LlamaConfig) -> int:
@@ -113,13 +163,15 @@ def build_model(
     liger_kernel: bool = False,
     zero3_config: dict | None = None,
     log=print,
+    init_path=None,
 ):
-    """A freshly initialised LlamaForCausalLM for training.
+    """A freshly initialised LlamaForCausalLM for training, or with init_path the weights of that directory.
 
     Initialisation draws from torch's global RNG in one fixed order (transformers' `_init_weights`,
     module by module), also under ZeRO-3, where `zero3_config` makes the parameters born partitioned
     (deepspeed.zero.Init: a 70B model never exists whole on one rank) and rank 0 initialises each module
     before it is scattered. So one seed gives the same weights on 1 rank or on N ZeRO-3 ranks.
+    With init_path the weights are loaded instead (load_pretrained), under ZeRO-3 also born partitioned.
     """
     import torch
     from transformers import LlamaForCausalLM
@@ -144,7 +196,9 @@ def build_model(
         apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
                                     fused_linear_cross_entropy=fused_ce)
         log(f"liger-kernel: fused RMSNorm, RoPE, SwiGLU{' and linear cross-entropy' if fused_ce else ''}")
-    if zero3_config is not None:
+    if init_path is not None:
+        model = load_pretrained(init_path, config, attn_implementation, zero3_config)
+    elif zero3_config is not None:
         # transformers' ZeRO-3 path (zero.Init + rank-0 init per module) is switched on by a live
         # HfDeepSpeedConfig; we keep it only while the model is built.
         from transformers.integrations import HfDeepSpeedConfig
@@ -162,4 +216,34 @@ def build_model(
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def load_pretrained(path, config: LlamaConfig, attn_implementation: str, zero3_config: dict | None = None):
+    """LlamaForCausalLM.from_pretrained in fp32 (DeepSpeed casts to bf16 and keeps fp32 master weights).
+
+    Under ZeRO-3 a live HfDeepSpeedConfig makes transformers build the model inside deepspeed.zero.Init
+    and copy the checkpoint into the partitioned parameters (rank 0 reads the safetensors, memory-mapped;
+    the other ranks only need shapes), so an 8B model is never whole on one GPU. Every weight must come
+    from the checkpoint: a missing or mis-shaped one would silently be a random init, so it is an error.
+    """
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from kazllm.errors import InputError
+
+    kwargs = dict(config=config, dtype=torch.float32, attn_implementation=attn_implementation, use_safetensors=True,
+                  output_loading_info=True)
+    if zero3_config is not None:
+        from transformers.integrations import HfDeepSpeedConfig
+
+        ds_flag = HfDeepSpeedConfig(zero3_config)  # noqa: F841 (held by a weak reference in transformers)
+        model, info = LlamaForCausalLM.from_pretrained(str(path), **kwargs)
+        del ds_flag
+    else:
+        model, info = LlamaForCausalLM.from_pretrained(str(path), **kwargs)
+    missing = sorted(k for k in info.get("missing_keys", ()) if not (config.tie_word_embeddings and k == "lm_head.weight"))
+    problems = missing + sorted(str(k) for k in info.get("mismatched_keys", ())) + list(info.get("error_msgs", ()))
+    if problems:
+        raise InputError(f"{path}: the checkpoint does not fill the model ({', '.join(problems[:5])})")
     return model

@@ -33,17 +33,70 @@ GPUS: dict[str, dict[str, float]] = {
 GPUS_PER_NODE = 8
 
 
-def _vocab_size(cfg: KazllmConfig) -> int:
-    """The trained tokenizer's vocabulary when this run has one, else the configured size."""
+LLAMA3_VOCAB = 128_256
+"""Embedding rows of Llama-3 checkpoints (the shapes the 8b and 70b presets describe): assumed for a remote
+base model whose config.json is not on this machine."""
+
+
+def local_model_config(spec: str) -> dict | None:
+    """config.json of a base model without any network: a local directory, or a hub id already in the
+    Hugging Face cache; None when neither has it."""
+    from kazllm.config import resolve_path
+
+    for cand in (Path(spec).expanduser(), resolve_path(spec)):
+        if (cand / "config.json").is_file():
+            return read_json(cand / "config.json")
+    repo_id, _, revision = spec.partition("@")
+    if "/" not in repo_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "config.json", revision=revision or None)
+    except Exception:  # noqa: BLE001 (an odd id or cache layout: just not cached)
+        return None
+    return read_json(Path(cached)) if isinstance(cached, str) else None
+
+
+def vocab_rows(cfg: KazllmConfig) -> tuple[int, str]:
+    """(embedding rows, where the figure comes from) of the run's model.
+
+    The run's trained tokenizer when it exists; else, for a run that extends a base model's tokenizer
+    (tokenizer.extend_base), the base's rows plus tokenizer.max_new (an upper bound: the extension
+    stops at the merges the text supports); else the base's rows (model.init_from); else
+    tokenizer.vocab_size. A base's rows come from its config.json when on disk, else LLAMA3_VOCAB.
+    """
     manifest = cfg.stage_dir("tokenizer") / "manifest.json"
     if manifest.is_file():
-        return int(read_json(manifest).get("vocab_size", cfg.tokenizer.vocab_size))
-    return cfg.tokenizer.vocab_size
+        return int(read_json(manifest).get("vocab_size", cfg.tokenizer.vocab_size)), "the run's tokenizer"
+    base = cfg.tokenizer.extend_base or cfg.model.init_from
+    if not base:
+        return cfg.tokenizer.vocab_size, "tokenizer.vocab_size"
+    config = local_model_config(base)
+    rows, source = (int(config["vocab_size"]), base) if config else (LLAMA3_VOCAB, f"{base}, assumed Llama-3")
+    if cfg.tokenizer.extend_base:
+        return rows + cfg.tokenizer.max_new, f"{rows:,} of {source} + tokenizer.max_new {cfg.tokenizer.max_new:,}"
+    return rows, source
+
+
+def plan_llama_config(cfg: KazllmConfig):
+    """The model a plan sizes: the preset (which model.init_from must agree with at train time), or the
+    base checkpoint's own config.json when only model.init_from is given and it is on disk."""
+    rows, _ = vocab_rows(cfg)
+    if cfg.model.init_from and not cfg.model.preset:
+        config = local_model_config(cfg.model.init_from)
+        if config is None:
+            raise ConfigError(f"kazllm plan: model.init_from '{cfg.model.init_from}' is not on this machine: set "
+                              "model.preset to its shape (e.g. 8b for Llama-3.1-8B) so the plan can size it offline")
+        from transformers import LlamaConfig
+
+        return LlamaConfig.from_dict({**config, "vocab_size": max(rows, int(config["vocab_size"]))})
+    return build_llama_config(cfg.model, rows, bos_id=1, eos_id=2, pad_id=0)
 
 
 def model_cost(cfg: KazllmConfig) -> tuple[int, float]:
     """(parameters, training FLOPs per token) of the config's model at train.seq_len."""
-    config = build_llama_config(cfg.model, _vocab_size(cfg), bos_id=1, eos_id=2, pad_id=0)
+    config = plan_llama_config(cfg)
     return count_parameters(config), flops_per_token(config, cfg.train.seq_len)
 
 
@@ -93,11 +146,15 @@ def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
     if metrics:
         mfu, mfu_source = measured_mfu(metrics, peak), f"measured ({metrics})"
     params, fpt = model_cost(cfg)
+    vocab, vocab_source = vocab_rows(cfg)
     total_flops = tokens * fpt
     seconds = total_flops / (gpus * peak * 1e12 * mfu)
     hours = seconds / 3600
     return {
-        "model": cfg.model.preset,
+        "model": cfg.model.preset or cfg.model.init_from or "debug-tiny",
+        "init_from": cfg.model.init_from or None,
+        "vocab_size": vocab,
+        "vocab_source": vocab_source,
         "parameters": params,
         "flops_per_token": fpt,
         "seq_len": t.seq_len,
@@ -124,7 +181,9 @@ def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
 
 def render_plan(r: dict) -> str:
     rows = [
-        ("model", f"{r['model']}: {r['parameters'] / 1e9:.2f}B parameters, seq {r['seq_len']}"),
+        ("model", f"{r['model']}: {r['parameters'] / 1e9:.2f}B parameters, seq {r['seq_len']}"
+                  + (f", continued from {r['init_from']}" if r.get("init_from") else "")),
+        ("vocabulary", f"{r['vocab_size']:,} ({r['vocab_source']})"),
         ("FLOPs per token", f"{r['flops_per_token'] / 1e9:.1f} GFLOP (6N + attention)"),
         ("tokens", f"{r['tokens'] / 1e9:.2f}B ({r['tokens_per_parameter']:.1f} per parameter)"),
         ("training compute", f"{r['total_flops']:.3e} FLOP"),

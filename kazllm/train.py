@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from kazllm.checkpoint import EXIT_REQUEUE  # also read by job scripts as kazllm
 from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config, resolve_path
 from kazllm.data import SequenceLoader, TokenShardReader
 from kazllm.engine import (
+    EmbeddingFreeze,
     build_engine,
     causal_lm_loss,
     deepspeed_config,
@@ -42,8 +44,15 @@ from kazllm.engine import (
     peak_flops,
     under_launcher,
 )
-from kazllm.errors import InputError, KazllmError
-from kazllm.model import build_llama_config, count_parameters, describe, flops_per_token
+from kazllm.errors import ConfigError, InputError, KazllmError
+from kazllm.model import (
+    build_llama_config,
+    count_parameters,
+    describe,
+    flops_per_token,
+    pretrained_llama_config,
+)
+from kazllm.model_extend import EMBEDDING_INIT  # tokenizer/hf/embedding_init.json of an extended tokenizer
 
 # ---------------------------------------------------------------------------------------------------
 # Launching
@@ -60,6 +69,9 @@ def launch_training(cfg: KazllmConfig) -> None:
                    mixture=t.mixture, document_masking=t.document_masking)
     deepspeed_config(t, world_size, torch.cuda.is_available())
     ckpt_dir = cfg.stage_dir("checkpoints")
+    check_freeze(cfg)
+    if cfg.model.init_from and not will_resume(cfg, ckpt_dir):
+        plan_init_from(cfg)  # resolve (download) and check the base model once, before any rank starts
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     resolved = ckpt_dir / "resolved_config.yaml"
     if os.environ.get("RANK", "0") == "0":
@@ -92,6 +104,176 @@ def exit_if_preempted(ckpt_dir: Path, started: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Continued pretraining: the starting weights (model.init_from) and the freeze phase
+# ---------------------------------------------------------------------------------------------------
+
+INIT_MODEL_DIR = "init_model"
+"""<run>/init_model: model.init_from with its embeddings resized to the run's extended tokenizer."""
+INIT_RECORD = "init_from.json"
+"""<run>/checkpoints/init_from.json: which base model step 0 started from (read by `kazllm export`)."""
+
+
+@dataclass
+class InitPlan:
+    """Where the weights of step 0 come from when a run continues a base model."""
+
+    base: object
+    """kazllm.hub.ResolvedModel of model.init_from (path, source, repo_id, revision)."""
+    config: object
+    """The base checkpoint's LlamaConfig with model.overrides."""
+    resize: bool
+    """tokenizer/hf extends the base's tokenizer: the embeddings must grow first (as `kazllm model extend`)."""
+
+
+def tokenizer_dir(cfg: KazllmConfig) -> Path:
+    return cfg.stage_dir("tokenizer") / "hf"
+
+
+def embedding_init(cfg: KazllmConfig) -> dict | None:
+    """tokenizer/hf/embedding_init.json of an extended tokenizer ({"base_vocab_size", "vocab_size", "new", ...})."""
+    path = tokenizer_dir(cfg) / EMBEDDING_INIT
+    return read_json(path) if path.is_file() else None
+
+
+def tokenizer_vocab(hf_dir: Path) -> dict[str, int] | None:
+    """Token -> id of a Hugging Face directory's tokenizer.json, added tokens included (None without one)."""
+    path = Path(hf_dir) / "tokenizer.json"
+    if not path.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(path)).get_vocab(with_added_tokens=True)
+
+
+def will_resume(cfg: KazllmConfig, ckpt_dir: Path) -> bool:
+    """Whether this start continues a checkpoint, which brings every weight: model.init_from is then not read."""
+    mode = cfg.train.resume
+    return mode != "never" and (mode != "auto" or bool(ckpt.published_checkpoints(ckpt_dir)))
+
+
+def check_freeze(cfg: KazllmConfig) -> None:
+    """train.freeze_steps trains only the new tokens' embedding rows of a base model: both must exist."""
+    t = cfg.train
+    if not t.freeze_steps:
+        return
+    if not cfg.model.init_from:
+        raise ConfigError(f"train.freeze_steps={t.freeze_steps} needs model.init_from: the phase trains the new "
+                          "tokens' embeddings of a base model while the rest stays frozen")
+    init = embedding_init(cfg)
+    if init is None or int(init["vocab_size"]) <= int(init["base_vocab_size"]):
+        raise ConfigError(f"train.freeze_steps={t.freeze_steps}: {tokenizer_dir(cfg)} adds no tokens to the base "
+                          f"(no {EMBEDDING_INIT} with new ids): extend the base's tokenizer (tokenizer.extend_base) "
+                          "or set train.freeze_steps=0")
+
+
+def plan_init_from(cfg: KazllmConfig) -> InitPlan:
+    """Resolve model.init_from (a directory or a hub id, downloaded once), check that it is a Llama in
+    safetensors without remote code, read its architecture and decide whether its embeddings need resizing.
+    Every problem is a one-line ConfigError/InputError, raised before any rank starts (launch_training)."""
+    from kazllm.hub import check_llama_checkpoint, resolve_pretrained
+
+    base = resolve_pretrained(cfg.model.init_from, "model.init_from")
+    check_llama_checkpoint(base.path, "model.init_from")
+    config = pretrained_llama_config(base.path, cfg.model)
+    return InitPlan(base, config, needs_resize(cfg, Path(base.path), config.vocab_size))
+
+
+def needs_resize(cfg: KazllmConfig, base_dir: Path, rows: int) -> bool:
+    """Whether the base's embeddings must first grow to the run's tokenizer (tokenizer/hf).
+
+    No when tokenizer/hf is the base's own tokenizer (or the one the checkpoint was already extended to):
+    every token the base knows has the same id. Yes when it extends the base's tokenizer: more tokens, the
+    base's ids unchanged, and an embedding_init.json made from this base. Anything else would pair tokens
+    with another token's embedding row, so it is an InputError.
+    """
+    spec, tok_dir = cfg.model.init_from, tokenizer_dir(cfg)
+    ours, theirs, init = tokenizer_vocab(tok_dir), tokenizer_vocab(base_dir), embedding_init(cfg)
+    if ours is None:
+        raise InputError(f"{tok_dir} has no tokenizer.json: run `kazllm tokenizer train` (tokenizer.extend_base={spec})")
+    if theirs is None:  # a checkpoint without a fast tokenizer: only the sizes and embedding_init.json can tell
+        if init is None and len(ours) > rows:
+            raise InputError(f"{tok_dir} has {len(ours):,} tokens but model.init_from '{spec}' only {rows:,} "
+                             f"embedding rows and there is no {EMBEDDING_INIT} to initialise the others")
+        return init is not None
+    if len(ours) < len(theirs):
+        raise InputError(f"{tok_dir} ({len(ours):,} tokens) is smaller than the tokenizer of model.init_from '{spec}' "
+                         f"({len(theirs):,}): train with the base's tokenizer or an extension of it "
+                         f"(tokenizer.extend_base={spec})")
+    moved = [(token, i, ours.get(token)) for token, i in theirs.items() if ours.get(token) != i]
+    if moved:
+        token, i, j = moved[0]
+        raise InputError(f"{tok_dir} is neither the tokenizer of model.init_from '{spec}' nor an extension of it "
+                         f"({len(moved):,} of its {len(theirs):,} tokens differ, e.g. {token!r}: id {i} there, {j} here): "
+                         f"set tokenizer.extend_base={spec} and rerun `kazllm tokenizer train` and `kazllm pretokenize`")
+    if len(ours) == len(theirs):
+        if rows < len(ours):
+            raise InputError(f"model.init_from '{spec}' has {rows:,} embedding rows for its {len(ours):,} tokens")
+        return False
+    if init is None or int(init["base_vocab_size"]) != len(theirs):
+        what = f"its {EMBEDDING_INIT} says base_vocab_size {init['base_vocab_size']}" if init else f"it has no {EMBEDDING_INIT}"
+        raise InputError(f"{tok_dir} has {len(ours):,} tokens, the tokenizer of model.init_from '{spec}' {len(theirs):,}, "
+                         f"but {what}: it was extended from a different base (tokenizer.extend_base must be {spec})")
+    return True
+
+
+def resized_model_is_current(out: Path, base, tok_dir: Path) -> bool:
+    """<run>/init_model can be reused: made from the same base and the same tokenizer.json (its manifest)."""
+    from kazllm.artifacts import file_sha256
+    from kazllm.model_extend import MANIFEST
+
+    manifest = out / MANIFEST
+    if not manifest.is_file() or not (out / "config.json").is_file():
+        return False
+    made = read_json(manifest)
+    base_info = made.get("base") or {}
+    same_base = str(base_info.get("path")) == str(base.path) or (
+        base.repo_id is not None and base_info.get("repo_id") == base.repo_id
+        and base_info.get("revision") == base.revision)
+    return same_base and made.get("tokenizer_sha256") == file_sha256(tok_dir / "tokenizer.json")
+
+
+def resize_into_run(cfg: KazllmConfig, plan: InitPlan, log=print) -> Path:
+    """Rank 0: write <run>/init_model = the base resized to tokenizer/hf exactly as `kazllm model extend` does
+    (new rows from embedding_init.json), or reuse it when it was made from the same base and tokenizer."""
+    from kazllm.model_extend import extend_model
+
+    out, tok_dir = cfg.out_dir / INIT_MODEL_DIR, tokenizer_dir(cfg)
+    if resized_model_is_current(out, plan.base, tok_dir):
+        log(f"model.init_from: reusing {out} (same base, same tokenizer)")
+        return out
+    log(f"model.init_from: resizing {cfg.model.init_from} ({plan.config.vocab_size:,} embedding rows) to the "
+        f"extended tokenizer {tok_dir} -> {out}")
+    extend_model(plan.base.path, tok_dir, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Per-language validation
+# ---------------------------------------------------------------------------------------------------
+
+
+def val_language_streams(reader: TokenShardReader, seq_len: int, seed: int) -> dict[str, SequenceLoader]:
+    """One window stream per language of the val split (that language's documents back to back, in corpus
+    order), for every language with at least one window of seq_len + 1 tokens; {} for a single language.
+
+    The streams are the loader's own mixture components (one language weighted 1, the others 0), so a
+    per-language window is cut exactly as training cuts them."""
+    present = np.unique(reader.doc_groups)
+    languages = sorted({reader.groups[int(g)]["language"] for g in present})
+    if len(languages) < 2:
+        return {}
+    lengths = np.diff(reader.doc_starts)
+    doc_language = np.asarray([g["language"] for g in reader.groups], dtype=object)[reader.doc_groups]
+    streams = {}
+    for lang in languages:
+        if (int(lengths[doc_language == lang].sum()) - 1) // seq_len < 1:
+            continue  # too little text of this language for one window
+        mixture = {other: float(other == lang) for other in languages}
+        streams[lang] = SequenceLoader(reader, seq_len, 1, 0, 1, seed, mixture=mixture)
+    return streams
+
+
+# ---------------------------------------------------------------------------------------------------
 # The trainer
 # ---------------------------------------------------------------------------------------------------
 
@@ -105,31 +287,88 @@ class Trainer:
         self.rank, self.world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
 
         shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
-        tok = read_json(cfg.stage_dir("tokenizer") / "manifest.json")["special_tokens"]
         self.train_reader = TokenShardReader(shards_dir, "train")
         self.val_reader = TokenShardReader(shards_dir, "val")
-        self.model_config = build_llama_config(
-            cfg.model, self.train_reader.manifest["vocab_size"], tok["bos"]["id"], tok["eos"]["id"], tok["pad"]["id"]
-        )
-        self.ds_config = deepspeed_config(t, self.world_size, use_cuda)
-        self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
-        self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log)
-        self.loader = SequenceLoader(
-            self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed,
-            mixture=t.mixture, document_masking=t.document_masking,
-        )
         self.ckpt_dir = cfg.stage_dir("checkpoints")
         self.metrics_path = self.ckpt_dir / "metrics.jsonl"
         self.step = 0
         self.last_checkpoint: Path | None = None
         self.last_val_step, self.last_val_loss = -1, None
+        self.last_val_by_language: dict[str, float] = {}
         self.first_loss = self.last_loss = None  # of this process's steps
         self.wandb_run = None
+        resume_from = self.find_resume_checkpoint()
+        self.model_config, init_path = self.choose_model(resume_from)
+        self.ds_config = deepspeed_config(t, self.world_size, use_cuda)
+        self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
+        self.freeze = None
+        if t.freeze_steps:
+            self.freeze = EmbeddingFreeze(t.freeze_steps, int(embedding_init(cfg)["base_vocab_size"]), t.weight_decay)
+        self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log,
+                                   init_path=init_path, freeze=self.freeze)
+        self.loader = SequenceLoader(
+            self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed,
+            mixture=t.mixture, document_masking=t.document_masking,
+        )
+        self.val_languages = val_language_streams(self.val_reader, t.seq_len, cfg.run.seed) if t.eval_by_language else {}
         self.n_params = count_parameters(self.model_config)
         self.flops_per_token = flops_per_token(self.model_config, t.seq_len)
         self.peak_flops = peak_flops(t, self.device, self.bf16)
         self.tokens_per_step = t.micro_batch_size * t.grad_accum * self.world_size * t.seq_len
-        self.resume()
+        if resume_from is not None:
+            self.resume(resume_from)
+
+    # -- the model and its starting weights ------------------------------------------------------------
+    def choose_model(self, resume_from: Path | None):
+        """(LlamaConfig, directory of the step-0 weights or None for a fresh init or a resume).
+
+        Without model.init_from: the preset with the tokenizer's vocabulary and special ids. With it: the
+        checkpoint's own architecture and special ids; a run resumed from its own checkpoint takes the
+        architecture from there and never reads model.init_from again (no download on a requeue).
+        """
+        cfg = self.cfg
+        vocab = int(self.train_reader.manifest["vocab_size"])
+        if not cfg.model.init_from:
+            tok = read_json(cfg.stage_dir("tokenizer") / "manifest.json")["special_tokens"]
+            ids = {name: (tok.get(name) or {}).get("id") for name in ("bos", "eos", "pad")}
+            return build_llama_config(cfg.model, vocab, ids["bos"], ids["eos"], ids["pad"]), None
+        if resume_from is not None:
+            from transformers import LlamaConfig
+
+            return LlamaConfig.from_dict(read_json(resume_from / ckpt.META_FILE)["model_config"]), None
+        path = self.initial_weights()
+        config = pretrained_llama_config(path, cfg.model)
+        if vocab > config.vocab_size:
+            raise InputError(f"{self.train_reader.shards_dir} holds token ids up to {vocab - 1:,} but {path} has "
+                             f"{config.vocab_size:,} embedding rows: pretokenize with the run's tokenizer")
+        return config, path
+
+    def initial_weights(self) -> Path:
+        """The directory all ranks load step 0 from: model.init_from itself, or (rank 0 resizes it once,
+        the others wait) <run>/init_model when tokenizer/hf extends the base's tokenizer."""
+        plan = plan_init_from(self.cfg)
+        path = Path(plan.base.path)
+        if plan.resize:
+            error: list = [None]
+            failure = None
+            if self.rank == 0:
+                try:
+                    path = resize_into_run(self.cfg, plan, log=self.log)
+                except Exception as e:  # noqa: BLE001 (every rank must learn of it, not wait forever)
+                    error, failure = [f"{type(e).__name__}: {e}" if not isinstance(e, KazllmError) else str(e)], e
+            if self.world_size > 1:
+                torch.distributed.broadcast_object_list(error, src=0)
+            if failure is not None:
+                raise failure
+            if error[0] is not None:
+                raise InputError(f"model.init_from: rank 0 could not resize the base model: {error[0]}")
+            path = self.cfg.out_dir / INIT_MODEL_DIR
+        if self.rank == 0:
+            b = plan.base
+            write_json(self.ckpt_dir / INIT_RECORD, {
+                "init_from": self.cfg.model.init_from, "source": b.source, "repo_id": b.repo_id,
+                "revision": b.revision, "path": str(b.path), "resized": plan.resize, "loaded_from": str(path)})
+        return path
 
     # -- logging ---------------------------------------------------------------------------------------
     def log(self, msg: str) -> None:
@@ -160,8 +399,9 @@ class Trainer:
             self.wandb_run.log(metrics, step=metrics["step"])
 
     def describe_run(self) -> None:
-        t = self.cfg.train
-        self.log(f"model {self.cfg.model.preset}: {describe(self.model_config, t.seq_len)}")
+        t, model = self.cfg.train, self.cfg.model
+        name = f"continued from {model.init_from}" if model.init_from else (model.preset or "debug-tiny")
+        self.log(f"model {name}: {describe(self.model_config, t.seq_len)}")
         self.log(
             f"ZeRO-{t.zero_stage} on {self.world_size} {self.device.type} rank(s), {'bf16' if self.bf16 else 'fp32'}, "
             f"attention {t.attn_implementation}{', activation checkpointing' if t.activation_checkpointing else ''}"
@@ -169,11 +409,20 @@ class Trainer:
             f"{self.flops_per_token * self.tokens_per_step / 1e12:,.2f} TFLOPs/step, "
             f"{self.train_reader.num_tokens:,} training tokens | {t.schedule} LR {t.lr:g}, {t.steps} steps"
         )
+        if self.freeze is not None:
+            new_rows = self.model_config.vocab_size - self.freeze.first_new_row
+            self.log(f"freeze phase: steps 1-{t.freeze_steps} train only the {new_rows:,} embedding rows from id "
+                     f"{self.freeze.first_new_row:,} on; then every weight, the LR warming up again")
+        if self.val_languages:
+            self.log(f"validation also per language: {', '.join(self.val_languages)}")
 
     # -- one step --------------------------------------------------------------------------------------
     def train_step(self) -> dict:
         """One optimizer step = grad_accum micro-batches; returns loss (mean over ranks), grad norm, LR."""
-        lr = self.engine.get_lr()[0]
+        if self.freeze is not None:  # the phase is a function of the step: a resumed run continues exactly
+            self.freeze.set_step(self.step, self.engine.optimizer)
+        lrs = self.engine.get_lr()
+        lr = lrs[0]
         total = torch.zeros((), device=self.device)
         accum = self.cfg.train.grad_accum
         grad_norm = None
@@ -193,8 +442,11 @@ class Trainer:
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
         if grad_norm is None:
             grad_norm = self.engine.get_global_grad_norm()
-        return {"loss": total.item() / self.world_size, "lr": lr,
-                "grad_norm": float(grad_norm) if grad_norm is not None else None}
+        metrics = {"loss": total.item() / self.world_size, "lr": lr,
+                   "grad_norm": float(grad_norm) if grad_norm is not None else None}
+        if self.freeze is not None:  # the embeddings group's own LR (the only one above 0 while frozen)
+            metrics["lr_embeddings"] = lrs[-1]
+        return metrics
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return causal_lm_loss(self.engine, batch)
@@ -206,21 +458,41 @@ class Trainer:
             self.validate()
 
     def validate(self) -> float | None:
+        """Validation loss on the val split, recorded with one figure per language (val_loss_<lang>)."""
         started = time.perf_counter()
         val_loss = self.validation_loss()
+        by_language = self.validation_losses_by_language() if val_loss is not None else {}
         if hasattr(self, "window_start"):  # validation time is not training throughput
             self.window_start += time.perf_counter() - started
         self.last_val_step, self.last_val_loss = self.step, val_loss
+        self.last_val_by_language = by_language
         if val_loss is not None:
-            self.record({"step": self.step, "val_loss": round(val_loss, 5)})
-            self.log(f"step {self.step}: validation loss {val_loss:.4f}")
+            self.record({"step": self.step, "val_loss": round(val_loss, 5),
+                         **{f"val_loss_{lang}": round(v, 5) for lang, v in by_language.items()}})
+            langs = ", ".join(f"{lang} {v:.4f}" for lang, v in by_language.items())
+            self.log(f"step {self.step}: validation loss {val_loss:.4f}" + (f" ({langs})" if langs else ""))
         return val_loss
 
-    @torch.no_grad()
     def validation_loss(self) -> float | None:
         """Mean loss over `eval_sequences` windows spread evenly over the val split (the same every call)."""
+        seq_len = self.cfg.train.seq_len
+        return self.mean_loss(self.val_reader.num_sequences(seq_len), lambda i: self.val_reader.sequence(i, seq_len))
+
+    def validation_losses_by_language(self) -> dict[str, float]:
+        """train.eval_by_language: the same figure on each language's own documents, `eval_sequences` windows
+        each, so that forgetting of the base's languages (and learning of Kazakh) shows separately."""
+        losses = {}
+        for lang, stream in self.val_languages.items():
+            loss = self.mean_loss(stream.components[0].num_windows, lambda i, s=stream: s.read_window(0, i)[0])
+            if loss is not None:
+                losses[lang] = loss
+        return losses
+
+    @torch.no_grad()
+    def mean_loss(self, total: int, read) -> float | None:
+        """Mean loss over min(total, eval_sequences) windows spread evenly over `total` (read(i) -> seq_len + 1
+        tokens), split over the ranks; None when there is no window."""
         t = self.cfg.train
-        total = self.val_reader.num_sequences(t.seq_len)
         n = min(total, t.eval_sequences)
         if n == 0:
             return None
@@ -233,7 +505,7 @@ class Trainer:
         stats = torch.zeros(2, device=self.device)
         for b in range(n_batches):
             idx = mine[b * t.micro_batch_size : (b + 1) * t.micro_batch_size]
-            rows = [self.val_reader.sequence(i, t.seq_len) for i in (idx or windows[:1])]
+            rows = [read(i) for i in (idx or windows[:1])]
             window = torch.from_numpy(np.stack(rows).astype(np.int64)).to(self.device)
             loss = self.compute_loss({"input_ids": window[:, :-1], "labels": window[:, 1:]}).float()
             stats += torch.stack([loss * len(idx), torch.tensor(float(len(idx)), device=self.device)])
@@ -264,12 +536,13 @@ class Trainer:
         if self.rank == 0:
             print(f"warning: {msg}", file=sys.stderr, flush=True)
 
-    def resume(self) -> int:
-        """Continue from a checkpoint per `train.resume` (auto | never | path); returns the step resumed at.
+    def find_resume_checkpoint(self) -> Path | None:
+        """The checkpoint to continue from per `train.resume` (auto | never | path), or None to start at step 0.
 
         auto takes the newest checkpoint whose checksums verify, warning about each one it refuses, and
         starts fresh when there is none. Also installs the preemption handlers and clears debris of a
-        crashed attempt (unfinished stepN.tmp, a PREEMPT file from before this process started).
+        crashed attempt (unfinished stepN.tmp, a PREEMPT file from before this process started). Runs
+        before the model is built, because a resumed run does not load model.init_from's weights.
         """
         self.install_preemption_handlers()
         mode = self.cfg.train.resume
@@ -282,18 +555,22 @@ class Trainer:
         if self.world_size > 1:
             torch.distributed.barrier()
         if mode == "never":
-            return 0
+            return None
         if mode == "auto":
             path = ckpt.find_latest_good(self.ckpt_dir, self.rank, self.world_size, warn=self._warn)
             if path is None:
                 self.log(f"no checkpoint in {self.ckpt_dir}: starting at step 0")
-                return 0
-        else:  # a starting point: once this run has saved its own checkpoints, a requeue resumes from those
-            own = ckpt.find_latest_good(self.ckpt_dir, self.rank, self.world_size, warn=self._warn)
-            path = own or resolve_path(mode)
-            problems = ckpt.verify_checkpoint(path, self.rank, self.world_size)
-            if problems:
-                raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
+            return path
+        # a starting point: once this run has saved its own checkpoints, a requeue resumes from those
+        own = ckpt.find_latest_good(self.ckpt_dir, self.rank, self.world_size, warn=self._warn)
+        path = own or resolve_path(mode)
+        problems = ckpt.verify_checkpoint(path, self.rank, self.world_size)
+        if problems:
+            raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
+        return path
+
+    def resume(self, path: Path) -> int:
+        """Load a checkpoint chosen by find_resume_checkpoint (weights, optimizer, schedule, loader, RNG)."""
         ckpt.load_trainer(self, path, self.ckpt_dir, log=self.log, warn=self._warn)
         self.last_checkpoint = path
         return self.step
@@ -386,6 +663,8 @@ class Trainer:
             "memory_gib": round(memory_gib(self.device), 3),
             "tokens_seen": self.step * self.tokens_per_step,
         }
+        if "lr_embeddings" in metrics:
+            row["lr_embeddings"] = metrics["lr_embeddings"]
         self.record(row)
         bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}", tok_s=f"{tokens_per_s:,.0f}",
                         **({"mfu": f"{mfu:.1%}"} if mfu is not None else {}))
@@ -403,6 +682,7 @@ class Trainer:
             "first_loss": self.first_loss,
             "last_loss": self.last_loss,
             "val_loss": val_loss,
+            "val_loss_by_language": {k: round(v, 5) for k, v in self.last_val_by_language.items()} or None,
             "checkpoint": self.last_checkpoint.name if self.last_checkpoint else None,
             "parameters": self.n_params,
             "flops_per_token": self.flops_per_token,
@@ -436,7 +716,8 @@ def read_metrics(metrics_path: Path) -> list[dict]:
 
 
 def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
-    """Training loss per logged step, and validation loss where it was measured."""
+    """Training loss per logged step, and validation loss where it was measured: overall, and one line per
+    language (val_loss_<lang>) when the run validated per language."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -451,6 +732,10 @@ def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
     ax.plot([r["step"] for r in train], [r["loss"] for r in train], marker="o", markersize=3, label="train")
     if val:
         ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], marker="s", markersize=4, label="validation")
+    languages = sorted({k.removeprefix("val_loss_") for r in val for k in r if k.startswith("val_loss_")})
+    for lang in languages:
+        points = [(r["step"], r[f"val_loss_{lang}"]) for r in val if f"val_loss_{lang}" in r]
+        ax.plot(*zip(*points), marker=".", markersize=4, linestyle="--", label=f"validation {lang}")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title("kazllm training loss")

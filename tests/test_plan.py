@@ -100,3 +100,43 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["gpus"] == 96 and saved["tokens"] == 13e9
     assert f"{saved['gpu_hours']:,.0f}" in r.stdout
+
+
+CONTINUE = REPO / "configs" / "continue_llama31_8b.yaml"
+
+
+def test_continued_llama31_plan_sizes_the_extended_8b_offline():
+    """No local tokenizer or checkpoint: the 8b preset at the base's 128,256 rows + tokenizer.max_new 32,000."""
+    cfg = load_config(CONTINUE, [f"run.out_dir={REPO / 'runs' / 'does-not-exist'}"])
+    r = estimate(cfg)
+    assert r["vocab_size"] == 128256 + 32000 and "tokenizer.max_new" in r["vocab_source"]
+    llama31 = 8_030_261_248  # Llama-3.1-8B, untied: each new token adds an input and an output row
+    assert r["parameters"] == llama31 + 2 * 32000 * 4096
+    assert r["tokens"] == 13e9 and r["gpus"] == 96 and r["seq_len"] == 4096
+    assert r["steps"] == cfg.train.steps == 8266  # the config trains exactly its 13B-token budget
+    assert r["wall_clock_hours"] == pytest.approx(13e9 * r["flops_per_token"] / (96 * 989e12 * 0.40) / 3600)
+    assert 4.5 < r["wall_clock_hours"] < 5.5 and r["gpu_hours"] == pytest.approx(96 * r["wall_clock_hours"])
+    assert r["energy_kwh"] == pytest.approx(12 * 10.2 * r["wall_clock_hours"])
+    assert r["init_from"] == "meta-llama/Llama-3.1-8B"
+
+
+def test_a_run_with_its_tokenizer_is_planned_at_the_tokenizers_size(tmp_path):
+    (tmp_path / "tokenizer").mkdir()
+    (tmp_path / "tokenizer" / "manifest.json").write_text(json.dumps({"vocab_size": 151_000}))
+    r = estimate(load_config(CONTINUE, [f"run.out_dir={tmp_path}"]))
+    assert r["vocab_size"] == 151_000 and r["vocab_source"] == "the run's tokenizer"
+
+
+def test_a_remote_base_without_a_preset_cannot_be_planned_offline():
+    cfg = load_config(CONTINUE, [f"run.out_dir={REPO / 'runs' / 'does-not-exist'}", "model.preset=",
+                                 "model.init_from=example-org/not-cached-model"])
+    with pytest.raises(ConfigError, match="set model.preset"):
+        estimate(cfg)
+
+
+def test_cli_plans_the_continued_run(tmp_path):
+    r = run_kazllm("plan", "--config", str(CONTINUE), f"run.out_dir={tmp_path}")
+    assert r.returncode == 0, r.stderr
+    for label in ("continued from meta-llama/Llama-3.1-8B", "160,256", "wall-clock time", "GPU-hours", "energy",
+                  "96 x h100-sxm (12 nodes)", "13.00B"):
+        assert label in r.stdout, label

@@ -60,6 +60,21 @@ def test_job_config_and_script_follow_the_slurm_section(tmp_path):
     assert "\nmodule load cuda\n" in script
 
 
+def test_continued_llama31_job_renders_for_96_gpus_with_the_continuation_config(tmp_path):
+    config = REPO / "configs" / "continue_llama31_8b.yaml"
+    r = run_kazllm("slurm", "submit", "--config", str(config), "--partition", "gpu", "--dry-run",
+                   f"run.out_dir={tmp_path}")
+    assert r.returncode == 0, r.stderr
+    for line in ["#SBATCH --nodes=12", "#SBATCH --gpus-per-node=8", "#SBATCH --partition=gpu",
+                 "#SBATCH --signal=B:USR1@600", "#SBATCH --exclusive", "--nproc_per_node=8"]:
+        assert line in r.stdout, line
+    assert "{{" not in r.stdout and subprocess.run(["bash", "-n"], input=r.stdout, text=True).returncode == 0
+    cfg = load_config(config, [f"run.out_dir={tmp_path}"])
+    assert world_size(cfg) == 96
+    assert (cfg.model.init_from, cfg.tokenizer.extend_base) == ("meta-llama/Llama-3.1-8B",) * 2
+    assert cfg.train.mixture == {"kk": 0.7, "en": 0.15, "ru": 0.15} and 0 < cfg.train.freeze_steps < cfg.train.steps
+
+
 def test_bad_settings_are_errors_that_name_the_field(tmp_path):
     cfg = load_config(QUICKSTART, [f"run.out_dir={tmp_path}", "slurm.time=two days"])
     with pytest.raises(ConfigError, match="slurm.time"):
