@@ -338,11 +338,11 @@ def base_special_tokens(tok) -> dict:
 def extend_base_tokenizer(cfg: KazllmConfig, groups: dict[str, list[str]], lines: list[str], out_dir: Path) -> dict:
     """tokenizer.extend_base: learn Kazakh merges over the base's tokenizer (data_prep/tokenizer_extend.py)
     on the sampled lines and write the extended tokenizer as out_dir/hf, embedding_init.json inside it."""
-    from kazllm.hub import resolve_pretrained
     from transformers import AutoTokenizer
 
     from data_prep.tokenizer_extend import EMBEDDING_INIT, extend_tokenizer
     from data_prep.tokenizer_report import measure
+    from kazllm.hub import resolve_pretrained
 
     tc = cfg.tokenizer
     base = resolve_pretrained(tc.extend_base, "tokenizer.extend_base", weights=False)
