@@ -627,6 +627,9 @@ class Trainer:
         self.describe_run()
         bar = tqdm(initial=self.step, total=t.steps, desc="train", unit="step", disable=self.rank != 0,
                    mininterval=progress_interval())
+        if self.step == 0 and self.cfg.model.init_from and t.eval_every:
+            # the base model's own validation losses: the reference that forgetting is measured against
+            self.validate()
         self.window_start, self.window_steps = time.perf_counter(), 0
         while self.step < t.steps and not self.should_stop():
             metrics = self.train_step()

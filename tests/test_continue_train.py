@@ -375,8 +375,8 @@ def test_training_starts_from_the_base_weights_and_resumes_exactly(zero, nproc, 
     assert not (out / "init_model").exists()  # the base tokenizer needs no resize
     record = read_json(out / "checkpoints" / "init_from.json")
     assert record["resized"] is False and record["loaded_from"] == str(base.resolve())
-    val = [r for r in _metrics(out) if "val_loss" in r]
-    assert [r["step"] for r in val] == [2, 4] and all({"val_loss_kk", "val_loss_ru", "val_loss_en"} <= set(r) for r in val)
+    val = [r for r in _metrics(out) if "val_loss" in r]  # step 0: the base itself, before any update
+    assert [r["step"] for r in val] == [0, 2, 4] and all({"val_loss_kk", "val_loss_ru", "val_loss_en"} <= set(r) for r in val)
 
     _rewind(out / "checkpoints", 1)  # a stop after step 1; the base directory is not read again on resume
     output = _ok(run_kazllm("train", "--config", str(config), f"model.init_from={tmp_path / 'gone'}"))
