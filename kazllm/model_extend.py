@@ -22,11 +22,11 @@ import shutil
 import time
 from pathlib import Path
 
+from data_prep.tokenizer_extend import EMBEDDING_INIT  # the file format is its writer's
 from kazllm import __version__
 from kazllm.artifacts import file_sha256, read_json, write_json
 from kazllm.errors import InputError
 
-EMBEDDING_INIT = "embedding_init.json"
 MANIFEST = "extend_manifest.json"
 STAGE = "model extend"
 """manifest["stage"]: what tells our output apart from a tokenizer extension (which also writes extend_manifest.json)."""
@@ -79,7 +79,8 @@ def read_embedding_init(tokenizer_dir: Path) -> dict:
     return init
 
 
-def _vocab(tokenizer_json: Path) -> dict[str, int]:
+def read_vocab(tokenizer_json: Path) -> dict[str, int]:
+    """Token -> id of a tokenizer.json, added tokens included."""
     from tokenizers import Tokenizer
 
     try:
@@ -90,7 +91,7 @@ def _vocab(tokenizer_json: Path) -> dict[str, int]:
 
 def check_extended_tokenizer(tokenizer_dir: Path, init: dict) -> None:
     """Every id the extended tokenizer can produce must get a row: none at or past embedding_init's vocab_size."""
-    vocab = _vocab(Path(tokenizer_dir) / "tokenizer.json")
+    vocab = read_vocab(Path(tokenizer_dir) / "tokenizer.json")
     size = int(init["vocab_size"])
     past = [(tok, i) for tok, i in vocab.items() if i >= size]
     if past:
@@ -104,8 +105,8 @@ def check_same_base(base_dir: Path, tokenizer_dir: Path, init: dict) -> None:
     added/special tokens included; otherwise new text would pair tokens with another token's rows."""
     if not (Path(base_dir) / "tokenizer.json").is_file():
         return
-    base = _vocab(Path(base_dir) / "tokenizer.json")
-    ext = _vocab(Path(tokenizer_dir) / "tokenizer.json")
+    base = read_vocab(Path(base_dir) / "tokenizer.json")
+    ext = read_vocab(Path(tokenizer_dir) / "tokenizer.json")
     n = int(init["base_vocab_size"])
     ext_old = {tok: i for tok, i in ext.items() if i < n}
     if base != ext_old:

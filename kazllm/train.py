@@ -137,12 +137,10 @@ def embedding_init(cfg: KazllmConfig) -> dict | None:
 
 def tokenizer_vocab(hf_dir: Path) -> dict[str, int] | None:
     """Token -> id of a Hugging Face directory's tokenizer.json, added tokens included (None without one)."""
-    path = Path(hf_dir) / "tokenizer.json"
-    if not path.is_file():
-        return None
-    from tokenizers import Tokenizer
+    from kazllm.model_extend import read_vocab
 
-    return Tokenizer.from_file(str(path)).get_vocab(with_added_tokens=True)
+    path = Path(hf_dir) / "tokenizer.json"
+    return read_vocab(path) if path.is_file() else None
 
 
 def will_resume(cfg: KazllmConfig, ckpt_dir: Path) -> bool:
