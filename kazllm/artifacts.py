@@ -78,6 +78,18 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def file_table(directory: str | Path, exclude: tuple[str, ...] = ("manifest.json",)) -> dict[str, dict]:
+    """{relative path: {"bytes": size, "sha256": digest}} of every file under `directory`, sorted by path:
+    the checksum table an export's manifest carries and `kazllm push` verifies and lists."""
+    directory = Path(directory)
+    table = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        if name not in exclude:
+            table[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+    return table
+
+
 def require_stage(cfg: KazllmConfig, stage: str, produced_by: str) -> Path:
     """The previous stage's directory, or a clear error saying which command makes it."""
     stage_dir = cfg.stage_dir(stage)

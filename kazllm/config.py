@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -465,14 +466,43 @@ class PlanSection:
 
 @dataclass
 class ExportSection:
+    """`kazllm export` and `kazllm push`: the Hugging Face model directory and its model card."""
+
     model_name: str = "kazllm-model"
-    """Name used in the model card."""
+    """Name used in the model card (its title, and the repo name in its loading example)."""
+    repo_id: str = ""
+    """ORG/NAME the model is published as (the card's loading example; `kazllm push --repo` sets it too).
+    Empty = kazllm/<model_name>."""
+    license: str = ""
+    """The model's licence as a Hub licence id (apache-2.0, cc-by-4.0, other, ...). Required for a push.
+    Empty = `other`, with a licence note naming the licences of the training data it inherits."""
+    dtype: str = "auto"
+    """Weights dtype: auto (bf16 when training ran in bf16, i.e. on GPUs; else fp32), bf16 or fp32."""
+    max_shard_size: str = "5GB"
+    """Safetensors shard size; a larger model is split into shards with model.safetensors.index.json."""
+    datasets: list[str] = field(default_factory=list)
+    """Hub dataset ids of the training data, for the card's `datasets` metadata (e.g. kz-transformers/multidomain-kazakh-dataset)."""
+    step: int = 0
+    """Checkpoint to export: 0 = the newest that verifies, else that stepN (`kazllm export --step N`)."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"dtype must be auto, bf16 or fp32, got {self.dtype!r}")
+        if self.step < 0:
+            raise ValueError(f"step must be >= 0, got {self.step}")
+        if self.repo_id and not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", self.repo_id):
+            raise ValueError(f"repo_id must be ORG/NAME, got {self.repo_id!r}")
 
 
 @dataclass
 class EvalSection:
     model: str = ""
-    """Model directory to evaluate (empty = this run's export/)."""
+    """Model directory or hub id ORG/NAME to evaluate (empty = this run's export/)."""
+    revision: str = ""
+    """Hub revision of a hub-id model: a branch, tag or commit sha (empty = main). The commit it resolves
+    to is recorded in results.json."""
+    trust_remote_code: bool = False
+    """Let a hub model run its own Python code (auto_map). Off: kazllm never runs a checkpoint's code unasked."""
     tasks: list[str] = field(default_factory=lambda: ["sample_ppl_kk", "sample_mt_kk_en", "sample_qa_kk"])
     """Task names from eval/tasks/*.yaml, or paths to task YAML files."""
     limit: int = 0

@@ -71,3 +71,21 @@ def tiny_qwen_base(tmp_path_factory, qwen2_tokenizer_dir):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build_tiny_base(tmp_path_factory.mktemp("tiny_qwen_base"), tokenizer_dir=qwen2_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def exported_run(sample_run, tmp_path_factory):
+    """A run trained for 4 steps (one DeepSpeed rank, ZeRO-2) on sample_run's stages, then exported: the
+    config (run.out_dir pointing at it) whose checkpoints/ and export/ card, push and hub tests read."""
+    from kazllm.config import load_config
+
+    out = tmp_path_factory.mktemp("exported_run")
+    for stage in ("prep", "tokenizer", "shards"):
+        (out / stage).symlink_to(sample_run.stage_dir(stage))
+    config = sample_run.stage_dir("prep") / "resolved_config.yaml"
+    overrides = [f"run.out_dir={out}", "train.steps=4", "train.nproc=1", "train.zero_stage=2", "train.save_every=2",
+                 "train.eval_every=2", "export.license=apache-2.0"]
+    for command in ("train", "export"):
+        result = run_kazllm(command, "--config", str(config), *overrides)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return load_config(config, overrides)
