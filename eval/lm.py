@@ -4,7 +4,7 @@
 - `generate_until(prompts, stop)` with batched greedy decoding and left padding (translation, QA),
 - `text_nll(text)` summed over every token, in windows (perplexity, bits-per-byte).
 
-Weights load from safetensors only and never with remote code.
+Weights load from safetensors only, and with the model's own code (remote code) only when asked for.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ class CausalLM:
     `device`: auto (CUDA when present), cpu, cuda or cuda:N. `dtype`: auto (bfloat16 on CUDA, float32 on
     CPU), float32, bfloat16 or float16. `batch_size`: contexts (or prompts) per forward pass."""
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 8):
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
+                 revision: str = "", trust_remote_code: bool = False):
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from kazllm.hub import resolve_pretrained
 
         if Path(model).exists() and not (Path(model) / "config.json").is_file():
             raise InputError(f"{model} is not a Hugging Face model directory (no config.json)")
@@ -42,13 +45,25 @@ class CausalLM:
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if device == "auto" else device))
         torch_dtype = DTYPES[dtype] or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        # A hub id resolves through huggingface_hub (the cache, offline too) to a snapshot named after its
+        # commit: `resolved.revision` is the sha results.json records, whatever branch or tag was asked for.
+        self.resolved = resolve_pretrained(model, "--model", revision=revision, remote_code=trust_remote_code)
+        path = str(self.resolved.path)
+        if not (self.resolved.path / "config.json").is_file():
+            raise InputError(f"{model} is not a Hugging Face model directory (no config.json)")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             self.model = AutoModelForCausalLM.from_pretrained(
-                model, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False
+                path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
             ).to(self.device).eval()
-        except OSError as e:  # not a local directory and not reachable on the hub, or no safetensors
+        except OSError as e:  # no safetensors weights, or an incomplete snapshot
             raise InputError(f"cannot load model '{model}': {str(e).splitlines()[0]}") from None
+        except ValueError as e:  # e.g. a config with auto_map (the model's own code) without trust_remote_code
+            first = str(e).strip().splitlines()[0]
+            if "custom code" in first or "trust_remote_code" in first:
+                first = ("the repository holds custom code that must run to load it; pass --trust-remote-code "
+                         "(eval.trust_remote_code=true) only if you trust that code")
+            raise InputError(f"cannot load model '{model}': {first[:300]}") from None
         self.batch_size = batch_size
         # The token that starts a document: BOS where the model has one, else EOS (kazllm models see
         # documents separated by EOS in training).

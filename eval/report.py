@@ -22,11 +22,17 @@ def headline_metrics(results: dict) -> dict[str, dict[str, float]]:
             for name, t in results["tasks"].items()}
 
 
+def identity_line(ident: dict) -> str:
+    """What was scored, labelled truthfully: a system's hypotheses file, a hub model at its commit, a directory."""
+    if "hypotheses" in ident:
+        return f"hypotheses file sha256 `{ident.get('sha256')}`"
+    hub = f"hub id `{ident['hub_id']}` at commit `{ident.get('revision')}`, " if ident.get("hub_id") else ""
+    return f"{hub}weights sha256 `{ident.get('sha256') or 'n/a'}`"
+
+
 def render_report(results: dict) -> str:
-    ident = results.get("model_identity", {})
     lines = [f"# Evaluation of `{results['model']}`", "",
-             f"Created {results['created']}, seed {results.get('seed')}, "
-             f"model sha256 `{ident.get('sha256') or ident.get('revision') or 'n/a'}`.", "",
+             f"Created {results['created']}, seed {results.get('seed')}, {identity_line(results.get('model_identity', {}))}.", "",
              "| task | type | n | shots | metric | value |", "|---|---|---|---|---|---|"]
     for name, scores in headline_metrics(results).items():
         t = results["tasks"][name]

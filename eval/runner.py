@@ -133,15 +133,25 @@ def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[di
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
 
 
-def model_identity(model: str, lm=None) -> dict:
-    """A local directory: sha256 of every weight file and of their list; a hub id: id and revision."""
-    path = Path(model)
-    if path.is_dir():
-        files = {f.name: file_sha256(f) for f in sorted(path.iterdir()) if f.suffix in WEIGHT_SUFFIXES}
-        combined = hashlib.sha256("\n".join(f"{k} {v}" for k, v in files.items()).encode()).hexdigest()
-        return {"path": str(path.resolve()), "sha256": combined, "files_sha256": files}
-    revision = getattr(getattr(getattr(lm, "model", None), "config", None), "_commit_hash", None)
-    return {"hub_id": model, "revision": revision}
+def weights_identity(path: Path) -> dict:
+    """sha256 of every weight file of a model directory and of their list (one hash for the whole model)."""
+    files = {f.name: file_sha256(f) for f in sorted(path.iterdir()) if f.suffix in WEIGHT_SUFFIXES}
+    combined = hashlib.sha256("\n".join(f"{k} {v}" for k, v in files.items()).encode()).hexdigest()
+    return {"sha256": combined, "files_sha256": files}
+
+
+def model_identity(resolved) -> dict:
+    """What was evaluated: a local directory's path, or a hub id with the revision asked for and the commit
+    it resolved to (kazllm.hub.ResolvedModel); the weights' sha256 either way."""
+    ident: dict = {"path": str(resolved.path)}
+    if resolved.repo_id:
+        ident |= {"hub_id": resolved.repo_id, "revision_requested": resolved.source.partition("@")[2] or "main",
+                  "revision": resolved.revision}
+    return ident | weights_identity(resolved.path)
+
+
+def hypotheses_identity(path: str) -> dict:
+    return {"hypotheses": str(Path(path).resolve()), "sha256": file_sha256(path)}
 
 
 def data_identity(spec: TaskSpec) -> dict:
@@ -170,8 +180,10 @@ def versions() -> dict:
 # -- the runner ------------------------------------------------------------------------------------------
 def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int = 0, batch_size: int = 8,
              max_new_tokens: int = 0, device: str = "auto", dtype: str = "auto", seed: int = 1234,
-             hypotheses: str | None = None, config: dict | None = None) -> dict:
-    """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir."""
+             hypotheses: str | None = None, config: dict | None = None, revision: str = "",
+             trust_remote_code: bool = False) -> dict:
+    """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir.
+    `model` is a directory or a hub id (with `revision`: a branch, tag or commit)."""
     specs = [load_task(t) for t in tasks]
     started, timings = time.perf_counter(), {}
     lm = None
@@ -189,7 +201,7 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
         if len(hyps) != n_refs:
             raise InputError(f"{hypotheses} has {len(hyps)} lines but task '{specs[0].name}' has {n_refs} references"
                              + (f" (--limit {limit})" if limit else ""))
-        ident = {"hypotheses": str(Path(hypotheses).resolve()), "sha256": file_sha256(hypotheses)}
+        ident = hypotheses_identity(hypotheses)
     else:
         if not model:
             raise InputError("no model: give --model DIR_OR_HUB_ID (or eval.model), or --hypotheses FILE")
@@ -199,13 +211,15 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
 
         torch.manual_seed(seed)
         t0 = time.perf_counter()
-        lm = CausalLM(model, device=device, dtype=dtype, batch_size=batch_size)
+        lm = CausalLM(model, device=device, dtype=dtype, batch_size=batch_size, revision=revision,
+                      trust_remote_code=trust_remote_code)
         timings["load_model"] = round(time.perf_counter() - t0, 2)
-        ident = model_identity(model, lm)
+        ident = model_identity(lm.resolved)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {
         "model": str(model or f"hypotheses:{hypotheses}"), "model_identity": ident,
-        "model_sha256": ident.get("sha256"), "tasks": {}, "seed": seed,
+        "model_sha256": ident.get("sha256") if not hypotheses else None,
+        "revision": ident.get("revision"), "tasks": {}, "seed": seed,
         "config": {"limit": limit, "batch_size": batch_size, "max_new_tokens": max_new_tokens, "device": device,
                    "dtype": dtype, "device_used": str(lm.device) if lm else None, **(config or {})},
         "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings": timings,
@@ -245,16 +259,19 @@ def run_eval(cfg, model: str | None = None, tasks: list[str] | None = None, out_
     from kazllm import __version__
     from kazllm.config import config_to_dict, dump_config
 
-    e = cfg.eval
     out_dir = Path(out_dir or cfg.stage_dir("eval"))
-    dump_config(cfg, out_dir / "resolved_config.yaml")
     if not hypotheses:
-        model = model or e.model or str(cfg.stage_dir("export"))
+        model = model or cfg.eval.model or str(cfg.stage_dir("export"))
+    # The saved config says what ran (the --model and --tasks given), not the defaults they replaced.
+    e = dataclasses.replace(cfg.eval, model=model or "", tasks=list(tasks or cfg.eval.tasks))
+    dump_config(dataclasses.replace(cfg, eval=e), out_dir / "resolved_config.yaml")
     seed = cfg.run.seed if e.seed is None else e.seed
-    results = evaluate(model, tasks or e.tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
+    results = evaluate(model, e.tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
                        max_new_tokens=e.max_new_tokens, device=e.device, dtype=e.dtype, seed=seed,
-                       hypotheses=hypotheses, config={"eval": config_to_dict(e)})
+                       hypotheses=hypotheses, config={"eval": config_to_dict(e)}, revision=e.revision,
+                       trust_remote_code=e.trust_remote_code)
     write_json(out_dir / "manifest.json", {
         "stage": "eval", "kazllm_version": __version__, "created": results["created"], "model": results["model"],
+        "model_identity": {k: v for k, v in results["model_identity"].items() if k != "files_sha256"},
         "tasks": list(results["tasks"]), "outputs": ["results.json", "samples.jsonl", "report.md"]})
     return results

@@ -136,7 +136,7 @@ def cmd_tokenizer_extend(args):
 
     if args.max_new < 1:
         raise KazllmError(f"--max-new must be >= 1, got {args.max_new}")
-    base = resolve_pretrained(args.base, "--base", weights=False)  # a tokenizer needs no weights
+    base = resolve_pretrained(args.base, "--base", weights=False, revision=args.revision)  # no weights needed
     base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
     inputs = tuple(Path(spec.split("=", 1)[-1]) for spec in args.input)
     result = extend_tokenizer(base.path, Path(args.out), read_training_lines(args.input), eval_files=args.eval_text,
@@ -153,7 +153,7 @@ def cmd_model_extend(args):
     from kazllm.model_extend import extend_model
 
     m = extend_model(args.base, Path(args.tokenizer), Path(args.out), max_shard_size=args.max_shard_size,
-                     dtype=args.dtype)
+                     dtype=args.dtype, revision=args.revision)
     print(f"model extend: {m['base']['source']} ({m['base_rows']} rows) -> {m['rows']} rows, "
           f"{m['rows_initialised']} new rows = mean of their base sub-token rows "
           f"({'tied' if m['tied_embeddings'] else 'untied'}, {m['dtype']}) -> {args.out}")
@@ -188,7 +188,8 @@ def cmd_eval(args):
     from eval.runner import render_report, run_eval
 
     options = {"eval.limit": args.limit, "eval.batch_size": args.batch_size, "eval.max_new_tokens": args.max_new_tokens,
-               "eval.device": args.device, "eval.dtype": args.dtype, "eval.seed": args.seed}
+               "eval.device": args.device, "eval.dtype": args.dtype, "eval.seed": args.seed,
+               "eval.revision": args.revision, "eval.trust_remote_code": True if args.trust_remote_code else None}
     # Options become overrides, so resolved_config.yaml records exactly what ran.
     args.overrides = [*_option_overrides(options), *args.overrides]
     cfg = _load(args)
@@ -197,6 +198,11 @@ def cmd_eval(args):
     results = run_eval(cfg, model=args.model, tasks=tasks, out_dir=out_dir, hypotheses=args.hypotheses)
     print(render_report(results))
     print(f"eval: results in {out_dir}")
+    if args.update_card:
+        from kazllm.model_card import update_model_card
+
+        card = update_model_card(Path(args.update_card), results)
+        print(f"eval: results written into the model card {card}")
 
 
 def _option_overrides(options: dict) -> list[str]:
@@ -326,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "      --max-new 32000 --eval-text kk=news.kk en=news.en")
     extend.add_argument("--base", required=True, metavar="HF_DIR_OR_HUB_ID",
                         help="the tokenizer to extend: a directory with tokenizer.json, or ORG/NAME[@REVISION]")
+    extend.add_argument("--revision", default="", metavar="REV",
+                        help="hub revision of --base ORG/NAME: branch, tag or commit (default main); the commit\n"
+                             "it resolves to is recorded in extend_manifest.json")
     extend.add_argument("--input", required=True, nargs="+", metavar="[LANG=]FILE",
                         help="training text: text (one line per sentence) or JSONL files")
     extend.add_argument("--out", required=True, metavar="DIR", help="output Hugging Face directory")
@@ -349,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "--max-shard-size), the tokenizer, config and extend_manifest.json (base, revision, sha256).\n\n"
                     "  kazllm model extend --base meta-llama/Llama-3.1-8B --tokenizer runs/x/tokenizer --out ext8b/")
     m_ext.add_argument("--base", required=True, metavar="HF_DIR_OR_HUB_ID", help="directory or ORG/NAME[@REVISION]")
+    m_ext.add_argument("--revision", default="", metavar="REV",
+                       help="hub revision of --base ORG/NAME: branch, tag or commit (default main); the commit\n"
+                            "it resolves to is recorded in extend_manifest.json")
     m_ext.add_argument("--tokenizer", required=True, metavar="TOK_DIR",
                        help="the extended tokenizer (a directory with embedding_init.json, or a run's tokenizer/)")
     m_ext.add_argument("--out", required=True, metavar="DIR", help="output model directory")
@@ -375,6 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
                "  kazllm eval --tasks ntrex_kk_en --hypotheses system.txt --out runs/mt\n"
                "  kazllm eval compare runs/ev runs/ev2 --out runs/cmp   (table + charts across runs)")
     ev.add_argument("--model", help="model directory or hub id (default: eval.model, else this run's export/)")
+    ev.add_argument("--revision", metavar="REV",
+                    help="hub revision of a hub-id --model: branch, tag or commit (eval.revision, default main);\n"
+                         "results.json records the commit it resolved to")
+    ev.add_argument("--trust-remote-code", action="store_true",
+                    help="let a hub model run its own Python (auto_map); off by default (eval.trust_remote_code)")
+    ev.add_argument("--update-card", metavar="EXPORT_DIR",
+                    help="after scoring, write the results into EXPORT_DIR/README.md (its model-index and\n"
+                         "Evaluation section) and refresh the export manifest's checksum of it")
     ev.add_argument("--tasks", help="comma-separated task names or YAML paths (default: eval.tasks)")
     ev.add_argument("--out", help="output directory (default: <run>/eval)")
     ev.add_argument("--limit", type=int, help="items per task, 0 = all (eval.limit)")

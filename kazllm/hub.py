@@ -19,11 +19,14 @@ from pathlib import Path
 
 from kazllm.errors import InputError
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*(@[\w./-]+)?$")
+"""ORG/NAME[@REVISION], or a legacy un-namespaced NAME (gpt2) that the Hub still redirects."""
 TOKENIZER_PATTERNS = ["*.json", "tokenizer*", "*.model", "*.tiktoken", "*.txt"]
 """What a tokenizer needs (tokenizer.json, tokenizer_config.json, tokenizer.model, vocab/merges files)."""
 ALLOW_PATTERNS = ["*.safetensors", *TOKENIZER_PATTERNS]
 """An allow-list, so *.bin, *.pt, *.pth (pickles: they can run code when loaded) and *.py never arrive."""
+CODE_PATTERNS = ["*.py"]
+"""A model's own Python, fetched only when the user passes --trust-remote-code."""
 SNAPSHOT = re.compile(r"/(?:models--([^/]+?)--([^/]+)/)?snapshots/([0-9a-f]{40})(/|$)")
 """…/models--ORG--NAME/snapshots/<commit>/: the HF cache names a snapshot directory after its commit."""
 
@@ -49,17 +52,26 @@ def _snapshot_info(path: Path) -> tuple[str | None, str | None]:
     return repo_id, m.group(3)
 
 
-def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: bool = True) -> ResolvedModel:
+def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: bool = True, revision: str = "",
+                       remote_code: bool = False) -> ResolvedModel:
     """A local directory wins (as given or relative to the cwd, else relative to the repository root);
-    else ORG/NAME[@REVISION] from the hub or its cache. `weights=False` fetches only the tokenizer and
-    config files (for a tokenizer base: no reason to download 16 GB of weights to read tokenizer.json)."""
+    else ORG/NAME[@REVISION] (or ORG/NAME with `revision`: a branch, tag or commit) from the hub or its
+    cache. `weights=False` fetches only the tokenizer and config files (for a tokenizer base: no reason to
+    download 16 GB of weights to read tokenizer.json); `remote_code=True` also fetches the repo's *.py."""
     from kazllm.config import resolve_path
 
     spec = str(spec).strip()
     if not spec:
         raise InputError(f"{what}: empty: give a Hugging Face model directory or a hub id (ORG/NAME[@REVISION])")
-    for cand in (Path(spec).expanduser(), resolve_path(spec)):
+    if revision:
+        if "@" in spec:
+            raise InputError(f"{what}: '{spec}' names a revision and --revision {revision} names another: give one")
+        spec = f"{spec}@{revision}"
+    local = spec.partition("@")[0] if revision else spec
+    for cand in (Path(local).expanduser(), resolve_path(local)):
         if cand.is_dir():
+            if revision:
+                raise InputError(f"{what}: {cand} is a local directory: a revision applies to hub ids only")
             # resolve(): a symlink records where the files really are (and the commit only if that is a snapshot)
             path = cand.resolve()
             repo_id, revision = _snapshot_info(path)
@@ -73,8 +85,8 @@ def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: boo
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        path = Path(snapshot_download(repo_id, revision=revision or None,
-                                      allow_patterns=ALLOW_PATTERNS if weights else TOKENIZER_PATTERNS))
+        patterns = (ALLOW_PATTERNS if weights else TOKENIZER_PATTERNS) + (CODE_PATTERNS if remote_code else [])
+        path = Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=patterns))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         # the hub's own first line says which (offline, not found, gated, no such revision); never a token
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -221,7 +221,7 @@ def start_tmp_dir(tmp: Path) -> Path:
 
 
 def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard_size: str = "2GB",
-                 dtype: str = "auto") -> dict:
+                 dtype: str = "auto", revision: str = "") -> dict:
     """Resolve and check the base, resize it to the extended tokenizer and save it (safetensors) to out_dir,
     with the tokenizer and extend_manifest.json. Written to out_dir.tmp first, then renamed.
 
@@ -243,7 +243,7 @@ def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard
     tokenizer_dir = resolve_hf_dir(tokenizer_dir)  # a tokenizer stage dir holds the tokenizer in hf/
     init = read_embedding_init(tokenizer_dir)
     check_extended_tokenizer(tokenizer_dir, init)
-    resolved = resolve_pretrained(str(base), "--base")
+    resolved = resolve_pretrained(str(base), "--base", revision=revision)
     config = check_llama_checkpoint(resolved.path, "--base")
     if int(config.get("vocab_size") or 0) < int(init["base_vocab_size"]):  # before loading any weight
         raise InputError(f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with "
