@@ -93,3 +93,22 @@ def test_tokenizer_extend_reads_a_hub_base_at_a_revision_and_records_its_commit(
     assert result.returncode == 0, result.stderr[-3000:]
     base = json.loads((tmp_path / "ext" / "extend_manifest.json").read_text())["base"]
     assert (base["repo_id"], base["revision"]) == ("Qwen/Qwen2-tok", V1)
+
+
+def test_model_init_from_a_hub_id_at_a_revision_resolves_offline_to_its_commit(tiny_qwen_base, tmp_path, monkeypatch):
+    """model.init_from=ORG/NAME@REV reads the cache like huggingface_hub does; the plan carries the commit
+    that checkpoints/init_from.json then records."""
+    import huggingface_hub.constants
+
+    from kazllm.config import load_config
+    from kazllm.train import plan_init_from
+
+    fill_hf_cache(tmp_path / "cache", "org/tiny-qwen", tiny_qwen_base, V1, refs=("main", "v1"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    (tmp_path / "run" / "tokenizer").mkdir(parents=True)
+    (tmp_path / "run" / "tokenizer" / "hf").symlink_to(tiny_qwen_base)  # the base's own tokenizer: no resize
+    for spec in ("org/tiny-qwen@v1", "org/tiny-qwen", f"org/tiny-qwen@{V1}"):
+        cfg = load_config(None, [f"run.out_dir={tmp_path / 'run'}", f"model.init_from={spec}"])
+        plan = plan_init_from(cfg)
+        assert (plan.base.repo_id, plan.base.revision, plan.resize) == ("org/tiny-qwen", V1, False)
