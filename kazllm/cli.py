@@ -253,6 +253,22 @@ def cmd_quickstart(args):
     run_quickstart(_load(args))
 
 
+def cmd_push(args):
+    from kazllm.push import plan_export_push, plan_prep_push, push_plan, render_plan
+
+    if args.export:  # a real push first points the card's loading example at --repo; a dry run changes nothing
+        plan = plan_export_push(args.export, args.repo, args.revision, private=args.private,
+                                update_card=not args.dry_run)
+    else:
+        plan = plan_prep_push(args.prep, args.repo, args.revision, private=args.private)
+    print(render_plan(plan))
+    if args.dry_run:
+        print("push: dry run: nothing was sent and nothing was contacted; run without --dry-run to push")
+        return
+    info = push_plan(plan)
+    print(f"push: {len(plan.files)} files in one commit {info.oid} -> {info.commit_url}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -438,6 +454,33 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--metrics", metavar="metrics.jsonl",
                       help="measured run: take MFU from its tokens_per_s (same model, seq_len and GPU type)")
     plan.add_argument("--out", metavar="plan.json", help="also write the estimate as JSON")
+    push = sub.add_parser(
+        "push", help="publish an export (model repo) or a prep corpus (dataset repo) to the Hugging Face Hub",
+        formatter_class=fmt,
+        description="Publish to the Hugging Face Hub in one commit, through huggingface_hub.\n\n"
+                    "  --export DIR  every file of a `kazllm export` folder (weights, tokenizer, config, card,\n"
+                    "                manifest.json, resolved_config.yaml) to a model repo; large files go through\n"
+                    "                the Hub's LFS/Xet path. Refused unless the export's logits check passed, its\n"
+                    "                card has a real licence (export.license) and every file matches the sha256\n"
+                    "                in manifest.json (README.md may have changed: eval adds its results).\n"
+                    "  --prep DIR    the kept corpus of a `kazllm prep` folder to a dataset repo: Parquet shards\n"
+                    "                (data/train-*.parquet, built in DIR/hub_dataset/) and a dataset card whose\n"
+                    "                body is the datasheet. Refused if any source's licence is unknown.\n\n"
+                    "The commit message names the run and the checkpoint. The token comes only from huggingface_hub's\n"
+                    "own sources (the HF_TOKEN environment variable or `hf auth login`); kazllm never reads, prints\n"
+                    "or stores it. --dry-run prints the planned commit (every file with its size and sha256) and\n"
+                    "contacts nothing.\n\n"
+                    "  kazllm push --export runs/quickstart/export --repo my-org/kazllm-tiny --dry-run\n"
+                    "  kazllm push --prep runs/quickstart/prep --repo my-org/kazakh-corpus --private")
+    what = push.add_mutually_exclusive_group(required=True)
+    what.add_argument("--export", metavar="DIR", help="an export folder (<run>/export) -> model repo")
+    what.add_argument("--prep", metavar="DIR", help="a prep folder (<run>/prep) -> dataset repo")
+    push.add_argument("--repo", required=True, metavar="ORG/NAME", help="Hub repo id (created if missing)")
+    push.add_argument("--revision", metavar="BRANCH", help="branch to commit to (default main; created from main if new)")
+    push.add_argument("--private", action="store_true",
+                      help="create the repo private (an existing repo keeps its visibility)")
+    push.add_argument("--dry-run", action="store_true", help="print the planned commit; contact nothing")
+    push.set_defaults(func=cmd_push)
     stage("quickstart", cmd_quickstart, "run the whole flow on the bundled Kazakh sample",
           "prep -> tokenizer train -> pretokenize -> train (2 ranks, DeepSpeed) -> export -> eval\n"
           "on data/sample/, into runs/quickstart/, then print a summary table.",

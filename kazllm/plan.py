@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from kazllm.artifacts import iter_jsonl, read_json
-from kazllm.config import KazllmConfig
+from kazllm.config import KazllmConfig, PlanSection
 from kazllm.errors import ConfigError, InputError
 from kazllm.model import build_llama_config, count_parameters, flops_per_token
 
@@ -31,6 +31,20 @@ GPUS: dict[str, dict[str, float]] = {
     "a100-80gb": {"peak_tflops": 312.0, "kw_per_gpu": 6.5 / 8},
 }
 GPUS_PER_NODE = 8
+# torch.cuda.get_device_name() -> GPUS key, first match in order ("NVIDIA H100 80GB HBM3" -> h100-sxm). PCIe and
+# NVL H100s, GH200 and 40 GB A100s draw other power than the DGX figures above: no type, so no estimate.
+GPU_NAMES = (("GH200", None), ("H100 PCIe", None), ("H100 NVL", None), ("H100", "h100-sxm"), ("H200", "h200"),
+             ("A100-SXM4-80GB", "a100-80gb"), ("A100-SXM-80GB", "a100-80gb"))
+
+
+def gpu_type(device_name: str) -> str | None:
+    """The GPUS key of a CUDA device name, or None for a GPU the table does not describe."""
+    return next((kind for key, kind in GPU_NAMES if key in device_name), None)
+
+
+def power_per_gpu_kw(p: PlanSection, gpu: str | None) -> float:
+    """System power per GPU at full load, kW: plan.node_power_kw / 8 when set, else the GPU type's figure."""
+    return p.node_power_kw / GPUS_PER_NODE if p.node_power_kw else GPUS[gpu]["kw_per_gpu"]
 
 
 LLAMA3_VOCAB = 128_256
@@ -138,7 +152,7 @@ def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
                           "set plan.peak_tflops and plan.node_power_kw for another GPU")
     gpu = GPUS.get(p.gpu, {})
     peak = p.peak_tflops or gpu["peak_tflops"]
-    kw_per_gpu = p.node_power_kw / GPUS_PER_NODE if p.node_power_kw else gpu["kw_per_gpu"]
+    kw_per_gpu = power_per_gpu_kw(p, p.gpu)
     gpus = p.gpus or cfg.slurm.nodes * (cfg.slurm.gpus_per_node or 1)
     tokens_per_step = t.micro_batch_size * t.grad_accum * gpus * t.seq_len
     tokens = p.tokens or t.steps * tokens_per_step

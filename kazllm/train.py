@@ -688,6 +688,10 @@ class Trainer:
             "parameters": self.n_params,
             "flops_per_token": self.flops_per_token,
             "world_size": self.world_size,
+            # what the model card's compute section reports (kazllm.model_card): hardware and precision
+            "device": self.device.type,
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "precision": "bf16" if self.bf16 else "fp32",
         }
         if self.rank == 0 and completed:
             losses = [row["loss"] for row in read_metrics(self.metrics_path) if "loss" in row]
