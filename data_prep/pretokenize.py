@@ -4,8 +4,10 @@ The kept JSONL is cut into work units of about `pretokenize.unit_mb` MiB (whole 
 order). Worker processes encode units with the Rust `tokenizers` batch encoder (each worker single
 threaded, so N workers use N cores without oversubscription) and write one set of shard files per
 unit and split, named by unit: the output does not depend on the number of workers. Each document is
-followed by one EOS; text that looks like a special token (a literal "</s>") is encoded as plain text,
-so EOS only ever separates documents. A stable hash of the document id sends `val_fraction` of them
+[BOS] + its ids + [EOS] when the tokenizer has a BOS token (ours: <s>; Qwen-style tokenizers have none,
+and their documents are ids + [EOS]), so the model learns the same start a Hugging Face tokenizer gives
+at inference; text that looks like a special token (a literal "</s>") is encoded as plain text, so EOS
+only ever separates documents and BOS only ever starts one. A stable hash of the document id sends `val_fraction` of them
 to the validation split.
 
 Resumable: a unit is done when its marker (shards/units/uNNNNN.json, written last) exists and its
@@ -44,12 +46,23 @@ from kazllm.data import token_dtype
 from kazllm.errors import InputError
 
 SPLITS = ("train", "val")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""3: documents start with BOS when the tokenizer has one (`bos_id` in the manifest); 2: no BOS."""
 
 
 def is_validation(doc_id: str, fraction: float) -> bool:
     h = int.from_bytes(hashlib.sha1(doc_id.encode("utf-8")).digest()[:8], "big")
     return h / 2**64 < fraction
+
+
+def document_bos_id(tok_manifest: dict) -> int | None:
+    """The id that starts every document: the tokenizer's BOS (tokenizer manifest special_tokens.bos), or
+    None when it has none (Qwen) or its BOS is its EOS (GPT-2 style), where EOS alone already separates
+    documents and a leading one would read as an empty document to EOS-based document masking."""
+    bos = (tok_manifest.get("special_tokens") or {}).get("bos")
+    if not bos or bos["id"] == tok_manifest["special_tokens"]["eos"]["id"]:
+        return None
+    return int(bos["id"])
 
 
 def available_cores() -> int:
@@ -184,6 +197,7 @@ def encode_unit(task: dict) -> dict:
             stale.unlink()
     tokenizer = load_tokenizer(task["tokenizer"])
     dtype, eos = np.dtype(task["dtype"]), task["eos_id"]
+    head = [] if task["bos_id"] is None else [task["bos_id"]]
     writers = {s: UnitShardWriter(out_dir / s, unit, dtype, task["tokens_per_shard"]) for s in SPLITS}
     groups: dict[tuple[str, str], int] = {}
     counts = {s: defaultdict(lambda: [0, 0]) for s in SPLITS}  # split -> local group -> [tokens, docs]
@@ -192,7 +206,7 @@ def encode_unit(task: dict) -> dict:
         encodings = tokenizer.encode_batch([text for _, text, _, _ in batch], add_special_tokens=False)
         by_split: dict[str, tuple[list, list, list]] = {s: ([], [], []) for s in SPLITS}
         for (doc_id, _, source, language), enc in zip(batch, encodings):
-            ids = enc.ids
+            ids = head + enc.ids
             ids.append(eos)
             gid = groups.setdefault((source, language), len(groups))
             split = "val" if is_validation(doc_id, task["val_fraction"]) else "train"
@@ -309,6 +323,7 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
     tok_json = tok_dir / "hf" / "tokenizer.json"
     vocab_size = tok_manifest["vocab_size"]  # the parent never loads the tokenizer: only workers encode
     eos_id = tok_manifest["special_tokens"]["eos"]["id"]
+    bos_id = document_bos_id(tok_manifest)
     dtype = token_dtype(vocab_size)
     pc = cfg.pretokenize
     files = kept_files(prep_dir)
@@ -320,7 +335,7 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
         "format_version": FORMAT_VERSION,
         "kept_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files],
         "tokenizer_json_sha256": file_sha256(tok_json),
-        "eos_id": eos_id, "dtype": dtype.name, "val_fraction": pc.val_fraction,
+        "eos_id": eos_id, "bos_id": bos_id, "dtype": dtype.name, "val_fraction": pc.val_fraction,
         "tokens_per_shard": pc.tokens_per_shard, "unit_bytes": int(pc.unit_mb * 2**20),
     }
     plan_path = out_dir / "units" / "plan.json"
@@ -337,7 +352,7 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
             markers[i] = done
         else:
             todo.append({**u, "unit": i, "out_dir": str(out_dir), "tokenizer": str(tok_json), "dtype": dtype.name,
-                         "eos_id": eos_id, "val_fraction": pc.val_fraction, "tokens_per_shard": pc.tokens_per_shard,
+                         "eos_id": eos_id, "bos_id": bos_id, "val_fraction": pc.val_fraction, "tokens_per_shard": pc.tokens_per_shard,
                          "batch_size": pc.batch_size})
     n_workers = max(1, min(workers or pc.workers or available_cores(), len(todo)))
     bar = tqdm(total=sum(t["end"] - t["start"] for t in todo), desc="pretokenize", unit="B", unit_scale=True,
@@ -369,6 +384,7 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
         "dtype": dtype.name,
         "vocab_size": vocab_size,
         "eos_id": eos_id,
+        "bos_id": bos_id,  # null: documents have no BOS (the tokenizer has none)
         # the sentencepiece model's checksum, or an extended tokenizer's tokenizer.json (no spm model there)
         "tokenizer_sha256": tok_manifest.get("spm_sha256") or tok_manifest["tokenizer_sha256"],
         "tokenizer_json_sha256": fingerprint["tokenizer_json_sha256"],

@@ -178,9 +178,13 @@ def cmd_train(args):
 def cmd_export(args):
     from kazllm.export import run_export
 
+    args.overrides = [*_option_overrides({"export.step": args.step}), *args.overrides]
     cfg = _load(args)
     result = run_export(cfg)
-    print(f"export: {result['checkpoint']} -> {cfg.stage_dir('export')} (reload max |Δlogit| {result['max_logit_diff']:.2e})")
+    check = result["logits_check"]
+    print(f"export: {result['checkpoint']} -> {cfg.stage_dir('export')} ({result['dtype']}"
+          f"{', sharded' if result['sharded'] else ''}; reload max |Δlogit| {check['max_abs_diff']:.2e} "
+          f"<= {check['tolerance']:g})")
 
 
 def cmd_eval(args):
@@ -391,9 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
           "Train LlamaForCausalLM from a size preset with DeepSpeed ZeRO (stage from config) on shards/.\n"
           "Launches train.nproc ranks with torchrun unless already under a launcher. Writes metrics.jsonl,\n"
           "loss_curve.png and a DeepSpeed checkpoint.")
-    stage("export", cmd_export, "ZeRO checkpoint -> Hugging Face model (export/)",
-          "Gather the latest ZeRO checkpoint into safetensors with tokenizer, generation config and model\n"
-          "card; reload it with AutoModelForCausalLM and check the logits match.")
+    exp = stage("export", cmd_export, "ZeRO checkpoint -> Hugging Face model (export/)",
+                "Gather a verified ZeRO checkpoint (the newest, or --step N) into safetensors (export.dtype: auto =\n"
+                "bf16 when training ran in bf16; sharded past export.max_shard_size) with tokenizer, generation\n"
+                "config and model card; reload it with AutoModelForCausalLM and check the logits match. Written\n"
+                "to export.tmp/ and renamed to export/ only when the check passes.")
+    exp.add_argument("--step", type=int, metavar="N", help="export checkpoints/stepN (default export.step: 0 = newest)")
     ev = stage("eval", cmd_eval, "evaluate a model (eval/)",
                "Run evaluation tasks (eval/tasks/*.yaml): perplexity and bits-per-byte, translation\n"
                "(chrF++/BLEU via sacrebleu), extractive QA (EM/F1) and multiple choice (acc/acc_norm).\n"

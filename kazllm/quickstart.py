@@ -24,7 +24,8 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
     from data_prep.pretokenize import run_pretokenize
     from data_prep.tokenizer import run_tokenizer_train
     from eval.runner import headline_metrics, run_eval
-    from kazllm.export import run_export, write_model_card
+    from kazllm.export import run_export
+    from kazllm.model_card import update_model_card
     from kazllm.train import launch_training
 
     timings: dict[str, float] = {}
@@ -56,8 +57,7 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
     results = run_eval(cfg, model=str(cfg.stage_dir("export")))
     timings["eval"] = time.perf_counter() - t0
     scores = headline_metrics(results)
-    write_model_card(cfg, cfg.stage_dir("export"), read_json(cfg.stage_dir("checkpoints") / train["checkpoint"] /
-                                                              "kazllm_checkpoint.json"), scores)
+    update_model_card(cfg.stage_dir("export"), results)  # the card's model-index = eval/results.json
 
     summary = {
         "documents_in": prep["documents_in"], "documents_kept": prep["documents_kept"],

@@ -53,7 +53,8 @@ def test_print_config_shows_the_resolved_tree():
 
 def test_eval_of_a_missing_model_is_a_clear_error(tmp_path):
     result = run_kazllm("eval", "--model", str(tmp_path / "no-model"), "--tasks", "sample_kkmmlu", "--out", str(tmp_path))
-    assert result.returncode == 2 and "cannot load model" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--model: '" in result.stderr and "no-model' is neither a local directory nor a hub id" in result.stderr
 
 
 def test_training_that_cannot_fill_one_batch_fails_before_launch(sample_run):

@@ -1,4 +1,4 @@
-"""Pretokenization: shard format round trip, one EOS between documents, manifest counts and checksums,
+"""Pretokenization: shard format round trip ([BOS] + ids + [EOS] per document), manifest counts and checksums,
 worker-count independence, resume after an interruption, and clear errors on damaged shards."""
 
 import json
@@ -45,16 +45,18 @@ def shard_checksums(manifest: dict) -> list:
             for split in ("train", "val") for s in manifest["splits"][split]["shards"]]
 
 
-def test_every_document_round_trips_with_one_eos_and_its_group(sample_run):
+def test_every_document_round_trips_between_one_bos_and_one_eos_with_its_group(sample_run):
     shards = sample_run.stage_dir("shards")
     manifest = json.loads((shards / "manifest.json").read_text())
     readers = {s: TokenShardReader(shards, s) for s in ("train", "val")}
     tok = load_tokenizer(str(sample_run.stage_dir("tokenizer") / "hf" / "tokenizer.json"))
-    eos, seen = manifest["eos_id"], {"train": 0, "val": 0}
+    eos, bos, seen = manifest["eos_id"], manifest["bos_id"], {"train": 0, "val": 0}
+    assert manifest["format_version"] == 3 and bos == 1  # our tokenizer's <s>
     for doc in kept_documents(sample_run):  # shards keep corpus order within each split
         split = "val" if is_validation(doc["id"], sample_run.pretokenize.val_fraction) else "train"
         tokens = readers[split].document(seen[split])
-        assert tokens[:-1].tolist() == tok.encode(doc["text"], add_special_tokens=False).ids
+        assert tokens[1:-1].tolist() == tok.encode(doc["text"], add_special_tokens=False).ids
+        assert tokens[0] == bos and bos not in tokens[1:]
         assert tokens[-1] == eos and eos not in tokens[:-1]
         group = readers[split].document_group(seen[split])
         assert (group["source"], group["language"]) == (doc["metadata"]["source"], doc["metadata"]["language"])
@@ -62,6 +64,7 @@ def test_every_document_round_trips_with_one_eos_and_its_group(sample_run):
     assert seen == {s: r.num_documents for s, r in readers.items()}
     for reader in readers.values():
         assert sum(int((t == eos).sum()) for t in reader.tokens) == reader.num_documents
+        assert sum(int((t == bos).sum()) for t in reader.tokens) == reader.num_documents
 
 
 def test_manifest_counts_tokens_per_source_and_language_and_checksums_every_file(sample_run):
@@ -83,7 +86,7 @@ def test_manifest_counts_tokens_per_source_and_language_and_checksums_every_file
             assert file_sha256(shards / shard["group_file"]) == shard["group_sha256"]
 
 
-def test_special_token_text_in_a_document_is_not_an_eos(sample_run, tmp_path):
+def test_special_token_text_in_a_document_is_neither_an_eos_nor_a_bos(sample_run, tmp_path):
     cfg = make_run(sample_run, tmp_path / "run", kept_copies=1)
     docs = [{"id": f"d{i}", "text": f"Мәтін {i}: </s> <s> <pad> соңы.", "metadata": {"source": "t", "language": "kk"}}
             for i in range(3)]
@@ -94,7 +97,24 @@ def test_special_token_text_in_a_document_is_not_an_eos(sample_run, tmp_path):
     assert reader.num_documents == 3
     for i in range(3):
         doc = reader.document(i)
-        assert doc[-1] == reader.eos_id and reader.eos_id not in doc[:-1] and 1 not in doc  # 1 = <s>
+        assert doc[-1] == reader.eos_id and reader.eos_id not in doc[:-1]
+        assert doc[0] == 1 and 1 not in doc[1:]  # 1 = <s>: the document's own BOS only
+
+
+def test_a_tokenizer_without_bos_gives_documents_of_ids_and_eos(sample_run, tmp_path):
+    """Qwen-style tokenizers have no BOS (special_tokens.bos null): nothing is put before a document."""
+    cfg = make_run(sample_run, tmp_path / "run", kept_copies=1)
+    (tmp_path / "run" / "tokenizer").unlink()
+    shutil.copytree(sample_run.stage_dir("tokenizer"), tmp_path / "run" / "tokenizer")
+    tok_manifest = json.loads((cfg.stage_dir("tokenizer") / "manifest.json").read_text())
+    tok_manifest["special_tokens"]["bos"] = None
+    (cfg.stage_dir("tokenizer") / "manifest.json").write_text(json.dumps(tok_manifest))
+    result = run_pretokenize(cfg, workers=1)
+    assert result["bos_id"] is None
+    reader = TokenShardReader(cfg.stage_dir("shards"), "train")
+    tok = load_tokenizer(str(cfg.stage_dir("tokenizer") / "hf" / "tokenizer.json"))
+    first = next(d for d in kept_documents(cfg) if not is_validation(d["id"], cfg.pretokenize.val_fraction))
+    assert reader.document(0).tolist() == tok.encode(first["text"], add_special_tokens=False).ids + [reader.eos_id]
 
 
 def test_output_does_not_depend_on_the_number_of_workers(sample_run, tmp_path):

@@ -7,6 +7,7 @@ no file under the test's directory (HF_HOME included). No test contacts a networ
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -19,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from kazllm import __version__
-from kazllm.artifacts import file_sha256, file_table, iter_jsonl
+from kazllm.artifacts import file_sha256, iter_jsonl
 from kazllm.errors import InputError
+from kazllm.model_card import card_text_for_repo
 from tests.conftest import REPO, run_kazllm
 from tests.hub_server import FakeHub
 
@@ -60,21 +62,8 @@ def closed_port() -> int:
 
 def export_copy(exported_run, tmp_path: Path) -> Path:
     """A private copy of the fixture's export/ (tests change files; the session fixture stays intact)."""
-    from huggingface_hub import ModelCard
-
     dst = tmp_path / "run" / "export"
     shutil.copytree(exported_run.stage_dir("export"), dst)
-    # Until kazllm/model_card.py writes export.license into the card and kazllm/export.py writes the
-    # issue-12 manifest (both in progress), bring an older export up to that contract; no-ops afterwards.
-    card = ModelCard.load(dst / "README.md")
-    if not card.data.get("license"):
-        card.data.license = "apache-2.0"
-        card.save(dst / "README.md")
-    manifest = json.loads((dst / "manifest.json").read_text(encoding="utf-8"))
-    if not isinstance(manifest.get("files"), dict):
-        manifest["logits_check"] = {"max_abs_diff": manifest.pop("max_logit_diff"), "tolerance": 1e-5, "passed": True}
-        manifest["files"] = file_table(dst)
-        (dst / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return dst
 
 
@@ -122,10 +111,15 @@ def test_dry_run_lists_every_file_with_its_sha256_and_contacts_nothing(exported_
     lines = result.stdout.splitlines()
     files = sorted(p for p in export.rglob("*") if p.is_file())
     assert {"manifest.json", "resolved_config.yaml", "model.safetensors", "README.md"} <= {p.name for p in files}
+    # the card is listed as it will be pushed: its loading example naming REPO_ID (nothing was rewritten)
+    card_now, card_pushed = card_text_for_repo(export, REPO_ID)
+    assert card_now == (export / "README.md").read_text(encoding="utf-8") and REPO_ID in card_pushed
+    assert "README.md: a push first rewrites its loading example" in result.stdout
     for path in files:
         row = [line.split() for line in lines if line.split()[:1] == [path.relative_to(export).as_posix()]]
         assert len(row) == 1, path
-        assert row[0][-1] == file_sha256(path) and row[0][-2] == f"{path.stat().st_size:,}"
+        data = card_pushed.encode() if path.name == "README.md" else path.read_bytes()
+        assert row[0][-1] == hashlib.sha256(data).hexdigest() and row[0][-2] == f"{len(data):,}"
     assert f"{len(files)} files" in result.stdout
     assert f"model repo {REPO_ID}, revision main" in result.stdout
     assert f"checkpoint step4 (kazllm {__version__})" in result.stdout
@@ -196,7 +190,7 @@ def _drop(*keys):
     (lambda d: edit_manifest(d, lambda m: (_drop("logits_check")(m), _set("max_logit_diff", 1e-3)(m))),
      "max_logit_diff 0.001 > 1e-05"),
     (lambda d: edit_card(d, license=None), "the model card has no licence"),
-    (lambda d: edit_card(d, license="other", license_name="training-data-licences"), "a placeholder, not a licence"),
+    (lambda d: edit_card(d, license="other", license_name="training-data-licences"), "licence is the placeholder"),
     (lambda d: (d / "config.json").write_text((d / "config.json").read_text() + " "), "config.json: changed after export"),
     (lambda d: (d / "notes.txt").write_text("hi"), "notes.txt: not in manifest.json's file table"),
     (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json: listed in manifest.json but missing"),
@@ -221,7 +215,7 @@ def test_plan_accepts_an_updated_card_and_a_legacy_manifest(exported_run, tmp_pa
     plan = plan_export_push(export, REPO_ID, "main")
     assert plan.revision is None and any("README.md differs" in note for note in plan.notes)
     readme = next(f for f in plan.files if f.path_in_repo == "README.md")
-    assert readme.sha256 == file_sha256(export / "README.md")
+    assert readme.sha256 == hashlib.sha256(card_text_for_repo(export, REPO_ID)[1].encode()).hexdigest()
     # an export written before the checksum table (today's runs): max_logit_diff and a list of names
     def legacy(manifest):
         manifest.update(max_logit_diff=manifest.pop("logits_check")["max_abs_diff"], files=sorted(manifest["files"]))

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from kazllm.artifacts import file_sha256
+
 from .conftest import run_kazllm
 
 pytestmark = pytest.mark.slow
@@ -21,14 +23,24 @@ def test_quickstart_runs_the_whole_flow(tmp_path):
         assert (tmp_path / stage / "resolved_config.yaml").is_file(), stage
     results = json.loads((tmp_path / "eval" / "results.json").read_text(encoding="utf-8"))
     assert {"sample_ppl_kk", "sample_mt_kk_en", "sample_qa_kk"} <= set(results["tasks"])
-    assert "## Evaluation" in (tmp_path / "export" / "README.md").read_text(encoding="utf-8")
+    # The export's card is a Hub card whose model-index holds every score of eval/results.json, and the
+    # manifest's checksum of it was refreshed when eval wrote them in.
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(tmp_path / "export" / "README.md")
+    indexed = {(r.task_name, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert indexed == {(t, m): v for t, task in results["tasks"].items() for m, v in task["metrics"].items()
+                       if isinstance(v, (int, float))}
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["files"]["README.md"]["sha256"] == file_sha256(tmp_path / "export" / "README.md")
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "export"))
     tokenizer = AutoTokenizer.from_pretrained(str(tmp_path / "export"))
-    ids = tokenizer("Қазақ тілі", return_tensors="pt").input_ids
-    generated = model.generate(ids, max_new_tokens=20, do_sample=False)[0, ids.shape[1]:]
+    ids = tokenizer("Қазақстан — ", return_tensors="pt").input_ids
+    assert ids[0, 0] == tokenizer.bos_token_id  # a document starts with BOS, as in training
+    generated = model.generate(ids, max_new_tokens=40, do_sample=False)[0, ids.shape[1]:]
     # Trained on Kazakh only, it continues with Cyrillic words, not just newlines or bytes.
     text = tokenizer.decode(generated)
     assert re.search(r"[а-яёәғқңөұүһі]{3,}", text.lower()), text

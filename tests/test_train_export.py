@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from kazllm.artifacts import file_table
+
 from .conftest import run_kazllm
 
 pytestmark = pytest.mark.slow
@@ -52,9 +54,13 @@ def test_export_gives_a_model_that_auto_classes_load_and_generate_from(sample_ru
     files = {p.name for p in export.iterdir()}
     assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md"} <= files
     assert not any(name.endswith((".bin", ".pt")) for name in files)
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["checkpoint"] == "checkpoints/step4" and manifest["logits_check"]["passed"] is True
+    assert manifest["files"] == file_table(export) and manifest["dtype"] == "float32"
     model = AutoModelForCausalLM.from_pretrained(str(export))
     tokenizer = AutoTokenizer.from_pretrained(str(export))
     ids = tokenizer("Қазақстан", return_tensors="pt").input_ids
+    assert ids[0, 0] == tokenizer.bos_token_id and (ids == tokenizer.bos_token_id).sum() == 1  # as in training
     out = model.generate(ids, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > ids.shape[1]
     assert isinstance(tokenizer.decode(out[0, ids.shape[1]:]), str)
