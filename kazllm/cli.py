@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
             kazllm: an open training stack for Kazakh LLMs.
 
             The flow, each stage reading the previous stage's directory under run.out_dir:
-              prep -> tokenizer train -> pretokenize -> train -> export -> eval
+              prep -> tokenizer train -> pretokenize -> train -> export -> eval -> push (to a hub)
             `kazllm quickstart` runs all of them on the bundled Kazakh sample."""),
         epilog="Run `kazllm COMMAND --help` for a command's options.",
     )
