@@ -33,6 +33,12 @@ def test_quickstart_runs_the_whole_flow(tmp_path):
                        if isinstance(v, (int, float))}
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["files"]["README.md"]["sha256"] == file_sha256(tmp_path / "export" / "README.md")
+    # ...and it is ready to publish: the dry run lists every file with its sha256 (its card names the repo)
+    push = run_kazllm("push", "--export", str(tmp_path / "export"), "--repo", "kazllm/kazllm-quickstart-tiny", "--dry-run")
+    assert push.returncode == 0, push.stderr
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "manifest.json"):
+        assert any(line.split()[:1] == [name] and line.split()[-1] == file_sha256(tmp_path / "export" / name)
+                   for line in push.stdout.splitlines()), name
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
