@@ -184,7 +184,7 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
              trust_remote_code: bool = False) -> dict:
     """Run `tasks` on `model` (or score the `hypotheses` file for one translation task) into out_dir.
     `model` is a directory or a hub id (with `revision`: a branch, tag or commit)."""
-    specs = [load_task(t) for t in tasks]
+    specs = [load_task(t, check_files=not hypotheses) for t in tasks]
     started, timings = time.perf_counter(), {}
     lm = None
     if hypotheses:
@@ -192,7 +192,9 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
             raise InputError("--hypotheses scores one translation task: give exactly one with --tasks")
         if not Path(hypotheses).is_file():
             raise InputError(f"--hypotheses file not found: {hypotheses}")
-        specs = [dataclasses.replace(specs[0], num_fewshot=0)]  # every reference is scored
+        # every reference is scored and no examples are shown: the few-shot files are not needed at all
+        specs = [dataclasses.replace(specs[0], num_fewshot=0, fewshot_data={}, fewshot_split="")]
+        specs[0].data_files()  # the references and sources must be there
     # Every task's items are read before the model loads: a bad file or dataset fails in seconds.
     loaded = [(spec, *load_items(spec, seed, limit)) for spec in specs]
     timings["load_data"] = round(time.perf_counter() - started, 2)

@@ -115,16 +115,18 @@ class TaskSpec:
         return p if p.is_absolute() else (Path(self.path).parent / p).resolve()
 
     def data_path(self, key: str, files: dict[str, str] | None = None) -> Path:
+        # errors name the YAML key the user wrote: data.source, or fewshot_data.source for the examples
+        section = "fewshot_data" if files is not None and files is self.fewshot_data else "data"
         files = self.data if files is None else files
         if key not in files:
-            raise ConfigError(f"{self.path}: task '{self.name}' needs data.{key}")
-        p = self.resolve(files[key], f"data.{key}")
+            raise ConfigError(f"{self.path}: task '{self.name}' needs {section}.{key}")
+        p = self.resolve(files[key], f"{section}.{key}")
         if not p.is_file():
             hint = ""
             if "${SHARED_DATA}" in files[key]:
                 hint = (f" (SHARED_DATA={shared_data_dir()}: this licensed set is not bundled; set SHARED_DATA "
                         "to the directory that holds it)")
-            raise InputError(f"{self.path}: task '{self.name}' data.{key} file not found: {p}{hint}")
+            raise InputError(f"{self.path}: task '{self.name}' {section}.{key} file not found: {p}{hint}")
         return p
 
     def data_files(self) -> list[Path]:
@@ -171,7 +173,9 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return raw
 
 
-def load_task(name_or_path: str) -> TaskSpec:
+def load_task(name_or_path: str, check_files: bool = True) -> TaskSpec:
+    """A task by name (eval/tasks/NAME.yaml) or YAML path. `check_files`: report a missing data file now,
+    before any model loads (off for a caller that first changes which files the task reads)."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = TASKS_DIR / f"{name_or_path}.yaml"
@@ -187,13 +191,19 @@ def load_task(name_or_path: str) -> TaskSpec:
         raise ConfigError(f"{path}: a multiple_choice task needs format: belebele or mmlu")
     if not spec.data and not spec.dataset.path:
         raise ConfigError(f"{path}: task '{spec.name}' needs data: files or a dataset: source")
-    spec.data_files()  # a missing data file is reported before any model loads
+    if check_files:
+        spec.data_files()
     return spec
 
 
 # -- reading items ---------------------------------------------------------------------------------------
 def read_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    """The lines of a text file as sacrebleu and `wc -l` count them: the final newline ends the last line
+    (it does not start an empty one), but an empty last line before it is a line, e.g. an empty hypothesis."""
+    text = path.read_text(encoding="utf-8")
+    if not text:
+        return []
+    return (text[:-1] if text.endswith("\n") else text).split("\n")
 
 
 def read_documents(path: Path, separator: str) -> list[str]:

@@ -336,3 +336,33 @@ def test_windowed_nll_equals_full_context_when_the_text_fits(tiny_model):
     assert n == ids.shape[1] - 1 and full == pytest.approx(expected, rel=1e-5)
     windowed, n_windowed = lm.text_nll(text, window=16)  # many windows: every token still scored once
     assert n_windowed == n and windowed > 0
+
+
+def test_an_empty_last_hypothesis_is_a_line_and_few_shot_files_are_not_needed_to_score_one(tmp_path):
+    """A system that outputs nothing for the last sentence writes an empty last line: sacrebleu scores it, and
+    so must --hypotheses. Scoring a file shows no examples, so a task's missing few-shot (dev) files do not
+    matter; a model run that needs them names fewshot_data.source, the key that is wrong."""
+    from eval.runner import evaluate
+    from eval.tasks import read_lines
+
+    for text, lines in (("a\nb\n", ["a", "b"]), ("a\nb", ["a", "b"]), ("a\n\n", ["a", ""]), ("\n", [""]), ("", [])):
+        (tmp_path / "f.txt").write_text(text, encoding="utf-8")
+        assert read_lines(tmp_path / "f.txt") == lines, text
+    refs = (SAMPLE / "eval" / "translation" / "sample.en").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "hyp.txt").write_text("\n".join(refs[:-1]) + "\n\n", encoding="utf-8")  # the last one empty
+    src, tgt = SAMPLE / "eval" / "translation" / "sample.kk", SAMPLE / "eval" / "translation" / "sample.en"
+    task = tmp_path / "few.yaml"
+    task.write_text(f"name: few\ntype: translation\nnum_fewshot: 2\nsource_lang: kk\ntarget_lang: en\n"
+                    f"prompt: \"Kazakh: {{source}}\\nEnglish:\"\ntarget: \" {{target}}\"\n"
+                    f"data: {{source: {src}, target: {tgt}}}\n"
+                    f"fewshot_data: {{source: {tmp_path / 'dev.kk'}, target: {tmp_path / 'dev.en'}}}\n", encoding="utf-8")
+    results = evaluate(None, [str(task)], tmp_path / "o", hypotheses=str(tmp_path / "hyp.txt"))
+    scored = results["tasks"]["few"]
+    assert scored["n"] == len(refs) and scored["num_fewshot"] == 0
+    samples = [json.loads(line) for line in (tmp_path / "o" / "samples.jsonl").open(encoding="utf-8")]
+    assert samples[-1]["prediction"] == "" and samples[-1]["reference"] == refs[-1]
+    assert "hypotheses file sha256" in (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
+    from eval.tasks import load_items, load_task
+
+    with pytest.raises(InputError, match=r"task 'few' fewshot_data.source file not found"):
+        load_items(load_task(str(task)), seed=1)
