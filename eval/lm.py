@@ -10,7 +10,6 @@ Weights load from safetensors only, and with the model's own code (remote code) 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +31,6 @@ class CausalLM:
 
         from kazllm.hub import resolve_pretrained
 
-        if Path(model).exists() and not (Path(model) / "config.json").is_file():
-            raise InputError(f"{model} is not a Hugging Face model directory (no config.json)")
         if dtype not in DTYPES:
             raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         if device not in ("auto", "cpu") and not device.startswith("cuda"):

@@ -35,6 +35,7 @@ import torch
 from kazllm.artifacts import file_table, read_json, require_stage, write_json, write_stage_manifest
 from kazllm.config import KazllmConfig, dump_config
 from kazllm.errors import InputError, KazllmError
+from kazllm.hub import check_shard_size
 from kazllm.model_card import write_model_card
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -278,15 +279,6 @@ def make_readable(directory: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def check_shard_size(value: str) -> None:
-    from huggingface_hub import split_torch_state_dict_into_shards
-
-    try:
-        split_torch_state_dict_into_shards({}, max_shard_size=value)
-    except ValueError as e:
-        raise InputError(f"export.max_shard_size={value!r}: {e}") from None
-
-
 def replace_dir(new: Path, final: Path) -> None:
     """Put `new` where `final` is: the old one is moved aside, not deleted, until the new one is in place
     (two renames on one file system; should the second fail, the old one goes back)."""
@@ -301,11 +293,6 @@ def replace_dir(new: Path, final: Path) -> None:
             os.replace(old, final)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Model card
-# ---------------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -368,7 +355,7 @@ def build_export(cfg: KazllmConfig, out_dir: Path, ckpt_dir: Path, tag: str, dty
 
 def run_export(cfg: KazllmConfig) -> dict:
     ckpt_dir = require_stage(cfg, "checkpoints", "kazllm train")
-    check_shard_size(cfg.export.max_shard_size)
+    check_shard_size(cfg.export.max_shard_size, "export.max_shard_size=")
     tag = pick_checkpoint(ckpt_dir, cfg.export.step)
     dtype = export_dtype(cfg.export.dtype, ckpt_dir / tag)
 
@@ -383,6 +370,6 @@ def run_export(cfg: KazllmConfig) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # The manifest comes last: an export/ without one is unfinished to every reader (require_stage, push).
+    # (its files are created with the umask's mode: only transformers' and safetensors' needed make_readable)
     write_stage_manifest(cfg, "export", **result)
-    make_readable(final)
     return result

@@ -96,6 +96,17 @@ def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: boo
     return ResolvedModel(path, spec, repo_id, commit or revision or None)
 
 
+def check_shard_size(value: str, what: str) -> None:
+    """A safetensors shard size as save_pretrained reads it (2GB, 500MB), checked before any weight is loaded;
+    `what` names the option in the error (\"--max-shard-size \", \"export.max_shard_size=\")."""
+    from transformers.utils.hub import convert_file_size_to_int
+
+    try:
+        convert_file_size_to_int(value)
+    except ValueError:
+        raise InputError(f"{what}{value!r}: give a size such as 2GB or 500MB") from None
+
+
 def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
     """The checkpoint's config.json, after the checks that keep foreign code and pickles out.
 

@@ -25,7 +25,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from eval.report import LOWER_IS_BETTER
 from kazllm import __version__
-from kazllm.artifacts import file_sha256, read_json, read_jsonl, write_json, write_text_atomic
+from kazllm.artifacts import file_sha256, read_json, write_json, write_text_atomic
 from kazllm.config import KazllmConfig, PrepSection, load_config
 from kazllm.errors import ConfigError, InputError
 from kazllm.plan import GPUS, gpu_type, measured_mfu, power_per_gpu_kw
@@ -204,8 +204,9 @@ def compute_summary(cfg: KazllmConfig) -> dict:
     ckpt_dir = cfg.stage_dir("checkpoints")
     summary = read_json(ckpt_dir / "manifest.json")["summary"]
     metrics_path = ckpt_dir / "metrics.jsonl"
-    rows = [r for r in (read_jsonl(metrics_path) if metrics_path.is_file() else [])
-            if "val_loss" not in r and r.get("tokens_per_s")]
+    from kazllm.train import read_metrics  # here: push imports this module and needs no training stack
+
+    rows = [r for r in read_metrics(metrics_path) if "val_loss" not in r and r.get("tokens_per_s")]
     seconds, seen = 0.0, 0
     for row in rows:
         seconds += (row["tokens_seen"] - seen) / row["tokens_per_s"]

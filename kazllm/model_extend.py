@@ -228,17 +228,13 @@ def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard
     Every check that needs no weights runs before the base is downloaded or loaded."""
     import torch
     from transformers import LlamaForCausalLM
-    from transformers.utils.hub import convert_file_size_to_int
 
     from data_prep.tokenizer_report import resolve_hf_dir
-    from kazllm.hub import check_llama_checkpoint, resolve_pretrained
+    from kazllm.hub import check_llama_checkpoint, check_shard_size, resolve_pretrained
 
     if dtype not in DTYPES:
         raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    try:  # checked now, not after the model is loaded
-        convert_file_size_to_int(max_shard_size)
-    except ValueError:
-        raise InputError(f"--max-shard-size {max_shard_size!r}: give a size such as 2GB or 500MB") from None
+    check_shard_size(max_shard_size, "--max-shard-size ")  # now, not after the model is loaded
     started = time.perf_counter()
     tokenizer_dir = resolve_hf_dir(tokenizer_dir)  # a tokenizer stage dir holds the tokenizer in hf/
     init = read_embedding_init(tokenizer_dir)

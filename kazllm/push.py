@@ -183,16 +183,16 @@ def plan_export_push(export_dir: str | Path, repo_id: str, revision: str | None 
         raise InputError(f"{readme}: refusing to push: {problem}")
     # The card's loading example must name the repo it is published as: a push rewrites it first; a dry
     # run only computes the rewritten card, so the row it lists is what a push would send.
-    before, after = card_text_for_repo(export_dir, repo_id)
-    if update_card and after != before:
-        set_card_repo_id(export_dir, repo_id)
-        manifest = read_json(export_dir / "manifest.json")
+    if update_card and set_card_repo_id(export_dir, repo_id):
+        manifest = read_json(export_dir / "manifest.json")  # it refreshed the card's row
     table, notes = _verify_export_files(export_dir, manifest)
-    if not update_card and after != before:
-        data = after.encode("utf-8")
-        table["README.md"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        notes.append(f"README.md: a push first rewrites its loading example to name {repo_id} (size and sha256 "
-                     "listed are of that card)")
+    if not update_card:
+        before, after = card_text_for_repo(export_dir, repo_id)
+        if after != before:
+            data = after.encode("utf-8")
+            table["README.md"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            notes.append(f"README.md: a push first rewrites its loading example to name {repo_id} (size and "
+                         "sha256 listed are of that card)")
 
     checkpoint = Path(str(manifest.get("checkpoint") or f"step{manifest.get('step', '?')}")).name
     version = manifest.get("kazllm_version") or __version__
