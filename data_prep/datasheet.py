@@ -1,8 +1,9 @@
 """The datasheet of a prep run: prep/datasheet.md + prep/datasheet.json.
 
 The training-data summary that the model card cites: sources and licences, documents, bytes and
-estimated tokens in and out per source and language, reject reasons, normalisation repairs, PII
-counts and near-duplicate clusters. Built from the files on disk (kept/ and rejected/), like stats.json.
+estimated tokens in and out per source and language, reject reasons, normalisation repairs, the
+de-personalisation policy of each source with what it masked (per kind, per source) and near-duplicate
+clusters. Built from the files on disk (kept/ and rejected/), like stats.json.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ BYTES_PER_TOKEN_ESTIMATE = 4.0
 def write_datasheet(cfg: KazllmConfig, prep_dir: Path, stats: dict) -> dict:
     # stats["volume"] was counted while summarize() read kept/ and rejected/: no second pass here.
     rows = [{**row, "estimated_tokens_kept": int(row["bytes_kept"] / BYTES_PER_TOKEN_ESTIMATE)} for row in stats["volume"]]
-    sources = [{"name": s.name or Path(s.path).name, "path": s.path, "format": s.format, "licence": s.licence or "unknown"}
-               for s in cfg.prep.inputs]
+    sources = [{"name": s.name or Path(s.path).name, "path": s.path, "format": s.format, "licence": s.licence or "unknown",
+                "pii": _pii_settings(cfg, s)} for s in cfg.prep.inputs]
+    pii_by_source = {src: {"policy": row.get("pii_policy", "unknown"), "masked": row.get("pii_masked", {})}
+                     for src, row in stats["by_source"].items()}
     sheet = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sources": sources,
@@ -34,12 +37,40 @@ def write_datasheet(cfg: KazllmConfig, prep_dir: Path, stats: dict) -> dict:
         "normalisation_repairs_in_kept": stats["normalisation_repairs_in_kept"],
         "foreign_lines_removed_from_kept": stats["foreign_lines_removed_from_kept"],
         "pii_masked": stats["pii_masked"],
+        "pii_masked_by_source": pii_by_source,
         "near_duplicate_clusters": stats["near_duplicate_clusters"],
         "bytes_per_token_estimate": BYTES_PER_TOKEN_ESTIMATE,
     }
     write_json(prep_dir / "datasheet.json", sheet)
     (prep_dir / "datasheet.md").write_text(render_datasheet(sheet), encoding="utf-8")
     return sheet
+
+
+def _pii_settings(cfg: KazllmConfig, source) -> dict:
+    """A source's de-personalisation as applied: its policy, pseudonyms, and how many names it may keep."""
+    from data_prep.deidentify import read_allow_list
+
+    p, policy = source.pii, cfg.prep.pii_policy(source)
+    full = policy == "full"
+    return {"policy": policy, "pseudonymise": full and p.pseudonymise,
+            "allow_list_names": len(read_allow_list(p.allow, p.allow_files)) if full else 0,
+            "allow_files": list(p.allow_files) if full else []}
+
+
+def describe_pii(pii: dict) -> str:
+    """`full (pseudonyms; 12 names allowed)` for a source's datasheet pii settings."""
+    extra = ["pseudonyms"] if pii.get("pseudonymise") else []
+    if pii.get("allow_list_names"):
+        n = pii["allow_list_names"]
+        extra.append(f"{n} name{'s' * (n != 1)} allowed")
+    return pii["policy"] + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def _pii_lines(sheet: dict) -> list[str]:
+    by_source = sheet.get("pii_masked_by_source") or {}
+    return ["| source | policy | masked |", "|---|---|---|",
+            *[f"| {src} | {row['policy']} | {', '.join(f'{k}: {v}' for k, v in row['masked'].items()) or 'none'} |"
+              for src, row in by_source.items()]]
 
 
 def render_datasheet(sheet: dict) -> str:
@@ -49,8 +80,11 @@ def render_datasheet(sheet: dict) -> str:
         f"Created {sheet['created']}. {t['documents_kept']} of {t['documents_in']} documents kept, "
         f"{t['bytes_kept'] / 1e6:.2f} MB, about {t['estimated_tokens_kept']:,} tokens "
         f"(estimate at {sheet['bytes_per_token_estimate']} bytes/token; exact counts in shards/manifest.json).", "",
-        "## Sources", "", "| source | format | licence | path |", "|---|---|---|---|",
-        *[f"| {s['name']} | {s['format']} | {s['licence']} | `{s['path']}` |" for s in sheet["sources"]], "",
+        "## Sources", "", "| source | format | licence | PII policy | path |", "|---|---|---|---|---|",
+        *[f"| {s['name']} | {s['format']} | {s['licence']} | {describe_pii(s['pii'])} | `{s['path']}` |"
+          for s in sheet["sources"]], "",
+        "PII policy (docs/pii.md): full = identifiers and person names masked, identifiers = IIN/BIN, phones, "
+        "e-mails, IBANs, cards, IPs and the like masked, names kept, none = nothing masked.", "",
         "## Volume by source and language", "",
         "| source | language | docs in | docs kept | MB in | MB kept | est. tokens kept |", "|---|---|---|---|---|---|---|",
         *[f"| {r['source']} | {r['language']} | {r['documents_in']} | {r['documents_kept']} | {r['bytes_in'] / 1e6:.3f} "
@@ -58,7 +92,8 @@ def render_datasheet(sheet: dict) -> str:
         "## Rejected, by reason", "", "| reason | documents |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in sheet["rejected_by_reason"].items()], "",
         "## Personal data masked (in kept documents)", "",
-        ", ".join(f"{k}: {v}" for k, v in sheet["pii_masked"].items()) or "none", "",
+        "All sources: " + (", ".join(f"{k}: {v}" for k, v in sheet["pii_masked"].items()) or "none") + ".", "",
+        *_pii_lines(sheet), "",
         "## Normalisation repairs (in kept documents)", "",
         ", ".join(f"{k}: {v}" for k, v in sheet["normalisation_repairs_in_kept"].items()) or "none", "",
         "## Lines in other languages removed from kept documents", "",

@@ -3,7 +3,8 @@
 The Тіл-Қазына flow as datatrove stages, run by LocalPipelineExecutor or, with
 `prep.executor.kind=slurm`, as chained SlurmPipelineExecutor job arrays:
 
-    1 filter      read -> unreadable? -> normalise -> language ID -> quality -> decontaminate -> mask PII
+    1 filter      read -> unreadable? -> normalise -> language ID -> quality -> decontaminate -> de-personalise
+                  (the policy of each document's source: prep.inputs[].pii, data_prep/deidentify.py)
     2-4 exact     global exact dedup (datatrove ExactDedupSignature / ExactFindDedups / ExactDedupFilter)
     5-8 minhash   global near dedup (MinHash 5-grams, 14x8 buckets), cluster sizes kept in metadata
 
@@ -37,12 +38,12 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers import JsonlWriter
 
 from data_prep.decontam import DecontaminationFilter
+from data_prep.deidentify import SourceDeidentifiers, read_allow_list, source_policies
 from data_prep.filters import ForeignLineRemover, LanguageFilter, UnreadableFilter, dedup_text
 from data_prep.normalize import normalize_text
-from data_prep.pii import mask_pii
 from data_prep.readers import SourceReader, list_source_files
 from kazllm.artifacts import iter_jsonl, write_json, write_stage_manifest
-from kazllm.config import KazllmConfig, resolve_path
+from kazllm.config import KazllmConfig, PrepSection, resolve_path
 from kazllm.errors import InputError
 
 
@@ -63,6 +64,29 @@ class TextTransformStep(PipelineStep):
             if counts:
                 doc.metadata[self.metadata_key] = counts
                 self.stat_update(*counts)
+            yield doc
+
+
+class DeidentifyStep(PipelineStep):
+    """De-personalises every document under the policy of its source (metadata["source"]); counts per kind
+    go to `metadata["pii"]` (summed per source into stats.json) and to the step's datatrove stats."""
+
+    name = "🔒 de-personalise"
+    type = "✂️ - FORMAT"
+
+    def __init__(self, deidentifiers: SourceDeidentifiers):
+        super().__init__()
+        self.deidentifiers = deidentifiers
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            deidentify = self.deidentifiers.get(doc.metadata.get("source", ""))
+            if deidentify.policy != "none":
+                doc.text, counts = deidentify(doc.text, document_key=str(doc.id),
+                                              language=doc.metadata.get("language"))
+                if counts:
+                    doc.metadata["pii"] = counts
+                    self.stat_update(*counts)
             yield doc
 
 
@@ -181,8 +205,9 @@ def filter_stage(cfg: KazllmConfig, prep_dir: Path, out: Path) -> list[PipelineS
     if p.decontamination.eval_sets:
         steps.append(DecontaminationFilter(p.decontamination.eval_sets, p.decontamination.ngram,
                                            exclusion_writer=_rejects(prep_dir, "decontam")))
-    if p.mask_pii:
-        steps.append(TextTransformStep("🔒 PII mask", mask_pii, "pii"))
+    deidentifiers = SourceDeidentifiers.from_prep(p)  # reads the allow-lists once, before any work starts
+    if deidentifiers.any_masking:
+        steps.append(DeidentifyStep(deidentifiers))
     steps.append(_stage_writer(out))
     return steps
 
@@ -258,6 +283,8 @@ def fingerprint(cfg: KazllmConfig) -> str:
     prep = dataclasses.asdict(cfg.prep)
     prep["executor"] = {"tasks": cfg.prep.executor.tasks}  # where it runs does not change the result
     files = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for s in cfg.prep.inputs for f in list_source_files(s)]
+    # an edited allow-list changes what is masked, as an edited input changes what is read
+    files += [("allow", str(f), read_allow_list(files=[f])) for s in cfg.prep.inputs for f in s.pii.allow_files]
     blob = json.dumps({"prep": prep, "files": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -266,13 +293,15 @@ def kept_files(prep_dir: Path) -> list[Path]:
     return sorted((prep_dir / "kept").glob("*.jsonl"))
 
 
-def summarize(prep_dir: Path) -> dict:
-    """Count in/kept/rejected per source and reason from the files on disk (not from memory)."""
+def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
+    """Count in/kept/rejected per source and reason from the files on disk (not from memory). With `prep`
+    (the config that made them), each source also names its de-personalisation policy."""
     read: Counter[str] = Counter()
     for f in sorted((prep_dir / "logs" / "input_counts").glob("*.json")):
         read.update(json.loads(f.read_text(encoding="utf-8")))
     kept: Counter[str] = Counter()
     pii: Counter[str] = Counter()
+    pii_by_source: dict[str, Counter[str]] = defaultdict(Counter)
     repairs: Counter[str] = Counter()
     foreign_lines: Counter[str] = Counter()
     cluster_sizes: Counter[int] = Counter()
@@ -288,6 +317,7 @@ def summarize(prep_dir: Path) -> dict:
         count_volume(meta, rec.get("text", ""), True)
         kept[meta.get("source", "?")] += 1
         pii.update(meta.get("pii", {}))
+        pii_by_source[meta.get("source", "?")].update(meta.get("pii", {}))
         repairs.update(meta.get("normalisation", {}))
         foreign_lines.update(meta.get("foreign_lines_removed", {}))
         if meta.get("minhash_cluster_size", 1) > 1:
@@ -301,6 +331,7 @@ def summarize(prep_dir: Path) -> dict:
     for counts in rejected.values():
         by_reason.update(counts)
     by_source = {}
+    policies = source_policies(prep) if prep is not None else {}
     for src in sorted(set(read) | set(kept) | set(rejected)):
         n_rej = sum(rejected[src].values())
         by_source[src] = {
@@ -309,7 +340,10 @@ def summarize(prep_dir: Path) -> dict:
             "rejected": n_rej,
             "balanced": read[src] == kept[src] + n_rej,
             "rejected_by_reason": dict(sorted(rejected[src].items())),
+            "pii_masked": dict(sorted(pii_by_source[src].items())),  # in kept documents, per kind
         }
+        if prep is not None:
+            by_source[src]["pii_policy"] = policies.get(src, "unknown")
     total_in, total_kept, total_rej = sum(read.values()), sum(kept.values()), sum(by_reason.values())
     return {
         "documents_in": total_in,
@@ -394,7 +428,7 @@ def finish_prep(cfg: KazllmConfig) -> dict:
     from data_prep.datasheet import write_datasheet
 
     prep_dir = cfg.stage_dir("prep")
-    stats = summarize(prep_dir)
+    stats = summarize(prep_dir, cfg.prep)
     write_json(prep_dir / "stats.json", stats)
     write_datasheet(cfg, prep_dir, stats)
     write_stage_manifest(

@@ -25,6 +25,16 @@ overrides:
 """
 
 QUICKSTART_CONFIG = "configs/quickstart.yaml"
+PII_DESCRIPTION = """
+
+Policies (docs/pii.md): identifiers, the default, masks the identifiers of data_prep/pii.py by typed
+placeholders (<IIN>, <PHONE>, <EMAIL>, ...) and keeps names, as prep does for a source without pii
+settings; full masks person names too (<PERSON>, or with --pseudonymise a fake name). With
+--pseudonymise every FILE (or stdin) is one document: a name gets the same fake on each of its lines,
+and the same --seed and FILE name give the same fakes.
+
+  echo "Байланыс: +7 701 123 45 67" | kazllm pii
+  kazllm pii --policy full --pseudonymise --allow "Абай Құнанбайұлы" decisions.txt"""
 
 
 def _load(args: argparse.Namespace):
@@ -61,15 +71,22 @@ def cmd_prep(args):
     print(f"      PII masked {stats['pii_masked']} -> {cfg.stage_dir('prep')}")
 
 
-def _line_tool(args, process) -> None:
-    """Read one text per line (FILE or stdin), write one result per line, in order."""
-    stream = open(args.file, encoding="utf-8") if args.file else sys.stdin
-    try:
-        for line in stream:
-            print(process(line.rstrip("\n")), flush=not args.file)
-    finally:
-        if args.file:
-            stream.close()
+def _line_tool(args, process=None, per_input=None) -> None:
+    """Read one text per line (each FILE in turn, or stdin), write one result per line, in order.
+    `per_input(name)` -> process, called once per FILE ("-" = stdin), is for tools that keep state per input."""
+    files = args.file if isinstance(args.file, list) else [args.file] if args.file else []
+    for name in files or ["-"]:
+        fn = per_input(name) if per_input else process
+        try:
+            stream = sys.stdin if name == "-" else open(name, encoding="utf-8")
+        except OSError as e:
+            raise KazllmError(f"cannot read {name}: {e.strerror or e}") from None
+        try:
+            for line in stream:
+                print(fn(line.rstrip("\n")), flush=stream is sys.stdin)
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
 
 
 def cmd_normalize(args):
@@ -89,9 +106,19 @@ def cmd_langid(args):
 
 
 def cmd_pii(args):
-    from data_prep.pii import mask_pii
+    from data_prep.deidentify import Deidentifier
 
-    _line_tool(args, lambda text: mask_pii(text)[0])
+    if args.policy != "full" and (args.pseudonymise or args.allow or args.allow_file):
+        raise KazllmError("--pseudonymise, --allow and --allow-file apply to person names: use them with --policy full")
+    deidentify = Deidentifier.create(args.policy, pseudonymise=args.pseudonymise, seed=args.seed,
+                                     allow=args.allow, allow_files=args.allow_file)
+
+    def per_input(name: str):
+        # one document per FILE: a name keeps the same pseudonym on every line of it
+        pseudonymiser = deidentify.new_pseudonymiser(name) if args.pseudonymise else None
+        return lambda text: deidentify(text, name, pseudonymiser)[0]
+
+    _line_tool(args, per_input=per_input)
 
 
 def cmd_tokenizer_train(args):
@@ -312,7 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
         tool = sub.add_parser(name, help=f"line tool: {what.split(' (')[0]}", formatter_class=fmt,
                               description=f"Read one text per line from FILE (or stdin) and print {what},\n"
                                           "one line per input line, in order: exactly what the prep step does.")
-        tool.add_argument("file", nargs="?", metavar="FILE", help="input file (default: stdin)")
+        if name == "pii":
+            tool.description += PII_DESCRIPTION
+            tool.add_argument("file", nargs="*", metavar="FILE", help="input files, read in turn (default: stdin)")
+            tool.add_argument("--policy", choices=["identifiers", "full"], default="identifiers",
+                              help="identifiers (default, as prep for a source without pii settings): IIN/BIN, "
+                                   "phones, e-mails, IBANs, cards, IPs, ...; full: those and person names")
+            tool.add_argument("--pseudonymise", action="store_true",
+                              help="with --policy full: a fake name of the same gender and case form instead of <PERSON>")
+            tool.add_argument("--seed", type=int, default=0, help="seed of the pseudonyms (default 0)")
+            tool.add_argument("--allow", action="append", default=[], metavar="NAME",
+                              help="with --policy full: a name kept as written (repeatable)")
+            tool.add_argument("--allow-file", action="append", default=[], metavar="FILE",
+                              help="with --policy full: a file of names kept as written, one per line (repeatable)")
+        else:
+            tool.add_argument("file", nargs="?", metavar="FILE", help="input file (default: stdin)")
         tool.set_defaults(func=func)
     tok = sub.add_parser("tokenizer", help="train, measure or extend a tokenizer (tokenizer/)",
                          description="Tokenizer commands.", formatter_class=fmt)

@@ -41,6 +41,43 @@ class RunSection:
     """Seed for every random choice (data order, model init, sampling of held-out documents)."""
 
 
+PII_POLICIES = ("full", "identifiers", "none")
+
+
+@dataclass
+class PiiSection:
+    """De-personalisation of one source (data_prep/deidentify.py, docs/pii.md)."""
+
+    policy: str = "identifiers"
+    """full: identifiers and person names; identifiers (the default, for web text): IIN/BIN, phones, e-mails,
+    IBANs, cards, IPs and the other kinds of data_prep/pii.py, names kept; none: the text is left as it is.
+    full is recommended for state-body sources (court decisions, orders, registers)."""
+    pseudonymise: bool = False
+    """With policy full: replace a person name by a fake name of the same gender and case form, the same one
+    for every mention in a document (seeded by `seed` and the document id), instead of <PERSON>."""
+    seed: int = 0
+    """Seed of the pseudonyms: the same seed and document id always give the same fake names."""
+    allow: list[str] = field(default_factory=list)
+    """With policy full: names this source keeps as written (e.g. historical figures in literature: Абай
+    Құнанбайұлы). A name is kept when every one of its words is on the list, in any case form."""
+    allow_files: list[str] = field(default_factory=list)
+    """With policy full: files of more such names, one per line (# starts a comment); relative paths are
+    relative to the repository root."""
+
+    def __post_init__(self) -> None:
+        if self.policy not in PII_POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(PII_POLICIES)}; got {self.policy!r}")
+        if self.policy != "full":
+            extra = [name for name, on in (("pseudonymise", self.pseudonymise), ("allow", self.allow),
+                                           ("allow_files", self.allow_files)) if on]
+            if extra:
+                raise ValueError(f"{extra[0]} only applies to person names, which only policy full masks; "
+                                 f"got policy {self.policy!r}")
+        blank = [x for x in (*self.allow, *self.allow_files) if not x.strip()]
+        if blank:
+            raise ValueError("allow and allow_files must not hold empty entries")
+
+
 @dataclass
 class InputSource:
     path: str = ""
@@ -64,6 +101,9 @@ class InputSource:
     """For jsonl, parquet and csv: the field or column that holds the document id (missing = file:line)."""
     max_line_mb: float = 16.0
     """For jsonl, text and csv: a longer line (MiB) is quarantined as line_too_long without being held in memory."""
+    pii: PiiSection = field(default_factory=PiiSection)
+    """De-personalisation of this source: {policy: full | identifiers | none, pseudonymise, seed, allow,
+    allow_files}; the default is policy identifiers (docs/pii.md)."""
 
     def __post_init__(self) -> None:
         formats = ("jsonl", "text", "parquet", "csv", "warc", "wikipedia", "pdf", "docx")
@@ -168,12 +208,24 @@ class PrepSection:
     """Convert Latin-script Kazakh (2017/2018/2021 alphabets, Wikipedia's) to Cyrillic before language ID."""
     quality: QualitySection = field(default_factory=QualitySection)
     mask_pii: bool = True
-    """Replace IIN/BIN, phones, emails, IBANs, cards and IPs by <IIN>, <BIN>, <PHONE>, <EMAIL>, <IBAN>, <CARD>, <IP>."""
+    """De-personalisation on (each input's pii.policy applies) or off (false: every source counts as policy
+    none; an input asking for policy full beside it is an error). See docs/pii.md."""
     decontamination: DecontaminationSection = field(default_factory=DecontaminationSection)
     dedup: DedupSection = field(default_factory=DedupSection)
     executor: ExecutorSection = field(default_factory=ExecutorSection)
     shard_max_mb: int = 256
     """A kept-documents JSONL shard is closed and a new one started past this size."""
+
+    def __post_init__(self) -> None:
+        if not self.mask_pii:
+            full = [f"inputs[{i}]" for i, s in enumerate(self.inputs) if s.pii.policy == "full"]
+            if full:
+                raise ValueError(f"mask_pii is false (no de-personalisation) but {full[0]}.pii.policy is full: "
+                                 "drop one of the two")
+
+    def pii_policy(self, source: InputSource) -> str:
+        """The de-personalisation policy applied to `source`: its pii.policy, or none when mask_pii is false."""
+        return source.pii.policy if self.mask_pii else "none"
 
 
 @dataclass

@@ -293,6 +293,31 @@ def _counts(counts: dict, prefix: str = "") -> str:
     return ", ".join(f"{k} {v:,}" for k, v in hits.items()) or "none"
 
 
+def pii_policies(prep: PrepSection) -> dict[str, str]:
+    """Input name (as the datasheet's sources list it) -> its de-personalisation policy."""
+    return {i.name or Path(i.path).name: prep.pii_policy(i) for i in prep.inputs}
+
+
+def _pii_line(prep: PrepSection, sheet: dict) -> str:
+    from data_prep.pii import PLACEHOLDERS  # the one list of the identifiers' placeholders
+    from data_prep.pii_names import PERSON
+
+    policies = pii_policies(prep)
+    if not any(p != "none" for p in policies.values()):
+        return "- De-personalisation: off (policy none for every source); personal data was not masked."
+    pseudonyms = {i.name or Path(i.path).name for i in prep.inputs if i.pii.pseudonymise}
+    per_source = ", ".join(f"{name} {p}{' with pseudonyms' if name in pseudonyms and p == 'full' else ''}"
+                           for name, p in policies.items())
+    fakes = any(policies[name] == "full" for name in pseudonyms)
+    names = ("" if "full" not in policies.values() else f"; person names in sources under policy full by {PERSON}"
+             + (" (or, with pseudonyms, a fake name, the same one throughout a document)" if fakes else ""))
+    kept = " Sources under policy identifiers keep their names." if "identifiers" in policies.values() else ""
+    return (f"- De-personalisation, with a policy per source ({per_source}; docs/pii.md): identifiers replaced by "
+            f"{', '.join(PLACEHOLDERS.values())}{names}. Masked in kept documents: "
+            f"{_counts(sheet.get('pii_masked') or {})}. Rule-based and imperfect: identifiers in unusual formats "
+            f"and names the tagger misses stay in the text.{kept}")
+
+
 def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
     """Section 3: each prep step with its settings and what it removed or changed."""
     reasons, q, d, decon = sheet["rejected_by_reason"], prep.quality, prep.dedup, prep.decontamination
@@ -312,12 +337,7 @@ def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
         f"- Deduplication, exact {'on' if d.exact else 'off'} and near (MinHash over {d.ngram}-word shingles, "
         f"{d.buckets} x {d.hashes_per_bucket} hashes) {'on' if d.minhash else 'off'}: rejected {_counts(reasons, 'dedup')}.",
     ]
-    if prep.mask_pii:
-        lines.append("- De-personalisation: personal data in kept documents replaced by <IIN>, <BIN>, <PHONE>, <EMAIL>, "
-                     f"<IBAN>, <CARD>, <IP>: {_counts(sheet.get('pii_masked') or {})}. Rule-based and imperfect: "
-                     "names, addresses and other identifiers are not masked.")
-    else:
-        lines.append("- De-personalisation: off (prep.mask_pii: false); personal data was not masked.")
+    lines.append(_pii_line(prep, sheet))
     if decon.eval_sets:
         names = ", ".join(e.name or Path(e.path).stem for e in decon.eval_sets)
         lines.append(f"- Decontamination: documents sharing a {decon.ngram}-word n-gram with an evaluation set "
@@ -428,10 +448,17 @@ def render_use(prep: PrepSection, params: int, steps: int, languages: list[str])
                 "the pipeline runs end to end and writes mostly broken Kazakh; use it to test tooling, nothing else.\n\n")
     scripts = ("Latin-script Kazakh was transliterated to Cyrillic before training." if prep.transliterate_latin else
                "The training text is in whatever script its sources used (mostly Cyrillic).")
-    pii = ("Personal data was masked automatically (IIN/BIN with their checksums, phone numbers, emails, IBANs, "
-           "payment cards, IP addresses); the rules miss names, addresses and numbers in unusual formats, so the "
-           "model may still reproduce personal data of its training text." if prep.mask_pii else
-           "Personal data was not masked (prep.mask_pii: false): the model may reproduce it.")
+    policies = set(pii_policies(prep).values())
+    if policies <= {"none"}:
+        pii = "Personal data was not masked (de-personalisation policy none for every source): the model may reproduce it."
+    else:
+        masked = ("identifiers (IIN/BIN with their checksums, phone numbers, emails, IBANs, payment cards, IP "
+                  "addresses and the like)" + (" and, in sources under policy full, person names" if "full" in policies else ""))
+        kept = [x for x, on in (("names in sources under policy identifiers", "identifiers" in policies),
+                                ("everything in sources under policy none", "none" in policies)) if on]
+        pii = (f"Personal data was masked automatically, with a policy per source: {masked}. The rules and the name "
+               "tagger miss some names, addresses and numbers in unusual formats" + (f", and {' and '.join(kept)} "
+               "were kept" if kept else "") + ", so the model may still reproduce personal data of its training text.")
     return USE_TEXT.format(demo=demo, languages=", ".join(languages), scripts=scripts, pii=pii)
 
 

@@ -1,23 +1,29 @@
 """Evaluate PII masking (data_prep/pii.py): recall on generated realistic variants, and how much clean text
 it changes.
 
-    python scripts/eval_pii.py [--n 6000] [--seed 13] [--show 10]
+    python scripts/eval_pii.py [--n 11000] [--seed 13] [--show 10]
 
 1. Recall. Generates personal data the way it is written in Kazakh and Russian documents: IINs and BINs with
-   valid check digits (plain and grouped), Kazakh mobile and landline phones in every common written form
-   (and short local numbers after "тел.", "телефон", "phone", "ұялы", ...), e-mails (Latin, Cyrillic IDN,
-   obfuscated "[at]" / "(at) ... dot ..."), KZ IBANs with a valid mod-97 check, Luhn-valid cards of the
-   main schemes, IPv4 and IPv6 addresses. Each is put into a Kazakh or Russian sentence template that also
-   holds ordinary numbers (dates, sums, years, times). A variant counts as found only when the masked
-   sentence equals the template with the right placeholder: a wrong placeholder, a partly masked number
-   or a damaged date elsewhere in the sentence are all misses.
+   valid check digits in every grouping (12, 6-6, 6-3-3, 4-4-4, 3-3-3-3, 2-2-2-6, 2-4-6, 6-1-5, 2-2-2-2-2-2)
+   with every separator (space, dash, dot, no-break space, narrow no-break space), ID card and passport
+   numbers after their document words, vehicle plates (current and older format), house and flat numbers of
+   Kazakh and Russian postal addresses, dates of birth next to a birth word, Kazakh mobile and landline phones
+   in every common written form (and short local numbers after "тел.", "телефон", "phone", "ұялы", ...),
+   e-mails (Latin, Cyrillic IDN, obfuscated "[at]" / "(at) ... dot ..."), KZ IBANs with a valid mod-97
+   check, Luhn-valid cards of the main schemes, IPv4 and IPv6 addresses. Each is put into a Kazakh or Russian
+   sentence template that also holds ordinary numbers (dates, sums, years, times). A variant counts as found
+   only when the masked sentence equals the template with the right placeholder: a wrong placeholder, a
+   partly masked number, a lost context word or a damaged date elsewhere in the sentence are all misses.
    The check digits here are computed independently of data_prep/pii.py, so a shared bug cannot hide.
-2. Precision on generated look-alikes: dates, sums, years, times, version numbers, 12-digit numbers with a
-   wrong IIN check digit, Luhn-invalid 16-digit numbers, ISBNs, postcodes. None may change.
-3. Precision on real text: share of lines changed in news and mixed Kazakh text under /work/shared/data
-   (files that are absent are skipped). Lines whose every masked span is real personal data found by eye
-   (REVIEWED_TRUE_POSITIVES) are counted as true positives, listed, and not as false positives.
-4. Speed: MB/s (UTF-8) of mask_pii on the real text, in documents of 20 lines, one core.
+2. Precision on generated look-alikes: dates, sums (also checksum-valid 12-digit sums with their unit, in
+   every grouping), years, times, version numbers, 12-digit numbers with a wrong IIN check digit, IINs inside
+   longer digit runs, Luhn-invalid 16-digit numbers, ISBNs, postcodes, document words without a document
+   number, unit and model codes that look like plates, house and article numbers without a street, dates
+   next to "туған" meaning "native". None may change.
+3. Precision on real text: share of lines changed in news and mixed Kazakh, Russian and English text under
+   ../shared/data (files that are absent are skipped). Lines whose every masked span is real personal data
+   found by eye (REVIEWED_TRUE_POSITIVES) are counted as true positives, listed, and not as false positives.
+4. Speed: MB/s (UTF-8) of mask_pii on the real text, in documents of 20 lines, one core (CPU time, best of 5).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
 
-from data_prep.pii import find_pii, mask_pii  # noqa: E402
+from data_prep.pii import _PLATE_STOP, PLACEHOLDERS, find_pii, mask_pii  # noqa: E402
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_FILES = [
@@ -44,15 +50,23 @@ REAL_FILES = [
     SHARED_DATA / "ntrex128" / "newstest2019-ref.rus.txt",
     SHARED_DATA / "ntrex128" / "newstest2019-src.eng.txt",
     SHARED_DATA / "text_mix" / "kk.txt",
+    SHARED_DATA / "text_mix" / "ru.txt",
+    SHARED_DATA / "text_mix" / "en.txt",
 ]
-# Masked spans in the real files above that are real contact data (checked by eye), not false positives.
+# Real personal data in the real files above, checked by eye. A masked span is a reviewed true positive when
+# one of these strings holds it and stands in its line (an e-mail is its own context).
 REVIEWED_TRUE_POSITIVES = {
     "jo@samaritans.org",        # Samaritans helpline e-mail (kaz, rus, eng, kk)
     "jasaqyn.kz@mail.ru",       # poetry-contest submission addresses (kk)
     "jasaqyn.kz@gmail.com",
+    # years of birth of people in news reports (kk, and the same reports in ru/en)
+    "үлкені 2006 жылы туған", "жақындаған 1986 жылы туған әйел", "бойынша, 1980 жылы туған әйел",
+    "Ол 1990 жылы туған", "малышку, 2010 года рождения", "Шымкента, 1988 года рождения",
+    "woman, born in 1986", "woman, born in 1980", "Uzbekistan, born in 1990",
+    "Достық көшесі 14-інші үйдің",  # a house number on a named street (kk)
 }
-KINDS = ("iin", "bin", "phone", "email", "iban", "card", "ip")
-PLACEHOLDER = {k: f"<{k.upper()}>" for k in KINDS}
+KINDS = ("iin", "bin", "document", "plate", "address", "dob", "phone", "email", "iban", "card", "ip")
+PLACEHOLDER = {k: PLACEHOLDERS[k] for k in KINDS}
 
 
 @dataclass(frozen=True)
@@ -127,12 +141,144 @@ class Gen:
             if check is not None:
                 return body + str(check)
 
+    GROUPINGS = [(12,), (6, 6), (6, 3, 3), (4, 4, 4), (3, 3, 3, 3), (2, 2, 2, 6), (2, 4, 6), (6, 1, 5),
+                 (2, 2, 2, 2, 2, 2)]
+    SEPARATORS = {"space": " ", "dash": "-", "dot": ".", "nbsp": "\u00a0", "narrow nbsp": "\u202f"}
+
     def group12(self, n: str) -> tuple[str, str]:
-        return self.rng.choice([
-            ("plain", n), ("6-6 space", f"{n[:6]} {n[6:]}"), ("6-6 dash", f"{n[:6]}-{n[6:]}"),
-            ("6-3-3 space", f"{n[:6]} {n[6:9]} {n[9:]}"), ("6-3-3 dash", f"{n[:6]}-{n[6:9]}-{n[9:]}"),
-            ("4-4-4 space", f"{n[:4]} {n[4:8]} {n[8:]}"), ("6-6 nbsp", f"{n[:6]}\u00a0{n[6:]}"),
-        ])
+        grouping = self.rng.choice(self.GROUPINGS)
+        if len(grouping) == 1:
+            return "plain", n
+        name, sep = self.rng.choice(list(self.SEPARATORS.items()))
+        parts, i = [], 0
+        for size in grouping:
+            parts.append(n[i:i + size])
+            i += size
+        return f"{'-'.join(map(str, grouping))} {name}", sep.join(parts)
+
+    # identity documents: ID cards have 9 digits, passports N + 7-8 digits
+    def document(self) -> tuple[str, str, str]:
+        id9, n8, d7 = self.digits(9), "N" + self.digits(8), self.digits(7)
+        forms = [
+            ("жеке куәлік № 9", f"жеке куәлік № {id9}", "жеке куәлік № <DOCUMENT>"),
+            ("жеке куәлігі №9", f"жеке куәлігі №{id9}", "жеке куәлігі №<DOCUMENT>"),
+            ("Жеке куәлігінің нөмірі: 9", f"Жеке куәлігінің нөмірі: {id9}", "Жеке куәлігінің нөмірі: <DOCUMENT>"),
+            ("удостоверение личности № 9", f"удостоверение личности № {id9}", "удостоверение личности № <DOCUMENT>"),
+            ("уд. личности 9", f"уд. личности {id9}", "уд. личности <DOCUMENT>"),
+            ("удостоверение №9", f"удостоверение №{id9}", "удостоверение №<DOCUMENT>"),
+            ("ID card 9", f"ID card {id9}", "ID card <DOCUMENT>"),
+            ("паспорт N8", f"паспорт {n8}", "паспорт <DOCUMENT>"),
+            ("паспорт № N 7", f"паспорт № N {d7}", "паспорт № <DOCUMENT>"),
+            ("Паспорт: N8", f"Паспорт: {n8}", "Паспорт: <DOCUMENT>"),
+            ("passport no. N8", f"passport no. {n8}", "passport no. <DOCUMENT>"),
+            ("төлқұжат № N8", f"төлқұжат № {n8}", "төлқұжат № <DOCUMENT>"),
+            ("паспорт гражданина РК № N8", f"паспорт гражданина РК № {n8}", "паспорт гражданина РК № <DOCUMENT>"),
+        ]
+        return self.rng.choice(forms)
+
+    # vehicle plates
+    LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    LOOKALIKE = {"A": "А", "B": "В", "E": "Е", "K": "К", "M": "М", "H": "Н", "O": "О", "P": "Р", "C": "С",
+                 "T": "Т", "X": "Х", "Y": "У"}
+
+    def plate_letters(self, n: int, alphabet: str | None = None) -> str:
+        while True:  # a unit, currency or acronym block is no plate series (see pii.py's precision notes)
+            s = "".join(self.rng.choice(alphabet or self.LATIN) for _ in range(n))
+            if s not in _PLATE_STOP:
+                return s
+
+    def plate(self) -> tuple[str, str, str]:
+        r = self.rng
+        d, region = f"{r.randint(1, 999):03d}", f"{r.randint(1, 20):02d}"
+        l3, l2 = self.plate_letters(3), self.plate_letters(2)
+        cyr = "".join(self.LOOKALIKE[c] for c in self.plate_letters(3, "".join(self.LOOKALIKE)))
+        lead = r.choice(self.LATIN)
+        forms = [
+            ("123ABC02", f"{d}{l3}{region}", "<PLATE>"),
+            ("123 ABC 02", f"{d} {l3} {region}", "<PLATE>"),
+            ("123 АВС 02 cyrillic", f"{d} {cyr} {region}", "<PLATE>"),
+            ("123 AB 02 legal entity", f"{d} {l2} {region}", "<PLATE>"),
+            ("123\u00a0ABC\u00a002 nbsp", f"{d}\u00a0{l3}\u00a0{region}", "<PLATE>"),
+            ("көлігі 123 ABC 45 any region", f"көлігі {d} {l3} {r.randint(21, 99)}", "көлігі <PLATE>"),
+            ("көлік A 123 BCD old", f"көлік {lead} {d} {l3}", "көлік <PLATE>"),
+            ("госномер A123BCD old", f"госномер {lead}{d}{l3}", "госномер <PLATE>"),
+            ("мемлекеттік нөмірі A 123 BC old", f"мемлекеттік нөмірі {lead} {d} {l2}", "мемлекеттік нөмірі <PLATE>"),
+        ]
+        return r.choice(forms)
+
+    # postal addresses: house and flat numbers are masked, the street stays
+    KZ_STREETS = ["Абай", "Достық", "Қабанбай батыр", "Сәтбаев", "Төле би", "Мәңгілік Ел", "Тұран", "Сарыарқа",
+                  "Әл-Фараби", "Назарбаев"]
+    RU_STREETS = ["Ленина", "Абая", "Сатпаева", "Жандосова", "Кабанбай батыра", "Гоголя", "Горького",
+                  "Розыбакиева", "Пушкина", "Кенесары", "Момышулы", "Толе би", "Ауэзова"]
+
+    def house(self) -> str:
+        r, n = self.rng, str(self.rng.randint(1, 250))
+        return r.choice([n, n, n, n + r.choice("аБ"), f"{n}/{r.randint(1, 9)}"])
+
+    def address(self) -> tuple[str, str, str]:
+        r = self.rng
+        kz, ru, h, f = r.choice(self.KZ_STREETS), r.choice(self.RU_STREETS), self.house(), str(r.randint(1, 300))
+        forms = [
+            ("X көшесі, N-үй, M-пәтер", f"{kz} көшесі, {h}-үй, {f}-пәтер", f"{kz} көшесі, <HOUSE>-үй, <HOUSE>-пәтер"),
+            ("X көшесі N", f"{kz} көшесі {h}", f"{kz} көшесі <HOUSE>"),
+            ("X көшесі, N", f"{kz} көшесі, {h}", f"{kz} көшесі, <HOUSE>"),
+            ("X даңғылы N, M пәтер", f"{kz} даңғылы {h}, {f} пәтер", f"{kz} даңғылы <HOUSE>, <HOUSE> пәтер"),
+            ("X даңғылы, N-үй", f"{kz} даңғылы, {h}-үй", f"{kz} даңғылы, <HOUSE>-үй"),
+            ("X көшесі N, M-кеңсе", f"{kz} көшесі {h}, {f}-кеңсе", f"{kz} көшесі <HOUSE>, <HOUSE>-кеңсе"),
+            ("Самал-2 шағынауданы, N-үй, M-пәтер", f"Самал-2 шағынауданы, {h}-үй, {f}-пәтер",
+             "Самал-2 шағынауданы, <HOUSE>-үй, <HOUSE>-пәтер"),
+            ("ул. X, д. N, кв. M", f"ул. {ru}, д. {h}, кв. {f}", f"ул. {ru}, д. <HOUSE>, кв. <HOUSE>"),
+            ("ул. X N", f"ул. {ru} {h}", f"ул. {ru} <HOUSE>"),
+            ("ул. X, N", f"ул. {ru}, {h}", f"ул. {ru}, <HOUSE>"),
+            ("пр. X N, кв M", f"пр. {ru} {h}, кв {f}", f"пр. {ru} <HOUSE>, кв <HOUSE>"),
+            ("проспект X, дом N, квартира M", f"проспект {ru}, дом {h}, квартира {f}",
+             f"проспект {ru}, дом <HOUSE>, квартира <HOUSE>"),
+            ("мкр Самал-2, д. N, кв. M", f"мкр Самал-2, д. {h}, кв. {f}", "мкр Самал-2, д. <HOUSE>, кв. <HOUSE>"),
+            ("ул. X N, оф. M", f"ул. {ru} {h}, оф. {f}", f"ул. {ru} <HOUSE>, оф. <HOUSE>"),
+            ("N-үй, M-пәтер (no street)", f"{h}-үй, {f}-пәтер", "<HOUSE>-үй, <HOUSE>-пәтер"),
+            ("д. N, кв. M (no street)", f"д. {h}, кв. {f}", "д. <HOUSE>, кв. <HOUSE>"),
+        ]
+        return r.choice(forms)
+
+    # dates of birth: the birth word stays, the date goes
+    KZ_MONTHS_LOC = ["қаңтарда", "ақпанда", "наурызда", "сәуірде", "мамырда", "маусымда", "шілдеде", "тамызда",
+                     "қыркүйекте", "қазанда", "қарашада", "желтоқсанда"]
+    KZ_MONTHS = ["қаңтар", "ақпан", "наурыз", "сәуір", "мамыр", "маусым", "шілде", "тамыз", "қыркүйек", "қазан",
+                 "қараша", "желтоқсан"]
+    RU_MONTHS_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
+                     "октября", "ноября", "декабря"]
+    EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December"]
+
+    def dob(self) -> tuple[str, str, str]:
+        b = self.birth_date()
+        num, m = f"{b:%d.%m.%Y}", b.month - 1
+        forms = [
+            ("туған күні: dd.mm.yyyy", f"туған күні: {num}", "туған күні: <DATE_OF_BIRTH>"),
+            ("Туған күні dd.mm.yy", f"Туған күні {b:%d.%m.%y}", "Туған күні <DATE_OF_BIRTH>"),
+            ("dd.mm.yyyy ж.т.", f"{num} ж.т.", "<DATE_OF_BIRTH> ж.т."),
+            ("yyyy жылы d наурызда туған", f"{b.year} жылы {b.day} {self.KZ_MONTHS_LOC[m]} туған",
+             "<DATE_OF_BIRTH> туған"),
+            ("туған күні: d наурыз yyyy", f"туған күні: {b.day} {self.KZ_MONTHS[m]} {b.year} ж.",
+             "туған күні: <DATE_OF_BIRTH>"),
+            ("yyyy жылы туған", f"{b.year} жылы туған", "<DATE_OF_BIRTH> туған"),
+            ("дата рождения dd.mm.yyyy", f"дата рождения {num}", "дата рождения <DATE_OF_BIRTH>"),
+            ("Дата рождения: dd/mm/yyyy", f"Дата рождения: {b:%d/%m/%Y}", "Дата рождения: <DATE_OF_BIRTH>"),
+            ("dd.mm.yyyy г.р.", f"{num} г.р.", "<DATE_OF_BIRTH> г.р."),
+            ("yyyy г.р.", f"{b.year} г.р.", "<DATE_OF_BIRTH> г.р."),
+            ("yyyy года рождения", f"{b.year} года рождения", "<DATE_OF_BIRTH> рождения"),
+            ("родился d мая yyyy года", f"родился {b.day} {self.RU_MONTHS_GEN[m]} {b.year} года",
+             "родился <DATE_OF_BIRTH>"),
+            ("родилась d мая yyyy г.", f"родилась {b.day} {self.RU_MONTHS_GEN[m]} {b.year} г.",
+             "родилась <DATE_OF_BIRTH>"),
+            ("родился в yyyy году", f"родился в {b.year} году", "родился в <DATE_OF_BIRTH>"),
+            ("д.р. dd.mm.yyyy", f"д.р. {num}", "д.р. <DATE_OF_BIRTH>"),
+            ("born d March yyyy", f"born {b.day} {self.EN_MONTHS[m]} {b.year}", "born <DATE_OF_BIRTH>"),
+            ("born on March d, yyyy", f"born on {self.EN_MONTHS[m]} {b.day}, {b.year}", "born on <DATE_OF_BIRTH>"),
+            ("date of birth: yyyy-mm-dd", f"date of birth: {b:%Y-%m-%d}", "date of birth: <DATE_OF_BIRTH>"),
+        ]
+        return self.rng.choice(forms)
 
     # phones
     def phone(self) -> tuple[str, str, str]:
@@ -272,7 +418,7 @@ TEMPLATES: dict[str, list[str]] = {
         "Карточка пациента № 1542, ИИН: {x}, дата рождения указана в паспорте.",
     ],
     "bin": [
-        "«Алтын Дала» ЖШС, БСН {x}, заңды мекенжайы: Астана қ., Мәңгілік Ел даңғылы, 55.",
+        "«Алтын Дала» ЖШС, БСН {x}, заңды мекенжайы Астана қаласында, 2015 жылдан бері жұмыс істейді.",
         "ТОО «Самрук Строй», БИН: {x}, зарегистрировано 15.03.2012.",
         "Жеткізуші (БСН {x}) 2022 жылы 3 келісімшарт жасады, жалпы сомасы 48 500 000 теңге.",
     ],
@@ -299,6 +445,26 @@ TEMPLATES: dict[str, list[str]] = {
         "Оплатил картой {x} 12.03.2024 на сумму 12 500 тенге.",
         "Карта нөмірі: {x}, жарамдылық мерзімі 09/27.",
     ],
+    "document": [
+        "Өтініш беруші туралы мәлімет: {x}, берілген күні 12.03.2015, ІІМ.",
+        "Личность установлена: {x}, выдан 05.07.2018 МВД РК.",
+        "Қонақүйге тіркелу кезінде {x} көрсетілді, бөлме 214.",
+    ],
+    "plate": [
+        "Жол-патруль полициясы {x} автокөлігін 2024 жылғы 5 наурызда тоқтатты.",
+        "Водитель автомобиля {x} превысил скорость на 40 км/ч.",
+        "Тұрақта {x} көлігі 3 сағат тұрды, айыппұл 10 АЕК.",
+    ],
+    "address": [
+        "Мекенжайы: Алматы қ., {x}, пошта индексі 050000.",
+        "Проживает по адресу: г. Астана, {x}.",
+        "Өтініш иесі {x} мекенжайында 2019 жылдан бері тұрады.",
+    ],
+    "dob": [
+        "Азамат Серікұлы, {x}, Алматы қаласының тұрғыны.",
+        "Пациент Иванова А. ({x}) поступила 12.03.2024.",
+        "Анкетада: {x}; білімі жоғары, 2 баласы бар.",
+    ],
     "ip": [
         "Сайтқа {x} IP-мекенжайынан 2024 жылғы 3 мамырда 15 рет кіру әрекеті жасалды.",
         "Запрос пришёл с адреса {x} в 14:35:12.",
@@ -316,10 +482,9 @@ def generate_variants(n: int, seed: int = 13) -> list[Variant]:
         if kind in ("iin", "bin"):
             form, surface = g.group12(g.iin() if kind == "iin" else g.bin())
             expected = PLACEHOLDER[kind]
-        elif kind == "phone":
-            form, surface, expected = g.phone()
-        elif kind == "ip":
-            form, surface, expected = g.ip()
+        elif kind in ("phone", "ip", "document", "plate", "address", "dob"):
+            form, surface, expected = {"phone": g.phone, "ip": g.ip, "document": g.document, "plate": g.plate,
+                                       "address": g.address, "dob": g.dob}[kind]()
         else:
             form, surface = {"email": g.email, "iban": g.iban, "card": g.card}[kind]()
             expected = ("mailto:" if form == "mailto:" else "") + PLACEHOLDER[kind]
@@ -348,6 +513,9 @@ def recall(variants: list[Variant]) -> tuple[dict[str, tuple[int, int]], dict[tu
 
 
 # --- look-alikes that must survive -----------------------------------------------------------------------
+UNITS = ["теңге", "тенге", "тг", "₸", "млн", "млрд", "мың", "тыс.", "%", "адам", "человек", "KZT", "USD"]
+
+
 def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
     """Clean sentences full of numbers that resemble personal data but are not."""
     g, r = Gen(seed), random.Random(seed + 2)
@@ -363,6 +531,11 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
     def luhn_id() -> str:  # 19-digit database ids, Luhn-valid by chance, that do not start like a card
         body = r.choice("123") + r.choice("01") + g.digits(16)
         return body + str(luhn_check_digit(body))
+
+    def spaced_longer() -> str:  # a valid IIN in 3-3-3-3 groups with one more group before or after it
+        n = g.iin()
+        grouped = " ".join(n[i:i + 3] for i in range(0, 12, 3))
+        return r.choice([f"{r.randint(1, 999)} {grouped}", f"{grouped} {r.randint(100, 999)}"])
 
     def money() -> str:
         return f"{r.randint(1, 999)} {g.digits(3)} {g.digits(3)}" + r.choice(["", f" {g.digits(3)}"])
@@ -386,6 +559,39 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Жазба id={luhn_id()} базада сақталды.",
         lambda: f"Телефонның бағасы {r.randint(50, 900)} {g.digits(3)} теңге, {r.randint(2, 40)} мың дана сатылды.",
         lambda: f"Координаты {r.randint(40, 55)}.{g.digits(6)}, {r.randint(50, 87)}.{g.digits(6)}.",
+        # checksum-valid 12-digit numbers that are amounts: a unit follows them, in any grouping
+        lambda: f"Бюджетке {g.group12(g.iin())[1]} {r.choice(UNITS)} бөлінді.",
+        lambda: f"Сумма сделки {g.group12(g.bin())[1]} {r.choice(UNITS)}, срок до {r.randint(2024, 2030)} года.",
+        # an IIN-shaped run inside a longer number is part of that number
+        lambda: f"Жүк коды {spaced_longer()} тіркелді.",
+        # dates, birthdays of others, "native"
+        lambda: f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} {r.randint(1990, 2030)} жылы мәжіліс өтті.",
+        lambda: f"{r.randint(1990, 2030)} жылғы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} шешім қабылданды.",
+        lambda: f"Заседание состоялось {r.randint(1, 28)} {r.choice(Gen.RU_MONTHS_GEN)} {r.randint(1990, 2030)} года.",
+        lambda: f"The meeting took place on {r.choice(Gen.EN_MONTHS)} {r.randint(1, 28)}, {r.randint(1990, 2030)}.",
+        lambda: f"Ол {r.randint(1990, 2030)} жылы туған {r.choice(['жеріне', 'ауылына', 'қаласына'])} оралды.",
+        lambda: f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} туған күнін атап өтті.",
+        lambda: f"В {r.randint(1990, 2030)} году родился проект, а {r.randint(1, 28)}.{r.randint(1, 12):02d}."
+                f"{r.randint(1990, 2030)} его закрыли.",
+        # document words without a document number
+        lambda: f"Паспортов выдано {g.digits(7)} штук, удостоверений — {r.randint(2, 900)} {g.digits(3)}.",
+        lambda: f"Жеке куәлік {r.randint(2000, 2030)} жылы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} берілді.",
+        lambda: f"Паспорт алу үшін {r.randint(2, 30)} {g.digits(3)} теңге төленеді, мерзімі {r.randint(5, 20)} күн.",
+        # plate-like unit and model codes
+        lambda: f"Ноутбук: {r.choice(['256', '512'])} GB {r.randint(8, 20)} GB RAM, бағасы {r.randint(200, 900)} "
+                f"{g.digits(3)} теңге.",
+        lambda: f"Курс: {r.randint(100, 999)} USD {r.randint(10, 20)} центке өсті.",
+        lambda: f"Айыппұл {r.randint(100, 999)} АЕК {r.randint(1, 20)} күн ішінде төленеді.",
+        lambda: f"Boeing {r.randint(700, 799)} MAX {r.randint(7, 9)} және Airbus A {r.randint(300, 380)} NEO ұшақтары.",
+        # house and article numbers without a street, counts of houses and flats
+        lambda: f"Заңның {r.randint(1, 99)}-бабы, {r.randint(1, 12)}-тармағы, {r.randint(1, 11)}-сынып.",
+        lambda: f"Кітаптың {r.randint(2, 400)}-бетінде {r.randint(1, 20)}-суретті қараңыз.",
+        lambda: f"Су тасқынынан {r.randint(2, 90)} үй зардап шекті, {r.randint(2, 300)} пәтерлік үй салынды.",
+        lambda: f"{r.randint(1, 4)} бөлмелі пәтер {r.randint(30, 120)} шаршы метр, {r.randint(20, 90)} кв. м.",
+        lambda: f"Абай көшесі {r.randint(1990, 2030)} жылы жөнделді, Достық даңғылы {r.randint(2, 9)} км.",
+        lambda: f"Абай көшесінде {r.randint(2, 90)} {g.digits(3)} адам жиналды.",
+        lambda: f"На ул. Абая {r.randint(2, 90)} человек ждали автобус {r.randint(2, 50)} минут.",
+        lambda: f"Москва {r.randint(1990, 2030)}: бойынша {r.randint(2, 90)} орын, Астана {r.randint(1990, 2030)}.",
     ]
     return [r.choice(makers)() for _ in range(n)]
 
@@ -412,52 +618,55 @@ def real_text_report(path: Path) -> FileReport:
         if not spans:
             continue
         found = [f"{kind}:{line[s:e]}" for s, e, kind in spans]
-        if all(line[s:e] in REVIEWED_TRUE_POSITIVES for s, e, _ in spans):
+        if all(any(line[s:e] in seen and seen in line for seen in REVIEWED_TRUE_POSITIVES) for s, e, _ in spans):
             tp.append((line, found))
         else:
             fp.append((line, found))
     return FileReport(f"{path.parent.name}/{path.name}", len(lines), len(tp) + len(fp), tp, fp)
 
 
-def speed_mb_s(texts: list[str], repeats: int = 3) -> float:
-    """Best-of-`repeats` throughput of mask_pii over `texts`, in MB/s of UTF-8."""
+def speed_mb_s(texts: list[str], repeats: int = 5) -> float:
+    """Best-of-`repeats` throughput of mask_pii over `texts`, in MB/s of UTF-8 per second of CPU time (the
+    process's own time, so that other jobs on a shared machine disturb the figure less)."""
     size = sum(len(t.encode("utf-8")) for t in texts)
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for t in texts:
             mask_pii(t)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return size / best / 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=7000, help="generated variants (spread over the 7 kinds)")
+    ap.add_argument("--n", type=int, default=11000, help=f"generated variants (spread over the {len(KINDS)} kinds)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--show", type=int, default=10, help="examples to print for misses and false positives")
+    ap.add_argument("--forms", action="store_true", help="print recall for every written form, not only weak ones")
     args = ap.parse_args(argv)
 
     variants = generate_variants(args.n, args.seed)
     by_kind, by_form, misses = recall(variants)
     print(f"== recall on {len(variants)} generated variants (seed {args.seed})")
-    print(f"{'kind':<8}{'found':>8}{'total':>8}{'recall':>9}")
+    print(f"{'kind':<10}{'found':>8}{'total':>8}{'recall':>9}")
     for kind in KINDS:
         f, t = by_kind[kind]
-        print(f"{kind:<8}{f:>8}{t:>8}{f / t:>9.4f}")
+        print(f"{kind:<10}{f:>8}{t:>8}{f / t:>9.4f}")
     found, total = sum(f for f, _ in by_kind.values()), sum(t for _, t in by_kind.values())
-    print(f"{'all':<8}{found:>8}{total:>8}{found / total:>9.4f}")
-    weak = [(k, f, t) for k, (f, t) in sorted(by_form.items()) if f < t]
-    if weak:
-        print("forms with misses:")
-        for (kind, form), f, t in weak:
-            print(f"  {kind:<6} {form:<28} {f}/{t}")
+    print(f"{'all':<10}{found:>8}{total:>8}{found / total:>9.4f}")
+    listed = [(k, f, t) for k, (f, t) in sorted(by_form.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1]))
+              if args.forms or f < t]
+    if listed:
+        print("recall by written form:" if args.forms else "forms with misses:")
+        for (kind, form), f, t in listed:
+            print(f"  {kind:<9} {form:<36} {f:>4}/{t:<4} {f / t:.3f}")
     for v, masked in misses[:args.show]:
         print(f"  MISS {v.kind}/{v.form}: {v.text!r}\n       -> {masked!r}")
 
     lookalikes = generate_lookalikes(args.n // 2, args.seed)
     changed = [(s, mask_pii(s)[0]) for s in lookalikes if mask_pii(s)[0] != s]
-    print(f"\n== generated look-alikes (dates, sums, versions, bad checksums): "
+    print(f"\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, house numbers ...): "
           f"{len(changed)}/{len(lookalikes)} changed = {len(changed) / len(lookalikes):.4%}")
     for s, masked in changed[:args.show]:
         print(f"  FP {s!r}\n     -> {masked!r}")

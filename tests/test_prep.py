@@ -125,6 +125,7 @@ def test_text_sources_split_on_separator_and_quarantine_binary_files(tmp_path):
     assert stats["by_source"]["docs"] == {
         "in": 4, "kept": 2, "rejected": 2, "balanced": True,
         "rejected_by_reason": {"unreadable:binary (NUL bytes)": 1, "unreadable:empty_file": 1},
+        "pii_masked": {}, "pii_policy": "identifiers",
     }
 
 

@@ -1,0 +1,452 @@
+"""Person names in Kazakh and Russian text (Cyrillic and Latin script) -> spans for `<PERSON>` or a pseudonym.
+
+    find_names(text, allow=frozenset()) -> [(start, end, "person"), ...]   sorted, non-overlapping
+
+How a name is found:
+1. Tokens. Words (letters, digits, inner hyphens and apostrophes: "Қасым-Жомарт", "әл-Фараби") and single
+   punctuation marks, as KazNERD tokenises. A word with an upper-case first letter, or with the particle
+   әл-/ал-/ибн-, is a *candidate*; nothing else can be part of a name (lower-case words never are), so
+   text without candidates costs one regex scan. Latin-script words are transliterated to Cyrillic
+   (data_prep.normalize.latin_to_cyrillic, one scheme per document) before they are looked at, so one
+   model covers both scripts.
+2. A two-stage averaged perceptron scores each candidate. Stage 1 sees the word (its form, its stem
+   without a case ending, suffixes, shape, surname and patronymic morphology, the name lists in
+   assets/names/) and the same facts about two words either side ("Абай ауданы" is a district, "министрі
+   Асқар" a person). Stage 2 adds stage 1's verdicts on the neighbours and on other mentions of the same
+   stem in the text, so a foreign surname after a known given name ("Виктор Орбан") is a name. Both stages
+   are trained on KazNERD valid only (scripts/train_name_tagger.py; KazNERD test is kept for the score in
+   scripts/eval_pii_names.py); the weights ship as assets/names/tagger.json.gz.
+3. Spans. Adjacent name words join into one span; initials next to a name join it ("Н.Ә. Серікбаев",
+   "Серікбаев Н.Ә."); a span followed by a place/organisation head ("ауданы", "көшесі", "атындағы",
+   "университеті": assets/names/name_contexts.txt) or preceded by "имени" is not a person. A span whose
+   every word (case ending removed) is on the caller's allow-list is kept as written.
+
+Speed: every feature is a fact about one word at one offset, so a word's contribution to the score at
+each offset is summed once and cached (`_WordScores`); scoring a candidate is then ten dictionary reads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent / "assets" / "names"
+MODEL_PATH = ASSETS / "tagger.json.gz"
+# Words KazNERD valid writes in lower case (scripts/train_name_tagger.py): a capitalised word whose lower-case
+# form is a common word ("Кейін", "БІРІНШІ", "Бірлік") is rarely a name.
+LOWERCASE_WORDS = ASSETS / "lowercase_words.txt.gz"
+PERSON = "<PERSON>"
+
+_UPPER = "A-ZА-ЯЁӘҒҚҢӨҰҮҺІ"
+_LETTER = r"[^\W\d_]"
+# A word: letters/digits, inner hyphens and apostrophes; otherwise one punctuation mark per token.
+TOKEN = re.compile(r"\w+(?:[-'’ʼ]\w+)*|[^\w\s]")
+_CANDIDATE = re.compile(rf"[{_UPPER}]|(?i:әл|ал|аль|эль|ибн)-")
+_UPPER_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZАБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯЁӘҒҚҢӨҰҮҺІ")
+_PARTICLE_FIRST = frozenset("әаэи")  # әл-Фараби, ибн-Сина: lower case, yet part of a name
+_LATIN = re.compile(r"[A-Za-z]")
+_CYRILLIC = re.compile(r"[А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]")
+_INITIAL = re.compile(rf"[{_UPPER}]\.(?:\s?[{_UPPER}]\.)?")
+# The previous token that makes a word sentence-initial, where capitalisation says nothing.
+SENTENCE_OPENERS = frozenset(". ! ? « \" ( : ; — – - “ „ …".split())
+
+# Case endings tried longest first (Kazakh, then Russian declension), so a stem is the same for
+# Серікбаев / Серікбаевтың / Серікбаевқа and Иванов / Иванова / Ивановым.
+_CASE_ENDINGS = tuple(sorted(set(
+    "ның нің дың дің тың тің ға ге қа ке на не ны ні ды ді ты ті да де та те нда нде дан ден тан тен "
+    "нан нен мен бен пен дағы дегі тағы тегі ндағы ндегі лар лер дар дер тар тер ның ы і н "
+    "а е у ой ом ым ому ого ым ем им ой ей ю ою ая".split()), key=len, reverse=True))
+_SURNAME_MORPHOLOGY = re.compile(
+    r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ский|ская|цкий|цкая|енко|ук|юк)$")
+_PATRONYMIC = re.compile(r"(?:ұлы|улы|қызы|кызы|ович|евич|ьич|овна|евна|ична|инична)")
+_SURNAME_STEM = re.compile(r"(?:ов|ев|ёв|ин|ова|ева|ёва|ина|ұлы|улы|қызы|кызы)$")
+_FOLD = str.maketrans("әғқңөұүһіё", "агкноууxие".replace("x", "х"))
+OFFSETS = ((-2, "p2"), (-1, "p1"), (1, "n1"), (2, "n2"))
+
+
+def name_key(word: str) -> str:
+    """Lower case with the Kazakh letters folded to the Russian ones people type for them (Айгерім ==
+    Айгерим), the form name lists are looked up in."""
+    return word.lower().translate(_FOLD)
+
+
+def stem(word_lower: str) -> str:
+    """`word_lower` without one case ending (at least three letters are kept)."""
+    for ending in _CASE_ENDINGS:
+        if word_lower.endswith(ending) and len(word_lower) - len(ending) >= 3:
+            return word_lower[: -len(ending)]
+    return word_lower
+
+
+# --- name lists -----------------------------------------------------------------------------------------
+def _read_list(name: str) -> list[str]:
+    path = ASSETS / name
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("["):
+            out.extend(part.strip() for part in line.split(","))
+    return [x for x in out if x]
+
+
+@dataclass(frozen=True)
+class NameLists:
+    given: frozenset[str]          # name_key of given names (Kazakh and Russian, both sexes, diminutives)
+    surname_stems: frozenset[str]  # name_key of surname stems (Серікбай, Иван) and bare surnames (Ким)
+    contexts_after: frozenset[str]   # stems of words after which a name is part of a place/organisation
+    contexts_before: frozenset[str]  # lower-case words before which it is ("имени", "улица")
+    places: frozenset[str]         # stems of place names (Қазақстан, Саратов)
+    openers: frozenset[str] = frozenset()          # words that open a sentence and are no name (вчера)
+    lowercase: frozenset[str] = frozenset()        # words seen written in lower case (common words)
+    lowercase_stems: frozenset[str] = frozenset()  # and their stems
+
+
+def name_lists() -> NameLists:
+    return _LISTS_OVERRIDE[0] or _load_name_lists()
+
+
+@lru_cache(maxsize=1)
+def _load_name_lists() -> NameLists:
+    given = {name_key(x) for pattern in ("kk_given_*.txt", "ru_given_*.txt", "ru_diminutive_*.txt")
+             for f in sorted(ASSETS.glob(pattern)) for x in _read_list(f.name)}
+    surnames = {name_key(x) for x in _read_list("surname_stems_kk.txt")}
+    surnames |= {name_key(_SURNAME_STEM.sub("", x.lower())) for x in _read_list("ru_surnames.txt")}
+    after = {stem(x.lower()) for x in _read_list("name_contexts_after.txt") if " " not in x}
+    before = {x.lower() for x in _read_list("name_contexts_before.txt") if " " not in x}
+    places = {stem(x.lower()) for x in _read_list("places.txt")}
+    lowercase = read_lowercase_words(LOWERCASE_WORDS) if LOWERCASE_WORDS.is_file() else frozenset()
+    openers = frozenset(x.lower() for x in _read_list("sentence_openers.txt"))
+    return NameLists(frozenset(given), frozenset(surnames), frozenset(after), frozenset(before), frozenset(places),
+                     openers, lowercase, frozenset(stem(w) for w in lowercase))
+
+
+def read_lowercase_words(path: Path) -> frozenset[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip())
+
+
+def use_lowercase_words(words: frozenset[str]) -> None:
+    """Make the features see `words` as the lower-case vocabulary (training and cross-validation build it
+    from their own training sentences, so a held-out fold's words are not known in advance)."""
+    lists = name_lists()
+    patched = replace(lists, lowercase=frozenset(words), lowercase_stems=frozenset(stem(w) for w in words))
+    _LISTS_OVERRIDE[0] = patched
+
+
+_LISTS_OVERRIDE: list[NameLists | None] = [None]
+
+
+# --- features -------------------------------------------------------------------------------------------
+def word_view(token: str, latin_scheme: str | None) -> str:
+    """The token as the model sees it: Latin-script Kazakh transliterated to Cyrillic."""
+    if latin_scheme and _LATIN.search(token):
+        from data_prep.normalize import latin_to_cyrillic
+        return latin_to_cyrillic(token, latin_scheme)
+    return token
+
+
+def self_features(word: str) -> list[str]:
+    """Facts about a word that bear on whether it is itself (part of) a name."""
+    lw = word.lower()
+    st = stem(lw)
+    lists = name_lists()
+    f = ["w=" + lw, "st=" + st, "s2=" + lw[-2:], "s3=" + lw[-3:], "s4=" + lw[-4:], "s5=" + lw[-5:],
+         "p2=" + lw[:2], "p3=" + lw[:3], "p4=" + lw[:4], "sts3=" + st[-3:], f"len={min(len(lw), 12)}"]
+    if word.isupper() and len(word) > 1:
+        f.append("allcap")
+    if lw in lists.lowercase:
+        f.append("lower_seen")
+    elif st in lists.lowercase_stems:
+        f.append("lower_stem_seen")
+    if "-" in word:
+        f.append("hyph")
+    f.extend(_shared_features(lw, st, lists))
+    return f
+
+
+def context_features(word: str) -> list[str]:
+    """Facts about a word that bear on whether its neighbour is a name (prefixed with the offset)."""
+    lw = word.lower()
+    st = stem(lw)
+    f = ["=" + lw, "st=" + st, "s3=" + lw[-3:]]
+    if _CANDIDATE.match(word):
+        f.append("cap")
+    f.extend(_shared_features(lw, st, name_lists()))
+    return f
+
+
+def _shared_features(lw: str, st: str, lists: NameLists) -> list[str]:
+    f = []
+    m = _SURNAME_MORPHOLOGY.search(st)
+    if m:
+        f.append("surn=" + m.group())
+    if _PATRONYMIC.search(lw):
+        f.append("patr")
+    key = name_key(st)
+    if key in lists.given or name_key(lw) in lists.given:
+        f.append("given")
+    if key in lists.surname_stems or _SURNAME_STEM.sub("", key) in lists.surname_stems:
+        f.append("surname")
+    if st in lists.contexts_after:
+        f.append("ctx")
+    if lw in lists.contexts_before:
+        f.append("ctxb")
+    if st in lists.places or lw in lists.places:
+        f.append("place")
+    return f
+
+
+def position_features(tokens: list[str], i: int) -> list[str]:
+    """Where the token stands: sentence-initial (capitals say nothing there) or not, and whether the
+    words either side are candidates too (two capitalised words in mid-sentence are usually a name)."""
+    n = len(tokens)
+    pos = "first" if i == 0 or tokens[i - 1] in SENTENCE_OPENERS else "cap_mid"
+    prev_cand = i > 0 and is_candidate(tokens[i - 1])
+    next_cand = i + 1 < n and is_candidate(tokens[i + 1])
+    return [pos, f"{pos}&n{int(next_cand)}&p{int(prev_cand)}"]
+
+
+def stage1_features(tokens: list[str], i: int) -> list[str]:
+    """Every stage-1 feature of token i (what training sees; inference sums the same weights per word)."""
+    n = len(tokens)
+    f = ["b", *self_features(tokens[i]), *position_features(tokens, i)]
+    for off, name in OFFSETS:
+        j = i + off
+        f.extend(name + x for x in context_features(tokens[j])) if 0 <= j < n else f.append(name + "=<none>")
+    return f
+
+
+def _bin(score: float) -> str:
+    return "pos" if score > 0 else ("weak" if score > -1 else "neg")
+
+
+def stage2_extra_features(tokens: list[str], i: int, scores1: list[float], named_stems: dict[str, int],
+                          stems: list[str]) -> list[str]:
+    """Stage 2's features beyond stage 1's: stage 1's verdicts on the token, its neighbours and the other
+    mentions of its stem (`named_stems`: stem -> how many tokens with it stage 1 called a name)."""
+    n = len(tokens)
+    f = ["self" + _bin(scores1[i])]
+    for off, name in OFFSETS:
+        j = i + off
+        if 0 <= j < n:
+            f.append(name.upper() + _bin(scores1[j]))
+    if named_stems.get(stems[i], 0) > (scores1[i] > 0):
+        f.append("samestem")
+    return f
+
+
+def named_stem_counts(stems: list[str], scores1: list[float]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for st, s in zip(stems, scores1):
+        if s > 0:
+            out[st] = out.get(st, 0) + 1
+    return out
+
+
+NOT_CANDIDATE = -9.0  # stage-1 score given to tokens that cannot be names
+
+
+def is_candidate(token: str) -> bool:
+    c = token[0]
+    return c in _UPPER_FIRST or (c in _PARTICLE_FIRST and "-" in token and _CANDIDATE.match(token) is not None)
+
+
+# --- the model ------------------------------------------------------------------------------------------
+_BINS = ("pos", "weak", "neg")
+
+
+class NameTagger:
+    """The two-stage model with every weight pre-summed per word (see the module docstring)."""
+
+    def __init__(self, stage1: dict[str, float], stage2: dict[str, float], threshold: float = 0.0,
+                 max_words: int = 200_000) -> None:
+        self.stage1, self.stage2, self.threshold, self.max_words = stage1, stage2, threshold, max_words
+        self._cache: dict[str, tuple] = {}
+        w1, w2 = stage1, stage2
+        self._b1, self._b2 = w1.get("b", 0.0), w2.get("b", 0.0)
+        # position weights by (sentence-initial?, previous is a candidate?, next is a candidate?)
+        self._pos = [{(first, p, nx): w.get(pos, 0.0) + w.get(f"{pos}&n{int(nx)}&p{int(p)}", 0.0)
+                      for first, pos in ((True, "first"), (False, "cap_mid")) for p in (False, True) for nx in (False, True)}
+                     for w in (w1, w2)]
+        # the entry of the two padding tokens either side of the text: an "opener" with the <none> weights
+        self._pad = (False, "", True, 0.0, *(w1.get(n + "=<none>", 0.0) for _, n in OFFSETS),
+                     0.0, *(w2.get(n + "=<none>", 0.0) for _, n in OFFSETS))
+        # stage-2 weights of stage 1's verdicts: [offset][bin], offset 0 = the token itself
+        self._verdict = [[*(w2.get(prefix + b, 0.0) for b in _BINS), 0.0]  # [3]: padding, no feature
+                         for prefix in ("self", *(n.upper() for _, n in OFFSETS))]
+        self._samestem = w2.get("samestem", 0.0)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> NameTagger:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            blob = json.load(f)
+        return cls(blob["stage1"], blob["stage2"], blob.get("threshold", 0.0))
+
+    def _entry(self, word: str) -> tuple:
+        """(candidate?, stem, sentence opener?, stage-1 sums as self/p2/p1/n1/n2, stage-2 sums likewise)."""
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        own, ctx = self_features(word), context_features(word)
+        sums: list[float] = []
+        for w in (self.stage1, self.stage2):
+            sums.append(sum(w.get(x, 0.0) for x in own))
+            sums.extend(sum(w.get(name + x, 0.0) for x in ctx) for _, name in OFFSETS)
+        if len(self._cache) >= self.max_words:
+            self._cache.clear()  # bounded: a corpus has a long tail of rare words
+        hit = (is_candidate(word), stem(word.lower()), word in SENTENCE_OPENERS, *sums)
+        self._cache[word] = hit
+        return hit
+
+    def score(self, views: list[str]) -> list[float]:
+        """Stage-2 score of every token (NOT_CANDIDATE for tokens that cannot be names); equal to summing
+        the weights of stage1_features + stage2_extra_features, as training does."""
+        out = [NOT_CANDIDATE] * len(views)
+        for i, s in self._scored(views):
+            out[i] = s
+        return out
+
+    def names(self, views: list[str]) -> list[int]:
+        """Indices of the tokens scored above the threshold, ascending."""
+        th = self.threshold
+        return [i for i, s in self._scored(views) if s > th]
+
+    def _scored(self, views: list[str]) -> list[tuple[int, float]]:
+        # Positions are shifted by 2: two padding entries either side spare the bounds checks.
+        upper, particle = _UPPER_FIRST, _PARTICLE_FIRST
+        cands = [i for i, v in enumerate(views, start=2)
+                 if v[0] in upper or (v[0] in particle and is_candidate(v))]
+        if not cands:
+            return []
+        cache, entry, pad = self._cache, self._entry, self._pad
+        e = [pad, pad, *[cache.get(v) or entry(v) for v in views], pad, pad]
+        pos1, pos2 = self._pos
+        b1, b2 = self._b1, self._b2
+        # stage 1's verdict per position: 0 pos, 1 weak, 2 neg (every non-candidate), 3 padding (no feature)
+        bins = [3, 3, *[2] * len(views), 3, 3]
+        s1: dict[int, float] = {}
+        named: dict[str, int] = {}
+        for i in cands:
+            ei = e[i]
+            ep, en = e[i - 1], e[i + 1]
+            s = b1 + ei[3] + e[i - 2][4] + ep[5] + en[6] + e[i + 2][7] + pos1[(ep[2], ep[0], en[0])]
+            s1[i] = s
+            if s > 0:
+                bins[i] = 0
+                named[ei[1]] = named.get(ei[1], 0) + 1
+            elif s > -1:
+                bins[i] = 1
+        vself, vp2, vp1, vn1, vn2 = self._verdict
+        samestem = self._samestem
+        out = []
+        for i in cands:
+            ei = e[i]
+            ep, en = e[i - 1], e[i + 1]
+            s = (b2 + ei[8] + e[i - 2][9] + ep[10] + en[11] + e[i + 2][12] + pos2[(ep[2], ep[0], en[0])]
+                 + vself[bins[i]] + vp2[bins[i - 2]] + vp1[bins[i - 1]] + vn1[bins[i + 1]] + vn2[bins[i + 2]])
+            if named.get(ei[1], 0) > (bins[i] == 0):  # another mention of the stem was called a name
+                s += samestem
+            out.append((i - 2, s))
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_tagger() -> NameTagger:
+    return NameTagger.load()
+
+
+# --- spans ----------------------------------------------------------------------------------------------
+def tokenize(text: str) -> list[re.Match]:
+    return list(TOKEN.finditer(text))
+
+
+def find_names(text: str, allow: frozenset[str] = frozenset(), tagger: NameTagger | None = None
+               ) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, "person") spans of person names in `text`, sorted by start.
+
+    `allow`: words kept as written (`allow_keys` of the names a source may keep)."""
+    if not _CANDIDATE.search(text):
+        return []
+    tagger = tagger or default_tagger()
+    matches = tokenize(text)
+    views = [m[0] for m in matches]
+    scheme = _latin_scheme(text) if _LATIN.search(text) else None
+    if scheme:
+        views = [word_view(t, scheme) for t in views]
+    hits = tagger.names(views)
+    return _spans(text, matches, views, hits, allow) if hits else []
+
+
+def _latin_scheme(text: str) -> str | None:
+    """The Kazakh Latin alphabet to read Latin words in, or None when they are foreign words in Cyrillic
+    text (brand names, English quotes), which stay as written."""
+    from data_prep.normalize import detect_latin_kazakh
+    scheme = detect_latin_kazakh(text)
+    if scheme is None and not _CYRILLIC.search(text):
+        scheme = "2021"  # a short Latin-only text ("Aigerim Seitkali"): too little to vote on
+    return scheme
+
+
+def allow_keys(names: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    """The allow-list form of names: every word of each name, case-folded, as written and without a case
+    ending, so that any case form of an allowed word matches (Құнанбайұлы, Құнанбайұлының)."""
+    words = [w.lower() for n in names for w in re.findall(r"\w+(?:-\w+)*", n)]
+    return frozenset(name_key(w) for w in words) | frozenset(name_key(stem(w)) for w in words)
+
+
+def _spans(text: str, matches: list[re.Match], views: list[str], hits: list[int],
+           allow: frozenset[str]) -> list[tuple[int, int, str]]:
+    lists = name_lists()
+    out: list[tuple[int, int, str]] = []
+    n, k = len(matches), 0
+    while k < len(hits):
+        i = j = hits[k]
+        while k + 1 < len(hits) and hits[k + 1] == j + 1:  # adjacent name words are one name
+            k += 1
+            j += 1
+        k += 1
+        if j > i and _is_opener_word(views, i, lists):
+            i += 1  # "Бүгін Серікбаев Нұрлан ...", "Вчера Пётр Ильич ...": the sentence's first word is no name
+        # a place or organisation named after a person: "Абай ауданы", "Назарбаев Университеті"
+        if ((j + 1 < n and stem(views[j + 1].lower()) in lists.contexts_after)
+                or (i > 0 and views[i - 1].lower() in lists.contexts_before)):
+            continue
+        if allow and all(_allowed(views[x], allow) for x in range(i, j + 1) if views[x][0].isalpha()):
+            continue
+        start, end = _with_initials(text, matches[i].start(), matches[j].end())
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]), "person")
+        else:
+            out.append((start, end, "person"))
+    return out
+
+
+def _is_opener_word(views: list[str], i: int, lists: NameLists) -> bool:
+    """A sentence-initial word from assets/names/sentence_openers.txt ("Бүгін", "Вчера"): never a name.
+    (Not every word seen in lower case: given names such as Бақыт are common words too.)"""
+    if i > 0 and views[i - 1] not in SENTENCE_OPENERS:
+        return False
+    return views[i].lower() in lists.openers
+
+
+def _allowed(word: str, allow: frozenset[str]) -> bool:
+    lw = word.lower()
+    return name_key(lw) in allow or name_key(stem(lw)) in allow
+
+
+def _with_initials(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a name span over initials written before ("Н.Ә. Серікбаев") or after ("Серікбаев Н.Ә.") it."""
+    before = re.search(rf"(?<!\w){_INITIAL.pattern}\s?$", text[max(0, start - 8):start])
+    if before:
+        start -= len(before.group())
+    after = re.match(rf"\s?{_INITIAL.pattern}(?!\w)", text[end:end + 8])
+    if after:
+        end += len(after.group())
+    return start, end
+
