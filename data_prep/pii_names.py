@@ -50,6 +50,7 @@ _UPPER_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZАБВГДЕЖЗИЙКЛМН
 _PARTICLE_FIRST = frozenset("әаэи")  # әл-Фараби, ибн-Сина: lower case, yet part of a name
 _LATIN = re.compile(r"[A-Za-z]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]")
+_INITIAL_IN_TEXT = re.compile(rf"[{_UPPER}]\.(?<![\w.]..)")  # the letter first: a fast scan
 _INITIAL = re.compile(rf"[{_UPPER}]\.(?:\s?[{_UPPER}]\.)?")
 # The previous token that makes a word sentence-initial, where capitalisation says nothing.
 SENTENCE_OPENERS = frozenset(". ! ? « \" ( : ; — – - “ „ …".split())
@@ -60,10 +61,26 @@ _CASE_ENDINGS = tuple(sorted(set(
     "ның нің дың дің тың тің ға ге қа ке на не ны ні ды ді ты ті да де та те нда нде дан ден тан тен "
     "нан нен мен бен пен дағы дегі тағы тегі ндағы ндегі лар лер дар дер тар тер ның ы і н "
     "а е у ой ом ым ому ого ым ем им ой ей ю ою ая".split()), key=len, reverse=True))
-_SURNAME_MORPHOLOGY = re.compile(
-    r"(?:ов|ев|ёв|ин|ын|ова|ева|ёва|ина|ына|ский|ская|цкий|цкая|енко|ук|юк)$")
-_PATRONYMIC = re.compile(r"(?:ұлы|улы|қызы|кызы|ович|евич|ьич|овна|евна|ична|инична)")
-_SURNAME_STEM = re.compile(r"(?:ов|ев|ёв|ин|ова|ева|ёва|ина|ұлы|улы|қызы|кызы)$")
+# Surname endings, longest first within the check (plain suffix tests: a regex search per word costs more).
+_SURNAME_ENDINGS = ("ский", "ская", "цкий", "цкая", "енко", "ова", "ева", "ёва", "ина", "ына",
+                    "ов", "ев", "ёв", "ин", "ын", "ук", "юк")
+_PATRONYMIC_PARTS = ("ұлы", "улы", "қызы", "кызы", "ович", "евич", "ьич", "овна", "евна", "ична")
+_SURNAME_SUFFIXES = ("қызы", "кызы", "ова", "ева", "ёва", "ина", "ұлы", "улы", "ов", "ев", "ёв", "ин")
+
+
+_PATRONYMIC = re.compile("|".join(_PATRONYMIC_PARTS))
+
+
+def _surname_ending(st: str) -> str | None:
+    if not st.endswith(_SURNAME_ENDINGS):  # one C-level test for the common case, no ending
+        return None
+    return next(e for e in _SURNAME_ENDINGS if st.endswith(e))
+
+
+def _without_surname_suffix(key: str) -> str:
+    if not key.endswith(_SURNAME_SUFFIXES):
+        return key
+    return key[:-len(next(e for e in _SURNAME_SUFFIXES if key.endswith(e)))]
 _FOLD = str.maketrans("әғқңөұүһіё", "агкноууxие".replace("x", "х"))
 OFFSETS = ((-2, "p2"), (-1, "p1"), (1, "n1"), (2, "n2"))
 
@@ -74,11 +91,16 @@ def name_key(word: str) -> str:
     return word.lower().translate(_FOLD)
 
 
+_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _CASE_ENDINGS if len(e) == n))
+                           for n in sorted({len(e) for e in _CASE_ENDINGS}, reverse=True))
+
+
 def stem(word_lower: str) -> str:
-    """`word_lower` without one case ending (at least three letters are kept)."""
-    for ending in _CASE_ENDINGS:
-        if word_lower.endswith(ending) and len(word_lower) - len(ending) >= 3:
-            return word_lower[: -len(ending)]
+    """`word_lower` without its longest case ending (at least three letters are kept)."""
+    size = len(word_lower)
+    for n, endings in _ENDINGS_BY_LENGTH:
+        if size - n >= 3 and word_lower[-n:] in endings:
+            return word_lower[:-n]
     return word_lower
 
 
@@ -100,7 +122,7 @@ class NameLists:
     given: frozenset[str]          # name_key of given names (Kazakh and Russian, both sexes, diminutives)
     surname_stems: frozenset[str]  # name_key of surname stems (Серікбай, Иван) and bare surnames (Ким)
     contexts_after: frozenset[str]   # stems of words after which a name is part of a place/organisation
-    contexts_before: frozenset[str]  # lower-case words before which it is ("имени", "улица")
+    contexts_before: frozenset[str]  # lower-case words before which it is ("имени", "улица", "ул."), and stems
     places: frozenset[str]         # stems of place names (Қазақстан, Саратов)
     openers: frozenset[str] = frozenset()          # words that open a sentence and are no name (вчера)
     lowercase: frozenset[str] = frozenset()        # words seen written in lower case (common words)
@@ -116,9 +138,10 @@ def _load_name_lists() -> NameLists:
     given = {name_key(x) for pattern in ("kk_given_*.txt", "ru_given_*.txt", "ru_diminutive_*.txt")
              for f in sorted(ASSETS.glob(pattern)) for x in _read_list(f.name)}
     surnames = {name_key(x) for x in _read_list("surname_stems_kk.txt")}
-    surnames |= {name_key(_SURNAME_STEM.sub("", x.lower())) for x in _read_list("ru_surnames.txt")}
+    surnames |= {name_key(_without_surname_suffix(x.lower())) for x in _read_list("ru_surnames.txt")}
     after = {stem(x.lower()) for x in _read_list("name_contexts_after.txt") if " " not in x}
     before = {x.lower() for x in _read_list("name_contexts_before.txt") if " " not in x}
+    before |= {stem(x) for x in before if not x.endswith(".")}  # "улице Абая" as well as "улица"
     places = {stem(x.lower()) for x in _read_list("places.txt")}
     lowercase = read_lowercase_words(LOWERCASE_WORDS) if LOWERCASE_WORDS.is_file() else frozenset()
     openers = frozenset(x.lower() for x in _read_list("sentence_openers.txt"))
@@ -151,13 +174,25 @@ def word_view(token: str, latin_scheme: str | None) -> str:
     return token
 
 
-def self_features(word: str) -> list[str]:
-    """Facts about a word that bear on whether it is itself (part of) a name."""
-    lw = word.lower()
-    st = stem(lw)
+def word_features(word: str, own: bool = True) -> tuple[list[str], list[str]]:
+    """(self features, context features) of a word: the facts that bear on whether it is itself (part of)
+    a name, and those that bear on whether its neighbour is one (the model prefixes them with the
+    neighbour's offset). `own=False` skips the first list (a word that cannot be a name needs none)."""
+    return _word_features(word, word.lower(), own)
+
+
+def _word_features(word: str, lw: str, own: bool, st: str | None = None) -> tuple[list[str], list[str]]:
+    st = st if st is not None else stem(lw)
     lists = name_lists()
+    cand = is_candidate(word)
+    shared = _shared_features(lw, st, lists)
+    ctx = ["=" + lw, "st=" + st, "s3=" + lw[-3:], *shared]
+    if cand:
+        ctx.append("cap")
+    if not own:
+        return [], ctx
     f = ["w=" + lw, "st=" + st, "s2=" + lw[-2:], "s3=" + lw[-3:], "s4=" + lw[-4:], "s5=" + lw[-5:],
-         "p2=" + lw[:2], "p3=" + lw[:3], "p4=" + lw[:4], "sts3=" + st[-3:], f"len={min(len(lw), 12)}"]
+         "pre2=" + lw[:2], "pre3=" + lw[:3], "pre4=" + lw[:4], "sts3=" + st[-3:], f"len={min(len(lw), 12)}", *shared]
     if word.isupper() and len(word) > 1:
         f.append("allcap")
     if lw in lists.lowercase:
@@ -166,32 +201,28 @@ def self_features(word: str) -> list[str]:
         f.append("lower_stem_seen")
     if "-" in word:
         f.append("hyph")
-    f.extend(_shared_features(lw, st, lists))
-    return f
+    return f, ctx
+
+
+def self_features(word: str) -> list[str]:
+    return word_features(word)[0]
 
 
 def context_features(word: str) -> list[str]:
-    """Facts about a word that bear on whether its neighbour is a name (prefixed with the offset)."""
-    lw = word.lower()
-    st = stem(lw)
-    f = ["=" + lw, "st=" + st, "s3=" + lw[-3:]]
-    if _CANDIDATE.match(word):
-        f.append("cap")
-    f.extend(_shared_features(lw, st, name_lists()))
-    return f
+    return word_features(word, own=False)[1]
 
 
 def _shared_features(lw: str, st: str, lists: NameLists) -> list[str]:
     f = []
-    m = _SURNAME_MORPHOLOGY.search(st)
-    if m:
-        f.append("surn=" + m.group())
+    ending = _surname_ending(st)
+    if ending:
+        f.append("surn=" + ending)
     if _PATRONYMIC.search(lw):
         f.append("patr")
     key = name_key(st)
     if key in lists.given or name_key(lw) in lists.given:
         f.append("given")
-    if key in lists.surname_stems or _SURNAME_STEM.sub("", key) in lists.surname_stems:
+    if key in lists.surname_stems or _without_surname_suffix(key) in lists.surname_stems:
         f.append("surname")
     if st in lists.contexts_after:
         f.append("ctx")
@@ -257,8 +288,14 @@ def is_candidate(token: str) -> bool:
     return c in _UPPER_FIRST or (c in _PARTICLE_FIRST and "-" in token and _CANDIDATE.match(token) is not None)
 
 
+def candidate_indices(tokens: list[str]) -> list[int]:
+    upper, particle = _UPPER_FIRST, _PARTICLE_FIRST
+    return [i for i, v in enumerate(tokens) if v[0] in upper or (v[0] in particle and is_candidate(v))]
+
+
 # --- the model ------------------------------------------------------------------------------------------
 _BINS = ("pos", "weak", "neg")
+_ZEROS8 = [0.0] * 8
 
 
 class NameTagger:
@@ -270,9 +307,9 @@ class NameTagger:
         self._cache: dict[str, tuple] = {}
         w1, w2 = stage1, stage2
         self._b1, self._b2 = w1.get("b", 0.0), w2.get("b", 0.0)
-        # position weights by (sentence-initial?, previous is a candidate?, next is a candidate?)
-        self._pos = [{(first, p, nx): w.get(pos, 0.0) + w.get(f"{pos}&n{int(nx)}&p{int(p)}", 0.0)
-                      for first, pos in ((True, "first"), (False, "cap_mid")) for p in (False, True) for nx in (False, True)}
+        # position weights at index 4 * sentence-initial + 2 * previous is a candidate + next is a candidate
+        self._pos = [[w.get(pos, 0.0) + w.get(f"{pos}&n{int(nx)}&p{int(p)}", 0.0)
+                      for pos in ("cap_mid", "first") for p in (False, True) for nx in (False, True)]
                      for w in (w1, w2)]
         # the entry of the two padding tokens either side of the text: an "opener" with the <none> weights
         self._pad = (False, "", True, 0.0, *(w1.get(n + "=<none>", 0.0) for _, n in OFFSETS),
@@ -281,6 +318,17 @@ class NameTagger:
         self._verdict = [[*(w2.get(prefix + b, 0.0) for b in _BINS), 0.0]  # [3]: padding, no feature
                          for prefix in ("self", *(n.upper() for _, n in OFFSETS))]
         self._samestem = w2.get("samestem", 0.0)
+        # Per feature, its weights in both stages: as a word's own feature (2 floats), and as a neighbour's
+        # feature at each offset (8 floats: stage 1 p2 p1 n1 n2, stage 2 likewise). One lookup per feature.
+        keys = set(w1) | set(w2)
+        self._own = {x: (w1.get(x, 0.0), w2.get(x, 0.0)) for x in keys}
+        ctx: dict[str, list[float]] = {}
+        for x in keys:
+            for k, (_, name) in enumerate(OFFSETS):
+                if x.startswith(name):
+                    row = ctx.setdefault(x[len(name):], [0.0] * 8)
+                    row[k], row[4 + k] = w1.get(x, 0.0), w2.get(x, 0.0)
+        self._ctx = {x: tuple(row) for x, row in ctx.items()}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> NameTagger:
@@ -293,14 +341,23 @@ class NameTagger:
         hit = self._cache.get(word)
         if hit is not None:
             return hit
-        own, ctx = self_features(word), context_features(word)
-        sums: list[float] = []
-        for w in (self.stage1, self.stage2):
-            sums.append(sum(w.get(x, 0.0) for x in own))
-            sums.extend(sum(w.get(name + x, 0.0) for x in ctx) for _, name in OFFSETS)
+        cand = is_candidate(word)
+        lw = word.lower()
+        st = stem(lw)
+        own, ctx = _word_features(word, lw, cand, st)
+        s1 = s2 = 0.0
+        table = self._own
+        for x in own:
+            t = table.get(x)
+            if t is not None:
+                s1 += t[0]
+                s2 += t[1]
+        table = self._ctx
+        rows = [t for t in map(table.get, ctx) if t is not None]
+        c = [sum(col) for col in zip(*rows)] if rows else _ZEROS8
         if len(self._cache) >= self.max_words:
             self._cache.clear()  # bounded: a corpus has a long tail of rare words
-        hit = (is_candidate(word), stem(word.lower()), word in SENTENCE_OPENERS, *sums)
+        hit = (cand, st, word in SENTENCE_OPENERS, s1, *c[:4], s2, *c[4:])
         self._cache[word] = hit
         return hit
 
@@ -312,31 +369,34 @@ class NameTagger:
             out[i] = s
         return out
 
-    def names(self, views: list[str]) -> list[int]:
-        """Indices of the tokens scored above the threshold, ascending."""
+    def names(self, views: list[str], cands: list[int] | None = None) -> list[int]:
+        """Indices of the tokens scored above the threshold, ascending (`cands`: candidate_indices(views))."""
         th = self.threshold
-        return [i for i, s in self._scored(views) if s > th]
+        return [i for i, s in self._scored(views, cands) if s > th]
 
-    def _scored(self, views: list[str]) -> list[tuple[int, float]]:
-        # Positions are shifted by 2: two padding entries either side spare the bounds checks.
-        upper, particle = _UPPER_FIRST, _PARTICLE_FIRST
-        cands = [i for i, v in enumerate(views, start=2)
-                 if v[0] in upper or (v[0] in particle and is_candidate(v))]
+    def _scored(self, views: list[str], cands: list[int] | None = None) -> list[tuple[int, float]]:
+        if cands is None:
+            cands = candidate_indices(views)
         if not cands:
             return []
+        # Positions are shifted by 2: two padding entries either side spare the bounds checks.
+        cands = [i + 2 for i in cands]
         cache, entry, pad = self._cache, self._entry, self._pad
-        e = [pad, pad, *[cache.get(v) or entry(v) for v in views], pad, pad]
+        # only candidates and the two words either side of one are looked up
+        e: list = [pad, pad, *map(cache.get, views), pad, pad]
+        for i in cands:
+            for j in (i - 2, i - 1, i, i + 1, i + 2):
+                if e[j] is None:
+                    e[j] = entry(views[j - 2])
         pos1, pos2 = self._pos
         b1, b2 = self._b1, self._b2
         # stage 1's verdict per position: 0 pos, 1 weak, 2 neg (every non-candidate), 3 padding (no feature)
         bins = [3, 3, *[2] * len(views), 3, 3]
-        s1: dict[int, float] = {}
         named: dict[str, int] = {}
         for i in cands:
             ei = e[i]
             ep, en = e[i - 1], e[i + 1]
-            s = b1 + ei[3] + e[i - 2][4] + ep[5] + en[6] + e[i + 2][7] + pos1[(ep[2], ep[0], en[0])]
-            s1[i] = s
+            s = b1 + ei[3] + e[i - 2][4] + ep[5] + en[6] + e[i + 2][7] + pos1[4 * ep[2] + 2 * ep[0] + en[0]]
             if s > 0:
                 bins[i] = 0
                 named[ei[1]] = named.get(ei[1], 0) + 1
@@ -348,7 +408,7 @@ class NameTagger:
         for i in cands:
             ei = e[i]
             ep, en = e[i - 1], e[i + 1]
-            s = (b2 + ei[8] + e[i - 2][9] + ep[10] + en[11] + e[i + 2][12] + pos2[(ep[2], ep[0], en[0])]
+            s = (b2 + ei[8] + e[i - 2][9] + ep[10] + en[11] + e[i + 2][12] + pos2[4 * ep[2] + 2 * ep[0] + en[0]]
                  + vself[bins[i]] + vp2[bins[i - 2]] + vp1[bins[i - 1]] + vn1[bins[i + 1]] + vn2[bins[i + 2]])
             if named.get(ei[1], 0) > (bins[i] == 0):  # another mention of the stem was called a name
                 s += samestem
@@ -362,10 +422,6 @@ def default_tagger() -> NameTagger:
 
 
 # --- spans ----------------------------------------------------------------------------------------------
-def tokenize(text: str) -> list[re.Match]:
-    return list(TOKEN.finditer(text))
-
-
 def find_names(text: str, allow: frozenset[str] = frozenset(), tagger: NameTagger | None = None
                ) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, "person") spans of person names in `text`, sorted by start.
@@ -374,13 +430,38 @@ def find_names(text: str, allow: frozenset[str] = frozenset(), tagger: NameTagge
     if not _CANDIDATE.search(text):
         return []
     tagger = tagger or default_tagger()
-    matches = tokenize(text)
+    matches = list(TOKEN.finditer(text))
     views = [m[0] for m in matches]
     scheme = _latin_scheme(text) if _LATIN.search(text) else None
     if scheme:
         views = [word_view(t, scheme) for t in views]
-    hits = tagger.names(views)
+    keep = _without_initials(views) if _INITIAL_IN_TEXT.search(text) else None
+    if keep is None:
+        hits = tagger.names(views)
+    else:
+        # Initials ("И.П. Иванов") are scored out of the way: their full stops would read as sentence ends.
+        # A word right after initials is a name unless it heads a place ("Ж. Баласағұн атындағы" is
+        # dropped as such in _spans).
+        shown = [views[i] for i in keep]
+        hits = sorted({keep[i] for i in tagger.names(shown)}
+                      | {i for i in keep if i >= 2 and views[i - 1] == "." and _is_initial(views[i - 2])
+                         and is_candidate(views[i])})
     return _spans(text, matches, views, hits, allow) if hits else []
+
+
+def _is_initial(token: str) -> bool:
+    return len(token) == 1 and token.isupper()
+
+
+def _without_initials(views: list[str]) -> list[int] | None:
+    """Indices of the tokens other than initials (a capital letter and its full stop), or None if the text
+    has none (the usual case: one pass over the tokens)."""
+    n = len(views)
+    drop = {j for i in range(n - 1) if views[i + 1] == "." and len(views[i]) == 1 and views[i].isupper()
+            for j in (i, i + 1)}
+    if not drop:
+        return None
+    return [i for i in range(n) if i not in drop]
 
 
 def _latin_scheme(text: str) -> str | None:
@@ -404,7 +485,7 @@ def _spans(text: str, matches: list[re.Match], views: list[str], hits: list[int]
            allow: frozenset[str]) -> list[tuple[int, int, str]]:
     lists = name_lists()
     out: list[tuple[int, int, str]] = []
-    n, k = len(matches), 0
+    n, k = len(views), 0
     while k < len(hits):
         i = j = hits[k]
         while k + 1 < len(hits) and hits[k + 1] == j + 1:  # adjacent name words are one name
@@ -414,8 +495,7 @@ def _spans(text: str, matches: list[re.Match], views: list[str], hits: list[int]
         if j > i and _is_opener_word(views, i, lists):
             i += 1  # "Бүгін Серікбаев Нұрлан ...", "Вчера Пётр Ильич ...": the sentence's first word is no name
         # a place or organisation named after a person: "Абай ауданы", "Назарбаев Университеті"
-        if ((j + 1 < n and stem(views[j + 1].lower()) in lists.contexts_after)
-                or (i > 0 and views[i - 1].lower() in lists.contexts_before)):
+        if (j + 1 < n and stem(views[j + 1].lower()) in lists.contexts_after) or _after_a_place_word(views, i, lists):
             continue
         if allow and all(_allowed(views[x], allow) for x in range(i, j + 1) if views[x][0].isalpha()):
             continue
@@ -425,6 +505,17 @@ def _spans(text: str, matches: list[re.Match], views: list[str], hits: list[int]
         else:
             out.append((start, end, "person"))
     return out
+
+
+def _after_a_place_word(views: list[str], i: int, lists: NameLists) -> bool:
+    """Preceded by a word that makes the name part of a place or organisation: "улице Абая", "имени
+    Абая", "ул. Абая" (the abbreviation's full stop is a token of its own)."""
+    if i == 0:
+        return False
+    prev = views[i - 1].lower()
+    if prev == "." and i > 1:
+        return views[i - 2].lower() + "." in lists.contexts_before
+    return prev in lists.contexts_before or stem(prev) in lists.contexts_before
 
 
 def _is_opener_word(views: list[str], i: int, lists: NameLists) -> bool:

@@ -110,11 +110,20 @@ class RankFileReader(PipelineStep):
                 yield Document(text=rec["text"], id=rec["id"], metadata=rec.get("metadata", {}))
 
 
+def _plain_adapter(writer: JsonlWriter, document: Document) -> dict:
+    """What datatrove's default adapter writes (fields that are set, in field order) without its
+    dataclasses.asdict deep copy of every document's metadata (a tenth of the filter stage's time, kept
+    and rejected documents alike)."""
+    if document.media:
+        return writer._default_adapter(document)
+    return {k: v for k, v in (("text", document.text), ("id", document.id), ("metadata", document.metadata)) if v}
+
+
 class ReasonWriter(JsonlWriter):
     """An exclusion writer that stamps a fixed reject reason (for datatrove's dedup filters, which give none)."""
 
     def __init__(self, folder: Path, reason: str, filename: str):
-        super().__init__(str(folder), output_filename=filename, compression=None)
+        super().__init__(str(folder), output_filename=filename, compression=None, adapter=_plain_adapter)
         self.reason = reason
 
     def write(self, document: Document, rank: int = 0, **kwargs):
@@ -147,11 +156,12 @@ def dedup_content(doc: Document) -> str:
 
 
 def _rejects(prep_dir: Path, step: str) -> JsonlWriter:
-    return JsonlWriter(str(prep_dir / "rejected"), output_filename=f"{step}_${{rank}}.jsonl", compression=None)
+    return JsonlWriter(str(prep_dir / "rejected"), output_filename=f"{step}_${{rank}}.jsonl", compression=None,
+                       adapter=_plain_adapter)
 
 
 def _stage_writer(folder: Path) -> JsonlWriter:
-    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None)
+    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None, adapter=_plain_adapter)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -246,7 +256,7 @@ def build_stages(cfg: KazllmConfig, prep_dir: Path) -> list[tuple[str, list[Pipe
         ]
         current = work / "exact_deduped"
     final_writer = JsonlWriter(str(prep_dir / "kept"), output_filename="kept_${rank}.jsonl", compression=None,
-                               max_file_size=p.shard_max_mb * 1024 * 1024)
+                               max_file_size=p.shard_max_mb * 1024 * 1024, adapter=_plain_adapter)
     if p.dedup.minhash:
         from data_prep.quality import KazakhWordTokenizer
 

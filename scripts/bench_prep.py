@@ -7,7 +7,8 @@ Documents: real Kazakh, Russian and English text from ../shared/data/text_mix (2
   FineWeb-2's kaz_Cyrl thresholds. datatrove's own Kazakh word tokenizer (Stanza) downloads a model at
   run time and cannot run offline, so the stock steps are given kazllm's Kazakh word tokenizer.
 - ours: kazllm's whole filter stage: read -> normalise -> language ID (kk/ky/tt/ba/ru/...) -> quality
-  (three Kazakh-tuned filters + boilerplate) -> PII masking, i.e. more work per document.
+  (three Kazakh-tuned filters + boilerplate) -> PII masking, i.e. more work per document. `--pii-policy full`
+  adds person names (data_prep/pii_names.py) to the identifiers on every kept document.
 Both read the same JSONL with the same reader and write kept documents as JSONL, with datatrove's
 LocalPipelineExecutor, `--tasks` tasks on as many worker processes; each side runs `--repeats` times,
 interleaved, and its best time counts. Prints docs/s and MB/s per core for both, then
@@ -69,11 +70,12 @@ def reference_pipeline(src: Path, out: Path):
     ]
 
 
-def our_pipeline(src: Path, out: Path, run_dir: Path):
+def our_pipeline(src: Path, out: Path, run_dir: Path, pii_policy: str = "identifiers"):
     from data_prep.pipeline import filter_stage
     from kazllm.config import load_config
 
-    cfg = load_config(None, [f"run.out_dir={run_dir}", f"prep.inputs=[{{path: {src}, format: jsonl, name: bench}}]"])
+    cfg = load_config(None, [f"run.out_dir={run_dir}",
+                             f"prep.inputs=[{{path: {src}, format: jsonl, name: bench, pii: {{policy: {pii_policy}}}}}]"])
     return filter_stage(cfg, cfg.stage_dir("prep"), out)
 
 
@@ -95,6 +97,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2, help="tasks = worker processes = cores used")
     parser.add_argument("--data", type=Path, default=SHARED, help="folder with kk.txt, ru.txt, en.txt")
     parser.add_argument("--repeats", type=int, default=3, help="runs per side, interleaved; the best time counts")
+    parser.add_argument("--pii-policy", default="identifiers", choices=("identifiers", "full"),
+                        help="kazllm's PII policy for every document (full adds the person-name tagger)")
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"needs {args.data} (the shared text_mix corpus; see --data)")
@@ -110,7 +114,7 @@ def main() -> None:
         results: dict[str, tuple[float, int]] = {}
         for repeat in range(args.repeats):  # interleaved, so a noisy moment hits both sides alike
             for name, build in (("datatrove stock", lambda o: reference_pipeline(src, o)),
-                                ("kazllm", lambda o: our_pipeline(src, o, o.with_name(o.name + "_run")))):
+                                ("kazllm", lambda o: our_pipeline(src, o, o.with_name(o.name + "_run"), args.pii_policy))):
                 out = work / f"{name.replace(' ', '_')}_{repeat}"
                 seconds = timed(build(out), args.tasks, work / f"logs_{out.name}")
                 best = results.get(name, (float("inf"), 0))[0]
