@@ -125,6 +125,7 @@ class NameLists:
     contexts_before: frozenset[str]  # lower-case words before which it is ("имени", "улица", "ул."), and stems
     places: frozenset[str]         # stems of place names (Қазақстан, Саратов)
     openers: frozenset[str] = frozenset()          # words that open a sentence and are no name (вчера)
+    heads: frozenset[str] = frozenset()            # name_contexts_after.txt as written (көшесі, ауданы)
     lowercase: frozenset[str] = frozenset()        # words seen written in lower case (common words)
     lowercase_stems: frozenset[str] = frozenset()  # and their stems
 
@@ -145,8 +146,9 @@ def _load_name_lists() -> NameLists:
     places = {stem(x.lower()) for x in _read_list("places.txt")}
     lowercase = read_lowercase_words(LOWERCASE_WORDS) if LOWERCASE_WORDS.is_file() else frozenset()
     openers = frozenset(x.lower() for x in _read_list("sentence_openers.txt"))
+    heads = frozenset(x.lower() for x in _read_list("name_contexts_after.txt") if " " not in x)
     return NameLists(frozenset(given), frozenset(surnames), frozenset(after), frozenset(before), frozenset(places),
-                     openers, lowercase, frozenset(stem(w) for w in lowercase))
+                     openers, heads, lowercase, frozenset(stem(w) for w in lowercase))
 
 
 def read_lowercase_words(path: Path) -> frozenset[str]:
@@ -495,7 +497,7 @@ def _spans(text: str, matches: list[re.Match], views: list[str], hits: list[int]
         if j > i and _is_opener_word(views, i, lists):
             i += 1  # "Бүгін Серікбаев Нұрлан ...", "Вчера Пётр Ильич ...": the sentence's first word is no name
         # a place or organisation named after a person: "Абай ауданы", "Назарбаев Университеті"
-        if (j + 1 < n and stem(views[j + 1].lower()) in lists.contexts_after) or _after_a_place_word(views, i, lists):
+        if (j + 1 < n and _heads_a_place(views[j + 1], lists)) or _after_a_place_word(views, i, lists):
             continue
         if allow and all(_allowed(views[x], allow) for x in range(i, j + 1) if views[x][0].isalpha()):
             continue
@@ -518,12 +520,31 @@ def _after_a_place_word(views: list[str], i: int, lists: NameLists) -> bool:
     return prev in lists.contexts_before or stem(prev) in lists.contexts_before
 
 
+# Kazakh case endings that no name ends in (-на, -да, -та are left out: Дана, Мадина, Айтолқын-да ...).
+_UNMISTAKABLE_KK_ENDINGS = tuple(
+    "ға ге қа ке ның нің дың дің тың тің ды ді ты ті ны ні дан ден тан тен нан нен мен бен пен нда нде".split())
+
+
+def _heads_a_place(word: str, lists: NameLists) -> bool:
+    """A place or organisation word in any case form: "көшесі", "көшесінде", "университетінің" (each
+    case ending is a suffix of the word, so the listed form is a prefix of it)."""
+    w = word.lower()
+    return any(w[:k] in lists.heads for k in range(len(w), 3, -1))
+
+
 def _is_opener_word(views: list[str], i: int, lists: NameLists) -> bool:
-    """A sentence-initial word from assets/names/sentence_openers.txt ("Бүгін", "Вчера"): never a name.
-    (Not every word seen in lower case: given names such as Бақыт are common words too.)"""
+    """The sentence's first word is no part of the name after it when it is a listed opener ("Бүгін",
+    "Вчера", assets/names/sentence_openers.txt), or a common word (written in lower case elsewhere, no
+    given name) with a case ending: in "Өтінішке Омаров Нұрлан ..." the dative belongs to the sentence,
+    and in a Kazakh name only the last word takes the ending."""
     if i > 0 and views[i - 1] not in SENTENCE_OPENERS:
         return False
-    return views[i].lower() in lists.openers
+    lw = views[i].lower()
+    if lw in lists.openers:
+        return True
+    if name_key(lw) in lists.given or name_key(stem(lw)) in lists.given:
+        return False
+    return (lw in lists.lowercase and stem(lw) != lw) or lw.endswith(_UNMISTAKABLE_KK_ENDINGS)
 
 
 def _allowed(word: str, allow: frozenset[str]) -> bool:

@@ -329,10 +329,13 @@ ds = load_dataset("{repo_id}", split="train")
 
 ## De-personalisation
 
-Before this corpus was written, `kazllm prep` replaced personal data with typed placeholders ({placeholders});
-`pii_masked` counts them per document. The masking is rule-based (checksummed IINs, BINs, IBANs and cards,
-phone numbers, emails, IP addresses): names and addresses written out in prose are not masked. The records'
-`path` and `line` fields (where each document sat on the machine that ran prep) are not published.
+Before this corpus was written, `kazllm prep` de-personalised every document under its source's policy
+(the datasheet below gives each source's policy and counts). Policy `identifiers` replaces identifiers
+with typed placeholders ({placeholders}) and keeps person names; policy `full` also replaces person names,
+by `<PERSON>` or by a consistent fake name. `pii_masked` counts them per document. Identifiers are found by
+rules (checksums where the format has one), names by a learned tagger: both miss some cases, so masking
+lowers the risk but does not remove it. The records' `path` and `line` fields (where each document sat on
+the machine that ran prep) are not published.
 
 {datasheet}
 """

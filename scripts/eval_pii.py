@@ -42,7 +42,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
 
+from data_prep.deidentify import Deidentifier  # noqa: E402
 from data_prep.pii import _PLATE_STOP, PLACEHOLDERS, find_pii, mask_pii  # noqa: E402
+
+FULL = Deidentifier("full")
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 REAL_FILES = [
@@ -65,8 +68,8 @@ REVIEWED_TRUE_POSITIVES = {
     "woman, born in 1986", "woman, born in 1980", "Uzbekistan, born in 1990",
     "Достық көшесі 14-інші үйдің",  # a house number on a named street (kk)
 }
-KINDS = ("iin", "bin", "document", "plate", "address", "dob", "phone", "email", "iban", "card", "ip")
-PLACEHOLDER = {k: PLACEHOLDERS[k] for k in KINDS}
+KINDS = ("iin", "bin", "document", "plate", "address", "dob", "phone", "email", "iban", "card", "ip", "person")
+PLACEHOLDER = {**{k: PLACEHOLDERS[k] for k in KINDS if k != "person"}, "person": "<PERSON>"}
 
 
 @dataclass(frozen=True)
@@ -401,6 +404,117 @@ class Gen:
         ])
 
 
+# --- person names (masked under policy full, data_prep/deidentify.py) ------------------------------------
+# Small lists of their own, and Kazakh case endings by a rule of their own (last vowel, final sound), so that
+# a mistake shared with the tagger's name lists or the pseudonymiser's morphology cannot hide.
+KK_MALE = ["Нұрлан", "Ерлан", "Бауыржан", "Дәурен", "Асқар", "Талғат", "Жандос", "Серік", "Ермек", "Қайрат"]
+KK_FEMALE = ["Айгүл", "Гүлнар", "Әсел", "Жанар", "Сәуле", "Айгерім", "Мадина", "Динара", "Ақмарал", "Ләззат"]
+KK_SURNAME_STEMS = ["Серікбай", "Омар", "Жақсыбек", "Тұрсын", "Ахмет", "Сейіт", "Нұрпейіс", "Әбдірахман",
+                    "Қасым", "Мұқан"]
+RU_MALE = [("Иван", "Ивана", "Ивану"), ("Сергей", "Сергея", "Сергею"), ("Олег", "Олега", "Олегу")]
+RU_FEMALE = [("Мария", "Марии", "Марии"), ("Ольга", "Ольги", "Ольге"), ("Елена", "Елены", "Елене")]
+RU_SURNAMES = ["Петров", "Смирнов", "Кузнецов", "Соколов", "Морозов"]
+_FRONT, _BACK = set("әеіөүэи"), set("аоұыуяё")
+
+
+def kk_case(word: str, case: str) -> str:
+    """`word` + a Kazakh case ending chosen by its last vowel (harmony) and its final sound."""
+    front = next((c in _FRONT for c in reversed(word.lower()) if c in _FRONT | _BACK), False)
+    last = word[-1].lower()
+    vowel, sonorant, voiced = last in "аәеиоөұүыіэюя", last in "лрйу", last in "змнңжбвгд"
+    if case == "gen":
+        end = "ның" if vowel or last in "мнң" else ("дың" if sonorant or last in "зж" else "тың")
+    elif case == "dat":
+        end = ("на" if word.endswith(("ұлы", "қызы")) else "ға") if vowel or sonorant or voiced else "қа"
+    elif case == "abl":
+        end = "нан" if word.endswith(("ұлы", "қызы")) or last in "мнң" else ("дан" if vowel or sonorant or voiced else "тан")
+    elif case == "ins":
+        end = "мен" if vowel or sonorant or last in "мнң" else ("бен" if last in "зж" else "пен")
+    else:
+        raise ValueError(case)
+    if front:
+        end = end.translate(str.maketrans("ыақ", "іек"))
+    return word + end
+
+
+def kk_surname(stem: str, female: bool) -> str:
+    base = stem[:-1] + "ев" if stem.endswith("й") else stem + ("ев" if stem[-1] in "аәеиоөұүыі" else "ов")
+    return base + ("а" if female else "")
+
+
+TEMPLATES_PERSON = {
+    "nom": ["Өтінішке {x} қол қойды, құжат 2024 жылғы 12 наурызда тіркелді.",
+            "Жиналысты {x} ашып, 2023 жылдың қорытындысын баяндады.",
+            "Комиссия төрағасы {x} 3 ұсынысты қолдады."],
+    "gen": ["Бұл {x} үшінші кітабы, ол 2021 жылы жарық көрді.", "Комиссия {x} өтінішін қарады."],
+    "dat": ["Марапат {x} 2022 жылы берілді.", "Хатты {x} жібердік, жауап 5 күнде келді."],
+    "abl": ["Біз бұл ақпаратты {x} алдық.", "Өтінішті {x} 14 қазанда қабылдадық."],
+    "ins": ["Әкім {x} кездесіп, 4 мәселені талқылады.", "Біз {x} бірге жұмыс істейміз."],
+    "ru": ["Заявление подал {x} 12.03.2024.", "Приказ подписал {x}, номер приказа 154."],
+    "ru_dat": ["Письмо направлено {x} 5 апреля.", "Благодарность объявлена {x}."],
+    "latin": ["Baıqaýda {x} jeńiske jetti, ol 2024 jyly 3-oryn aldy.", "Ótinishti {x} jiberdi."],
+}
+
+
+def person_variant(g: Gen) -> tuple[str, str, str]:
+    """(form, template kind, surface) of one person name as documents write it."""
+    r = g.rng
+    female = r.random() < 0.5
+    given = r.choice(KK_FEMALE if female else KK_MALE)
+    surname = kk_surname(r.choice(KK_SURNAME_STEMS), female)
+    father = r.choice(KK_MALE)
+    patronymic = father + ("қызы" if female else "ұлы")
+    initials = f"{given[0]}.{father[0]}."
+    ru_given = r.choice(RU_FEMALE if female else RU_MALE)
+    ru_surname = r.choice(RU_SURNAMES) + ("а" if female else "")
+    ru_patronymic = ("Сергеевна" if female else "Сергеевич")
+    case = r.choice(["gen", "dat", "abl", "ins"])
+    forms = [
+        ("given surname", "nom", f"{given} {surname}"),
+        ("surname given", "nom", f"{surname} {given}"),
+        ("surname given patronymic", "nom", f"{surname} {given} {patronymic}"),
+        ("given patronymic", "nom", f"{given} {patronymic}"),
+        ("initials surname", "nom", f"{initials} {surname}"),
+        ("surname initials", "nom", f"{surname} {initials}"),
+        ("new-style surname", "nom", f"{given} {r.choice(KK_SURNAME_STEMS)}"),
+        (f"given surname-{case}", case, f"{given} {kk_case(surname, case)}"),
+        (f"given-{case}", case, kk_case(given + " " + surname, case)),
+        (f"given patronymic-{case}", case, f"{given} {kk_case(patronymic, case)}"),
+        ("ru surname given patronymic", "ru", f"{ru_surname} {ru_given[0]} {ru_patronymic}"),
+        ("ru given surname", "ru", f"{ru_given[0]} {ru_surname}"),
+        ("ru dative", "ru_dat", f"{ru_given[2]} {ru_surname[:-1] + 'ой' if female else ru_surname + 'у'}"),
+        ("latin given surname", "latin", f"{cyr_to_latin(given)} {cyr_to_latin(surname)}"),
+    ]
+    return r.choice(forms)
+
+
+_LATIN_PASSPORT = str.maketrans({"ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u", "ү": "u", "һ": "h",
+                                 "і": "i", "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh",
+                                 "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+                                 "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ы": "y",
+                                 "ш": "sh", "ч": "ch", "ц": "ts", "ю": "yu", "я": "ya", "э": "e"})
+
+
+def cyr_to_latin(word: str) -> str:
+    """Passport-style Latin ("Aigerim Seitkali"), as names are written in Latin-script documents."""
+    out = word.lower().translate(_LATIN_PASSPORT)
+    return out[:1].upper() + out[1:]
+
+
+NAME_LOOKALIKES = [
+    "Абай ауданы әкімдігі 2024 жылы 3 мектеп ашты.",
+    "Назарбаев Университеті 500 студент қабылдады.",
+    "Әл-Фараби атындағы ҚазҰУ студенттері 12 медаль алды.",
+    "Дүкен Сәтбаев көшесінде, 15-үйде емес, жанында.",
+    "Студенты университета имени Абая заняли 2 место.",
+    "Жамбыл облысында 2023 жылы 40 мм жаңбыр жауды.",
+    "Қазақстан мен Ресей 2024 жылы 5 келісімге қол қойды.",
+    "БІРІНШІ КЕЗЕҢ БОЙЫНША ЖҰМЫС ЖОСПАРЫ 2024 ЖЫЛҒА БЕКІТІЛДІ.",
+    "Бүгін Астанада ауа райы +5 градус болады.",
+    "Магазин на улице Абая открылся 1 марта.",
+]
+
+
 # --- sentence templates ---------------------------------------------------------------------------------
 GENERIC = [
     "Құжатта көрсетілген деректер: {x}. Тексеру 2024 жылғы 12 наурызда жүргізілді.",
@@ -479,6 +593,11 @@ def generate_variants(n: int, seed: int = 13) -> list[Variant]:
     out: list[Variant] = []
     for i in range(n):
         kind = KINDS[i % len(KINDS)]
+        if kind == "person":
+            form, which, surface = person_variant(g)
+            template = r.choice(TEMPLATES_PERSON[which])
+            out.append(Variant(kind, form, template.format(x=surface), template.format(x="<PERSON>")))
+            continue
         if kind in ("iin", "bin"):
             form, surface = g.group12(g.iin() if kind == "iin" else g.bin())
             expected = PLACEHOLDER[kind]
@@ -502,7 +621,8 @@ def recall(variants: list[Variant]) -> tuple[dict[str, tuple[int, int]], dict[tu
     by_form: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     misses = []
     for v in variants:
-        masked, _ = mask_pii(v.text)
+        # person names are masked only under policy full; the identifier kinds under the default policy
+        masked = FULL(v.text)[0] if v.kind == "person" else mask_pii(v.text)[0]
         ok = masked == v.expected
         for bucket in (by_kind[v.kind], by_form[(v.kind, v.form)]):
             bucket[0] += ok
@@ -669,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, house numbers ...): "
           f"{len(changed)}/{len(lookalikes)} changed = {len(changed) / len(lookalikes):.4%}")
     for s, masked in changed[:args.show]:
+        print(f"  FP {s!r}\n     -> {masked!r}")
+
+    named_changed = [(s, FULL(s)[0]) for s in NAME_LOOKALIKES if FULL(s)[0] != s]
+    print(f"places and organisations named after people, headings (policy full): "
+          f"{len(named_changed)}/{len(NAME_LOOKALIKES)} changed")
+    for s, masked in named_changed:
         print(f"  FP {s!r}\n     -> {masked!r}")
 
     r = random.Random(args.seed)
