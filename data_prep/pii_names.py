@@ -171,9 +171,14 @@ _LISTS_OVERRIDE: list[NameLists | None] = [None]
 def word_view(token: str, latin_scheme: str | None) -> str:
     """The token as the model sees it: Latin-script Kazakh transliterated to Cyrillic."""
     if latin_scheme and _LATIN.search(token):
-        from data_prep.normalize import latin_to_cyrillic
-        return latin_to_cyrillic(token, latin_scheme)
+        return _transliterated(token, latin_scheme)
     return token
+
+
+@lru_cache(maxsize=200_000)  # a Latin-script corpus repeats its words like any other
+def _transliterated(token: str, scheme: str) -> str:
+    from data_prep.normalize import latin_to_cyrillic
+    return latin_to_cyrillic(token, scheme)
 
 
 def word_features(word: str, own: bool = True) -> tuple[list[str], list[str]]:
