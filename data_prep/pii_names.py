@@ -58,7 +58,9 @@ _PARTICLE_FIRST = frozenset("әаэи")  # әл-Фараби, ибн-Сина: l
 _LATIN = re.compile(r"[A-Za-z]")
 _CYRILLIC = re.compile(r"[А-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі]")
 _INITIAL_IN_TEXT = re.compile(rf"[{_UPPER}]\.(?<![\w.]..)")  # the letter first: a fast scan
-_INITIAL = re.compile(rf"[{_UPPER}]\.(?:\s?[{_UPPER}]\.)?")
+_INITIAL = rf"[{_UPPER}]\.(?:\s?[{_UPPER}]\.)?"  # "Н." or "Н.Ә."
+_INITIALS_BEFORE = re.compile(rf"(?<!\w){_INITIAL}\s?$")
+_INITIALS_AFTER = re.compile(rf"\s?{_INITIAL}(?!\w)")
 # The previous token that makes a word sentence-initial, where capitalisation says nothing.
 SENTENCE_OPENERS = frozenset(". ! ? « \" ( : ; — – - “ „ …".split())
 
@@ -112,18 +114,6 @@ def stem(word_lower: str) -> str:
 
 
 # --- name lists -----------------------------------------------------------------------------------------
-def _read_list(name: str) -> list[str]:
-    path = ASSETS / name
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("["):
-            out.extend(part.strip() for part in line.split(","))
-    return [x for x in out if x]
-
-
 @dataclass(frozen=True)
 class NameLists:
     given: frozenset[str]          # name_key of given names (Kazakh and Russian, both sexes, diminutives)
@@ -143,19 +133,22 @@ def name_lists() -> NameLists:
 
 @lru_cache(maxsize=1)
 def _load_name_lists() -> NameLists:
-    given = {name_key(x) for pattern in ("kk_given_*.txt", "ru_given_*.txt", "ru_diminutive_*.txt")
-             for f in sorted(ASSETS.glob(pattern)) for x in _read_list(f.name)}
-    surnames = {name_key(x) for x in _read_list("surname_stems_kk.txt")}
-    surnames |= {name_key(_without_surname_suffix(x.lower())) for x in _read_list("ru_surnames.txt")}
-    after = {stem(x.lower()) for x in _read_list("name_contexts_after.txt") if " " not in x}
-    before = {x.lower() for x in _read_list("name_contexts_before.txt") if " " not in x}
+    # the list files' one reader (format: assets/names/README.md); imported here, when a name is first looked up
+    from data_prep.pii_pseudonym import load_name_list
+
+    given = {name_key(x) for f in ("kk_given_male", "kk_given_female", "kk_given_male_ru", "kk_given_female_ru",
+                                   "ru_given_male", "ru_given_female", "ru_diminutive_male", "ru_diminutive_female")
+             for x in load_name_list(f)}
+    surnames = {name_key(x) for x in load_name_list("surname_stems_kk")}
+    surnames |= {name_key(_without_surname_suffix(x.lower())) for x in load_name_list("ru_surnames")}
+    heads = frozenset(x.lower() for x in load_name_list("name_contexts_after") if " " not in x)
+    before = {x.lower() for x in load_name_list("name_contexts_before") if " " not in x}
     before |= {stem(x) for x in before if not x.endswith(".")}  # "улице Абая" as well as "улица"
-    places = {stem(x.lower()) for x in _read_list("places.txt")}
+    places = {stem(x.lower()) for x in load_name_list("places")}
     lowercase = read_lowercase_words(LOWERCASE_WORDS) if LOWERCASE_WORDS.is_file() else frozenset()
-    openers = frozenset(x.lower() for x in _read_list("sentence_openers.txt"))
-    heads = frozenset(x.lower() for x in _read_list("name_contexts_after.txt") if " " not in x)
-    return NameLists(frozenset(given), frozenset(surnames), frozenset(after), frozenset(before), frozenset(places),
-                     openers, heads, lowercase, frozenset(stem(w) for w in lowercase))
+    openers = frozenset(x.lower() for x in load_name_list("sentence_openers"))
+    return NameLists(frozenset(given), frozenset(surnames), frozenset(stem(x) for x in heads), frozenset(before),
+                     frozenset(places), openers, heads, lowercase, frozenset(stem(w) for w in lowercase))
 
 
 def read_lowercase_words(path: Path) -> frozenset[str]:
@@ -471,8 +464,7 @@ def _without_initials(views: list[str]) -> list[int] | None:
     """Indices of the tokens other than initials (a capital letter and its full stop), or None if the text
     has none (the usual case: one pass over the tokens)."""
     n = len(views)
-    drop = {j for i in range(n - 1) if views[i + 1] == "." and len(views[i]) == 1 and views[i].isupper()
-            for j in (i, i + 1)}
+    drop = {j for i in range(n - 1) if views[i + 1] == "." and _is_initial(views[i]) for j in (i, i + 1)}
     if not drop:
         return None
     return [i for i in range(n) if i not in drop]
@@ -566,10 +558,10 @@ def _allowed(word: str, allow: frozenset[str]) -> bool:
 
 def _with_initials(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a name span over initials written before ("Н.Ә. Серікбаев") or after ("Серікбаев Н.Ә.") it."""
-    before = re.search(rf"(?<!\w){_INITIAL.pattern}\s?$", text[max(0, start - 8):start])
+    before = _INITIALS_BEFORE.search(text[max(0, start - 8):start])
     if before:
         start -= len(before.group())
-    after = re.match(rf"\s?{_INITIAL.pattern}(?!\w)", text[end:end + 8])
+    after = _INITIALS_AFTER.match(text[end:end + 8])
     if after:
         end += len(after.group())
     return start, end

@@ -92,6 +92,7 @@ NAME_LISTS = (
     "kk_given_male", "kk_given_female", "kk_given_male_ru", "kk_given_female_ru",
     "ru_given_male", "ru_given_female", "ru_diminutive_male", "ru_diminutive_female",
     "surname_stems_kk", "ru_surnames", "public_figures", "name_contexts_after", "name_contexts_before",
+    "places", "sentence_openers",  # read by the name tagger (data_prep/pii_names.py) only
 )
 
 KK_CASES = ("gen", "acc", "dat", "loc", "abl", "ins")

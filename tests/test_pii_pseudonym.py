@@ -46,8 +46,8 @@ def fake(surface: str, seed: int = 0, doc: str = "doc") -> str:
 MIN_SIZES = {"kk_given_male": 400, "kk_given_female": 400, "ru_given_male": 200, "ru_given_female": 200,
              "surname_stems_kk": 400, "ru_surnames": 200, "public_figures": 100, "ru_diminutive_male": 30,
              "ru_diminutive_female": 30, "kk_given_male_ru": 30, "kk_given_female_ru": 30,
-             "name_contexts_after": 40, "name_contexts_before": 30}
-CONTEXT_LISTS = ("name_contexts_after", "name_contexts_before")
+             "name_contexts_after": 40, "name_contexts_before": 30, "places": 200, "sentence_openers": 50}
+CONTEXT_LISTS = ("name_contexts_after", "name_contexts_before", "sentence_openers")
 
 
 def entries_as_written(name: str) -> list[str]:
