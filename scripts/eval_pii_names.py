@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from data_prep.deidentify import Deidentifier  # noqa: E402
 from data_prep.pii_names import find_names  # noqa: E402
-from scripts.train_name_tagger import read_conll  # noqa: E402
+from scripts.train_name_tagger import rates, read_conll, tally  # noqa: E402
 
 KAZNERD_TEST = REPO.parent / "shared" / "data" / "kaznerd" / "IOB2_test.txt"
 Finder = Callable[[str], list[tuple[int, int]]]
@@ -42,25 +43,19 @@ def sentence_text(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
 
 
 def score(finder: Finder, sents, show: int = 0, label: str = "") -> dict:
-    tp = fp = fn = clean = changed = 0
+    counts: Counter = Counter()
     shown = 0
     for s in sents:
         text, offsets = sentence_text([t for t, _ in s])
         spans = finder(text)
         masked = [any(a < e and s0 < b for a, b in spans) for s0, e in offsets]
-        tp += sum(m and g for m, (_, g) in zip(masked, s))
-        fp += sum(m and not g for m, (_, g) in zip(masked, s))
-        fn += sum(g and not m for m, (_, g) in zip(masked, s))
-        if not any(g for _, g in s):
-            clean += 1
-            changed += bool(spans)
+        tally(counts, masked, s, bool(spans))
         if shown < show and any(m != g for m, (_, g) in zip(masked, s)):
             shown += 1
             marks = " ".join(f"[{t}]" if m else t for m, (t, _) in zip(masked, s))
             gold = " ".join(f"<{t}>" if g else t for t, g in s)
             print(f"  {label} got : {marks}\n  {label} gold: {gold}")
-    return {"precision": tp / max(1, tp + fp), "recall": tp / max(1, tp + fn), "tp": tp, "fp": fp, "fn": fn,
-            "clean_sentences": clean, "clean_changed": changed / max(1, clean)}
+    return {**counts, **rates(counts)}  # the share of clean sentences changed, not their count
 
 
 def throughput(finder: Finder, texts: list[str]) -> float:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -138,19 +138,32 @@ def feature_scores(tagger: pii_names.NameTagger, toks: list[str]) -> list[float]
             if pii_names.is_candidate(t) else pii_names.NOT_CANDIDATE for i, t in enumerate(toks)]
 
 
-def token_counts(tagger: pii_names.NameTagger, sents, slow: bool = False) -> dict[str, int]:
-    tp = fp = fn = clean = changed = 0
+def tally(counts: Counter, masked: list[bool], sent: list[tuple[str, bool]], changed: bool) -> None:
+    """Add one sentence to `counts`: true/false positives and misses over its PERSON tokens, and, for a
+    sentence that names nobody, whether the masking `changed` it."""
+    counts["tp"] += sum(m and g for m, (_, g) in zip(masked, sent))
+    counts["fp"] += sum(m and not g for m, (_, g) in zip(masked, sent))
+    counts["fn"] += sum(g and not m for m, (_, g) in zip(masked, sent))
+    if not any(g for _, g in sent):
+        counts["clean_sentences"] += 1
+        counts["clean_changed"] += changed
+
+
+def rates(counts: Counter) -> dict[str, float]:
+    """Precision, recall and the share of clean sentences changed, from `tally`'s counts."""
+    return {"precision": counts["tp"] / max(1, counts["tp"] + counts["fp"]),
+            "recall": counts["tp"] / max(1, counts["tp"] + counts["fn"]),
+            "clean_changed": counts["clean_changed"] / max(1, counts["clean_sentences"])}
+
+
+def token_counts(tagger: pii_names.NameTagger, sents, slow: bool = False) -> Counter:
+    counts: Counter = Counter()
     for s in sents:
         toks = [t for t, _ in s]
         scores = feature_scores(tagger, toks) if slow else tagger.score(toks)
         pred = [x > tagger.threshold for x in scores]
-        tp += sum(p and g for p, (_, g) in zip(pred, s))
-        fp += sum(p and not g for p, (_, g) in zip(pred, s))
-        fn += sum(g and not p for p, (_, g) in zip(pred, s))
-        if not any(g for _, g in s):
-            clean += 1
-            changed += any(pred)
-    return {"tp": tp, "fp": fp, "fn": fn, "clean_sentences": clean, "clean_changed": changed}
+        tally(counts, pred, s, any(pred))
+    return counts
 
 
 def main() -> None:
@@ -170,18 +183,16 @@ def main() -> None:
     if args.cv:
         # Contiguous blocks, not shuffled sentences: KazNERD keeps an article's sentences together, and a
         # shuffled split puts the same people on both sides (much higher, misleading figures).
-        total: dict[str, int] = defaultdict(int)
+        total: Counter = Counter()
         size = -(-len(sents) // args.cv)
         for k in range(args.cv):
             held = sents[k * size:(k + 1) * size]
             tagger = train(sents[:k * size] + sents[(k + 1) * size:], args.epochs, args.folds)
             tagger.threshold = args.threshold
-            for key, v in token_counts(tagger, held, slow=args.slow).items():
-                total[key] += v
+            total += token_counts(tagger, held, slow=args.slow)
             print(f"fold {k}: {dict(total)}", flush=True)
-        p = total["tp"] / max(1, total["tp"] + total["fp"])
-        r = total["tp"] / max(1, total["tp"] + total["fn"])
-        print(f"cv precision {p:.4f} recall {r:.4f} clean changed {total['clean_changed'] / max(1, total['clean_sentences']):.4f}")
+        r = rates(total)
+        print(f"cv precision {r['precision']:.4f} recall {r['recall']:.4f} clean changed {r['clean_changed']:.4f}")
         return
     tagger = train(sents, args.epochs, args.folds)
     blob = {"format": 1, "trained_on": f"KazNERD {args.data.name}",
