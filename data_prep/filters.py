@@ -12,7 +12,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
-from data_prep.langid import identify_language
+from data_prep.langid import identify_language, identify_languages
 from data_prep.normalize import KAZAKH_ONLY_LETTERS
 
 WORD = re.compile(r"\w+")
@@ -33,13 +33,20 @@ class LanguageFilter(BaseFilter):
 
     name = "🌐 language"
 
-    def __init__(self, keep: list[str], min_score: float, exclusion_writer: DiskWriter | None = None):
-        super().__init__(exclusion_writer)
+    def __init__(self, keep: list[str], min_score: float, exclusion_writer: DiskWriter | None = None,
+                 batch_size: int = 64):
+        # documents go to the model in batches: its per-call cost is paid once per batch, not per document
+        super().__init__(exclusion_writer, batch_size=batch_size)
         self.keep = set(keep)
         self.min_score = min_score
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        label, score = identify_language(doc.text)
+        return self._verdict(doc, *identify_language(doc.text))
+
+    def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
+        return [self._verdict(doc, *result) for doc, result in zip(batch, identify_languages([d.text for d in batch]))]
+
+    def _verdict(self, doc: Document, label: str, score: float) -> bool | tuple[bool, str]:
         doc.metadata["language"] = label
         doc.metadata["language_score"] = round(score, 4)
         if label not in self.keep:
@@ -66,19 +73,24 @@ class ForeignLineRemover(PipelineStep):
         # without any need the model, so most lines skip it and this step stays cheap.
         self.skip_letters = set(KAZAKH_ONLY_LETTERS) if "kk" in self.keep else set()
 
+    def clean(self, text: str) -> tuple[str, dict[str, int]]:
+        """`text` without its foreign lines, and how many of each language went."""
+        removed: dict[str, int] = {}
+        kept_lines = []
+        for line in text.split("\n"):
+            if len(line) >= self.min_chars and self.skip_letters.isdisjoint(line):  # stops at the first such letter
+                label, score = identify_language(line)
+                if label not in self.keep and label != "other" and score >= self.min_score:
+                    removed[label] = removed.get(label, 0) + 1
+                    continue
+            kept_lines.append(line)
+        return ("\n".join(kept_lines).strip() if removed else text), removed
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:
-            removed: dict[str, int] = {}
-            kept_lines = []
-            for line in doc.text.split("\n"):
-                if len(line) >= self.min_chars and not self.skip_letters.intersection(line):
-                    label, score = identify_language(line)
-                    if label not in self.keep and label != "other" and score >= self.min_score:
-                        removed[label] = removed.get(label, 0) + 1
-                        continue
-                kept_lines.append(line)
+            with self.track_time():
+                doc.text, removed = self.clean(doc.text)
             if removed:
-                doc.text = "\n".join(kept_lines).strip()
                 doc.metadata["foreign_lines_removed"] = removed
                 self.stat_update(*[f"removed_{lang}" for lang in removed])
             yield doc

@@ -244,13 +244,30 @@ class LangIdModel:
         Caches by whitespace token ("Алматы," and "Алматы" are two entries): str.split is several
         times faster than a word regex, and the warm path is then one dict lookup per token.
         """
-        tokens = text.lower().replace("ё", "е").split()
+        return self.raw_scores_batch([text])[0]
+
+    def raw_scores_batch(self, texts: list[str]) -> list[tuple[np.ndarray, float, float]]:
+        """raw_scores of each text, with one model lookup for the tokens none of them has cached."""
+        token_lists = [_tokens(t) for t in texts]
         step = _CACHE_SIZE // 4
-        if len(tokens) > step:  # every token of one call must fit in the cache together
+        if sum(map(len, token_lists)) > step:  # every token of one lookup must fit in the cache together
+            if len(texts) > 1:
+                return [self.raw_scores_batch([t])[0] for t in texts]
+            tokens = token_lists[0]
             parts = [self.raw_scores(" ".join(tokens[i:i + step])) for i in range(0, len(tokens), step)]
-            return sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts)
-        if not tokens:
-            return np.zeros(len(self.labels)), 0.0, 0.0
+            return [(sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))]
+        ids = self._cached_ids([t for tokens in token_lists for t in tokens])
+        sizes = [len(tokens) for tokens in token_lists]
+        offsets = np.cumsum([0, *sizes[:-1]])
+        nonempty = [i for i, n in enumerate(sizes) if n]
+        totals = np.zeros((len(texts), self._rows.shape[1]), dtype=np.float64)
+        if nonempty:  # per text, its rows summed in order (the same sums as one text at a time)
+            totals[nonempty] = np.add.reduceat(self._rows.take(np.array(ids, dtype=np.intp), axis=0),
+                                               offsets[nonempty], axis=0, dtype=np.float64)
+        return [(total[:-2], float(total[-2]), float(total[-1])) for total in totals]
+
+    def _cached_ids(self, tokens: list[str]) -> list[int]:
+        """Cache rows of `tokens`, scoring the ones not cached yet."""
         cache = self._cache
         ids = [cache.get(t, -1) for t in tokens]
         if -1 in ids:
@@ -261,13 +278,17 @@ class LangIdModel:
             for i in range(0, len(new), 4096):  # bounds the temporary arrays of _add_tokens
                 self._add_tokens(new[i:i + 4096])
             ids = [cache[t] for t in tokens]
-        ids = np.array(ids, dtype=np.intp)
-        total = self._rows.take(ids, axis=0).sum(axis=0, dtype=np.float64)
-        return total[:-2], float(total[-2]), float(total[-1])
+        return ids
 
     def predict(self, text: str) -> tuple[str, float]:
         """(label, confidence) for `text` as given (callers sample long documents first)."""
-        scores, known, letters = self.raw_scores(text)
+        return self._decide(*self.raw_scores(text))
+
+    def predict_batch(self, texts: list[str]) -> list[tuple[str, float]]:
+        """predict of each text, the same answers as one at a time, with one model lookup for all."""
+        return [self._decide(*r) for r in self.raw_scores_batch(texts)]
+
+    def _decide(self, scores: np.ndarray, known: float, letters: float) -> tuple[str, float]:
         if letters == 0:
             return "other", 1.0
         unknown_share = 1.0 - known / letters
@@ -281,6 +302,10 @@ class LangIdModel:
         if confidence < MIN_CONFIDENCE:
             return "other", 1.0 - confidence
         return self.labels[best], confidence
+
+
+def _tokens(text: str) -> list[str]:
+    return text.lower().replace("ё", "е").split()
 
 
 _MODEL: LangIdModel | None = None
@@ -310,6 +335,11 @@ def identify_language(text: str) -> tuple[str, float]:
     1.0 without letters, the share of unknown-script letters, or 1 - the best language's probability.
     """
     return get_model().predict(sample_text(text))
+
+
+def identify_languages(texts: list[str]) -> list[tuple[str, float]]:
+    """identify_language of each text, faster for many: one model lookup for the words new to them all."""
+    return get_model().predict_batch([sample_text(t) for t in texts])
 
 
 def identify_lines(text: str) -> list[tuple[str, str, float]]:

@@ -60,7 +60,8 @@ class TextTransformStep(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         for doc in data:
-            doc.text, counts = self.transform(doc.text)
+            with self.track_time():  # without it, datatrove's stage summary leaves the step out
+                doc.text, counts = self.transform(doc.text)
             if counts:
                 doc.metadata[self.metadata_key] = counts
                 self.stat_update(*counts)
@@ -82,8 +83,9 @@ class DeidentifyStep(PipelineStep):
         for doc in data:
             deidentify = self.deidentifiers.get(doc.metadata.get("source", ""))
             if deidentify.policy != "none":
-                doc.text, counts = deidentify(doc.text, document_key=str(doc.id),
-                                              language=doc.metadata.get("language"))
+                with self.track_time():
+                    doc.text, counts = deidentify(doc.text, document_key=str(doc.id),
+                                                  language=doc.metadata.get("language"))
                 if counts:
                     doc.metadata["pii"] = counts
                     self.stat_update(*counts)

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
-from itertools import compress, count
+from itertools import compress
 from operator import itemgetter, ne
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -340,9 +340,13 @@ class KazakhGopherQualityFilter(BaseFilter):
         stop_words = self.stop_words
         if stop_words is None:
             stop_words = STOP_WORDS_BY_LANGUAGE.get((doc.metadata or {}).get("language") or "kk")
-        found = stop_words.intersection(map(str.lower, words)) if self.min_stop_words and stop_words else ()
-        if self.min_stop_words and stop_words and len(found) < self.min_stop_words:
-            return False, "quality:stop_words"
+        if self.min_stop_words and stop_words:
+            # stop words are common: the first few hundred words almost always settle it
+            found = stop_words.intersection(map(str.lower, words[:256]))
+            if len(found) < self.min_stop_words and len(words) > 256:
+                found = stop_words.intersection(map(str.lower, words))
+            if len(found) < self.min_stop_words:
+                return False, "quality:stop_words"
         return True
 
 
@@ -406,28 +410,44 @@ class KazakhGopherRepetitionFilter(BaseFilter):
             if times > 1 and (sum(map(len, gram)) + n - 1) * times / n_chars > max_frac:
                 return False, f"repetition:top_{n}_gram"
 
-        for n, max_frac in self.dup_n_grams:
-            grams = list(zip(*(words[i:] for i in range(n))))
-            if len(set(grams)) == len(grams):
-                # no repeated n-gram means no repeated longer one either: the usual, fast way out
-                break
-            if _dup_ngram_chars(grams, n) / n_chars > max_frac:
+        limits = dict(self.dup_n_grams)
+        for n, chars in _dup_ngram_chars(words, list(limits)):
+            if chars / n_chars > limits[n]:
                 return False, f"repetition:dup_{n}_gram"
         return True
 
 
-def _dup_ngram_chars(grams: list[tuple[str, ...]], n: int) -> int:
-    """Characters in n-grams that repeat an earlier one; after a counted repeat the next n-1 positions are
-    skipped so overlapping repeats are not counted twice (datatrove's find_all_duplicate walk, except that
-    "earlier" means anywhere before, even inside a skipped window). Loops only over the repeats."""
-    first = dict(zip(reversed(grams), range(len(grams) - 1, -1, -1)))  # gram -> first position
-    repeats = compress(count(), map(ne, map(first.__getitem__, grams), count()))
-    chars = next_free = 0
-    for i in repeats:
-        if i >= next_free:
-            chars += sum(map(len, grams[i]))
-            next_free = i + n
-    return chars
+def _dup_ngram_chars(words: list[str], sizes: list[int]) -> Iterator[tuple[int, int]]:
+    """(n, characters in n-grams that repeat an earlier one) for each n of `sizes` (ascending), stopping
+    after the first n with no repeat (no repeated n-gram, no repeated longer one). After a counted repeat the
+    next n-1 positions are skipped so overlapping repeats are not counted twice (datatrove's
+    find_all_duplicate walk, except that "earlier" means anywhere before, even inside a skipped window).
+
+    Only the first n looks at every position. An (n+1)-gram at i repeats one at j < i only if the n-grams at
+    i and j are equal, so every later n looks only at the positions the previous one found repeating and at
+    the first occurrences they repeat: a handful, where a pass over the whole document would cost as much
+    as the first."""
+    positions: list[int] | None = None  # None: every position
+    for n in sizes:
+        if positions is None:
+            grams = list(zip(*(words[i:] for i in range(n))))
+            where: Sequence[int] = range(len(grams))
+            at: Sequence | dict = grams  # position -> its gram
+        else:
+            where = [i for i in positions if i + n <= len(words)]
+            grams = [tuple(words[i:i + n]) for i in where]
+            at = dict(zip(where, grams))
+        first = dict(zip(reversed(grams), reversed(where)))  # gram -> its earliest position
+        if len(first) == len(grams):
+            return
+        repeats = list(compress(where, map(ne, map(first.__getitem__, grams), where)))
+        chars = next_free = 0
+        for i in repeats:
+            if i >= next_free:
+                chars += sum(map(len, at[i]))
+                next_free = i + n
+        yield n, chars
+        positions = sorted({*repeats, *(first[at[i]] for i in repeats)})
 
 
 # ---------------------------------------------------------------------------------------- FineWeb rules

@@ -121,3 +121,43 @@ def test_kazakh_f1_on_held_out_ntrex_sentences_is_at_least_0_99():
     precision = tp / sum(p == "kk" for p in pred)
     recall = tp / sum(g == "kk" for g in gold)
     assert 2 * precision * recall / (precision + recall) >= 0.99
+
+
+def test_a_batch_gets_exactly_the_answers_of_one_text_at_a_time():
+    model = langid.LangIdModel.load(langid.MODEL_PATH)  # a cold cache, as a new worker has
+    texts = [*KAZAKH, "", "   ", "12 345", "😀😀", *RUSSIAN, *ENGLISH, " ".join(KAZAKH * 3)]
+    batched = model.predict_batch(texts)
+    one_by_one = [langid.LangIdModel.load(langid.MODEL_PATH).predict(t) for t in texts]
+    assert batched == one_by_one
+    assert [label for label, _ in langid.identify_languages(KAZAKH + RUSSIAN)] == ["kk"] * 5 + ["ru"] * 3
+
+
+def test_a_batch_larger_than_the_cache_is_scored_text_by_text():
+    model = langid.LangIdModel.load(langid.MODEL_PATH)
+    many = " ".join(f"сөз{i}" for i in range(langid._CACHE_SIZE // 4 + 10))  # more new words than one lookup takes
+    texts = [KAZAKH[0], many, RUSSIAN[0]]
+    assert model.predict_batch(texts) == [langid.LangIdModel.load(langid.MODEL_PATH).predict(t) for t in texts]
+
+
+def test_the_language_filter_judges_a_batch_as_it_judges_each_document():
+    from datatrove.data import Document
+
+    from data_prep.filters import LanguageFilter
+
+    texts = [*KAZAKH, *RUSSIAN, *ENGLISH, ""]
+    step = LanguageFilter(["kk"], min_score=0.5)
+    batch = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    single = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    assert step.filter_batch(batch) == [step.filter(d) for d in single]
+    assert [d.metadata for d in batch] == [d.metadata for d in single]
+    assert step.filter_batch(batch)[:5] == [True] * 5 and step.filter_batch(batch)[5] == (False, "language:ru")
+
+
+def test_foreign_lines_go_and_are_counted_kazakh_lines_stay():
+    from data_prep.filters import ForeignLineRemover
+
+    text = "\n".join([KAZAKH[0], RUSSIAN[0], KAZAKH[1], ENGLISH[0], "Қысқа жол."])
+    cleaned, removed = ForeignLineRemover(["kk"]).clean(text)
+    assert cleaned == "\n".join([KAZAKH[0], KAZAKH[1], "Қысқа жол."])
+    assert removed == {"ru": 1, "en": 1}
+    assert ForeignLineRemover(["kk"]).clean(KAZAKH[0]) == (KAZAKH[0], {})

@@ -164,3 +164,55 @@ def test_kazNERD_test_persons_are_found_at_the_issue_targets():
     r = score(kazllm_full, read_conll(KAZNERD / "IOB2_test.txt"))
     assert r["recall"] >= 0.95 and r["precision"] >= 0.95, r
     assert r["clean_changed"] <= 0.01, r
+
+
+# --- the vectorised tokeniser and the candidate windows -----------------------------------------------------
+HOSTILE_TEXTS = [
+    "Қасым-Жомарт Тоқаев пен әл-Фараби, ибн-Сина; ал- Фараби; Ал-Фараби.",
+    "O'zbek O’Neil ʼАбай ʼʼ -Асқар- '' -- a--b a-'b x-Жомарт 2020-жылы _Айгүл_ __",
+    "Н.Ә. Серікбаев, Серікбаев Н.Ә., И.П.Иванов; т.Б. келді.",
+    "😀Айгерім😀 𝐀𝐢𝐠𝐞𝐫𝐢𝐦 \U0001d400bc Ә\u0301сем \u200bНұрлан\u200b\u00a0Асқар\tБолат\r\nДәурен",
+    "\ud800Айгүл\udfff", "", " ", "-", "Ә", "ә-", "ал-", "эль-Мансур", "АЛ-ФАРАБИ ибн-СИНА",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_tokens_are_exactly_those_of_the_token_regex(text):
+    starts, ends, candidate = pii_names.token_bounds(text)
+    expected = list(pii_names.TOKEN.finditer(text))
+    assert list(zip(starts.tolist(), ends.tolist())) == [m.span() for m in expected]
+    assert candidate.tolist() == [pii_names.is_candidate(m[0]) for m in expected]
+
+
+def test_tokens_match_the_regex_on_random_hostile_strings():
+    import random
+
+    rnd = random.Random(13)
+    alphabet = "aZәӘЖл-ь-'’ʼ_1 .,\n\t\u00a0\u200b\u0301😀\ud800иИбн"
+    for _ in range(5000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24)))
+        starts, ends, candidate = pii_names.token_bounds(text)
+        expected = list(pii_names.TOKEN.finditer(text))
+        assert list(zip(starts.tolist(), ends.tolist())) == [m.span() for m in expected], repr(text)
+        assert candidate.tolist() == [pii_names.is_candidate(m[0]) for m in expected], repr(text)
+
+
+WINDOW_TEXTS = [
+    *SENTENCES,
+    "Бүгін таңертең министр Асқар Мамин мен Н.Ә. Серікбаев , Серікбаев Н.Ә. және т.б. кездесті . "
+    "Ол былай деді : « Абай ауданы , Сәтбаев көшесі » . Кеше Айгүлге хат келді , бірақ оны ешкім оқымады "
+    "және ешкім ештеңе айтпады да , сондықтан бәрі үнсіз қалды . Виктор Орбан мен И. П. Иванов келді .",
+]
+
+
+@pytest.mark.parametrize("text", WINDOW_TEXTS)
+def test_candidates_score_the_same_in_their_windows_as_in_the_whole_text(text):
+    tagger = pii_names.default_tagger()
+    starts, ends, candidate = pii_names.token_bounds(text)
+    views = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    whole = tagger.score(views)
+    cands = candidate.nonzero()[0]
+    window = pii_names._windows(cands, len(views)).tolist()
+    assert len(window) < len(views) or len(cands) * 5 >= len(views)  # the windows leave tokens out
+    windowed = dict(zip(window, tagger.score([views[i] for i in window])))
+    assert [windowed[i] for i in cands.tolist()] == [whole[i] for i in cands.tolist()]

@@ -359,3 +359,33 @@ def test_bundled_kazakh_sample_passes(name):
     assert kept >= 0.95, rejected
     url_filter = UrlBlocklistFilter()
     assert all(url_filter.filter(make_doc(r["text"], url=r.get("url", ""))) is True for r in records)
+
+
+def _dup_ngram_chars_by_definition(words, n):
+    """Characters of the n-grams that repeat an earlier one, skipping n-1 positions after each counted one."""
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    chars, next_free, seen = 0, 0, set()
+    for i, gram in enumerate(grams):
+        if gram in seen and i >= next_free:
+            chars += sum(map(len, gram))
+            next_free = i + n
+        seen.add(gram)
+    return chars
+
+
+def test_repeated_ngram_characters_follow_their_definition_for_every_n():
+    import random
+
+    from data_prep.quality import _dup_ngram_chars
+
+    rnd = random.Random(5)
+    vocab = "бір екі үш төрт бес алты жеті сегіз тоғыз он".split()
+    for _ in range(400):
+        words = [rnd.choice(vocab[:rnd.randint(2, 10)]) for _ in range(rnd.randint(0, 80))]
+        got = dict(_dup_ngram_chars(words, [5, 6, 7, 8, 9, 10]))
+        for n in range(5, 11):
+            expected = _dup_ngram_chars_by_definition(words, n)
+            if n not in got:  # reported until the first n without a repeat, as the filter stops there
+                assert expected == 0 and all(_dup_ngram_chars_by_definition(words, m) == 0 for m in range(n, 11))
+                break
+            assert got[n] == expected, (words, n)
