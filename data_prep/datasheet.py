@@ -3,7 +3,8 @@
 The training-data summary that the model card cites: sources and licences, documents, bytes and
 estimated tokens in and out per source and language, reject reasons, normalisation repairs, the
 de-personalisation policy of each source with what it masked (per kind, per source) and near-duplicate
-clusters. Built from the files on disk (kept/ and rejected/), like stats.json.
+clusters, and documents in / kept / rejected per pipeline stage. Built from the files on disk (kept/,
+rejected/ and the stages' datatrove stats), like stats.json.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def write_datasheet(cfg: KazllmConfig, prep_dir: Path, stats: dict) -> dict:
                    "bytes_kept": sum(r["bytes_kept"] for r in rows),
                    "estimated_tokens_kept": sum(r["estimated_tokens_kept"] for r in rows)},
         "rejected_by_reason": stats["rejected_by_reason"],
+        "stages": {name: {k: row[k] for k in ("in", "kept", "rejected")} for name, row in stats.get("stages", {}).items()},
         "normalisation_repairs_in_kept": stats["normalisation_repairs_in_kept"],
         "foreign_lines_removed_from_kept": stats["foreign_lines_removed_from_kept"],
         "pii_masked": stats["pii_masked"],
@@ -91,6 +93,8 @@ def render_datasheet(sheet: dict) -> str:
           f"| {r['bytes_kept'] / 1e6:.3f} | {r['estimated_tokens_kept']:,} |" for r in sheet["volume"]], "",
         "## Rejected, by reason", "", "| reason | documents |", "|---|---|",
         *[f"| {k} | {v} |" for k, v in sheet["rejected_by_reason"].items()], "",
+        "## Documents per stage (in = kept + rejected)", "", "| stage | in | kept | rejected |", "|---|---|---|---|",
+        *[f"| {name} | {row['in']} | {row['kept']} | {row['rejected']} |" for name, row in sheet.get("stages", {}).items()], "",
         "## Personal data masked (in kept documents)", "",
         "All sources: " + (", ".join(f"{k}: {v}" for k, v in sheet["pii_masked"].items()) or "none") + ".", "",
         *_pii_lines(sheet), "",

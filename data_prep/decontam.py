@@ -4,7 +4,9 @@ A model must not see the test questions it is later scored on. Every evaluation 
 `prep.decontamination.eval_sets` is read once per task into a set of hashed word n-grams (text files:
 one item per line, as FLORES/NTREX/Tatoeba; JSONL: every string value, as SQuAD/KazQAD, Belebele,
 KazMMLU). A document containing any of those n-grams is rejected with reason `decontam:<set name>`
-and the matching n-gram is kept in its metadata for inspection.
+and the matching n-gram is kept in its metadata for inspection. Words are compared with look-alike
+letters folded (`fold_lookalikes`: Latin a = Cyrillic а ...), so an item retyped with Latin look-alikes
+still matches where normalisation cannot tell a word's script (ауа typed as "aya").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
+from data_prep.normalize import fold_lookalikes
 from kazllm.artifacts import iter_jsonl
 from kazllm.config import EvalSetSource, resolve_path
 from kazllm.errors import InputError
@@ -43,7 +46,8 @@ def read_eval_texts(path: Path) -> list[str]:
 
 
 def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
-    words = WORD.findall(text.lower())
+    """The n-grams of `text`'s words, lower case and look-alikes folded, as the filter compares them."""
+    words = WORD.findall(fold_lookalikes(text))
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
@@ -74,11 +78,11 @@ class DecontaminationFilter(BaseFilter):
             self._index = self._build_index()
         if not self._index:
             return True
-        words = WORD.findall(doc.text.lower())
+        words = WORD.findall(fold_lookalikes(doc.text))
         n = self.ngram
         for i in range(len(words) - n + 1):
             name = self._index.get(tuple(words[i : i + n]))
-            if name is not None:
-                doc.metadata["decontam_match"] = " ".join(words[i : i + n])
+            if name is not None:  # the words as written (folding keeps every word where it was)
+                doc.metadata["decontam_match"] = " ".join(WORD.findall(doc.text.lower())[i : i + n])
                 return False, f"decontam:{name}"
         return True

@@ -7,9 +7,10 @@ something; the pipeline sums them into stats.json). The kinds:
 2. `control_chars` / `whitespace`: control characters removed; line ends, inline spaces, blank lines tidied.
 3. `legacy_encoding`: a whole document typed with a pre-Unicode Kazakh layout (KZ-1048 or PT154 text shown
    as Windows-1251, or a "KZ" font drawing Kazakh letters in place of ќ ј ї ...) gets its letters back.
-4. `latin_lookalikes`: Latin letters that look like Cyrillic ones (Мәлiк, Aстана, жаhан, бəрін, өpic) inside
-   words that are Cyrillic; `cyrillic_lookalikes`: the reverse (meіosіs with Cyrillic і);
-   `roman_numerals`: numerals typed with both scripts (ХVІІ) made Latin.
+4. `latin_lookalikes`: Latin letters that look like Cyrillic ones (Мәлiк, Aстана, жаhан, бəрін, өpic, caяcи)
+   inside words that are Cyrillic, told by a letter only Cyrillic has; `cyrillic_lookalikes`: the reverse
+   (meіosіs with Cyrillic і); `roman_numerals`: numerals typed with both scripts (ХVІІ) made Latin.
+   `fold_lookalikes` gives the key that decontamination matches words by, whatever script they were typed in.
 5. `variant_letters`: letters of other Cyrillic alphabets that stand in for Kazakh ones (Bashkir ҡ for қ,
    Khanty ӈ for ң, fita ѳ for ө, palochka Ӏ for І ...) in a document that is otherwise written in Kazakh.
 6. `latin_kazakh` (only with `transliterate_latin=True`): a document in Latin-script Kazakh (2017, 2018 or
@@ -216,8 +217,13 @@ _CYRILLIC_TO_LATIN = {
     "Р": "P", "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ԛ": "Q", "Ԝ": "W",
 }
 _TO_LATIN = str.maketrans(_CYRILLIC_TO_LATIN)
-# Cyrillic letters that are themselves look-alikes of Latin ones: they do not make a word Cyrillic.
-_AMBIGUOUS_CYRILLIC = set(_CYRILLIC_TO_LATIN) | set("кмтвнКМТВН")
+# What decides the script of a mixed word: a letter that has no look-alike in the other script. Latin
+# letters outside _LATIN_TO_CYRILLIC (b d f g j k l m n q r s t ... in lower case, ı ğ ş ñ ū of Kazakh Latin)
+# can only be Latin; Cyrillic letters outside _CYRILLIC_TO_LATIN (я и б д ж ..., ә ғ қ ң ө ұ ү һ, and lower-
+# case в к м н т, whose look-alikes are the capitals only) can only be Cyrillic. і is no such letter: it is
+# the look-alike of i (meіosіs).
+_LATIN_ONLY_TEST = str.maketrans(dict.fromkeys(_LATIN_TO_CYRILLIC))
+_CYRILLIC_ONLY_TEST = str.maketrans(dict.fromkeys(_CYRILLIC_TO_LATIN))
 # Roman numerals typed with both scripts (ХVІІ, XІX in KazNERD); Cyrillic І Х С М are the look-alikes.
 _ROMAN_LATIN = set("IVXLCDM")
 _ROMAN_CYRILLIC = {"І": "I", "Х": "X", "С": "C", "М": "M"}
@@ -237,28 +243,44 @@ def _is_lat(c: str) -> bool:
 
 def _fix_y(word: str, original: str) -> str:
     """A capital Latin Y opening a front-vowel word is Ү, not У (the glyphs of Y and Ү are the same, and Ү
-    starts words such as Үлкен, Үш, Үй; У-initial words with only front vowels are rare loans)."""
-    if original[0] == "Y" and not any(c in _BACK_VOWELS for c in word[1:]):
+    starts words such as Үлкен, Үш, Үй; У-initial words with only front vowels are rare loans, most with и:
+    Университет, Уилинг. In shared text_mix/kk.txt 28 of 38 such У-words have и, none of 426 Ү-words)."""
+    if original[0] == "Y" and not any(c in _BACK_VOWELS or c == "и" for c in word[1:]):
         return "Ү" + word[1:]
     return word
 
 
 def _fix_mixed_word(word: str, doc_cyrillic: Callable[[], bool]) -> tuple[str, str | None]:
-    """The repaired word and the repair kind, or (word, None) when it is left as it is."""
-    lat = [c for c in word if _is_lat(c)]
-    cyr = [c for c in word if _is_cyr(c)]
+    """The repaired word and the repair kind, or (word, None) when it is left as it is.
+
+    Letters that only one script has decide, however few they are (caяcи, нeмece with Latin c a e are
+    Cyrillic; Mаrket with Cyrillic а is Latin). A word with such letters of both scripts is left alone (a
+    Latin name with a Kazakh ending: Commodoresте, iPhoneның). A word of look-alikes only (Eр, Тo) goes with
+    its majority, a tie with the script of the document.
+    """
+    lat = "".join(c for c in word if _is_lat(c))
+    cyr = "".join(c for c in word if _is_cyr(c))
     if len(lat) + len(cyr) != len(word):  # letters of a third script (Greek ϵ in кохаϵмо): not ours to judge
         return word, None
     if word.isupper() and all(c in _ROMAN_LATIN or c in _ROMAN_CYRILLIC for c in word):
         return word.translate(_ROMAN_TO_LATIN), "roman_numerals"
-    if all(c in _LATIN_TO_CYRILLIC for c in lat) and not _ABBREVIATION_WITH_SUFFIX.fullmatch(word):
-        anchored = _is_cyr(word[0]) and any(c not in _AMBIGUOUS_CYRILLIC for c in cyr)  # өpic = өріс
-        if len(cyr) > len(lat) or (len(cyr) == len(lat) and doc_cyrillic()) or anchored:
-            return _fix_y(word.translate(_TO_CYRILLIC), word), "latin_lookalikes"
-    # The reverse only when the word ends in Latin: "Commodoresте" is a Latin name with a Kazakh ending.
-    if all(c in _CYRILLIC_TO_LATIN for c in cyr) and _is_lat(word[-1]):
-        if len(lat) > len(cyr) or (len(lat) == len(cyr) and not doc_cyrillic()):
-            return word.translate(_TO_LATIN), "cyrillic_lookalikes"
+    latin_only = bool(lat.translate(_LATIN_ONLY_TEST))
+    cyrillic_only = bool(cyr.translate(_CYRILLIC_ONLY_TEST))
+    if latin_only and cyrillic_only:
+        return word, None
+    if cyrillic_only or latin_only:
+        to_cyrillic = cyrillic_only
+    elif len(cyr) != len(lat):
+        to_cyrillic = len(cyr) > len(lat)
+    else:
+        to_cyrillic = doc_cyrillic()
+    if to_cyrillic:
+        if _ABBREVIATION_WITH_SUFFIX.fullmatch(word):  # OKта, BBCдің
+            return word, None
+        return _fix_y(word.translate(_TO_CYRILLIC), word), "latin_lookalikes"
+    # Only when the word ends in Latin: a Latin name with a Kazakh ending of look-alikes (Googleса) stays.
+    if _is_lat(word[-1]):
+        return word.translate(_TO_LATIN), "cyrillic_lookalikes"
     return word, None
 
 
@@ -293,6 +315,38 @@ def _repair_lookalikes(text: str, repairs: dict[str, int]) -> str:
             pieces += [text[last:start], fixed]
             last = end
     return "".join(pieces) + text[last:] if pieces else text
+
+
+def _lookalike_folds() -> dict[str, str]:
+    """Lower-case letter -> the one letter of its look-alike class, for `fold_lookalikes`. The classes are the
+    pairs of the tables above joined (h is н and һ, y is у and ү); each is written with its Latin letter,
+    ASCII first, so that English needs no replacement at all and Kazakh a few str.replace calls."""
+    pairs = [(a.lower(), b.lower()) for a, b in _LATIN_TO_CYRILLIC.items()]
+    pairs += [(a.lower(), b.lower()) for a, b in _CYRILLIC_TO_LATIN.items()] + [("y", "ү")]  # Y -> Ү: _fix_y
+    classes: list[set[str]] = []
+    for pair in pairs:
+        joined = {c for cls in classes if cls & set(pair) for c in cls} | set(pair)
+        classes = [cls for cls in classes if not cls & joined] + [joined]
+    folds = {}
+    for cls in classes:
+        key = min((c for c in cls if not _is_cyr(c)), key=lambda c: (not c.isascii(), c))
+        folds |= {c: key for c in cls if c != key}
+    return folds
+
+
+_LOOKALIKE_FOLDS = _lookalike_folds()
+
+
+def fold_lookalikes(text: str) -> str:
+    """`text` in lower case with each look-alike class one letter (Latin a and Cyrillic а; h, н and һ ...):
+    a key for matching text whose letters may have been typed in either script, not a repair. Same length as
+    `text.lower()`, letter for letter. Decontamination compares folded words, because a word of look-alikes
+    only (ауа typed as "aya") has no letter that tells its script and stays Latin after normalisation."""
+    text = text.lower()
+    for c, key in _LOOKALIKE_FOLDS.items():
+        if c in text:  # instant when the text has no character that wide (English for Cyrillic c)
+            text = text.replace(c, key)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """`kazllm prep`: raw sources -> prep/ (kept JSONL, rejected JSONL with reasons, stats.json, datasheet).
 
 The Тіл-Қазына flow as datatrove stages, run by LocalPipelineExecutor or, with
-`prep.executor.kind=slurm`, as chained SlurmPipelineExecutor job arrays:
+`prep.executor.kind=slurm`, as chained SlurmPipelineExecutor job arrays ending in a one-task job
+(9_finish) that writes stats.json, the datasheet and the manifest:
 
     1 filter      read -> unreadable? -> normalise -> language ID -> quality -> decontaminate -> de-personalise
                   (the policy of each document's source: prep.inputs[].pii, data_prep/deidentify.py)
@@ -11,7 +12,10 @@ The Тіл-Қазына flow as datatrove stages, run by LocalPipelineExecutor o
 Every stage's tasks read exactly the file that the same rank wrote in the stage before (so
 datatrove's per-rank document indices line up even when a task produced nothing). Every filter
 writes what it drops to prep/rejected/ with `filter_reason`; `stats.json` proves input = kept +
-rejected per source.
+rejected per source, and per stage that documents in = kept + rejected.
+
+Each stage prints one line (tasks, documents in/kept/rejected, time); datatrove's own logging goes to
+prep/logs/<stage>/logs/task_*.log and, with `kazllm prep -v`, to the console as well.
 
 Resumable: a rerun with the same config skips completed tasks (datatrove completion markers) and
 produces the same output; a changed config or input starts afresh.
@@ -28,20 +32,23 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.executor import LocalPipelineExecutor, SlurmPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.logging import logger
 
 from data_prep.decontam import DecontaminationFilter
 from data_prep.deidentify import SourceDeidentifiers, read_allow_list, source_policies
 from data_prep.filters import ForeignLineRemover, LanguageFilter, UnreadableFilter, dedup_text
 from data_prep.normalize import normalize_text
-from data_prep.readers import SourceReader, list_source_files
+from data_prep.readers import SourceReader, list_source_files, without_surrogates
 from kazllm.artifacts import iter_jsonl, write_json, write_stage_manifest
 from kazllm.config import KazllmConfig, PrepSection, resolve_path
 from kazllm.errors import InputError
@@ -109,6 +116,7 @@ class RankFileReader(PipelineStep):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 rec = json.loads(line)
+                self.stat_update("documents")  # the stage's documents in (stage_counts)
                 yield Document(text=rec["text"], id=rec["id"], metadata=rec.get("metadata", {}))
 
 
@@ -121,11 +129,31 @@ def _plain_adapter(writer: JsonlWriter, document: Document) -> dict:
     return {k: v for k, v in (("text", document.text), ("id", document.id), ("metadata", document.metadata)) if v}
 
 
-class ReasonWriter(JsonlWriter):
+class PrepJsonlWriter(JsonlWriter):
+    """datatrove's JsonlWriter, uncompressed, with `_plain_adapter`, that never ends a run on one document:
+    orjson refuses a string holding a lone surrogate (a JSON escape such as \\udc80 in the input, a file
+    name that is not UTF-8), so such a document is written again with U+FFFD in their place. The readers
+    clean their input already; this is the second line, and costs nothing while orjson succeeds."""
+
+    def __init__(self, folder: Path, filename: str, **kwargs):
+        super().__init__(str(folder), output_filename=filename, compression=None, adapter=_plain_adapter, **kwargs)
+
+    def _write(self, document: dict, file_handler, filename: str):
+        try:
+            super()._write(document, file_handler, filename)
+        except TypeError as e:  # orjson.JSONEncodeError: "str is not valid UTF-8: surrogates not allowed"
+            if "surrogates" not in str(e):
+                raise
+            logger.warning(f"document {document.get('id')!r}: lone surrogates replaced by U+FFFD")
+            self.stat_update("documents_with_lone_surrogates")
+            super()._write(without_surrogates(document)[0], file_handler, filename)
+
+
+class ReasonWriter(PrepJsonlWriter):
     """An exclusion writer that stamps a fixed reject reason (for datatrove's dedup filters, which give none)."""
 
     def __init__(self, folder: Path, reason: str, filename: str):
-        super().__init__(str(folder), output_filename=filename, compression=None, adapter=_plain_adapter)
+        super().__init__(folder, filename)
         self.reason = reason
 
     def write(self, document: Document, rank: int = 0, **kwargs):
@@ -158,12 +186,11 @@ def dedup_content(doc: Document) -> str:
 
 
 def _rejects(prep_dir: Path, step: str) -> JsonlWriter:
-    return JsonlWriter(str(prep_dir / "rejected"), output_filename=f"{step}_${{rank}}.jsonl", compression=None,
-                       adapter=_plain_adapter)
+    return PrepJsonlWriter(prep_dir / "rejected", f"{step}_${{rank}}.jsonl")
 
 
 def _stage_writer(folder: Path) -> JsonlWriter:
-    return JsonlWriter(str(folder), output_filename="${rank}.jsonl", compression=None, adapter=_plain_adapter)
+    return PrepJsonlWriter(folder, "${rank}.jsonl")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -257,8 +284,7 @@ def build_stages(cfg: KazllmConfig, prep_dir: Path) -> list[tuple[str, list[Pipe
             ], tasks),
         ]
         current = work / "exact_deduped"
-    final_writer = JsonlWriter(str(prep_dir / "kept"), output_filename="kept_${rank}.jsonl", compression=None,
-                               max_file_size=p.shard_max_mb * 1024 * 1024, adapter=_plain_adapter)
+    final_writer = PrepJsonlWriter(prep_dir / "kept", "kept_${rank}.jsonl", max_file_size=p.shard_max_mb * 1024 * 1024)
     if p.dedup.minhash:
         from data_prep.quality import KazakhWordTokenizer
 
@@ -303,6 +329,52 @@ def fingerprint(cfg: KazllmConfig) -> str:
 
 def kept_files(prep_dir: Path) -> list[Path]:
     return sorted((prep_dir / "kept").glob("*.jsonl"))
+
+
+def _stat_total(value) -> int:
+    return value["total"] if isinstance(value, dict) else value  # a plain count, or a MetricStats dict
+
+
+def stage_counts(logging_dir: Path) -> dict:
+    """tasks, and documents in / kept / rejected of one stage, summed over every task's datatrove stats
+    (<logging_dir>/stats/*.json, so tasks finished before a resume count too). `in` is what the stage's
+    reader yielded (for 1_filter: one per input record, as logs/input_counts), `rejected` what its
+    filters dropped, `kept` what its last step wrote; stages that pass no documents on (signatures,
+    buckets, clusters) have only `in` or nothing."""
+    files = sorted((logging_dir / "stats").glob("*.json"))
+    counts: dict = {"tasks": len(files)}
+    for f in files:
+        steps = json.loads(f.read_text(encoding="utf-8"))
+        if steps and " - READER: " in steps[0]["name"]:
+            first = steps[0]["stats"]
+            counts["in"] = counts.get("in", 0) + _stat_total(first.get("documents_read", first.get("documents", 0)))
+        if steps and " - WRITER: " in steps[-1]["name"]:
+            counts["kept"] = counts.get("kept", 0) + _stat_total(steps[-1]["stats"].get("total", 0))
+            counts["rejected"] = counts.get("rejected", 0) + sum(_stat_total(step["stats"].get("dropped", 0))
+                                                                  for step in steps)
+    if "in" in counts and "kept" in counts:
+        counts["balanced"] = counts["in"] == counts["kept"] + counts["rejected"]
+    return counts
+
+
+def stage_line(name: str, counts: dict, total_tasks: int | None = None, done_before: int = 0,
+               seconds: float | None = None) -> str:
+    """`4_exact_filter      4 tasks (2 done before)  in 320  kept 306  rejected 14   0.3 s`"""
+    tasks = total_tasks if total_tasks is not None else counts["tasks"]
+    parts = [f"{name:<21}", f"{tasks:>3} task{'s' * (tasks != 1)}" + (f" ({done_before} done before)" if done_before else "")]
+    docs = [f"{key} {counts[key]}" for key in ("in", "kept", "rejected") if key in counts]
+    if counts.get("balanced") is False:
+        docs.append("DOES NOT BALANCE")
+    parts.append("  ".join(docs))
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s")
+    return "  ".join(part for part in parts if part)
+
+
+def stage_dirs(prep_dir: Path) -> list[Path]:
+    """logs/<N_name>/ of every stage that has run, in order."""
+    logs = prep_dir / "logs"
+    return sorted(d for d in logs.iterdir() if d.is_dir() and d.name[:1].isdigit()) if logs.is_dir() else []
 
 
 def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
@@ -368,6 +440,8 @@ def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
         "foreign_lines_removed_from_kept": dict(sorted(foreign_lines.items())),
         "near_duplicate_clusters": {str(size): n for size, n in sorted(cluster_sizes.items())},
         "by_source": by_source,
+        # per stage that passes documents on: in = kept + rejected (from datatrove's per-task stats)
+        "stages": {d.name: counts for d in stage_dirs(prep_dir) if "kept" in (counts := stage_counts(d))},
         "volume": [{"source": src, "language": lang, "documents_in": row["documents_in"],
                     "documents_kept": row["documents_kept"], "bytes_in": row["bytes_in"], "bytes_kept": row["bytes_kept"]}
                    for (src, lang), row in sorted(volume.items())],
@@ -379,15 +453,67 @@ def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _slurm_executors(cfg: KazllmConfig, prep_dir: Path, stages):
-    from datatrove.executor import SlurmPipelineExecutor
+class QuietLocalExecutor(LocalPipelineExecutor):
+    """LocalPipelineExecutor with datatrove's console output off and its task log files as ever.
 
+    datatrove gives each task a log file (DEBUG) and a console sink: INFO for a task run as local rank 0,
+    ERROR for any other (datatrove.utils.logging.add_task_logger). Every task here runs as a non-zero
+    local rank, so only errors reach the console. The executor's own lines between tasks (progress, the
+    merged stats block) come from datatrove.executor.local, silenced with loguru's `logger.disable` in
+    the worker processes here and in the calling process by `_run_local`; they are in no task log, and
+    the stats are in logs/<stage>/stats.json."""
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        logger.disable("datatrove.executor.local")
+        return super()._run_for_rank(rank, local_rank=local_rank + 1, node_rank=node_rank)
+
+
+def _run_local(pipeline, tasks: int, workers: int, logging_dir: Path, verbose: bool) -> int:
+    """Run one stage here; returns how many of its tasks had finished before (and were skipped)."""
+    executor = (LocalPipelineExecutor if verbose else QuietLocalExecutor)(
+        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir), skip_completed=True)
+    done_before = tasks - len(executor.get_incomplete_ranks())
+    if not verbose:
+        logger.disable("datatrove.executor.local")
+    try:
+        executor.run()
+    finally:
+        logger.enable("datatrove.executor.local")
+    return done_before
+
+
+FINISH_STAGE = "9_finish"
+
+
+class FinishPrepStep(PipelineStep):
+    """The last job of a Slurm prep chain: `finish_prep` (stats.json, the datasheet, the manifest) and the
+    stage summary, in its log, so that no local rerun is needed."""
+
+    name = "📊 finish prep"
+    type = "📊 - STATS"
+
+    def __init__(self, cfg: KazllmConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        stats = finish_prep(self.cfg)
+        prep_dir = self.cfg.stage_dir("prep")
+        summary = [stage_line(d.name, stage_counts(d)) for d in stage_dirs(prep_dir) if d.name != FINISH_STAGE]
+        print("\n".join(summary), flush=True)
+        print(f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
+              f"{stats['documents_rejected']} rejected -> {prep_dir}", flush=True)
+        yield from ()
+
+
+def _slurm_executors(cfg: KazllmConfig, prep_dir: Path, stages):
+    """One SlurmPipelineExecutor per stage, each depending on the one before, then the finishing job."""
     e = cfg.prep.executor
     if not e.slurm_partition:
         raise InputError("prep.executor.slurm_partition is empty: name the Slurm partition to submit to")
     previous = None
     executors = []
-    for name, pipeline, tasks in stages:
+    for name, pipeline, tasks in [*stages, (FINISH_STAGE, [FinishPrepStep(cfg)], 1)]:
         previous = SlurmPipelineExecutor(
             pipeline=pipeline, tasks=tasks, workers=-1, time=e.slurm_time, partition=e.slurm_partition,
             cpus_per_task=e.slurm_cpus_per_task, mem_per_cpu_gb=e.slurm_mem_per_cpu_gb,
@@ -412,10 +538,9 @@ def render_slurm_plan(cfg: KazllmConfig) -> str:
     return "\n".join(text for _, text in parts)
 
 
-def run_prep(cfg: KazllmConfig) -> dict:
-    """Run the pipeline into `<run>/prep/` and return its stats."""
-    from datatrove.executor import LocalPipelineExecutor
-
+def run_prep(cfg: KazllmConfig, verbose: bool = False) -> dict:
+    """Run the pipeline into `<run>/prep/` and return its stats; one line per stage on stdout, and with
+    `verbose` datatrove's console logging too. On Slurm: submit the chain and return {}."""
     prep_dir = cfg.stage_dir("prep")
     stages = build_stages(cfg, prep_dir)  # validates inputs before anything is deleted
     marker = prep_dir / "work" / "fingerprint"
@@ -427,12 +552,30 @@ def run_prep(cfg: KazllmConfig) -> dict:
         marker.write_text(current)
     if cfg.prep.executor.kind == "slurm":
         executors = _slurm_executors(cfg, prep_dir, stages)
-        executors[-1][1].run()  # launches the chain through `depends`
-        print(f"submitted {len(executors)} chained Slurm jobs; rerun `kazllm prep` locally afterwards for stats")
+        if not verbose:
+            logger.disable("datatrove.executor.slurm")
+        try:
+            executors[-1][1].run()  # launches the chain through `depends`
+        finally:
+            logger.enable("datatrove.executor.slurm")
+        ids = [str(ex.job_id) for _, ex in executors if ex.job_id not in (None, -1)]
+        finish = executors[-1][1].job_id
+        if finish in (None, -1):
+            print("prep: every Slurm stage has finished already; nothing submitted")
+        else:
+            print(f"submitted {len(ids)} chained Slurm jobs ({', '.join(ids)}); the last, {FINISH_STAGE} (job {finish}), "
+                  f"writes stats.json, the datasheet and the manifest into {prep_dir}")
         return {}
+    seconds: dict[str, float] = {}
     for name, pipeline, tasks in stages:
-        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(cfg.prep.executor.workers, tasks),
-                              logging_dir=str(prep_dir / "logs" / name), skip_completed=True).run()
+        logging_dir = prep_dir / "logs" / name
+        start = time.perf_counter()
+        done_before = _run_local(pipeline, tasks, cfg.prep.executor.workers, logging_dir, verbose)
+        seconds[name] = round(time.perf_counter() - start, 3)
+        print(stage_line(name, stage_counts(logging_dir), tasks, done_before, seconds[name]), flush=True)
+    # wall time of each stage in this invocation (a resumed run times only what was left); kept out of
+    # stats.json, which a rerun and a Slurm run reproduce exactly
+    write_json(prep_dir / "logs" / "stage_seconds.json", seconds)
     return finish_prep(cfg)
 
 
@@ -450,8 +593,10 @@ def finish_prep(cfg: KazllmConfig) -> dict:
         kept_files=[f.name for f in kept_files(prep_dir)],
         documents_kept=stats["documents_kept"],
     )
-    if not stats["balanced"]:
-        raise InputError(f"prep lost documents: {prep_dir / 'stats.json'} does not balance; please report this")
+    unbalanced = [name for name, counts in stats["stages"].items() if counts.get("balanced") is False]
+    if not stats["balanced"] or unbalanced:
+        where = f" (stages {', '.join(unbalanced)})" if unbalanced else ""
+        raise InputError(f"prep lost documents: {prep_dir / 'stats.json'} does not balance{where}; please report this")
     if stats["documents_kept"] == 0:
         raise InputError(
             f"prep kept 0 of {stats['documents_in']} documents; reasons: {stats['rejected_by_reason']} "

@@ -5,12 +5,13 @@ Same contract as `data_prep.readers`: every record becomes a document or a quara
 imports its library on first use, so a corpus without PDFs never loads pypdf.
 
 Quarantine reasons added here: warc:no_text, warc:not_html, warc:http_status, warc:extract_failed,
-warc:corrupt, warc:truncated, wikipedia:redirect, wikipedia:non_article_namespace, wikipedia:no_text, wikipedia:bad_xml,
+warc:corrupt, warc:truncated (a plain WARC cut off; truncated_gzip etc. for a compressed one), wikipedia:redirect, wikipedia:non_article_namespace, wikipedia:no_text, wikipedia:bad_xml,
 pdf:unreadable, pdf:encrypted, pdf:no_text, docx:unreadable, docx:no_text, truncated_gzip / truncated_bz2.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -25,6 +26,7 @@ from data_prep.readers import (
     compression_of,
     damage_reason,
     decode_line,
+    encoding_note,
     file_stem,
     open_decompressed,
     unreadable,
@@ -60,49 +62,88 @@ def html_to_text(html: bytes, url: str | None) -> str:
 
 
 def read_warc(source: InputSource, file: Path) -> Iterator[Document]:
-    """One document per HTML (or plain text) response record; other content records are quarantined."""
+    """One document per HTML (or plain text) response record; other content records are quarantined.
+    A file cut off costs one truncation reject: the record it cuts, or a row of its own after the last
+    content record when the cut falls in a request or metadata record."""
     from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
 
-    # warcio does not raise on a cut-off file: it drops a partial gzip member quietly, and returns a partial
-    # plain record as if whole. So a plain WARC that does not end at a record boundary is known to be cut
-    # before reading, and its last record is held back; a .warc.gz is cut if reading stops before its end.
-    size = file.stat().st_size
-    plain_cut = compression_of(file) is None and not _ends_at_record_boundary(file)
-    index, held = 0, None
+    # warcio does not raise on a cut-off file: it hands out a partial record as if whole (content shorter
+    # than its Content-Length, or a header without one), drops a partial gzip member quietly, or fails on a
+    # partial header. So every record is checked, and the last content record waits for the end of the file
+    # to say whether the cut falls in it.
+    truncated = damage_reason(file, EOFError()) if compression_of(file) else "warc:truncated"
+    index, held, held_cut, held_start, last_start, header_cut = 0, None, False, -1, 0, False
     try:
         with open(file, "rb") as stream:
             records = ArchiveIterator(stream)
             for record in records:
+                last_start = records.offset  # where this record starts (compressed bytes for .warc.gz)
+                if record.length is None:  # every WARC record has a Content-Length: this header was cut
+                    header_cut = True
+                    break
                 if record.rec_type not in WARC_CONTENT_RECORDS:
                     continue
                 index += 1
+                doc = _warc_document(record, file, index)
                 if held is not None:
                     yield held
-                held = _warc_document(record, file, index)
+                held, held_cut, held_start = doc, _content_cut(record), last_start
             stopped_at = records.offset
-    except (ArchiveLoadFailed, *DECOMPRESSION_ERRORS) as e:
+    except Exception as e:  # warcio raises ArchiveLoadFailed, AttributeError... on damaged or cut records
         if held is not None:
-            yield held
-        reason = damage_reason(file, e) if isinstance(e, EOFError) else "warc:corrupt"
-        yield unreadable(file, reason, record=index + 1, error=f"{type(e).__name__}: {e}")
+            yield _truncated(file, truncated, held) if held_cut else held
+        if not held_cut:
+            cut = _cut_after(file, last_start)
+            yield unreadable(file, truncated if cut else "warc:corrupt", record=index + 1,
+                             error=f"{type(e).__name__}: {e}")
         return
-    if plain_cut:
-        yield unreadable(file, "warc:truncated", record=max(index, 1), error="file ends inside a record")
-        return
+    dropped = stopped_at < file.stat().st_size  # a partial gzip member after the last record
+    cut = held_cut or header_cut or dropped or _cut_after(file, last_start)
     if held is not None:
-        yield held
-    if compression_of(file) and stopped_at < size:
-        yield unreadable(file, damage_reason(file, EOFError()), record=index + 1,
-                         error=f"reading stopped at byte {stopped_at} of {size}")
+        in_held = held_cut or (cut and not header_cut and not dropped and held_start == last_start)
+        yield _truncated(file, truncated, held) if in_held else held
+        if in_held:
+            return
+    if cut:
+        yield unreadable(file, truncated, record=index + 1, error="file ends inside a record")
     elif not index:
         yield unreadable(file, "empty_file")
 
 
-def _ends_at_record_boundary(file: Path) -> bool:
-    with open(file, "rb") as stream:
-        stream.seek(max(0, file.stat().st_size - 4))
-        return stream.read() == b"\r\n\r\n"  # every WARC record ends with two CRLFs
+def _truncated(file: Path, reason: str, doc: Document) -> Document:
+    """The truncation reject that replaces a record cut off by the end of the file."""
+    keep = ("url", "warc_record_id", "warc_date", "record")
+    return unreadable(file, reason, error="file ends inside this record",
+                      **{k: doc.metadata[k] for k in keep if k in doc.metadata})
+
+
+def _content_cut(record: Any) -> bool:
+    """True when the record's content ended before its Content-Length (read to the end here first)."""
+    stream = record.raw_stream
+    while stream.read(1 << 16):
+        pass
+    return getattr(stream, "limit", 0) > 0
+
+
+def _cut_after(file: Path, offset: int) -> bool:
+    """True when the file ends inside a record: a .warc.gz whose gzip members from `offset` (where a record
+    starts; each record is a member) end inside one, or a plain WARC that does not end with the two CRLFs
+    that end every record."""
+    if compression_of(file) is None:
+        with open(file, "rb") as stream:
+            stream.seek(max(0, file.stat().st_size - 4))
+            return stream.read() != b"\r\n\r\n"
+    try:
+        with open(file, "rb") as raw:
+            raw.seek(offset)
+            with gzip.GzipFile(fileobj=raw) as stream:
+                while stream.read(1 << 20):
+                    pass
+    except EOFError:
+        return True
+    except DECOMPRESSION_ERRORS:
+        return False  # damaged, not cut: warc:corrupt
+    return False
 
 
 def _warc_document(record: Any, file: Path, index: int) -> Document:
@@ -123,9 +164,10 @@ def _warc_document(record: Any, file: Path, index: int) -> Document:
     payload = record.content_stream().read()
     mime = content_type.split(";")[0].strip().lower()
     if mime == "text/plain":
-        text, problem = decode_line(payload)
+        text, problem, encoding = decode_line(payload)
         if problem:
             return unreadable(file, problem, **meta)
+        meta.update(encoding_note(encoding))
     elif mime in ("text/html", "application/xhtml+xml", ""):
         try:
             text = html_to_text(payload, url or None)

@@ -20,10 +20,19 @@ DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "f
           "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _has_accelerate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("accelerate") is not None
+
+
 class CausalLM:
     """`model`: a local Hugging Face directory or a hub id (safetensors weights only, no remote code).
-    `device`: auto (CUDA when present), cpu, cuda or cuda:N. `dtype`: auto (bfloat16 on CUDA, float32 on
-    CPU), float32, bfloat16 or float16. `batch_size`: contexts (or prompts) per forward pass."""
+    `device`: auto, cpu, cuda or cuda:N. auto loads with device_map="auto" (accelerate): the layers are
+    spread over every visible GPU, so a model larger than one GPU's memory fits on a node (what does not fit
+    in GPU memory goes to CPU memory); without a GPU everything lands on the CPU. `dtype`: auto (bfloat16
+    on CUDA, float32 on CPU), float32, bfloat16 or float16. `batch_size`: contexts (or prompts) per forward
+    pass."""
 
     def __init__(self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
                  revision: str = "", trust_remote_code: bool = False):
@@ -39,9 +48,14 @@ class CausalLM:
             raise InputError(f"device {device} requested but torch sees no CUDA device")
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                   ("cpu" if device == "auto" else device))
-        torch_dtype = DTYPES[dtype] or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+        torch_dtype = DTYPES[dtype] or (torch.bfloat16 if cuda else torch.float32)
+        # device auto shards through accelerate when it is installed (kazllm[eval] does not require it; one
+        # device needs no sharding); an explicit device keeps the whole model on that one device.
+        device_map = "auto" if device == "auto" and _has_accelerate() else None
+        if device == "auto" and device_map is None and torch.cuda.device_count() > 1:
+            raise InputError("--device auto over several GPUs needs accelerate (pip install accelerate)")
+        load_kwargs = {"device_map": device_map} if device_map else {}
         # A hub id resolves through huggingface_hub (the cache, offline too) to a snapshot named after its
         # commit: `resolved.revision` is the sha results.json records, whatever branch or tag was asked for.
         self.resolved = resolve_pretrained(model, "--model", revision=revision, remote_code=trust_remote_code)
@@ -51,8 +65,7 @@ class CausalLM:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             self.model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
-            ).to(self.device).eval()
+                path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **load_kwargs)
         except OSError as e:  # no safetensors weights, or an incomplete snapshot
             raise InputError(f"cannot load model '{model}': {str(e).splitlines()[0]}") from None
         except ValueError as e:  # e.g. a config with auto_map (the model's own code) without trust_remote_code
@@ -61,6 +74,16 @@ class CausalLM:
                 first = ("the repository holds custom code that must run to load it; pass --trust-remote-code "
                          "(eval.trust_remote_code=true) only if you trust that code")
             raise InputError(f"cannot load model '{model}': {first[:300]}") from None
+        if device_map:
+            # Inputs go where the embeddings are; accelerate's hooks move activations between the shards.
+            self.device = self.model.get_input_embeddings().weight.device
+            placed = sorted({str(d) for d in (getattr(self.model, "hf_device_map", None) or {}).values()})
+            self.device_used = f"{self.device} (device_map=auto: {', '.join(placed) or self.device})"
+        else:
+            self.device = torch.device(("cuda" if cuda else "cpu") if device == "auto" else device)
+            self.model.to(self.device)
+            self.device_used = str(self.device)
+        self.model.eval()
         self.batch_size = batch_size
         # The token that starts a document: BOS where the model has one, else EOS (kazllm models see
         # documents separated by EOS in training).
@@ -70,6 +93,9 @@ class CausalLM:
         # transformers' causal LMs take logits_to_keep (positions to project onto the vocabulary); older or
         # custom classes may not, and then every position is projected and the wanted ones picked.
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        # Where the logits come out: the last shard's device under device_map=auto, else self.device.
+        head = self.model.get_output_embeddings()
+        self._head_device = head.weight.device if head is not None else self.device
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -80,11 +106,11 @@ class CausalLM:
         boolean `keep` [batch, seq] is True, flattened to [n_true, vocab] in row-major order. The vocabulary
         projection and softmax of every other position (most of them: the context) is never computed."""
         if self._keeps_logits:
-            out = self.model(input_ids=input_ids, logits_to_keep=keep.to(self.device), **kwargs)
+            out = self.model(input_ids=input_ids, logits_to_keep=keep.to(self._head_device), **kwargs)
             logits = out.logits.reshape(-1, out.logits.shape[-1])
         else:  # a model without logits_to_keep: project everything, then select
             out = self.model(input_ids=input_ids, **kwargs)
-            logits = out.logits[keep.to(self.device)]
+            logits = out.logits[keep.to(out.logits.device)]
         return F.log_softmax(logits.float(), dim=-1), out
 
     def _encode_pairs(self, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
@@ -219,7 +245,7 @@ class CausalLM:
             keep = torch.zeros_like(ids, dtype=torch.bool)
             keep[0, scored - begin - 1 : end - begin - 1] = True  # only the positions that predict new tokens
             logprobs, _ = self._forward(ids.to(self.device), keep)
-            targets = ids[0, scored - begin :].to(self.device)
+            targets = ids[0, scored - begin :].to(logprobs.device)
             total -= logprobs.gather(1, targets[:, None]).sum().item()
             scored = end
         return total, len(tokens) - 1

@@ -331,3 +331,39 @@ def render(template: str, item: dict, where: str) -> str:
 def fewshot_prefix(spec: TaskSpec, shots: list[dict]) -> str:
     return spec.description + "".join(
         render(spec.prompt, s, spec.path) + render(spec.target, s, spec.path) + "\n\n" for s in shots)
+
+
+# -- listing ---------------------------------------------------------------------------------------------
+TYPE_METRICS = {"translation": "chrf++, bleu", "qa_extractive": "exact_match, f1", "multiple_choice": "acc, acc_norm",
+                "perplexity": "bits_per_byte, token/word perplexity"}
+
+
+def data_source(spec: TaskSpec) -> str:
+    """Where a task's items come from, as its YAML says it (${SHARED_DATA} unexpanded), and whether the
+    files are there."""
+    if spec.dataset.path:
+        ds = spec.dataset
+        where = f"dataset {ds.path}" + (f" {ds.name}" if ds.name else "") + f" split {ds.split}"
+    else:
+        def show(v: str) -> str:  # a bundled file relative to the repository, a licensed one as the YAML names it
+            if "${" in v:
+                return v
+            p = spec.resolve(v, "data")
+            return str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
+
+        where = ", ".join(show(v) for k, v in spec.data.items() if k != "separator")
+    try:
+        spec.data_files()
+    except (InputError, ConfigError):
+        return where + "  [missing]"
+    return where
+
+
+def task_table() -> str:
+    """`kazllm eval --list-tasks`: every shipped task, its type, metrics and data source."""
+    rows = [("task", "type", "metrics", "data")]
+    for name in known_tasks():
+        spec = load_task(name, check_files=False)
+        rows.append((name, spec.type, TYPE_METRICS[spec.type], data_source(spec)))
+    width = [max(len(r[k]) for r in rows) for k in range(3)]
+    return "\n".join("  ".join(r[k].ljust(width[k]) for k in range(3)) + "  " + r[3] for r in rows)

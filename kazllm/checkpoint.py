@@ -9,6 +9,8 @@ Layout in <run>/checkpoints/:
                              when the world size changed (ZeRO partitions optimizer state per rank).
     PREEMPT                  stop request: the sbatch trap touches it; rank 0 polls it every step.
     preempted.json           {"step", "reason", "time"} written when a run stopped for preemption.
+    LOCK                     {"pid", "host", "started"} of the job training into this directory (RunLock);
+                             its mtime is a heartbeat, refreshed every LOCK_HEARTBEAT_S seconds.
 
 A crash at any point leaves either the previous checkpoint + `latest`, or a stale stepN.tmp that resume
 deletes. Resume walks published checkpoints newest first and takes the first whose checksums match.
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import re
 import shutil
+import socket
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,7 +38,7 @@ import numpy as np
 import torch
 
 from kazllm.artifacts import file_sha256, read_json, write_json, write_text_atomic
-from kazllm.errors import InputError
+from kazllm.errors import InputError, KazllmError
 
 EXIT_REQUEUE = 75
 """Exit code of a run that stopped for preemption (EX_TEMPFAIL): the sbatch script requeues on it."""
@@ -265,6 +270,138 @@ def clear_preemption_markers(ckpt_dir: Path) -> None:
     """A normal finish: no stale record may make a wrapper requeue a finished run."""
     (ckpt_dir / PREEMPTED_FILE).unlink(missing_ok=True)
     (ckpt_dir / PREEMPT_FILE).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# One job per checkpoint directory: the run lock
+# ---------------------------------------------------------------------------------------------------
+
+LOCK_FILE = "LOCK"
+LOCK_HEARTBEAT_S = 30.0
+"""The holder touches LOCK this often, so that a job on another host can tell a live holder from a dead one."""
+LOCK_STALE_S = 300.0
+"""A lock held from another host whose heartbeat is older than this is stale (its job died without releasing)."""
+
+
+class RunLockedError(KazllmError):
+    """Another live job holds the checkpoint directory."""
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (Linux /proc), to tell a live holder from a new process that reuses its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _slurm_attempt() -> tuple[str | None, int]:
+    """(SLURM_JOB_ID, SLURM_RESTART_COUNT) of this process, (None, 0) outside Slurm."""
+    return os.environ.get("SLURM_JOB_ID") or None, int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return start is None or _process_start(pid) in (None, start)
+
+
+class RunLock:
+    """<ckpt_dir>/LOCK: at most one job trains into a checkpoint directory at a time.
+
+    The launcher of a job (or rank 0 under an outside launcher) takes it before anything is written and
+    releases it on exit. A second start refuses with a one-line RunLockedError naming the holder's pid and
+    host while the holder lives; it takes the lock over (with a warning) when the holder is stale:
+
+    - same host: the holder's pid no longer exists (or now belongs to a process started later);
+    - another host (a shared filesystem; a pid there cannot be checked from here): its heartbeat, the
+      file's mtime refreshed every LOCK_HEARTBEAT_S seconds by a thread of the holder, is older than
+      LOCK_STALE_S. A job frozen that long (its host suspended or cut off) loses its lock;
+    - any host: the holder is an earlier attempt of this same Slurm job (same SLURM_JOB_ID, a lower
+      SLURM_RESTART_COUNT): Slurm runs one attempt of a job at a time, so a requeued job never waits out
+      the heartbeat of the attempt it replaces.
+
+    A kill -9 cannot release the lock, which is what makes the stale rules necessary. The check-and-take
+    is serialised by flock on LOCK.guard, so two starts at the same moment cannot both win.
+    """
+
+    def __init__(self, ckpt_dir: Path, pid: int | None = None, host: str | None = None):
+        self.path = Path(ckpt_dir) / LOCK_FILE
+        self.pid = os.getpid() if pid is None else pid
+        self.host = host or socket.gethostname()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.taken_over: dict | None = None
+        """The stale holder's record when acquire took its lock over, else None."""
+
+    def holder(self) -> dict | None:
+        """The record in LOCK ({"pid", "host", "started", "heartbeat_age_s"}), or None when unlocked."""
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):  # a holder killed while writing it: an unreadable lock is stale
+            return {"pid": None, "host": "?", "heartbeat_age_s": float("inf")}
+        return {**record, "heartbeat_age_s": age} if isinstance(record, dict) else {"pid": None, "host": "?",
+                                                                                    "heartbeat_age_s": float("inf")}
+
+    def is_stale(self, record: dict) -> bool:
+        if not isinstance(record.get("pid"), int):
+            return True
+        job, attempt = _slurm_attempt()
+        if job is not None and record.get("slurm_job_id") == job and (record.get("slurm_restart_count") or 0) < attempt:
+            return True
+        if record.get("host") == self.host:
+            return not _pid_alive(record["pid"], record.get("pid_start"))
+        return record["heartbeat_age_s"] > LOCK_STALE_S
+
+    def is_mine(self, record: dict | None) -> bool:
+        return record is not None and record.get("pid") == self.pid and record.get("host") == self.host
+
+    def acquire(self) -> RunLock:
+        """Take the lock (or confirm it is already ours), start the heartbeat; RunLockedError when held."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(LOCK_FILE + ".guard"), "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            record = self.holder()
+            if record is not None and not self.is_mine(record):
+                if not self.is_stale(record):
+                    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("started", 0)))
+                    raise RunLockedError(
+                        f"{self.path.parent} is in use by another job: pid {record['pid']} on host "
+                        f"{record.get('host')} (since {when}, lock {self.path}); wait for it or stop it")
+                self.taken_over = record
+            job, attempt = _slurm_attempt()
+            write_text_atomic(self.path, json.dumps({
+                "pid": self.pid, "host": self.host, "started": time.time(), "pid_start": _process_start(self.pid),
+                "slurm_job_id": job, "slurm_restart_count": attempt}) + "\n")
+        self._thread = threading.Thread(target=self._heartbeat, name="kazllm-lock-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(LOCK_HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete LOCK if it is still ours (a takeover by another job is left alone)."""
+        self._stop.set()
+        if self.is_mine(self.holder()):
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 # ---------------------------------------------------------------------------------------------------

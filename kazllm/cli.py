@@ -53,6 +53,8 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_prep(args):
+    if not args.verbose:  # tqdm's own switch, read when tqdm is imported: datatrove's dedup progress bars
+        os.environ.setdefault("TQDM_DISABLE", "1")
     from data_prep.pipeline import render_slurm_plan, run_prep
 
     if args.executor:
@@ -63,7 +65,7 @@ def cmd_prep(args):
             raise KazllmError("--dry-run shows the Slurm submission: use it with --executor slurm")
         print(render_slurm_plan(cfg))
         return
-    stats = run_prep(cfg)
+    stats = run_prep(cfg, verbose=args.verbose)
     if not stats:  # submitted to Slurm
         return
     print(f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
@@ -218,6 +220,12 @@ def cmd_eval(args):
     # Imports stay inside: `kazllm eval` must run where only the eval extra is installed (no DeepSpeed).
     from eval.runner import render_report, run_eval
 
+    if args.list_tasks:
+        from eval.tasks import task_table
+
+        print(task_table())
+        return
+
     options = {"eval.limit": args.limit, "eval.batch_size": args.batch_size, "eval.max_new_tokens": args.max_new_tokens,
                "eval.device": args.device, "eval.dtype": args.dtype, "eval.seed": args.seed,
                "eval.revision": args.revision, "eval.trust_remote_code": True if args.trust_remote_code else None}
@@ -226,7 +234,8 @@ def cmd_eval(args):
     cfg = _load(args)
     out_dir = Path(args.out) if args.out else cfg.stage_dir("eval")
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    results = run_eval(cfg, model=args.model, tasks=tasks, out_dir=out_dir, hypotheses=args.hypotheses)
+    results = run_eval(cfg, model=args.model, tasks=tasks, out_dir=out_dir, hypotheses=args.hypotheses,
+                       predictions=args.predictions)
     print(render_report(results))
     print(f"eval: results in {out_dir}")
     if args.update_card:
@@ -242,18 +251,22 @@ def _option_overrides(options: dict) -> list[str]:
 
 
 def cmd_slurm_submit(args):
-    from kazllm.slurm import submit
+    from kazllm.slurm import job_dir, submit
 
+    if args.stage != "train" and (args.nodes or args.procs_per_node):
+        raise KazllmError(f"--stage {args.stage} runs on one node as one task: --nodes and --procs-per-node "
+                          "are for the training job")
     options = {"slurm.nodes": args.nodes, "slurm.gpus_per_node": args.gpus_per_node,
                "slurm.procs_per_node": args.procs_per_node, "slurm.partition": args.partition,
                "slurm.account": args.account, "slurm.time": args.time}
     args.overrides = [*_option_overrides(options), *args.overrides]
     cfg = _load(args)
-    script, job_id = submit(cfg, config_source=args.config, dry_run=args.dry_run)
+    script, job_id = submit(cfg, config_source=args.config, dry_run=args.dry_run, stage=args.stage, after=args.after)
     if job_id is None:
         print(script, end="")
         return
-    print(f"submitted job {job_id}: {cfg.slurm.nodes} node(s) -> {cfg.stage_dir('slurm')}/slurm-{job_id}.out")
+    what = f"{cfg.slurm.nodes} node(s)" if args.stage == "train" else args.stage
+    print(f"submitted job {job_id}: {what} -> {job_dir(cfg, args.stage)}/slurm-{job_id}.out")
 
 
 def cmd_plan(args):
@@ -273,9 +286,20 @@ def cmd_plan(args):
 def cmd_eval_compare(args):
     from eval.report import compare_runs
 
-    summary = compare_runs([Path(p) for p in args.runs], Path(args.out))
+    summary = compare_runs([Path(p) for p in args.runs], Path(args.out), significance=args.significance)
     print((Path(args.out) / "compare.md").read_text(encoding="utf-8"))
+    for w in summary["warnings"]:
+        print(f"eval compare: warning: {w['message']}", file=sys.stderr)
     print(f"eval compare: {len(summary['runs'])} runs -> {args.out}")
+
+
+def cmd_eval_export_lm_eval(args):
+    from eval.lm_eval_export import export_tasks
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    written = export_tasks(Path(args.out), tasks, seed=args.seed)
+    print(f"eval export-lm-eval: {len(written)} lm-eval task files -> {args.out} (run lm_eval with "
+          f"--include_path {args.out} --model_args pretrained=MODEL,add_bos_token=True; docs/eval.md)")
 
 
 def cmd_quickstart(args):
@@ -331,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "resumes: finished tasks are skipped.")
     prep.add_argument("--executor", choices=["local", "slurm"], help="where to run (default: prep.executor.kind)")
     prep.add_argument("--dry-run", action="store_true", help="with --executor slurm: print the sbatch scripts, submit nothing")
+    prep.add_argument("-v", "--verbose", action="store_true",
+                      help="also show datatrove's own logging (pipelines, per-task stats, progress) on the console; "
+                           "without it each stage prints one line (tasks, documents in/kept/rejected, time) and "
+                           "datatrove logs only to prep/logs/<stage>/logs/task_*.log")
     for name, func, what in [
         ("normalize", cmd_normalize, "the normalised text (NFC, look-alike letters, legacy fonts, whitespace)"),
         ("langid", cmd_langid, "label<TAB>score (kk, ky, tt, ba, ru, uk, be, tr, uz, en, other)"),
@@ -449,7 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
                "(pip install 'kazllm[eval]'); --config is optional.\n\n"
                "  kazllm eval --model DIR_OR_HUB_ID --tasks ntrex_kk_en,kazqad --limit 100 --out runs/ev\n"
                "  kazllm eval --tasks ntrex_kk_en --hypotheses system.txt --out runs/mt\n"
-               "  kazllm eval compare runs/ev runs/ev2 --out runs/cmp   (table + charts across runs)")
+               "  kazllm eval --tasks kazqad --predictions answers.jsonl --out runs/api\n"
+               "  kazllm eval --list-tasks\n"
+               "  kazllm eval compare runs/ev runs/ev2 --out runs/cmp --significance   (table, charts, paired tests)\n"
+               "  kazllm eval export-lm-eval --out lm_eval_tasks   (every task as an lm-evaluation-harness YAML)")
     ev.add_argument("--model", help="model directory or hub id (default: eval.model, else this run's export/)")
     ev.add_argument("--revision", metavar="REV",
                     help="hub revision of a hub-id --model: branch, tag or commit (eval.revision, default main);\n"
@@ -464,26 +495,49 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="items per task, 0 = all (eval.limit)")
     ev.add_argument("--batch-size", type=int, help="sequences per forward pass (eval.batch_size)")
     ev.add_argument("--max-new-tokens", type=int, help="generation budget per item (eval.max_new_tokens)")
-    ev.add_argument("--device", help="auto, cpu, cuda or cuda:N (eval.device)")
+    ev.add_argument("--device", help="auto (device_map=auto: shards a large model over the node's GPUs), cpu,\n"
+                                     "cuda or cuda:N (eval.device)")
     ev.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], help="weights dtype (eval.dtype)")
     ev.add_argument("--seed", type=int, help="few-shot sampling and torch seed (eval.seed, default run.seed)")
     ev.add_argument("--hypotheses", metavar="FILE",
                     help="score FILE (one translation per line) against the references of the one translation\n"
                          "task in --tasks with the same metrics; no model is loaded")
+    ev.add_argument("--predictions", metavar="FILE",
+                    help='score FILE (JSONL: {"index": N, "prediction": "text"} for QA, {"index": N, "choice": K}\n'
+                         "0-based for multiple choice; N as in samples.jsonl) for the one task in --tasks; no model")
+    ev.add_argument("--list-tasks", action="store_true", help="print every task with its metrics and data source")
     cmp = sub.add_parser("eval-compare", prog="kazllm eval compare", formatter_class=fmt,
                          description="Compare `kazllm eval` runs (checkpoints or models): writes compare.md,\n"
                                      "compare.json and one PNG bar chart per metric into --out.")
     cmp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="eval output directories (with results.json)")
     cmp.add_argument("--out", required=True, help="output directory")
+    cmp.add_argument("--significance", action="store_true",
+                     help="paired tests of every run against the first on the items both scored (sacrebleu's\n"
+                          "paired bootstrap for chrF++/BLEU; paired bootstrap and McNemar for acc/EM/F1)")
     cmp.set_defaults(func=cmd_eval_compare)
-    slurm = sub.add_parser("slurm", help="multi-node training jobs on Slurm",
+    lmx = sub.add_parser("eval-export-lm-eval", prog="kazllm eval export-lm-eval", formatter_class=fmt,
+                         description="Write every kazllm task (or --tasks) as an lm-evaluation-harness task YAML\n"
+                                     "into --out; lm-eval then scores the same items identically (docs/eval.md).")
+    lmx.add_argument("--out", required=True, help="output directory (lm_eval --include_path)")
+    lmx.add_argument("--tasks", help="comma-separated task names or YAML paths (default: every shipped task)")
+    lmx.add_argument("--seed", type=int, default=1234, help="few-shot draw, as kazllm eval --seed (default 1234)")
+    lmx.set_defaults(func=cmd_eval_export_lm_eval)
+    slurm = sub.add_parser("slurm", help="run training (multi-node) or any other stage as a Slurm job",
                            description="Slurm commands (templates in slurm/).", formatter_class=fmt)
     slurm_sub = slurm.add_subparsers(dest="slurm_command", metavar="SUBCOMMAND", required=True)
-    sub_p = stage("submit", cmd_slurm_submit, "render slurm/train_multinode.sbatch and sbatch it",
+    sub_p = stage("submit", cmd_slurm_submit, "render a stage's batch script from the config and sbatch it",
                   "Render the multi-node training job from the run config (one srun task per node, torchrun\n"
                   "c10d rendezvous, NCCL/InfiniBand environment, --signal=B:USR1, --requeue), save it with the\n"
                   "job config in <run>/slurm/ and submit it. On USR1 (before the time limit) or TERM the job\n"
-                  "checkpoints, requeues itself and resumes from that checkpoint.", parent=slurm_sub)
+                  "checkpoints, requeues itself and resumes from that checkpoint.\n\n"
+                  "--stage tokenizer|pretokenize|export|eval submits that stage instead, as one task on one node\n"
+                  "(slurm/stage.sbatch; eval asks for one GPU when the nodes have GPUs), into <run>/slurm/<stage>/.\n"
+                  "--after JOBID queues a job behind another, e.g. tokenizer -> pretokenize -> train at once.",
+                  parent=slurm_sub)
+    from kazllm.slurm import STAGES  # (light: config and artifacts only)
+
+    sub_p.add_argument("--stage", choices=list(STAGES), default="train", help="which stage the job runs (default: train)")
+    sub_p.add_argument("--after", metavar="JOBID", help="start only after job JOBID succeeded (it makes the input)")
     sub_p.add_argument("--nodes", type=int, help="nodes (default: slurm.nodes)")
     sub_p.add_argument("--gpus-per-node", type=int, help="GPUs per node, 0 for CPU nodes (default: slurm.gpus_per_node)")
     sub_p.add_argument("--procs-per-node", type=int, help="ranks per node (default: one per GPU)")
@@ -540,8 +594,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["eval", "compare"]:  # `eval` takes free overrides, so compare cannot be its subparser
-        argv = ["eval-compare", *argv[2:]]
+    if argv[:2] in (["eval", "compare"], ["eval", "export-lm-eval"]):  # `eval` takes free overrides, so these
+        argv = [f"eval-{argv[1]}", *argv[2:]]                          # cannot be its subparsers
     args, extra = parser.parse_known_args(argv)
     # Overrides may also follow options (`--dry-run train.steps=5`); anything else unknown is an error.
     stray = [x for x in extra if x.startswith("-") or "=" not in x or not hasattr(args, "overrides")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -36,7 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class RunSection:
     out_dir: str = "runs/default"
-    """Run directory; every stage writes its own subdirectory here (prep/, tokenizer/, shards/, ...)."""
+    """Run directory; every stage writes its own subdirectory here (prep/, tokenizer/, shards/, ...). A relative
+    path is relative to the current directory (run from the repository root, runs/quickstart is <repo>/runs/...)."""
     seed: int = 1234
     """Seed for every random choice (data order, model init, sampling of held-out documents)."""
 
@@ -419,6 +421,18 @@ class TrainSection:
     (the model must be called with use_cache=False for transformers to build the block mask)."""
 
     def __post_init__(self) -> None:
+        # Checked here, before any rank starts: each a one-line ConfigError naming the key (train.<name>).
+        if self.nproc < 1:
+            raise ValueError(f"nproc must be >= 1 (ranks to launch), got {self.nproc}")
+        for name in ("seq_len", "micro_batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.weight_decay < 0 or self.grad_clip < 0 or self.peak_tflops < 0:
+            raise ValueError("weight_decay, grad_clip and peak_tflops must be >= 0")
         for key, weight in self.mixture.items():
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
                 raise ValueError(f"mixture weight of {key!r} must be a number >= 0, got {weight!r}")
@@ -596,7 +610,9 @@ class KazllmConfig:
     # -- the run layout: data flows one way, each stage reading the previous stage's directory ----------
     @property
     def out_dir(self) -> Path:
-        return resolve_path(self.run.out_dir)
+        """run.out_dir as an absolute path: a relative one is relative to the current directory (where the
+        command runs), unlike input paths, which are relative to the repository root (resolve_path)."""
+        return Path(self.run.out_dir).expanduser().absolute()
 
     def stage_dir(self, stage: str) -> Path:
         """prep, tokenizer, shards, checkpoints, export or eval under the run directory."""
@@ -604,9 +620,16 @@ class KazllmConfig:
 
 
 def resolve_path(path: str | Path) -> Path:
-    """Relative paths in configs are relative to the repository root, so a config works from any cwd."""
+    """Relative input paths in configs (sources, eval sets, DeepSpeed JSON) are relative to the repository
+    root in a checkout, so its configs work from any cwd; in an installed package (no checkout around it)
+    to the current directory. run.out_dir is relative to the current directory: see KazllmConfig.out_dir."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else (REPO_ROOT / p)
+    return p if p.is_absolute() else (config_base() / p)
+
+
+def config_base() -> Path:
+    """The directory relative input paths start from (resolve_path)."""
+    return REPO_ROOT if (REPO_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ import json
 import logging
 import math
 import os
+import signal
 import socket
+import sys
+import threading
+import time
+import warnings
 
 import torch
 
@@ -29,6 +34,81 @@ def free_port() -> int:
 
 def under_launcher() -> bool:
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+# ---------------------------------------------------------------------------------------------------
+# No process of a job outlives its launcher
+# ---------------------------------------------------------------------------------------------------
+
+LAUNCHER_PID_ENV = "KAZLLM_LAUNCHER_PID"
+"""Set by `kazllm train` for the torchrun agent and the ranks it starts: the pid they must not outlive."""
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL, expected_parent: int | None = None) -> bool:
+    """Ask the kernel (Linux prctl PR_SET_PDEATHSIG) to send `sig` to this process when its parent exits.
+
+    torchrun starts each rank in a session of its own, so a kill -9 of the launcher's process group never
+    reaches the ranks; with this set in every rank, and in the torchrun agent, the death of each parent
+    kills its children at once. Returns False where prctl is unavailable (watch_launcher still applies).
+    If the parent is already gone (it died before the call, or is not `expected_parent`), exits now."""
+    parent = expected_parent or os.getppid()
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # orphaned before the request took effect
+        os.kill(os.getpid(), sig)
+    return True
+
+
+def watch_launcher(pid: int | None = None, interval: float = 0.5) -> threading.Thread | None:
+    """A daemon thread that kills this process (SIGKILL) once the launcher `pid` (default: $KAZLLM_LAUNCHER_PID)
+    or this process's parent is gone: the fallback where PR_SET_PDEATHSIG is not available or a process in
+    between survived. A rank must not train on (and write checkpoints) after its job was killed."""
+    if pid is None:
+        pid = int(os.environ.get(LAUNCHER_PID_ENV) or 0) or None
+    parent = os.getppid()
+
+    def alive(p: int) -> bool:
+        try:
+            os.kill(p, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent or (pid is not None and not alive(pid)):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="kazllm-launcher-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def quiet_third_party_warnings() -> None:
+    """Hide the deprecation warnings DeepSpeed and torch raise from their own internals on every run (nothing
+    kazllm calls can avoid them), matched narrowly by message and by the module that raises them:
+
+    - FutureWarning `torch.distributed.all_gather_into_tensor` is deprecated: DeepSpeed's ZeRO-1/2 optimizer
+      (deepspeed/runtime/zero/stage_1_and_2.py and runtime/utils.py) calls it, through torch's c10d_logger;
+    - DeprecationWarning `torch.jit.script_method` is deprecated: torch/utils/mkldnn.py, imported when
+      deepspeed.initialize imports its Muon optimizer (torch.compile -> inductor -> fx optimization).
+    """
+    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.all_gather_into_tensor` is deprecated",
+                            category=FutureWarning, module=r"torch\.distributed\.c10d_logger")
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
+                            category=DeprecationWarning, module=r"torch\.jit\._script")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -247,6 +327,7 @@ def memory_gib(device: torch.device) -> float:
 
 def init_distributed() -> torch.device:
     """Join (or, without a launcher, create) the process group; returns this rank's device."""
+    quiet_third_party_warnings()
     import deepspeed
 
     logging.getLogger("DeepSpeed").setLevel(logging.WARNING)

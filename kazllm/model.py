@@ -16,10 +16,10 @@ from typing import Any
 
 from transformers import LlamaConfig
 
-from kazllm.config import REPO_ROOT, ModelSection, read_yaml_mapping, resolve_path
+from kazllm.config import ModelSection, read_yaml_mapping, resolve_path
 from kazllm.errors import ConfigError
+from kazllm.resources import PRESET_DIR
 
-PRESET_DIR = REPO_ROOT / "configs" / "model"
 DEFAULT_PRESET = "debug-tiny"
 """What an empty `model.preset` means when the run does not start from a checkpoint (model.init_from)."""
 

@@ -18,9 +18,11 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,20 +31,30 @@ import numpy as np
 import torch
 
 from kazllm import checkpoint as ckpt
-from kazllm.artifacts import progress_interval, read_json, require_stage, write_json, write_stage_manifest
+from kazllm.artifacts import (
+    progress_interval,
+    read_json,
+    require_stage,
+    write_json,
+    write_stage_manifest,
+    write_text_atomic,
+)
 from kazllm.checkpoint import EXIT_REQUEUE  # also read by job scripts as kazllm.train.EXIT_REQUEUE
 from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config, resolve_path
 from kazllm.data import SequenceLoader, TokenShardReader
 from kazllm.engine import (
+    LAUNCHER_PID_ENV,
     EmbeddingFreeze,
     build_engine,
     causal_lm_loss,
     deepspeed_config,
+    die_with_parent,
     free_port,
     init_distributed,
     memory_gib,
     peak_flops,
     under_launcher,
+    watch_launcher,
 )
 from kazllm.errors import ConfigError, InputError, KazllmError
 from kazllm.model import (
@@ -59,38 +71,162 @@ from kazllm.model_extend import EMBEDDING_INIT  # tokenizer/hf/embedding_init.js
 # ---------------------------------------------------------------------------------------------------
 
 
+RANK_ERROR_ENV = "KAZLLM_RANK_ERRORS"
+"""A directory `kazllm train` gives its ranks: a rank's KazllmError message goes to rank<R>.txt there, and
+the launcher prints that one line instead of torchrun's ChildFailedError report."""
+
+
 def launch_training(cfg: KazllmConfig) -> None:
-    """Entry point of `kazllm train`: run in-process, or start torchrun with `train.nproc` ranks."""
+    """Entry point of `kazllm train`: run in-process, or start torchrun with `train.nproc` ranks.
+
+    Everything that can be checked without the ranks is checked here first (each problem one line), then
+    the checkpoint directory's lock is taken (ckpt.RunLock: by this launcher, or by rank 0 under an outside
+    launcher). A rerun of a finished run does nothing."""
     shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
     t = cfg.train
     world_size = int(os.environ["WORLD_SIZE"]) if under_launcher() else t.nproc
-    # Check data and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
-    SequenceLoader(TokenShardReader(shards_dir), t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed,
+    # Check data, model and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
+    reader = TokenShardReader(shards_dir)
+    SequenceLoader(reader, t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed,
                    mixture=t.mixture, document_masking=t.document_masking)
     deepspeed_config(t, world_size, torch.cuda.is_available())
+    if not cfg.model.init_from:  # model.preset exists and model.overrides are LlamaConfig fields
+        build_llama_config(cfg.model, int(reader.manifest["vocab_size"]), 1, 2, 0)
     ckpt_dir = cfg.stage_dir("checkpoints")
     check_freeze(cfg)
-    if cfg.model.init_from and not will_resume(cfg, ckpt_dir):
-        plan_init_from(cfg)  # resolve (download) and check the base model once, before any rank starts
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    resolved = ckpt_dir / "resolved_config.yaml"
-    if os.environ.get("RANK", "0") == "0":
-        dump_config(cfg, resolved)
-    started = time.time()
-    if under_launcher() or t.nproc == 1:
-        Trainer(cfg).train()
-        exit_if_preempted(ckpt_dir, started)
-        return
+    rank0 = os.environ.get("RANK", "0") == "0"
+    first = rank0 and not (under_launcher() and os.environ.get(LAUNCHER_PID_ENV))  # not a rank of `kazllm train`
+    if t.warmup_steps > t.steps:  # checked here, not in TrainSection: a config file may set one, the command line the other
+        raise ConfigError(f"train.warmup_steps={t.warmup_steps} > train.steps={t.steps}: the learning rate would never "
+                          f"reach train.lr={t.lr:g}; set train.warmup_steps <= train.steps")
+    lock = None
+    if first:  # the job's lock: this process (launcher, single process, or rank 0 under an outside launcher)
+        lock = ckpt.RunLock(ckpt_dir).acquire()
+        if lock.taken_over is not None:
+            old = lock.taken_over
+            print(f"warning: took over the stale lock of {ckpt_dir} (pid {old.get('pid')} on host {old.get('host')} "
+                  "is gone)", file=sys.stderr, flush=True)
+    try:
+        finished = finished_checkpoint(cfg, ckpt_dir)
+        if finished is not None:
+            if rank0:
+                print(f"kazllm train: {ckpt_dir} already holds the finished run ({finished.name} of train.steps="
+                      f"{t.steps}, manifest.json): nothing to do (raise train.steps to train on, or set "
+                      "train.resume=never to start over)", flush=True)
+            return
+        if cfg.model.init_from and not will_resume(cfg, ckpt_dir):
+            plan_init_from(cfg)  # resolve (download) and check the base model once, before any rank starts
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        resolved = ckpt_dir / "resolved_config.yaml"
+        if rank0:
+            # the out_dir a relative run.out_dir meant here, for ranks and attempts started elsewhere
+            cfg.run.out_dir = str(cfg.out_dir)
+            dump_config(cfg, resolved)
+        started = time.time()
+        if under_launcher() or t.nproc == 1:
+            Trainer(cfg).train()
+            exit_if_preempted(ckpt_dir, started)
+            return
+        run_torchrun(cfg, resolved, ckpt_dir, started)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def run_torchrun(cfg: KazllmConfig, resolved: Path, ckpt_dir: Path, started: float) -> None:
+    """Start `train.nproc` ranks through torchrun's agent (run_torchrun_agent) and wait for them.
+
+    No process outlives this one: the agent and every rank die with their parent (PR_SET_PDEATHSIG) and
+    watch this pid. A signal here (TERM, INT, HUP, USR1) becomes the PREEMPT file the ranks poll: they save
+    and stop after the current step, and the run exits with EXIT_REQUEUE; a second TERM/INT/HUP ends it at once.
+    """
+    errors = Path(tempfile.mkdtemp(prefix="kazllm-rank-errors-"))
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(t.nproc),
+        sys.executable, "-m", "kazllm.train", "--torchrun", "--nproc_per_node", str(cfg.train.nproc),
         "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
         "-m", "kazllm.train", "--config", str(resolved),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    result = subprocess.run(cmd, env=env)
-    exit_if_preempted(ckpt_dir, started)  # torchrun reports a worker's exit code 75 as 1
-    if result.returncode != 0:
-        raise SystemExit(result.returncode)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           LAUNCHER_PID_ENV: str(os.getpid()), RANK_ERROR_ENV: str(errors)}
+    requested: list[int] = []
+
+    def request_stop(signum, _frame):
+        if requested and signum != signal.SIGUSR1:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)  # the second one: end now (the ranks die with the agent)
+        requested.append(signum)
+        (ckpt_dir / ckpt.PREEMPT_FILE).touch()
+
+    stop_signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+    previous = {sig: signal.signal(sig, request_stop) for sig in stop_signals}
+    try:
+        proc = subprocess.Popen(cmd, env=env)
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                if requested:  # a rank that started after the first touch would take it for a stale file
+                    (ckpt_dir / ckpt.PREEMPT_FILE).touch()
+        exit_if_preempted(ckpt_dir, started)
+        if proc.returncode != 0:
+            message = rank_error(errors)
+            if message is not None:
+                raise KazllmError(message)
+            print(f"kazllm train: a rank failed (exit code {proc.returncode}); its own output is above",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(proc.returncode)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(errors, ignore_errors=True)
+
+
+def rank_error(errors: Path) -> str | None:
+    """The KazllmError message of the lowest rank that reported one (run_torchrun), or None."""
+    found = sorted(errors.glob("rank*.txt"), key=lambda p: int(p.stem[4:]) if p.stem[4:].isdigit() else 1 << 30)
+    return found[0].read_text(encoding="utf-8").strip() if found else None
+
+
+def run_torchrun_agent(argv: list[str]) -> None:
+    """`python -m kazllm.train --torchrun ARGS`: torchrun's agent, bound to its launcher's life, reporting a
+    failed rank by its exit code instead of torchrun's ChildFailedError traceback and table (the rank
+    printed its own error, or wrote it for the launcher: RANK_ERROR_ENV)."""
+    die_with_parent(expected_parent=int(os.environ.get(LAUNCHER_PID_ENV) or 0) or None)
+    watch_launcher()
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    if "LOGLEVEL" not in os.environ:  # torchrun logs each failed or stopped rank itself; the launcher reports it
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    try:
+        run(parse_args(argv))
+    except ChildFailedError as e:
+        code = e.get_first_failure()[1].exitcode
+        raise SystemExit(code if code > 0 else 128 - code if code < 0 else 1) from None
+
+
+def finished_checkpoint(cfg: KazllmConfig, ckpt_dir: Path) -> Path | None:
+    """The final checkpoint when this run already finished (resumable, its last step reached, checksums good,
+    manifest.json written by the end of the run), else None: a rerun then has nothing to do."""
+    if cfg.train.resume == "never":
+        return None
+    published = ckpt.published_checkpoints(ckpt_dir)
+    manifest = ckpt_dir / "manifest.json"
+    if not published or not manifest.is_file():
+        return None
+    last = published[-1]
+    try:
+        step = int(read_json(last / ckpt.META_FILE)["step"])
+        summary = read_json(manifest).get("summary") or {}
+    except (InputError, KeyError, TypeError, ValueError):
+        return None
+    if step < cfg.train.steps or not summary.get("completed") or summary.get("checkpoint") != last.name:
+        return None
+    return last if not ckpt.verify_checkpoint(last) else None
 
 
 def exit_if_preempted(ckpt_dir: Path, started: float) -> None:
@@ -107,6 +243,8 @@ def exit_if_preempted(ckpt_dir: Path, started: float) -> None:
 # Continued pretraining: the starting weights (model.init_from) and the freeze phase
 # ---------------------------------------------------------------------------------------------------
 
+WANDB_ID_FILE = "wandb_id"
+"""<run>/checkpoints/wandb_id: the W&B run id every attempt of this training run logs to."""
 INIT_MODEL_DIR = "init_model"
 """<run>/init_model: model.init_from with its embeddings resized to the run's extended tokenizer."""
 INIT_RECORD = "init_from.json"
@@ -380,13 +518,38 @@ class Trainer:
         # A resumed run keeps the metric lines up to its step; a fresh run starts a new file.
         kept = [] if self.step == 0 else [row for row in read_metrics(self.metrics_path) if row["step"] <= self.step]
         self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+        done = [row for row in kept if row["step"] == self.step and "val_loss" in row]
+        if done:  # killed after validating the last step: finish() must not append the same line again
+            self.last_val_step, self.last_val_loss = self.step, done[-1]["val_loss"]
+            self.last_val_by_language = {k.removeprefix("val_loss_"): v for k, v in done[-1].items()
+                                         if k.startswith("val_loss_")}
         wandb_cfg = self.cfg.train.wandb
         if wandb_cfg.enabled:
             import wandb
 
             os.environ.setdefault("WANDB_MODE", wandb_cfg.mode)
             self.wandb_run = wandb.init(project=wandb_cfg.project, mode=wandb_cfg.mode, dir=str(self.ckpt_dir),
-                                        config=config_to_dict(self.cfg))
+                                        config=config_to_dict(self.cfg), id=self.wandb_run_id(), resume="allow")
+
+    def wandb_run_id(self) -> str:
+        """One W&B run per training run: the id is made once and kept in <run>/checkpoints/wandb_id, so every
+        attempt (a Slurm requeue, a rerun after a crash) resumes the same W&B run; train.resume=never starts
+        a new one."""
+        import secrets
+
+        path = self.ckpt_dir / WANDB_ID_FILE
+        if path.is_file() and self.cfg.train.resume != "never":
+            run_id = path.read_text(encoding="utf-8").strip()
+            if run_id:
+                return run_id
+        run_id = secrets.token_hex(4)  # W&B ids are [a-z0-9], 8 characters like its own
+        write_text_atomic(path, run_id + "\n")
+        return run_id
+
+    def refresh_loss_curve(self) -> None:
+        """loss_curve.png from metrics.jsonl so far: after every validation and checkpoint, not only at the end."""
+        if self.rank == 0:
+            plot_loss_curve(self.metrics_path, self.ckpt_dir / "loss_curve.png")
 
     def record(self, metrics: dict) -> None:
         if self.rank != 0:
@@ -469,6 +632,7 @@ class Trainer:
                          **{f"val_loss_{lang}": round(v, 5) for lang, v in by_language.items()}})
             langs = ", ".join(f"{lang} {v:.4f}" for lang, v in by_language.items())
             self.log(f"step {self.step}: validation loss {val_loss:.4f}" + (f" ({langs})" if langs else ""))
+            self.refresh_loss_curve()
         return val_loss
 
     def validation_loss(self) -> float | None:
@@ -576,6 +740,7 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last train.keep_last."""
         self.last_checkpoint = ckpt.save_trainer(self, self.ckpt_dir)
+        self.refresh_loss_curve()
         return self.last_checkpoint
 
     def _stop_reason(self) -> str | None:
@@ -623,12 +788,17 @@ class Trainer:
         t = self.cfg.train
         self.start_logging()
         self.describe_run()
-        bar = tqdm(initial=self.step, total=t.steps, desc="train", unit="step", disable=self.rank != 0,
-                   mininterval=progress_interval())
+        # A live bar only on a terminal; in a log file (Slurm, CI) `\r` redraws pile up on one line, so there
+        # each metrics row is also printed as one plain progress line (log_step).
+        self.live_progress = sys.stdout.isatty() and sys.stderr.isatty()
+        self.started_at = time.perf_counter()
+        bar = tqdm(initial=self.step, total=t.steps, desc="train", unit="step",
+                   disable=self.rank != 0 or not self.live_progress, mininterval=progress_interval())
         if self.step == 0 and self.cfg.model.init_from and t.eval_every:
             # the base model's own validation losses: the reference that forgetting is measured against
             self.validate()
         self.window_start, self.window_steps = time.perf_counter(), 0
+        self.step_start = self.step
         while self.step < t.steps and not self.should_stop():
             metrics = self.train_step()
             self.step += 1
@@ -667,6 +837,8 @@ class Trainer:
         if "lr_embeddings" in metrics:
             row["lr_embeddings"] = metrics["lr_embeddings"]
         self.record(row)
+        if not self.live_progress:
+            self.log(progress_line(row, self.cfg.train.steps, time.perf_counter() - self.started_at, self.step_start))
         bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}", tok_s=f"{tokens_per_s:,.0f}",
                         **({"mfu": f"{mfu:.1%}"} if mfu is not None else {}))
         self.window_start, self.window_steps = time.perf_counter(), 0
@@ -708,16 +880,45 @@ class Trainer:
         return summary
 
 
+_warned_metrics: set[tuple[str, int]] = set()
+
+
 def read_metrics(metrics_path: Path) -> list[dict]:
-    """metrics.jsonl rows; a line cut short by a kill (the last one, typically) is skipped, not fatal."""
-    rows = []
+    """metrics.jsonl rows; a line cut short by a kill (the last one, typically) is skipped, not fatal, with
+    one warning on stderr naming the file and the line (once per file and line in a process)."""
+    rows, bad = [], []
     if metrics_path.exists():
-        for line in metrics_path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(metrics_path.read_text(encoding="utf-8").splitlines(), 1):
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
+                bad.append(number)
                 continue
+            if isinstance(row, dict) and "step" in row:
+                rows.append(row)
+            else:
+                bad.append(number)
+    if bad and (str(metrics_path), bad[0]) not in _warned_metrics:
+        _warned_metrics.add((str(metrics_path), bad[0]))
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        print(f"warning: {metrics_path}:{bad[0]}: unreadable metrics line skipped{more}: its metrics are lost "
+              "(a line cut short by a kill)", file=sys.stderr, flush=True)
     return rows
+
+
+def progress_line(row: dict, total: int, elapsed: float, first_step: int) -> str:
+    """One plain progress record for logs: `step 10/400 (2.5%) | loss 7.5329 | lr 1.80e-03 | ... | eta 0:01:10`."""
+    step = row["step"]
+    rate = (step - first_step) / elapsed if elapsed > 0 and step > first_step else None
+    eta = time.strftime("%H:%M:%S", time.gmtime((total - step) / rate)) if rate else "?"
+    parts = [f"step {step}/{total} ({step / total:.1%})", f"loss {row['loss']:.4f}", f"lr {row['lr']:.2e}"]
+    if row.get("grad_norm") is not None:
+        parts.append(f"grad_norm {row['grad_norm']:.3f}")
+    parts.append(f"{row['tokens_per_s']:,.0f} tok/s")
+    if row.get("mfu") is not None:
+        parts.append(f"mfu {row['mfu']:.1%}")
+    parts.append(f"elapsed {time.strftime('%H:%M:%S', time.gmtime(elapsed))}, eta {eta}")
+    return "progress: " + " | ".join(parts)
 
 
 def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
@@ -753,15 +954,26 @@ def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Worker entry point under a launcher: `torchrun ... -m kazllm.train --config X [key=value ...]`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--torchrun"]:  # the agent process of run_torchrun, not a rank
+        run_torchrun_agent(argv[1:])
+        return
     parser = argparse.ArgumentParser(description="kazllm training worker (one rank); `kazllm train` launches it.")
     parser.add_argument("--config", required=True)
     parser.add_argument("--local_rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
     parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. train.steps=10")
     args = parser.parse_args(argv)
+    if under_launcher():  # a rank dies with its launcher: no training on (and writing checkpoints) after a kill
+        die_with_parent()
+        watch_launcher()
     try:
         launch_training(load_config(args.config, args.overrides))
     except KazllmError as e:
-        print(f"kazllm: error (rank {os.environ.get('RANK', '?')}): {e}", file=sys.stderr)
+        rank, errors = os.environ.get("RANK", "?"), os.environ.get(RANK_ERROR_ENV)
+        if errors and Path(errors).is_dir():  # `kazllm train` prints it, as one line
+            write_text_atomic(Path(errors) / f"rank{rank}.txt", str(e) + "\n")
+        else:
+            print(f"kazllm: error (rank {rank}): {e}", file=sys.stderr)
         raise SystemExit(2) from None
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

@@ -45,7 +45,7 @@ def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample_run")
     cfg = load_config(REPO / "configs" / "quickstart.yaml", [
         f"run.out_dir={out}", "tokenizer.vocab_size=2000", "tokenizer.parity_lines=500",
-        "train.nproc=1", "train.steps=6", "train.seq_len=64", "train.micro_batch_size=4", "train.log_every=2",
+        "train.nproc=1", "train.steps=6", "train.warmup_steps=2", "train.seq_len=64", "train.micro_batch_size=4", "train.log_every=2",
     ])
     run_prep(cfg)
     run_tokenizer_train(cfg)
@@ -83,9 +83,33 @@ def exported_run(sample_run, tmp_path_factory):
     for stage in ("prep", "tokenizer", "shards"):
         (out / stage).symlink_to(sample_run.stage_dir(stage))
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    overrides = [f"run.out_dir={out}", "train.steps=4", "train.nproc=1", "train.zero_stage=2", "train.save_every=2",
+    overrides = [f"run.out_dir={out}", "train.steps=4", "train.warmup_steps=2", "train.nproc=1", "train.zero_stage=2", "train.save_every=2",
                  "train.eval_every=2", "export.license=apache-2.0"]
     for command in ("train", "export"):
         result = run_kazllm(command, "--config", str(config), *overrides)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return load_config(config, overrides)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """The real local Slurm cluster of tests/slurm_cluster.py, started once for the session (skips where it
+    cannot run: not root, no apt-get)."""
+    from tests.slurm_cluster import ClusterUnavailable, LocalSlurmCluster
+
+    cluster = LocalSlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except ClusterUnavailable as e:
+        pytest.skip(f"no local Slurm cluster: {e}")
+    yield cluster
+    cluster.stop()
+
+
+def link_prepared_stages(sample_run, out: Path) -> Path:
+    """A fresh run directory `out` whose prep/, tokenizer/ and shards/ are the sample run's (symlinks), for
+    tests that train from them; returns its checkpoints/ path (not created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stage in ("prep", "tokenizer", "shards"):
+        (out / stage).symlink_to(sample_run.stage_dir(stage))
+    return out / "checkpoints"

@@ -66,3 +66,17 @@ def test_resolved_config_round_trips_with_kazakh_text(tmp_path):
     assert "қазақ-модель" in path.read_text(encoding="utf-8")  # readable, not \u escapes
     assert load_config(path) == cfg
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["export"]["model_name"] == "қазақ-модель"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.lr=0", "lr must be a positive number, got 0.0"),
+    ("train.lr=.nan", "lr must be a positive number, got nan"),
+    ("train.seq_len=-4", "seq_len must be >= 1, got -4"),
+    ("train.micro_batch_size=0", "micro_batch_size must be >= 1, got 0"),
+    ("train.grad_accum=0", "grad_accum must be >= 1, got 0"),
+    ("train.nproc=0", r"nproc must be >= 1 \(ranks to launch\), got 0"),
+    ("train.min_lr_ratio=1.5", r"min_lr_ratio must be in \[0, 1\], got 1.5"),
+])
+def test_train_values_are_checked_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError, match=rf"^command line: invalid value under 'train': {message}$"):
+        load_config(None, [override])

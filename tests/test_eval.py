@@ -13,7 +13,7 @@ from eval.tasks import known_tasks, load_items, load_task, render
 from kazllm.errors import ConfigError, InputError
 
 from .conftest import REPO, SAMPLE
-from .eval_models import build_tiny_model
+from .eval_models import bench_eval, build_tiny_model
 
 SAMPLE_TASKS = [t for t in known_tasks() if t.startswith("sample_")]
 
@@ -35,23 +35,31 @@ def test_bits_per_byte_converts_nats_per_byte():
     assert bits_per_byte(total_nll_nats=100 * 0.6931471805599453, total_bytes=100) == pytest.approx(1.0)
 
 
-def _sacrebleu_cli(ref, hyp) -> dict:
+def _sacrebleu_cli(ref, hyp, *extra: str) -> dict:
     cli = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "chrf", "bleu",
-                          "--chrf-word-order", "2", "-w", "4"], capture_output=True, text=True, check=True)
+                          "--chrf-word-order", "2", "-w", "4", *extra], capture_output=True, text=True, check=True)
     return {row["name"]: row for row in json.loads(cli.stdout)}
 
 
-def test_translation_scores_equal_sacrebleu_command_line(tmp_path):
-    hyps = ["Бүгін ауа райы жақсы.", "Мен кітап оқыдым.", "Қала үлкен емес."]
-    refs = ["Бүгін ауа райы өте жақсы.", "Мен кітап оқып отырмын.", "Қала үлкен емес."]
+def test_translation_scores_and_intervals_equal_sacrebleu_command_line(tmp_path):
+    """Scores and signatures equal `sacrebleu -m chrf bleu --chrf-word-order 2`; the intervals equal what
+    the same command prints with --confidence (its bootstrap, 1000 resamples, seed 12345)."""
+    hyps = ["Бүгін ауа райы жақсы.", "Мен кітап оқыдым.", "Қала үлкен емес.", "Ол мектепке барды.",
+            "Біз үйге қайттық.", "Күн ашық болды."]
+    refs = ["Бүгін ауа райы өте жақсы.", "Мен кітап оқып отырмын.", "Қала үлкен емес.", "Ол мектепке кетті.",
+            "Біз үйге қайттық.", "Күн бүгін ашық болды."]
     (tmp_path / "hyp.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
     (tmp_path / "ref.txt").write_text("\n".join(refs) + "\n", encoding="utf-8")
-    scores, signatures = translation_scores(hyps, refs)
+    scores, signatures, confidence = translation_scores(hyps, refs, n_bootstrap=1000)
     by_name = _sacrebleu_cli(tmp_path / "ref.txt", tmp_path / "hyp.txt")
-    assert scores["chrf++"] == pytest.approx(by_name["chrF2++"]["score"], abs=1e-4)
-    assert scores["bleu"] == pytest.approx(by_name["BLEU"]["score"], abs=1e-4)
-    assert signatures["chrf++"] == by_name["chrF2++"]["signature"]
-    assert signatures["bleu"] == by_name["BLEU"]["signature"]
+    with_ci = _sacrebleu_cli(tmp_path / "ref.txt", tmp_path / "hyp.txt", "--confidence")
+    for ours, theirs in (("chrf++", "chrF2++"), ("bleu", "BLEU")):
+        assert scores[ours] == pytest.approx(by_name[theirs]["score"], abs=1e-4)
+        assert signatures[ours] == by_name[theirs]["signature"]
+        assert confidence[ours]["mean"] == pytest.approx(with_ci[theirs]["confidence_mean"], abs=1e-4)
+        assert confidence[ours]["ci95"] == pytest.approx(with_ci[theirs]["confidence_var"], abs=1e-4)
+        assert confidence[ours]["signature"] == with_ci[theirs]["signature"]
+        assert 0 < confidence[ours]["ci95"] < 50
 
 
 # -- task files ------------------------------------------------------------------------------------------
@@ -176,9 +184,15 @@ def test_shipped_belebele_task_is_lm_eval_belebele_template():
 
 # -- the runner on tiny models ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def tiny_model(sample_run, tmp_path_factory):
-    """A randomly initialised Llama with the sample tokenizer, saved as a Hugging Face directory."""
-    return build_tiny_model(sample_run.stage_dir("tokenizer") / "hf", tmp_path_factory.mktemp("tiny_llama"))
+def tiny_tokenizer(tmp_path_factory):
+    """A throwaway sentencepiece tokenizer on the bundled Kazakh text (no prep run: eval stands alone)."""
+    return bench_eval().build_tiny_model(tmp_path_factory.mktemp("tiny_tokenizer"), vocab=1000)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_tokenizer, tmp_path_factory):
+    """A randomly initialised Llama with that tokenizer, saved as a Hugging Face directory."""
+    return build_tiny_model(tiny_tokenizer, tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture(scope="module")
@@ -211,11 +225,11 @@ def test_runner_runs_every_task_type_and_writes_reports(llama_run):
     assert "| sample_mt_kk_en | translation | 4 | 2 | chrf++ |" in report and "sacrebleu signatures" in report
 
 
-def test_a_foreign_architecture_loads_and_scores(sample_run, tmp_path):
+def test_a_foreign_architecture_loads_and_scores(tiny_tokenizer, tmp_path):
     """Any causal LM transformers loads: here a GPT-2, not kazllm's Llama."""
     from eval.runner import evaluate
 
-    model = build_tiny_model(sample_run.stage_dir("tokenizer") / "hf", tmp_path / "gpt2", arch="gpt2")
+    model = build_tiny_model(tiny_tokenizer, tmp_path / "gpt2", arch="gpt2")
     results = evaluate(str(model), ["sample_ppl_kk", "sample_kkmmlu"], tmp_path / "out", limit=3, device="cpu",
                        dtype="fp32")
     assert results["config"]["device_used"] == "cpu"

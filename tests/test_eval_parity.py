@@ -15,11 +15,12 @@ inputs are the same [BOS] + prompt tokens.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+
+from .eval_models import bench_eval
 
 REPO = Path(__file__).resolve().parents[1]
 QA = REPO / "data" / "sample" / "eval" / "qa"
@@ -64,10 +65,7 @@ def argmax(values: list[float]) -> int:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    spec = importlib.util.spec_from_file_location("bench_eval", REPO / "scripts" / "bench_eval.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench.build_tiny_model(tmp_path_factory.mktemp("tiny_llama"), hidden=64, layers=2, vocab=1000)
+    return bench_eval().build_tiny_model(tmp_path_factory.mktemp("tiny_llama"), hidden=64, layers=2, vocab=1000)
 
 
 @pytest.fixture(scope="module")

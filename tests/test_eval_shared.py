@@ -7,7 +7,7 @@ import pytest
 
 from eval.tasks import known_tasks, load_items, load_task, read_lines, shared_data_dir
 
-from .eval_models import build_tiny_model
+from .eval_models import bench_eval
 from .test_eval import _sacrebleu_cli
 
 SHARED = shared_data_dir()
@@ -38,8 +38,8 @@ def test_shared_task_reads_every_item(name):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(sample_run, tmp_path_factory):
-    return build_tiny_model(sample_run.stage_dir("tokenizer") / "hf", tmp_path_factory.mktemp("tiny_llama_shared"))
+def tiny_model(tmp_path_factory):
+    return bench_eval().build_tiny_model(tmp_path_factory.mktemp("tiny_llama_shared"), vocab=1000)
 
 
 def test_kazllm_eval_runs_each_shared_task_family(tiny_model, tmp_path):

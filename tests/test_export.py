@@ -235,7 +235,7 @@ def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(sample
     for stage in ("prep", "tokenizer", "shards"):
         (tmp_path / stage).symlink_to(sample_run.stage_dir(stage))
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    args = [f"run.out_dir={tmp_path}", "train.steps=2", f"train.nproc={nproc}", f"train.zero_stage={zero}",
+    args = [f"run.out_dir={tmp_path}", "train.steps=2", "train.warmup_steps=1", f"train.nproc={nproc}", f"train.zero_stage={zero}",
             f"train.precision={precision}", "train.micro_batch_size=2", "train.eval_every=0", "export.license=apache-2.0"]
     for command in ("train", "export"):
         result = run_kazllm(command, "--config", str(config), *args)

@@ -89,12 +89,27 @@ def test_windows_line_ends_count_as_a_whitespace_repair():
     ("ɏлт", "ұлт"),                   # y with stroke for ұ
     ("Yлкен", "Үлкен"),               # capital Y opening a front-vowel word: Ү
     ("Yрал", "Урал"),                 # ... and У elsewhere
+    ("Yниверситет", "Университет"),   # ... and in a loan with и
     ("өpic", "өріс"),                 # Cyrillic-led word with a Kazakh letter: even a Latin majority
+    # A letter only Cyrillic has (я и ы, lower-case н м т) decides, however many Latin look-alikes there are.
+    ("caяcи", "саяси"),
+    ("нeмece", "немесе"),
+    ("epтe", "ерте"),
+    ("ocы", "осы"),
+    ("CAЯCИ", "САЯСИ"),               # all caps: more capitals are look-alikes (A B C E H K M O P T X)
+    ("TEXHИKA", "ТЕХНИКА"),
 ])
 def test_latin_lookalikes_in_cyrillic_words_become_cyrillic(typed, meant):
     text, repairs = _fixed(f"Мысал: {typed} сөзі.")
     assert text == f"Мысал: {meant} сөзі."
     assert repairs == {"latin_lookalikes": sum(a != b for a, b in zip(typed, meant))}
+
+
+def test_a_sentence_typed_with_latin_lookalikes_is_repaired():
+    typed = "Бұл caяcи мәceлe нeмece экoнoмикaлық cұpaқ eмec, ҚAЗAҚCТAH үшiн мaңызды."
+    text, repairs = _fixed(typed)
+    assert text == "Бұл саяси мәселе немесе экономикалық сұрақ емес, ҚАЗАҚСТАН үшін маңызды."
+    assert repairs == {"latin_lookalikes": sum(a != b for a, b in zip(typed, text))}
 
 
 def test_a_two_letter_tie_follows_the_script_of_the_document():
@@ -106,6 +121,11 @@ def test_a_two_letter_tie_follows_the_script_of_the_document():
     ("meіosіs", "meiosis"),           # a global i -> і replacement gone too far (KazQAD)
     ("transplantatіon", "transplantation"),
     ("(Dіploblastіca)", "(Diploblastica)"),
+    # A letter only Latin has (r, s, lower-case k t b) decides, however many Cyrillic look-alikes there are.
+    ("Mаrket", "Market"),
+    ("MАRKЕT", "MARKET"),             # all caps
+    ("Qazaqstаn", "Qazaqstan"),       # Kazakh Latin (2021): q z n are Latin only
+    ("СсВb", "CcBb"),                 # genotype notation: b has no Cyrillic look-alike, so the word is Latin
 ])
 def test_cyrillic_lookalikes_in_latin_words_become_latin(typed, meant):
     text, repairs = _fixed(f"Биологияда {typed} термині бар.")
@@ -124,7 +144,11 @@ def test_roman_numerals_typed_all_in_cyrillic_are_left_alone():
     MIXED,
     "Commodoresте жаңа компьютер шықты.",   # Latin name + Kazakh ending (т is not a look-alike)
     "USAға, ACEге, iPhone-ның, SMS-хабар.",  # abbreviations with endings, hyphenated forms
-    "Генотип СсВb және ССbb.",              # genetics notation: b has no Cyrillic look-alike
+    "iPhoneның, Googleса",                  # glued endings: letters only one script has on both sides,
+                                            # or an ending of look-alikes after a Latin word (Googleса)
+    "COVID-19-ға қарсы вакцина",
+    "https://kk.wikipedia.org/wiki/Қазақстан_Республикасы сілтемесі",
+    "def санау(x): return len(x) # сан",
     "кохаϵмо",                              # a Greek letter: a third script, not ours to judge
     "x = 5 және y = 3 болса, x + y = 8.",   # single letters are words of their own
 ])

@@ -1,16 +1,20 @@
-"""The prep engine: global dedup across tasks, decontamination, resume after a kill, Slurm rendering,
-the datasheet and the line tools."""
+"""The prep engine: global dedup across tasks, decontamination, resume after a kill, writers that survive
+lone surrogates, one console line per stage (datatrove's logging in files, or with -v), Slurm rendering and
+a real Slurm run ending in its stats job, the datasheet and the line tools."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from datatrove.data import Document
+from datatrove.pipeline.writers import JsonlWriter
 
-from data_prep.pipeline import run_prep
+from data_prep.pipeline import PrepJsonlWriter, run_prep
 from kazllm.config import load_config
 from kazllm.errors import InputError
 
@@ -82,32 +86,129 @@ def test_datasheet_summarises_sources_volume_and_reasons(tmp_path):
     assert sheet["volume"][0]["source"] == "web" and sheet["volume"][0]["language"] == "kk"
     text = (cfg.stage_dir("prep") / "datasheet.md").read_text(encoding="utf-8")
     assert "| dedup:exact | 1 |" in text and "## Sources" in text
+    assert "| 1_filter | 3 | 3 | 0 |" in text and "| 4_exact_filter | 3 | 2 | 1 |" in text  # in = kept + rejected
+
+
+# Runs the CLI and kills it with SIGKILL from inside, at one exact point of the run: the first time a file
+# whose path ends in $KAZLLM_TEST_DIE_AT is opened (Python's audit hook sees every open). Polling from
+# outside for a kill point raced the run: its last 0.4 s after stage 5's first completion could end
+# before the poller looked again on a busy machine, leaving nothing to resume.
+DIE_AT_OPEN = """
+import os, runpy, signal, sys
+target = os.environ["KAZLLM_TEST_DIE_AT"]
+def die(event, args):
+    if event == "open" and isinstance(args[0], (str, os.PathLike)) and os.fspath(args[0]).endswith(target):
+        os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(die)
+sys.argv = ["kazllm", *sys.argv[1:]]
+runpy.run_module("kazllm.cli", run_name="__main__")
+"""
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path):
-    """kill -9 after the first stage has finished some tasks; the rerun skips them and matches a clean run."""
+@pytest.mark.parametrize(("die_at", "stage"), [
+    ("logs/5_minhash_signatures/completions/00002", "5_minhash_signatures"),  # task 2 done, not yet marked
+    ("work/exact_deduped/00002.jsonl", "4_exact_filter"),  # inside task 2, as it starts writing
+])
+def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path, die_at, stage):
+    """kill -9 inside a stage after two of its four tasks finished; the rerun skips those and matches a clean run."""
     news = [json.loads(line)["text"] for line in (REPO / "data/sample/corpus/jsonl/kk_news.jsonl").open(encoding="utf-8")]
     _source_files(tmp_path / "src", [news[i * 6 : i * 6 + 6] for i in range(4)])
     args = ["prep", f"run.out_dir={tmp_path / 'run'}", f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
             "prep.quality.min_words=10", "prep.executor.tasks=4"]
-    proc = subprocess.Popen([sys.executable, "-m", "kazllm.cli", *args], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    completions = tmp_path / "run" / "prep" / "logs" / "5_minhash_signatures" / "completions"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (completions.is_dir() and any(completions.iterdir())):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert completions.is_dir(), "the run ended before it could be killed mid-way"
+    with open(tmp_path / "killed.log", "wb") as log:  # not a pipe: the run's orphaned helpers would hold it open
+        killed = subprocess.Popen([sys.executable, "-c", DIE_AT_OPEN, *args], cwd=REPO, stdout=log, stderr=log,
+                                  env={**os.environ, "KAZLLM_TEST_DIE_AT": die_at}, start_new_session=True)
+        try:
+            killed.wait(timeout=300)
+        finally:
+            try:  # what the kill left behind (datatrove's multiprocess manager) goes with its session
+                os.killpg(killed.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert killed.returncode == -9, (tmp_path / "killed.log").read_text()[-2000:]
+    logs = tmp_path / "run" / "prep" / "logs"
+    assert sorted(f.name for f in (logs / stage / "completions").iterdir()) == ["00000", "00001"]
+    assert not (tmp_path / "run" / "prep" / "stats.json").exists()
     resumed = run_kazllm(*args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "Skipping" in resumed.stderr  # datatrove skipped finished tasks
+    assert re.search(rf"^{stage} +4 tasks \(2 done before\)", resumed.stdout, re.M), resumed.stdout
+    assert re.search(r"^1_filter +4 tasks \(4 done before\)", resumed.stdout, re.M), resumed.stdout
     clean = run_kazllm(*[a.replace(str(tmp_path / "run"), str(tmp_path / "clean")) for a in args])
     assert clean.returncode == 0
     first = _kept(load_config(None, [f"run.out_dir={tmp_path / 'run'}"]))
     second = _kept(load_config(None, [f"run.out_dir={tmp_path / 'clean'}"]))
     assert first == second and len(first) == 24
+    # per-stage counts add the killed run's finished tasks to the resumed ones: the same as in one go
+    stats = [json.loads((tmp_path / d / "prep" / "stats.json").read_text(encoding="utf-8")) for d in ("run", "clean")]
+    assert stats[0] == stats[1] and stats[0]["stages"]["1_filter"]["in"] == 24
+
+
+def test_writers_replace_lone_surrogates_that_orjson_refuses(tmp_path):
+    # A JSON escape such as \udc80 in the input, or a file name that is not UTF-8, gives Python strings
+    # with lone surrogates; orjson, which datatrove's JsonlWriter uses, refuses them and would end the run.
+    doc = Document(text="қала\udc80сы", id="x\ud800", metadata={"path": "/d/bad\udcff.jsonl", "k\udc80": ["\ud83d\ude00"]})
+    with pytest.raises(TypeError, match="surrogates not allowed"), JsonlWriter(str(tmp_path / "stock"), compression=None) as w:
+        w.write(Document(text=doc.text, id=doc.id, metadata=dict(doc.metadata)))
+    with PrepJsonlWriter(tmp_path / "ours", "${rank}.jsonl") as w:
+        w.write(Document(text="таза мәтін", id="clean", metadata={"source": "web"}))
+        w.write(doc)
+    rows = [json.loads(line) for line in (tmp_path / "ours" / "00000.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert rows[0] == {"text": "таза мәтін", "id": "clean", "metadata": {"source": "web"}}
+    assert rows[1] == {"text": "қала\ufffdсы", "id": "x\ufffd",
+                       "metadata": {"path": "/d/bad\ufffd.jsonl", "k\ufffd": ["\U0001f600"]}}  # a pair is joined
+    assert w.stats["documents_with_lone_surrogates"].total == 1
+
+
+def test_input_with_lone_surrogates_runs_through_and_balances(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "esc.jsonl").write_text('{"id": "e\\ud800", "text": "' + KK[0].replace("қаласы", "қала\\udc80сы") + '", "note": "\\udfff"}\n',
+                                   encoding="utf-8")
+    (src / "bad\udcffname.jsonl").write_text(json.dumps({"id": "n", "text": KK[1]}, ensure_ascii=False) + "\n",
+                                            encoding="utf-8", errors="surrogateescape")  # the name is not UTF-8
+    stats = run_prep(_cfg(tmp_path))
+    assert stats["documents_in"] == 2 and stats["documents_kept"] == 2 and stats["balanced"]
+    kept = [json.loads(line) for f in (tmp_path / "run" / "prep" / "kept").glob("*.jsonl") for line in f.open(encoding="utf-8")]
+    assert not any("\ud800" <= c <= "\udfff" for row in kept for c in json.dumps(row, ensure_ascii=False))
+
+
+def test_prep_prints_one_line_per_stage_and_datatrove_logs_to_its_files(tmp_path):
+    _source_files(tmp_path / "src", [[KK[0], KK[0]], [KK[1], "Қысқа мәтін."]])
+    with (tmp_path / "src" / "part_1.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"id": "broken", "text": "жарты\n')  # one record in, one unreadable reject
+    args = [f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]", "prep.quality.min_words=10",
+            "prep.quality.min_alpha_word_ratio=0.5", "prep.executor.tasks=2", "prep.executor.workers=2"]
+    quiet = run_kazllm("prep", f"run.out_dir={tmp_path / 'quiet'}", *args)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "Stats:" not in quiet.stderr and "| INFO" not in quiet.stderr and "it/s]" not in quiet.stderr
+    lines = quiet.stdout.splitlines()
+    assert len(lines) == 10 and lines[-2].startswith("prep: 5 documents in, 2 kept, 3 rejected")
+    assert re.fullmatch(r"1_filter +2 tasks +in 5 +kept 3 +rejected 2 +\d+\.\d s", lines[0]), lines[0]
+    assert re.fullmatch(r"4_exact_filter +2 tasks +in 3 +kept 2 +rejected 1 +\d+\.\d s", lines[3]), lines[3]
+    stats = json.loads((tmp_path / "quiet" / "prep" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["stages"]["1_filter"]["in"] == stats["documents_in"] == 5  # per record, as the readers count
+    assert all(s["in"] == s["kept"] + s["rejected"] and s["balanced"] for s in stats["stages"].values())
+    task_log = (tmp_path / "quiet" / "prep" / "logs" / "1_filter" / "logs" / "task_00001.log").read_text(encoding="utf-8")
+    assert "Processing done for rank=1" in task_log and "Stats: Task 1" in task_log
+    verbose = run_kazllm("prep", "-v", f"run.out_dir={tmp_path / 'verbose'}", *args)
+    untimed = [[re.sub(r"\d+\.\d s$", "", x) for x in r.stdout.splitlines()[:8]] for r in (quiet, verbose)]
+    assert verbose.returncode == 0 and untimed[0] == untimed[1]  # the same stage lines, plus datatrove's logging:
+    assert "Stats: All 2 tasks" in verbose.stderr and "Launching pipeline for rank=1" in verbose.stderr
+
+
+def test_an_error_inside_a_quiet_task_still_reaches_the_console(tmp_path):
+    script = f"""
+from data_prep.pipeline import QuietLocalExecutor
+def fail(data, rank, world_size):
+    raise RuntimeError("a step failed in task " + str(rank))
+QuietLocalExecutor([fail], tasks=1, logging_dir={str(tmp_path / 'logs')!r}).run()
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "| ERROR" in result.stderr and "a step failed in task 0" in result.stderr
+    assert "Launching pipeline" not in result.stderr  # INFO stays in the task's log file
+    assert "Launching pipeline" in (tmp_path / "logs" / "logs" / "task_00000.log").read_text(encoding="utf-8")
 
 
 def test_a_changed_config_starts_afresh(tmp_path):
@@ -124,9 +225,10 @@ def test_slurm_dry_run_prints_the_job_chain_without_submitting(tmp_path):
                         "prep.executor.tasks=8")
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert out.count("#!/bin/bash") == 8 and "#SBATCH --partition=cpu" in out and "#SBATCH --array=0-7" in out
+    assert out.count("#!/bin/bash") == 9 and "#SBATCH --partition=cpu" in out and "#SBATCH --array=0-7" in out
     assert "#SBATCH --array=0-13" in out  # one MinHash bucket per task
     assert "launch_pickled_pipeline" in out and "(after 1_filter)" in out
+    assert "# --- stage 9_finish: 1 task(s) (after 8_minhash_filter)" in out  # stats.json, datasheet, manifest
     assert not (tmp_path / "run" / "prep" / "kept").exists()
 
 
@@ -135,6 +237,39 @@ def test_slurm_without_a_partition_is_a_clear_error(tmp_path):
     result = run_kazllm("prep", "--executor", "slurm", "--dry-run", f"prep.inputs=[{{path: {tmp_path / 'src'}}}]",
                         f"run.out_dir={tmp_path}")
     assert result.returncode == 2 and "slurm_partition is empty" in result.stderr
+
+
+@pytest.mark.slow
+def test_prep_on_slurm_ends_with_a_job_that_writes_stats_and_the_datasheet(slurm_cluster, tmp_path):
+    long_doc = " ".join(KK[1:])
+    _source_files(tmp_path / "src", [[KK[0], long_doc], [KK[0].upper(), KK[2]], [long_doc.replace("жақсы", "игі"), KK[3]]])
+    args = [f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]", "prep.quality.min_words=10",
+            "prep.quality.min_alpha_word_ratio=0.5", "prep.executor.tasks=2"]
+    local = run_kazllm("prep", f"run.out_dir={tmp_path / 'local'}", *args)
+    assert local.returncode == 0, local.stderr[-2000:]
+    submitted = subprocess.run([sys.executable, "-m", "kazllm.cli", "prep", "--executor", "slurm", f"run.out_dir={tmp_path / 'slurm'}",
+                                *args, "prep.executor.slurm_partition=debug"], cwd=REPO, env=slurm_cluster.env,
+                               capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stderr[-2000:]
+    assert "rerun" not in submitted.stdout
+    finish = re.search(r"9_finish \(job (\d+)\)", submitted.stdout).group(1)
+    prep = tmp_path / "slurm" / "prep"
+    assert not (prep / "stats.json").exists()  # the jobs write it, not the submitting command
+    deadline, state = time.monotonic() + 300, {}
+    while time.monotonic() < deadline:
+        state = slurm_cluster.job(finish)
+        if state.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY"):
+            break
+        time.sleep(0.5)
+    log = prep / "logs" / "slurm" / f"{finish}_0.out"
+    log_text = log.read_text(errors="replace") if log.exists() else "(no job log)"
+    assert state.get("JobState") == "COMPLETED", f"{state}\n{log_text[-3000:]}\n{slurm_cluster.log_tail()}"
+    read = [json.loads((tmp_path / run / "prep" / name).read_text(encoding="utf-8"))
+            for run in ("local", "slurm") for name in ("stats.json", "datasheet.json")]
+    assert read[2] == read[0] and read[0]["documents_kept"] == 4 and read[0]["stages"]["8_minhash_filter"]["rejected"] == 1
+    assert {**read[3], "created": ""} == {**read[1], "created": ""}
+    assert (prep / "datasheet.md").is_file() and json.loads((prep / "manifest.json").read_text())["documents_kept"] == 4
+    assert "8_minhash_filter" in log_text and "prep: 6 documents in, 4 kept, 2 rejected" in log_text
 
 
 LINES = ["Қазақстан Орталық Азиядағы ең үлкен мемлекет болып табылады.", "Привет, как у тебя дела сегодня?",

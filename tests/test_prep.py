@@ -100,6 +100,9 @@ def test_pipeline_accounts_for_every_document_with_a_reason(tmp_path):
         "unreadable:missing_field 'text'": 1,
     }
     assert stats["pii_masked"] == {"phone": 1}
+    # each record is one document in, unreadable ones too, in every stage's count as in the readers' input_counts
+    assert stats["stages"]["1_filter"] == {"tasks": 1, "in": 6, "kept": 2, "rejected": 4, "balanced": True}
+    assert stats["stages"]["4_exact_filter"] == {"tasks": 1, "in": 2, "kept": 1, "rejected": 1, "balanced": True}
     prep_dir = cfg.stage_dir("prep")
     kept = [json.loads(line) for f in (prep_dir / "kept").glob("*.jsonl") for line in f.open(encoding="utf-8")]
     assert [k["id"] for k in kept] == ["kk1"] and "<PHONE>" in kept[0]["text"]

@@ -21,19 +21,15 @@ from kazllm.artifacts import read_json, read_jsonl
 from kazllm.data import SequenceLoader, TokenShardReader
 from kazllm.train import EXIT_REQUEUE
 
-from .conftest import REPO
+from .conftest import REPO, link_prepared_stages
 
 STEPS = 8
-COMMON = [f"train.steps={STEPS}", "train.save_every=2", "train.log_every=1", "train.seq_len=64",
+COMMON = [f"train.steps={STEPS}", "train.warmup_steps=2", "train.save_every=2", "train.log_every=1", "train.seq_len=64",
           "train.zero_stage=2", "train.micro_batch_size=4", "train.nproc=1", "train.keep_last=3"]
 TIMEOUT = 600
 
 
-def _prepare(sample_run, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    for stage in ("prep", "tokenizer", "shards"):
-        (out / stage).symlink_to(sample_run.stage_dir(stage))
-    return out / "checkpoints"
+_prepare = link_prepared_stages  # tests/conftest.py
 
 
 def _command(sample_run, out: Path, *overrides: str) -> list[str]:
@@ -181,7 +177,7 @@ def test_a_two_rank_checkpoint_resumes_on_one_rank_with_the_same_data_order(samp
     proc = _start(sample_run, tmp_path, "train.nproc=2", "train.micro_batch_size=2")
     _wait_until(lambda: _steps_logged(ckpt_dir) >= 3, proc, tmp_path)
     (ckpt_dir / ckpt.PREEMPT_FILE).touch()  # what the sbatch trap does
-    assert proc.wait(timeout=TIMEOUT) == EXIT_REQUEUE, (tmp_path / "run.log").read_text()[-3000:]  # torchrun said 1
+    assert proc.wait(timeout=TIMEOUT) == EXIT_REQUEUE, (tmp_path / "run.log").read_text()[-3000:]
     step = read_json(ckpt_dir / ckpt.PREEMPTED_FILE)["step"]
     saved = read_json(ckpt_dir / f"step{step}" / ckpt.META_FILE)
     assert saved["world_size"] == 2 and saved["loader"]["consumed"] == step * 4

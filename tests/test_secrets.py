@@ -24,7 +24,7 @@ def test_no_token_reaches_the_run_directory_or_the_logs(sample_run, tmp_path):
            "HF_HUB_OFFLINE": "1"}
     common = ["--config", str(config), f"run.out_dir={out}", "export.license=apache-2.0"]
     commands = [
-        ["train", *common, "train.steps=2", "train.nproc=1", "train.zero_stage=2", "train.wandb.enabled=true"],
+        ["train", *common, "train.steps=2", "train.warmup_steps=1", "train.nproc=1", "train.zero_stage=2", "train.wandb.enabled=true"],
         ["export", *common],
         ["eval", *common, "--tasks", "sample_ppl_kk,sample_mt_kk_en", "--limit", "2", "--max-new-tokens", "4",
          "--update-card", str(out / "export")],

@@ -1,10 +1,10 @@
-"""`kazllm slurm submit` and the job it renders, on a real Slurm cluster on localhost.
+"""`kazllm slurm submit` and the jobs it renders, on a real Slurm cluster on localhost.
 
 The cluster (tests/slurm_cluster.py) is munge + slurmctld + two slurmd virtual nodes, installed from
 Debian packages when missing; the tests that need it skip with the reason when it cannot run (not
 root, no apt-get, install failed). The end-to-end test trains on both virtual nodes through srun +
 torchrun c10d, is preempted with USR1, requeues itself, resumes and must end exactly where an
-uninterrupted run ends.
+uninterrupted run ends. The stage test queues a tokenizer job and a pretokenize job behind it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 
 from kazllm.config import load_config
 from kazllm.errors import ConfigError, InputError
-from kazllm.slurm import render_sbatch, submit, world_size
+from kazllm.slurm import STAGES, render_sbatch, submit, world_size
 from tests.conftest import REPO, run_kazllm
-from tests.slurm_cluster import ClusterUnavailable, LocalSlurmCluster, _free_ports
+from tests.slurm_cluster import LocalSlurmCluster, _free_ports
 
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
 NATIONAL = str(REPO / "configs" / "national_8b_13b.yaml")
@@ -94,18 +94,43 @@ def test_submit_refuses_a_run_without_shards(tmp_path):
         submit(cfg)
 
 
+@pytest.mark.parametrize("stage", ["export", "eval"])
+def test_stage_job_dry_run_is_one_task_running_that_stage_with_the_saved_config(tmp_path, stage):
+    r = run_kazllm("slurm", "submit", "--stage", stage, "--config", NATIONAL, "--partition", "gpu", "--after", "41",
+                   "--dry-run", f"run.out_dir={tmp_path}")
+    assert r.returncode == 0, r.stderr
+    script = r.stdout
+    job_dir = tmp_path / "slurm" / stage
+    command = " ".join(STAGES[stage].command)
+    for line in ["#SBATCH --nodes=1", "#SBATCH --ntasks=1", "#SBATCH --partition=gpu", "#SBATCH --time=48:00:00",
+                 f"#SBATCH --job-name=kazllm-{stage}-{tmp_path.name}", f"#SBATCH --output={job_dir}/slurm-%j.out",
+                 "#SBATCH --dependency=afterok:41", "#SBATCH --exclusive",
+                 f"{sys.executable} -m kazllm.cli {command} --config {job_dir}/resolved_config.yaml\n"]:
+        assert line in script, line
+    # eval scores on one device; export converts on the CPU: neither takes the training job's 8 GPUs
+    assert ("#SBATCH --gpus-per-node=1" in script) == (stage == "eval") and "--gpus-per-node=8" not in script
+    assert "torch.distributed.run" not in script and "--requeue" not in script
+    assert "{{" not in script and subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    assert not (tmp_path / "slurm").exists()
+
+
+def test_stage_jobs_refuse_a_missing_input_and_training_options(tmp_path):
+    cfg = load_config(QUICKSTART, [f"run.out_dir={tmp_path}"])
+    with pytest.raises(InputError, match="run `kazllm tokenizer train` first"):
+        submit(cfg, stage="pretokenize")
+    with pytest.raises(InputError, match="run `kazllm train` first"):
+        submit(cfg, stage="export")
+    with pytest.raises(InputError, match="--after"):
+        submit(cfg, stage="export", after="12; rm -rf /")
+    assert not (tmp_path / "slurm").exists()
+    r = run_kazllm("slurm", "submit", "--stage", "tokenizer", "--nodes", "2", "--config", QUICKSTART, "--dry-run")
+    assert r.returncode == 2 and "--nodes and --procs-per-node are for the training job" in r.stderr
+
+
 # --- a real cluster ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory):
-    cluster = LocalSlurmCluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-    except ClusterUnavailable as e:
-        pytest.skip(f"no local Slurm cluster: {e}")
-    yield cluster
-    cluster.stop()
+# `slurm_cluster`: tests/conftest.py (one real cluster for the session, shared with the prep-on-Slurm test)
 
 
 TRAIN = ["train.steps=30", "train.seq_len=64", "train.micro_batch_size=4", "train.log_every=1",
@@ -176,3 +201,50 @@ def test_preempted_two_node_job_requeues_resumes_and_matches_an_uninterrupted_ru
     manifest = json.loads((ckpt / "manifest.json").read_text())
     assert manifest["summary"]["steps"] == 30 and manifest["summary"]["world_size"] == 2
     assert not (ckpt / "PREEMPT").exists()
+
+
+def _finished(cluster: LocalSlurmCluster, job_id: str) -> dict | None:
+    job = cluster.job(job_id)
+    return job if job.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") else None
+
+
+@pytest.mark.slow
+def test_tokenizer_and_pretokenize_jobs_queued_in_a_chain_build_the_stages(slurm_cluster, sample_run, tmp_path):
+    run = tmp_path / "stages"
+    shutil.copytree(sample_run.stage_dir("prep"), run / "prep")
+    overrides = [f"run.out_dir={run}", "tokenizer.vocab_size=2000", "tokenizer.parity_lines=500"]
+
+    def submit_stage(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "kazllm.cli", "slurm", "submit", *args, "--config", QUICKSTART,
+                            "--time", "00:10:00", *overrides], cwd=REPO, env=slurm_cluster.env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split("submitted job ")[1].split(":")[0]
+
+    # Both at once: pretokenize has no tokenizer yet, so it is only accepted behind the tokenizer job.
+    tok_id = submit_stage("--stage", "tokenizer")
+    shards_id = submit_stage("--stage", "pretokenize", "--after", tok_id)
+    logs = {tok_id: run / "slurm" / "tokenizer" / f"slurm-{tok_id}.out",
+            shards_id: run / "slurm" / "pretokenize" / f"slurm-{shards_id}.out"}
+    try:
+        for job_id, log in logs.items():
+            final = _wait(lambda j=job_id: _finished(slurm_cluster, j), 300, f"job {job_id}", slurm_cluster, log)
+            assert final["JobState"] == "COMPLETED" and final["ExitCode"] == "0:0", log.read_text()[-3000:]
+    finally:
+        slurm_cluster.run(["scancel", tok_id, shards_id], check=False)
+    for stage, job_id, command in (("tokenizer", tok_id, "tokenizer train"), ("pretokenize", shards_id, "pretokenize")):
+        job_dir = run / "slurm" / stage
+        assert f"kazllm: {stage} finished with exit code 0" in logs[job_id].read_text()
+        manifest = json.loads((job_dir / "manifest.json").read_text())
+        assert manifest["job_id"] == job_id and manifest["command"] == ["kazllm", *command.split()]
+        assert load_config(job_dir / "resolved_config.yaml").tokenizer.vocab_size == 2000
+        assert f"-m kazllm.cli {command} --config {job_dir}/resolved_config.yaml" in (job_dir / f"{stage}.sbatch").read_text()
+    assert f"#SBATCH --dependency=afterok:{tok_id}" in (run / "slurm" / "pretokenize" / "pretokenize.sbatch").read_text()
+    tokenizer = json.loads((run / "tokenizer" / "manifest.json").read_text())
+    assert tokenizer["vocab_size"] == 2000 and (run / "tokenizer" / "hf" / "tokenizer.json").is_file()
+    shards = json.loads((run / "shards" / "manifest.json").read_text())
+    assert shards["tokenizer_sha256"] == tokenizer["spm_sha256"]  # tokenized with the first job's tokenizer
+    reference = json.loads((sample_run.stage_dir("shards") / "manifest.json").read_text())
+    for split in ("train", "val"):  # every kept document, split as a local run splits them
+        assert shards["splits"][split]["documents"] == reference["splits"][split]["documents"] > 0
+        assert shards["splits"][split]["tokens"] > 0 and (run / "shards" / split).is_dir()

@@ -25,7 +25,7 @@ def _train(sample_run, out, *overrides):
 
 def test_two_rank_zero3_matches_one_process(sample_run, tmp_path):
     """ZeRO-3 really shards parameters over 2 ranks; the maths must not change: same losses."""
-    common = ["train.steps=6", "train.log_every=1", "train.seq_len=64"]
+    common = ["train.steps=6", "train.warmup_steps=2", "train.log_every=1", "train.seq_len=64"]
     single = _train(sample_run, tmp_path / "one", *common, "train.nproc=1", "train.zero_stage=0", "train.micro_batch_size=4")
     sharded = _train(sample_run, tmp_path / "two", *common, "train.nproc=2", "train.zero_stage=3", "train.micro_batch_size=2")
     assert [m["step"] for m in sharded] == list(range(1, 7))
@@ -44,7 +44,7 @@ def test_two_rank_zero3_matches_one_process(sample_run, tmp_path):
 def test_export_gives_a_model_that_auto_classes_load_and_generate_from(sample_run, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _train(sample_run, tmp_path, "train.steps=4", "train.nproc=2", "train.zero_stage=2", "train.micro_batch_size=2",
+    _train(sample_run, tmp_path, "train.steps=4", "train.warmup_steps=2", "train.nproc=2", "train.zero_stage=2", "train.micro_batch_size=2",
            "train.wandb.enabled=true")
     assert list((tmp_path / "checkpoints" / "wandb").glob("offline-run-*")), "wandb wrote no offline run"
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
