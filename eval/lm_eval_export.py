@@ -21,7 +21,9 @@ How the scores stay identical (tests/test_eval_parity.py runs lm-eval on the exp
 - generation: greedy, stopped at the task's stop strings, max_gen_toks = the task's budget (kazllm caps it
   at half the model's context; so does this only where the model allows it), and --batch_size 1 on both
   sides for bit-identical text (left padding changes float rounding; a near-tie can flip a greedy token);
-- perplexity (loglikelihood_rolling): equal where each document fits in one window of the model.
+- perplexity (loglikelihood_rolling): run with `add_bos_token=False` (lm-eval scores a rolling text from its
+  BOS prefix already); equal where each document fits one window (longer ones: lm-eval's windows are
+  disjoint, kazllm's advance by half a window).
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ LIMIT = 3
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The exported task files, two extra tasks by path: QA with a description (an instruction before the
-    examples); a tiny model; both harnesses' outputs. (Perplexity exports as loglikelihood_rolling but is not
-    yet identical: see docs/eval.md.)"""
+    examples); a tiny model; both harnesses' outputs. (Perplexity: its own test below, run with add_bos_token=False.)"""
     lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
     from lm_eval.tasks import TaskManager
 
@@ -106,3 +105,39 @@ def test_multiple_choice_tasks_equal_lm_eval_item_by_item(exported, name):
     for m in ("acc", "acc_norm"):
         assert task["metrics"][m] == result[f"{m},none"]
         assert task["stderr"][m] == pytest.approx(result[f"{m}_stderr,none"])
+
+
+@pytest.mark.slow
+def test_perplexity_equals_lm_eval_for_documents_within_one_window(tmp_path):
+    """lm-eval scores a rolling log-likelihood from its prefix token (BOS) with `add_bos_token=False`: with True
+    it also scores a second BOS inside the text. Documents longer than a window differ by design (lm-eval:
+    disjoint windows; kazllm: half-window strides, more context), so these fit one window."""
+    lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
+    from lm_eval.tasks import TaskManager
+
+    from eval.runner import evaluate
+    from kazllm.cli import main
+
+    lines = [line for line in (REPO / "data/sample/eval/heldout_kk.txt").read_text(encoding="utf-8").splitlines()
+             if 40 <= len(line) <= 300][:3]
+    (tmp_path / "docs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "short_ppl.yaml").write_text(
+        f'type: perplexity\ndata: {{path: {tmp_path / "docs.txt"}, separator: "\\n"}}\nmax_length: 256\n', encoding="utf-8")
+    task = str(tmp_path / "short_ppl.yaml")
+    main(["eval", "export-lm-eval", "--out", str(tmp_path / "tasks"), "--tasks", task])
+    model = bench_eval().build_tiny_model(tmp_path / "model", vocab=1000)
+    ours = evaluate(str(model), [task], tmp_path / "ours", batch_size=1, device="cpu", dtype="float32")
+    mine = [json.loads(line) for line in (tmp_path / "ours" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(mine) == 3 and all(s["tokens"] < 256 for s in mine)
+    os.environ["DISABLE_MULTIPROC"] = "1"
+    try:
+        theirs = lm_eval.simple_evaluate(
+            model="hf", model_args={"pretrained": str(model), "dtype": "float32", "add_bos_token": False},
+            tasks=["kazllm_short_ppl"], task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
+            batch_size=1, device="cpu", log_samples=True, bootstrap_iters=0)
+    finally:
+        del os.environ["DISABLE_MULTIPROC"]
+    logged = sorted(theirs["samples"]["kazllm_short_ppl"], key=lambda s: s["doc_id"])
+    assert [-s["nll"] for s in mine] == pytest.approx([float(t["resps"][0][0]) for t in logged], abs=1e-3)
+    result = theirs["results"]["kazllm_short_ppl"]
+    assert ours["tasks"]["short_ppl"]["metrics"]["bits_per_byte"] == pytest.approx(result["bits_per_byte,none"], rel=1e-6)
