@@ -44,6 +44,7 @@ _WORD = re.compile(r"\w+")
 # KazNERD-style text puts spaces around punctuation; documents read as written text
 _SPACE_BEFORE = re.compile(r" ([,.!?:;»)”])")
 _SPACE_AFTER = re.compile(r"([«(“]) ")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[«\"(“]?[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ])")
 JUNK_KINDS = ("foreign", "menu", "repeated_line", "few_words", "symbols")
 MENU = ["Басты бет", "Жаңалықтар", "Біз туралы", "Байланыс", "Кіру", "Тіркелу", "Іздеу", "Мұрағат", "Қызметтер",
         "Жарнама", "Сайт картасы", "Құпиялық саясаты", "RSS", "Facebook", "Instagram", "Telegram"]
@@ -73,12 +74,15 @@ class Counts:
 
 
 def read_sentences(path: Path) -> list[str]:
-    """Distinct sentences of a one-text-per-line file, detokenised, long enough to carry a 5-gram."""
+    """Distinct sentences of a one-text-per-line file, detokenised, of 6 to 60 words. Lines that hold a
+    whole passage (KazQAD contexts) are split into their sentences: a passage drawn into two documents
+    would make them near duplicates that nobody planted."""
     seen: dict[str, None] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         text = _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", " ".join(line.split())))
-        if len(_WORD.findall(text)) >= 6:
-            seen.setdefault(text, None)
+        for sentence in _SENTENCE_END.split(text):
+            if 6 <= len(_WORD.findall(sentence)) <= 60:
+                seen.setdefault(sentence, None)
     return list(seen)
 
 
