@@ -469,9 +469,10 @@ class QuietLocalExecutor(LocalPipelineExecutor):
 
 
 def _run_local(pipeline, tasks: int, workers: int, logging_dir: Path, verbose: bool) -> int:
-    """Run one stage here; returns how many of its tasks had finished before (and were skipped)."""
+    """Run one stage here with `workers` processes; returns how many of its tasks had finished before (and
+    were skipped)."""
     executor = (LocalPipelineExecutor if verbose else QuietLocalExecutor)(
-        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir), skip_completed=True)
+        pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir), skip_completed=True)
     done_before = tasks - len(executor.get_incomplete_ranks())
     if not verbose:
         logger.disable("datatrove.executor.local")
@@ -570,7 +571,7 @@ def run_prep(cfg: KazllmConfig, verbose: bool = False) -> dict:
     for name, pipeline, tasks in stages:
         logging_dir = prep_dir / "logs" / name
         start = time.perf_counter()
-        done_before = _run_local(pipeline, tasks, cfg.prep.executor.workers, logging_dir, verbose)
+        done_before = _run_local(pipeline, tasks, cfg.prep.executor.local_workers(tasks), logging_dir, verbose)
         seconds[name] = round(time.perf_counter() - start, 3)
         print(stage_line(name, stage_counts(logging_dir), tasks, done_before, seconds[name]), flush=True)
     # wall time of each stage in this invocation (a resumed run times only what was left); kept out of

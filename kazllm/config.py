@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 import types
 import typing
@@ -180,8 +181,9 @@ class ExecutorSection:
     """local (datatrove LocalPipelineExecutor) or slurm (SlurmPipelineExecutor job arrays)."""
     tasks: int = 1
     """Parallel tasks for the per-document stages (input files are split across them)."""
-    workers: int = 1
-    """Local processes running those tasks at once."""
+    workers: int = 0
+    """Local processes running a stage's tasks at once; 0 (the default) = one per CPU core, never more than
+    the stage's tasks. (1 ran them one after another: measured on 0.5 GB, half the speed on 2 cores.)"""
     slurm_partition: str = ""
     slurm_time: str = "24:00:00"
     slurm_cpus_per_task: int = 1
@@ -192,8 +194,12 @@ class ExecutorSection:
     def __post_init__(self) -> None:
         if self.kind not in ("local", "slurm"):
             raise ValueError(f"kind must be 'local' or 'slurm', got {self.kind!r}")
-        if self.tasks < 1 or self.workers < 1:
-            raise ValueError("tasks and workers must be at least 1")
+        if self.tasks < 1 or self.workers < 0:
+            raise ValueError("tasks must be at least 1 and workers at least 0 (0 = one per CPU core)")
+
+    def local_workers(self, tasks: int) -> int:
+        """Processes for a local stage of `tasks` tasks."""
+        return max(1, min(self.workers or os.cpu_count() or 1, tasks))
 
 
 @dataclass

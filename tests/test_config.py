@@ -80,3 +80,16 @@ def test_resolved_config_round_trips_with_kazakh_text(tmp_path):
 def test_train_values_are_checked_when_the_config_loads(override, message):
     with pytest.raises(ConfigError, match=rf"^command line: invalid value under 'train': {message}$"):
         load_config(None, [override])
+
+
+def test_prep_runs_one_worker_per_core_by_default_never_more_than_the_tasks():
+    import os
+
+    from kazllm.config import ExecutorSection
+
+    cores = os.cpu_count() or 1
+    assert ExecutorSection().local_workers(14) == min(cores, 14)
+    assert ExecutorSection().local_workers(1) == 1
+    assert ExecutorSection(workers=3).local_workers(2) == 2 and ExecutorSection(workers=1).local_workers(8) == 1
+    with pytest.raises(ValueError, match="workers at least 0"):
+        ExecutorSection(workers=-1)

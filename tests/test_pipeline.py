@@ -115,7 +115,8 @@ def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path, die_at, stage)
     news = [json.loads(line)["text"] for line in (REPO / "data/sample/corpus/jsonl/kk_news.jsonl").open(encoding="utf-8")]
     _source_files(tmp_path / "src", [news[i * 6 : i * 6 + 6] for i in range(4)])
     args = ["prep", f"run.out_dir={tmp_path / 'run'}", f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
-            "prep.quality.min_words=10", "prep.executor.tasks=4"]
+            # one worker: the tasks run in this process, where the kill hook (an audit hook) is installed
+            "prep.quality.min_words=10", "prep.executor.tasks=4", "prep.executor.workers=1"]
     with open(tmp_path / "killed.log", "wb") as log:  # not a pipe: the run's orphaned helpers would hold it open
         killed = subprocess.Popen([sys.executable, "-c", DIE_AT_OPEN, *args], cwd=REPO, stdout=log, stderr=log,
                                   env={**os.environ, "KAZLLM_TEST_DIE_AT": die_at}, start_new_session=True)
