@@ -379,9 +379,9 @@ def _jsonl_record(source: InputSource, file: Path, line_no: int, raw: bytes | No
     text, problem, encoding = decode_line(raw.rstrip(b"\r\n"), first=line_no == 1)
     if problem:
         return unreadable(file, problem, line=line_no)
-    record, problem = parse_json(text)
+    record, problem, detail = parse_json(text)
     if problem:
-        return unreadable(file, problem, line=line_no)
+        return unreadable(file, problem, line=line_no, **({"detail": detail} if detail else {}))
     if not isinstance(record, dict):
         return unreadable(file, "not_an_object", line=line_no)
     doc = _record_document(source, file, record, line=line_no)
@@ -400,18 +400,19 @@ def _json_int(digits: str) -> int:
     return value
 
 
-def parse_json(text: str) -> tuple[Any, str | None]:
-    """(value, None), or (None, reason): bad_json (message, column), json_too_deep (more than
-    MAX_JSON_DEPTH levels), json_number_too_long (an integer beyond 64 bits, which no JSONL writer stores)."""
+def parse_json(text: str) -> tuple[Any, str | None, str | None]:
+    """(value, None, None), or (None, reason, detail): bad_json (detail: the parser's message and column),
+    json_too_deep (more than MAX_JSON_DEPTH levels), json_number_too_long (an integer beyond 64 bits, which no
+    JSONL writer stores). The detail stays out of the reason, so reasons tally into a short table."""
     try:
         value = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
-        return None, f"bad_json ({e.msg}, column {e.colno})"
+        return None, "bad_json", f"{e.msg}, column {e.colno}"
     except RecursionError:
-        return None, "json_too_deep"
+        return None, "json_too_deep", None
     except _JsonNumberTooLong:
-        return None, "json_number_too_long"
-    return (None, "json_too_deep") if nested_deeper_than(value, MAX_JSON_DEPTH) else (value, None)
+        return None, "json_number_too_long", None
+    return (None, "json_too_deep", None) if nested_deeper_than(value, MAX_JSON_DEPTH) else (value, None, None)
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:

@@ -101,8 +101,7 @@ def test_a_file_name_with_non_utf8_bytes_is_carried_with_escapes(tmp_path):
     (folder / os.fsdecode(b"\xffnews.jsonl")).write_bytes(jsonl_lines([{"text": KK_1}]) + b"{broken\n")
     counts = tmp_path / "counts"
     docs = list(SourceReader([InputSource(path=str(folder))], counts_dir=counts).run())
-    assert [d.text for d in kept(docs)] == [KK_1] and reasons(docs) == ["bad_json (Expecting property name "
-                                                                        "enclosed in double quotes, column 2)"]
+    assert [d.text for d in kept(docs)] == [KK_1] and reasons(docs) == ["bad_json"]
     assert docs[0].id == "\\xffnews:1" and docs[1].id == "\\xffnews.jsonl:2"
     assert {d.metadata["path"] for d in docs} == {d.metadata["url"] for d in docs} == {f"{folder}/\\xffnews.jsonl"}
     assert json.loads((counts / "00000.json").read_text(encoding="utf-8")) == {"\\xffnews": 2}
@@ -235,7 +234,7 @@ def test_prep_over_hostile_input_keeps_every_good_document_and_rejects_each_bad_
     stats = run_prep(cfg)  # used to end with TypeError (surrogates) or lose records without a row
 
     expected_rejects = {
-        "unreadable:bad_json (Expecting property name enclosed in double quotes, column 2)": 1,
+        "unreadable:bad_json": 1,
         "unreadable:nul_byte": 1, "unreadable:binary (gzip signature)": 1, "unreadable:json_too_deep": 2,
         "unreadable:json_number_too_long": 2, "unreadable:encoding:cp1251": 1, "unreadable:broken_symlink": 1,
         "unreadable:symlink_loop": 1, "unreadable:truncated_gzip": 1,

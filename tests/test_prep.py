@@ -96,7 +96,7 @@ def test_pipeline_accounts_for_every_document_with_a_reason(tmp_path):
     assert stats["documents_in"] == 6 and stats["documents_kept"] == 1 and stats["balanced"]
     assert stats["rejected_by_reason"] == {
         "dedup:exact": 1, "language:ru": 1, "quality:too_few_words": 1,
-        "unreadable:bad_json (Unterminated string starting at, column 26)": 1,  # line 5 of the file
+        "unreadable:bad_json": 1,  # line 5 of the file
         "unreadable:missing_field 'text'": 1,
     }
     assert stats["pii_masked"] == {"phone": 1}
@@ -111,6 +111,7 @@ def test_pipeline_accounts_for_every_document_with_a_reason(tmp_path):
     assert {r["metadata"]["filter_reason"] for r in rejected} == set(stats["rejected_by_reason"])
     broken = next(r for r in rejected if r["metadata"]["filter_reason"].startswith("unreadable:bad_json"))
     assert broken["metadata"]["line"] == 5 and broken["metadata"]["path"] == str(src)
+    assert broken["metadata"]["detail"] == "Unterminated string starting at, column 26"  # the parser's words
     assert (prep_dir / "resolved_config.yaml").is_file() and (prep_dir / "manifest.json").is_file()
 
 

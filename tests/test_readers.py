@@ -350,8 +350,9 @@ def test_broken_json_line_is_quarantined_with_its_line(tmp_path):
     path.write_bytes(jsonl_lines([{"text": KK_1}]) + b'{"text": "\xd0\xb6\xd0\xb0\n' + b"[1, 2]\n" +
                      jsonl_lines([{"body": KK_2}, {"text": KK_3}]))
     docs = read_all(tmp_path, path=path)
-    assert reasons(docs) == ["bad_json (Unterminated string starting at, column 10)", "not_an_object",
-                             "missing_field 'text'"]
+    assert reasons(docs) == ["bad_json", "not_an_object", "missing_field 'text'"]
+    broken = next(d for d in docs if d.metadata.get("unreadable") == "bad_json")
+    assert broken.metadata["detail"] == "Unterminated string starting at, column 10"  # the parser's words
     assert [d.metadata["line"] for d in docs] == [1, 2, 3, 4, 5] and len(kept(docs)) == 2
 
 
