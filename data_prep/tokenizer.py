@@ -23,6 +23,8 @@ import random
 import re
 import shutil
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import sentencepiece as spm
@@ -60,12 +62,11 @@ def split_lang_path(spec: str) -> tuple[str | None, Path]:
     return None, Path(spec)
 
 
-def read_input_files(specs: list[str]) -> dict[str, list[str]]:
-    """Non-empty lines per language from text or JSONL files (`LANG=FILE` names the language).
+def iter_input_paragraphs(specs: list[str]) -> Iterator[tuple[str, str]]:
+    """(language, line) for every non-empty line of text or JSONL files (`LANG=FILE` names the language).
 
     JSONL records give their paragraphs (`text` split on newlines) and their language from
     `metadata.language` or `language`; other lines count as "und" (undetermined)."""
-    groups: dict[str, list[str]] = defaultdict(list)
     for spec in specs:
         lang, path = split_lang_path(spec)
         if not path.is_file():
@@ -75,22 +76,27 @@ def read_input_files(specs: list[str]) -> dict[str, list[str]]:
                 if "text" not in rec:
                     raise InputError(f"{path}: a record has no 'text' field")
                 rec_lang = lang or (rec.get("metadata") or {}).get("language") or rec.get("language") or "und"
-                groups[rec_lang].extend(p for p in rec["text"].split("\n") if p.strip())
+                yield from ((rec_lang, p) for p in rec["text"].split("\n") if p.strip())
         else:
             with open(path, encoding="utf-8") as f:
-                groups[lang or "und"].extend(line.rstrip("\n") for line in f if line.strip())
+                yield from ((lang or "und", line.rstrip("\n")) for line in f if line.strip())
+
+
+def read_input_files(specs: list[str]) -> dict[str, list[str]]:
+    """Non-empty lines per language of `iter_input_paragraphs(specs)`, in file order."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for lang, line in iter_input_paragraphs(specs):
+        groups[lang].append(line)
     return dict(groups)
 
 
-def read_kept_paragraphs(prep_dir: Path) -> dict[str, list[str]]:
-    """Paragraphs (non-empty lines) of every kept document, per metadata.language, in file order."""
+def iter_kept_paragraphs(prep_dir: Path) -> Iterator[tuple[str, str]]:
+    """(metadata.language, paragraph) for every non-empty line of every kept document, in file order."""
     from data_prep.pipeline import kept_files
 
-    groups: dict[str, list[str]] = defaultdict(list)
     for rec in iter_jsonl(kept_files(prep_dir)):
         lang = (rec.get("metadata") or {}).get("language") or "und"
-        groups[lang].extend(p for p in rec["text"].split("\n") if p.strip())
-    return dict(groups)
+        yield from ((lang, p) for p in rec["text"].split("\n") if p.strip())
 
 
 def allocate_bytes(size: dict[str, int], shares: dict[str, float], max_bytes: int,
@@ -112,37 +118,92 @@ def allocate_bytes(size: dict[str, int], shares: dict[str, float], max_bytes: in
     return alloc
 
 
-def sample_by_language(groups: dict[str, list[str]], weights: dict[str, float], max_bytes: int,
-                       max_lines: int, seed: int, max_upsample: float = 1.0) -> tuple[list[str], dict]:
-    """Draw training lines so that each language gets its weight's share of the byte cap.
+Paragraphs = Callable[[], Iterable[tuple[str, str]]]
+"""A re-readable source of (language, line): called once per pass, so the corpus is never held in memory."""
+
+
+@dataclass
+class TokenizerSample:
+    lines: list[str]
+    """The training lines, shuffled, at most max_lines."""
+    languages: dict
+    """Per language: weight, available_bytes, lines, bytes (for the manifest)."""
+    check: list[str]
+    """Up to `check_lines` lines drawn uniformly from ALL the text (every language), for the parity check."""
+    kk_check: list[str]
+    """Up to `check_lines` Kazakh lines drawn uniformly (all lines when no weighted language is present)."""
+
+
+class _Reservoir:
+    """A uniform sample of at most k items of a stream of unknown length (Vitter's algorithm R)."""
+
+    def __init__(self, k: int, rng: random.Random):
+        self.k, self.rng, self.seen, self.items = k, rng, 0, []
+
+    def offer(self, item: str) -> None:
+        self.seen += 1
+        if len(self.items) < self.k:
+            self.items.append(item)
+        else:
+            j = self.rng.randrange(self.seen)
+            if j < self.k:
+                self.items[j] = item
+
+
+# Pass 2 keeps a line of a sampled-down language with this many times its share's probability (plus a
+# little), then trims the shuffled pick to the share: memory stays ~1.2x the byte cap, never the corpus.
+_OVERSAMPLE = 1.2
+
+
+def sample_by_language(paragraphs: Paragraphs | dict[str, list[str]], weights: dict[str, float], max_bytes: int,
+                       max_lines: int, seed: int, max_upsample: float = 1.0, check_lines: int = 0) -> TokenizerSample:
+    """Draw training lines so that each language gets its weight's share of the byte cap, in two streaming
+    passes over `paragraphs` (sizes, then the draw), so memory is bounded by max_bytes, not the corpus.
 
     Weights are renormalised over the languages present; text in languages without a weight is left out
     (and logged), unless no named language is present at all, in which case every language counts by its
     size. A language with more text than its share is sampled down at random; one with less gives all of
-    it, repeated up to `max_upsample` times, and its unused share goes to the others (`allocate_bytes`).
-    Returns the lines (shuffled, at most max_lines) and a per-language summary for the manifest."""
+    it, repeated up to `max_upsample` times, and its unused share goes to the others (`allocate_bytes`)."""
+    if isinstance(paragraphs, dict):
+        groups = paragraphs
+        paragraphs = lambda: ((lang, line) for lang, lines in groups.items() for line in lines)  # noqa: E731
     rng = random.Random(seed)
-    size = {lang: sum(len(x.encode("utf-8")) + 1 for x in lines) for lang, lines in groups.items()}
+    size: dict[str, int] = defaultdict(int)
+    for lang, line in paragraphs():
+        size[lang] += len(line.encode("utf-8")) + 1
     present = {lang: w for lang, w in weights.items() if w > 0 and size.get(lang)}
     if not present:
         present = {lang: float(n) for lang, n in size.items() if n}
-        log.info("no language of tokenizer.language_weights in the input (%s): using all text", sorted(groups))
+        log.info("no language of tokenizer.language_weights in the input (%s): using all text", sorted(size))
     else:
         missing = sorted(lang for lang, w in weights.items() if w > 0 and lang not in present)
-        dropped = sorted(set(groups) - set(present))
+        dropped = sorted(set(size) - set(present))
         if missing or dropped:
             log.info("language weights renormalised over %s (no text for: %s; text without a weight left out: %s)",
                      sorted(present), ", ".join(missing) or "-", ", ".join(dropped) or "-")
     total_w = sum(present.values())
     shares = {lang: w / total_w for lang, w in present.items()}
     alloc = allocate_bytes(size, shares, max_bytes, max_upsample)
+    keep_p = {lang: min(1.0, _OVERSAMPLE * alloc[lang] / size[lang] + 0.01) for lang in present}
+    kk_lang = "kk" if "kk" in size or any(lang in size for lang in weights) else None
+    picked: dict[str, list[str]] = {lang: [] for lang in present}
+    check, kk_check = _Reservoir(check_lines, rng), _Reservoir(check_lines, rng)
+    for lang, line in paragraphs():
+        if check_lines:
+            check.offer(line)
+            if kk_lang is None or lang == kk_lang:
+                kk_check.offer(line)
+        p = keep_p.get(lang)
+        if p is not None and (p >= 1.0 or rng.random() < p):
+            picked[lang].append(line)
     lines: list[str] = []
     summary = {}
     for lang in sorted(present):
-        pool = list(groups[lang])
+        pool = picked.pop(lang)
         rng.shuffle(pool)
         taken, got = [], 0
-        for line in itertools.cycle(pool):  # a cycle repeats the shuffled text when upsampling
+        # a cycle repeats the shuffled text when upsampling; a sampled-down language never repeats a line
+        for line in itertools.cycle(pool) if alloc[lang] > size[lang] else pool:
             if got >= alloc[lang]:
                 break
             taken.append(line)
@@ -151,7 +212,7 @@ def sample_by_language(groups: dict[str, list[str]], weights: dict[str, float], 
         summary[lang] = {"weight": round(shares[lang], 4), "available_bytes": size[lang], "lines": len(taken),
                          "bytes": got}
     rng.shuffle(lines)
-    return lines[:max_lines], summary
+    return TokenizerSample(lines[:max_lines], summary, check.items, kk_check.items)
 
 
 def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> Path:
@@ -159,7 +220,8 @@ def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> P
     if not lines:
         raise InputError("no training text: the input has no non-empty lines")
     text_file = out_dir / "train_text.txt"
-    text_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(text_file, "w", encoding="utf-8") as f:  # line by line: no second copy of the sample in memory
+        f.writelines(line + "\n" for line in lines)
     prefix = out_dir / "spm"
     ids = {f"{name}_id": i for name, (i, _) in SPECIAL_TOKENS.items()}
     pieces = {f"{name}_piece": p for name, (_, p) in SPECIAL_TOKENS.items()}
@@ -270,32 +332,32 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
 
     Writes spm.model, hf/ (the Hugging Face directory), resolved_config.yaml and manifest.json."""
     tc = cfg.tokenizer
+    for spec in inputs or []:
+        if not split_lang_path(spec)[1].is_file():  # before anything is reset
+            raise InputError(f"tokenizer input not found: {split_lang_path(spec)[1]}")
     if inputs and out_dir:
-        groups = read_input_files(inputs)
         out_dir = Path(out_dir)
         reset_user_out_dir(out_dir, "manifest.json", keep=tuple(Path(spec.split("=", 1)[-1]) for spec in inputs))
     else:
-        groups = read_input_files(inputs) if inputs else read_kept_paragraphs(require_stage(cfg, "prep", "kazllm prep"))
+        prep_dir = None if inputs else require_stage(cfg, "prep", "kazllm prep")
         out_dir = cfg.stage_dir("tokenizer")
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.mkdir(parents=True)
-    lines, languages = sample_by_language(groups, tc.language_weights, tc.max_bytes, tc.max_sentences,
-                                          cfg.run.seed, tc.max_upsample)
+    paragraphs: Paragraphs = (lambda: iter_input_paragraphs(inputs)) if inputs else (lambda: iter_kept_paragraphs(prep_dir))
+    sample = sample_by_language(paragraphs, tc.language_weights, tc.max_bytes, tc.max_sentences, cfg.run.seed,
+                                tc.max_upsample, check_lines=tc.parity_lines)
+    lines, languages = sample.lines, sample.languages
     if tc.extend_base:
-        result = extend_base_tokenizer(cfg, groups, lines, out_dir) | {
+        result = extend_base_tokenizer(cfg, sample.kk_check, lines, out_dir) | {
             "languages": languages, "inputs": [str(x) for x in inputs] if inputs else "prep/kept"}
         _write_tokenizer_manifest(cfg, out_dir, result)
         return result
     spm_model = train_sentencepiece(lines, out_dir, cfg)
     hf_dir = out_dir / "hf"
     export_hf_tokenizer(spm_model, hf_dir)
-    rng = random.Random(cfg.run.seed)
-    # parity on lines of every language present, sampled from all the text (not only the training sample)
-    every = [line for group in groups.values() for line in group]
-    parity_sample = rng.sample(every, min(len(every), tc.parity_lines))
-    checked = check_parity(spm_model, hf_dir, parity_sample)
+    # parity on lines of every language present, drawn from all the text (not only the training sample)
+    checked = check_parity(spm_model, hf_dir, sample.check)
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
-    kk = groups.get("kk") or (every if not any(lang in groups for lang in tc.language_weights) else [])
     result = {
         "vocab_size": sp.get_piece_size(),
         "model_type": tc.model_type,
@@ -303,8 +365,7 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
         "languages": languages,
         "inputs": [str(x) for x in inputs] if inputs else "prep/kept",
         "parity_lines_checked": checked,
-        "kk_tokens_per_word": round(tokens_per_word(spm_model, rng.sample(kk, min(len(kk), tc.parity_lines))), 3)
-        if kk else None,
+        "kk_tokens_per_word": round(tokens_per_word(spm_model, sample.kk_check), 3) if sample.kk_check else None,
         "special_tokens": {name: {"id": i, "piece": p} for name, (i, p) in SPECIAL_TOKENS.items()},
         "chat_tokens": {t: sp.piece_to_id(t) for t in tc.chat_tokens},
         "spm_model": spm_model.name,
@@ -335,7 +396,7 @@ def base_special_tokens(tok) -> dict:
     return out
 
 
-def extend_base_tokenizer(cfg: KazllmConfig, groups: dict[str, list[str]], lines: list[str], out_dir: Path) -> dict:
+def extend_base_tokenizer(cfg: KazllmConfig, kk_sample: list[str], lines: list[str], out_dir: Path) -> dict:
     """tokenizer.extend_base: learn Kazakh merges over the base's tokenizer (data_prep/tokenizer_extend.py)
     on the sampled lines and write the extended tokenizer as out_dir/hf, embedding_init.json inside it."""
     from transformers import AutoTokenizer
@@ -351,9 +412,6 @@ def extend_base_tokenizer(cfg: KazllmConfig, groups: dict[str, list[str]], lines
     ext = extend_tokenizer(base.path, hf_dir, lines, max_new=tc.max_new, scripts=tc.extend_scripts,
                            base_info=base_info)
     new_tok, old_tok = AutoTokenizer.from_pretrained(str(hf_dir)), AutoTokenizer.from_pretrained(str(base.path))
-    rng = random.Random(cfg.run.seed)
-    kk = groups.get("kk") or []
-    kk_sample = rng.sample(kk, min(len(kk), tc.parity_lines))
     return {
         "vocab_size": ext["vocab_size"],
         "model_type": "bpe (byte-level, extended)" if "byte" in ext["base_kind"] else "bpe (extended)",

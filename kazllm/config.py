@@ -253,8 +253,10 @@ class TokenizerSection:
     """How many times a language short of its share may be repeated to reach it (1 = never repeat)."""
     max_sentences: int = 2_000_000
     """Cap on training lines (paragraphs) in the sample."""
-    max_bytes: int = 1_000_000_000
-    """Cap on training bytes in the sample (UTF-8), shared among languages by language_weights."""
+    max_bytes: int = 256_000_000
+    """Cap on training bytes in the sample (UTF-8), shared among languages by language_weights. It bounds
+    the stage's memory whatever the corpus size: sentencepiece peaks near 25x the sample (256 MB: ~6 GB,
+    docs/scaling.md); raise it on a large-memory node (configs/national_8b_13b.yaml)."""
     max_piece_length: int = 16
     """Longest piece in characters (sentencepiece's max_sentencepiece_length)."""
     split_by_script: bool = False

@@ -97,7 +97,7 @@ def jaccard(a: set, b: set) -> float:
 
 def near_duplicate(text: str, target: float, vocabulary: list[str], rng: random.Random) -> tuple[str, float]:
     """`text` with words replaced by random vocabulary words until its word 5-gram Jaccard similarity to
-    the original is at or just under `target`; returns the copy and the similarity it has."""
+    the original is at or just above `target`; returns the copy and the similarity it has."""
     original = shingles(text)
     tokens = re.split(r"(\w+)", text)  # words at odd indices, what lies between them at even ones
     words = list(range(1, len(tokens), 2))
@@ -105,10 +105,18 @@ def near_duplicate(text: str, target: float, vocabulary: list[str], rng: random.
     copy, similarity, done = tokens, 1.0, 0
     step = max(1, len(words) // 200)  # a few edits at a time: each replaced word changes up to 5 shingles
     while similarity > target and done < len(words):
-        for i in words[done:done + step]:
+        # one word at a time near the target, and the edit that would cross it undone: a copy lands at or
+        # just above its level, so a pair planted at 0.8 is one of similarity >= 0.8
+        n = step if similarity - target > 0.06 else 1
+        before = [(i, copy[i]) for i in words[done:done + n]]
+        for i, _ in before:
             copy[i] = rng.choice(vocabulary)
-        done += step
-        similarity = jaccard(original, shingles("".join(copy)))
+        done += n
+        now = jaccard(original, shingles("".join(copy)))
+        if now < target and n == 1:
+            copy[before[0][0]] = before[0][1]
+            break
+        similarity = now
     return "".join(copy), similarity
 
 

@@ -63,8 +63,9 @@ def test_language_weights_share_the_byte_cap_and_short_languages_give_all_they_h
     from data_prep.tokenizer import sample_by_language
 
     groups = {"kk": ["қазақ сөзі"] * 1000, "ru": ["русское слово"] * 1000, "en": ["short"] * 10, "xx": ["other"] * 50}
-    lines, summary = sample_by_language(groups, {"kk": 0.7, "ru": 0.15, "en": 0.1, "tr": 0.05}, max_bytes=10_000,
-                                        max_lines=10**6, seed=1)
+    drawn = sample_by_language(groups, {"kk": 0.7, "ru": 0.15, "en": 0.1, "tr": 0.05}, max_bytes=10_000,
+                               max_lines=10**6, seed=1)
+    lines, summary = drawn.lines, drawn.languages
     assert set(summary) == {"kk", "ru", "en"}  # tr has no text, xx has no weight
     assert summary["en"]["lines"] == 10  # all of it, once (max_upsample=1)
     en_bytes = summary["en"]["bytes"]
@@ -72,11 +73,31 @@ def test_language_weights_share_the_byte_cap_and_short_languages_give_all_they_h
     assert abs(summary["kk"]["bytes"] / summary["ru"]["bytes"] - 0.7 / 0.15) < 0.1
     assert 10_000 - en_bytes <= summary["kk"]["bytes"] + summary["ru"]["bytes"] < 10_000 - en_bytes + 40
     assert "other" not in lines
-    _, up = sample_by_language(groups, {"kk": 0.5, "en": 0.5}, max_bytes=400, max_lines=10**6, seed=1, max_upsample=3)
+    up = sample_by_language(groups, {"kk": 0.5, "en": 0.5}, max_bytes=400, max_lines=10**6, seed=1,
+                            max_upsample=3).languages
     assert up["en"]["lines"] == 30  # repeated 3 times, still short of its 200-byte share
     # nothing named in the weights: every line counts
-    plain, summary = sample_by_language({"und": ["a", "b"]}, {"kk": 1.0}, 10**6, 10**6, seed=1)
-    assert sorted(plain) == ["a", "b"] and summary["und"]["lines"] == 2
+    plain = sample_by_language({"und": ["a", "b"]}, {"kk": 1.0}, 10**6, 10**6, seed=1)
+    assert sorted(plain.lines) == ["a", "b"] and plain.languages["und"]["lines"] == 2
+
+
+def test_the_sample_streams_the_corpus_and_never_repeats_a_line_of_a_sampled_down_language():
+    from data_prep.tokenizer import sample_by_language
+
+    passes = []
+
+    def paragraphs():  # a re-readable stream: the sampler reads it twice (sizes, then the draw)
+        passes.append(1)
+        return ((("kk" if i % 4 else "ru"), f"жол {i}") for i in range(20_000))
+
+    drawn = sample_by_language(paragraphs, {"kk": 0.5, "ru": 0.5}, max_bytes=50_000, max_lines=10**6, seed=3,
+                               check_lines=100)
+    assert len(passes) == 2
+    assert len(drawn.lines) == len(set(drawn.lines))  # sampled down: every line at most once
+    for lang in ("kk", "ru"):
+        assert 25_000 <= drawn.languages[lang]["bytes"] < 25_000 + 20  # exactly its share, not 1.2x
+    assert len(drawn.check) == 100 and len(set(drawn.check)) == 100  # from all the text ...
+    assert len(drawn.kk_check) == 100 and all(int(x.split()[1]) % 4 for x in drawn.kk_check)  # ... and Kazakh only
 
 
 def test_train_from_own_files_with_chat_tokens(tmp_path):
