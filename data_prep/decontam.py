@@ -56,7 +56,9 @@ class DecontaminationFilter(BaseFilter):
 
     name = "🧪 decontaminate"
 
-    def __init__(self, eval_sets: list[EvalSetSource], ngram: int, exclusion_writer: DiskWriter | None = None):
+    def __init__(
+        self, eval_sets: list[EvalSetSource], ngram: int, exclusion_writer: DiskWriter | None = None
+    ):
         super().__init__(exclusion_writer)
         self.eval_sets, self.ngram = eval_sets, ngram
         for spec in eval_sets:  # fail before any work if a set is missing

@@ -7,8 +7,8 @@ Policies (`prep.inputs[].pii.policy` in a run config, `kazllm pii --policy` for 
 
     none         the text is left as it is.
     identifiers  the identifiers that data_prep/pii.py finds (IIN, BIN, phones, e-mails, IBANs, cards, IPs and
-                 the other kinds its docstring lists) -> their typed placeholders (`pii.PLACEHOLDERS`); person
-                 names are kept. The default, meant for web text, where most names are public figures.
+                 the other kinds its docstring lists) -> their typed placeholders (kazllm/placeholders.py);
+                 person names are kept. The default, meant for web text, where most names are public figures.
     full         identifiers as above, and person names (data_prep/pii_names.py) -> `<PERSON>`, or with
                  pseudonymise a fake name. Recommended for state-body sources (court decisions, orders,
                  registers), which name private people.
@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_prep.pii import PLACEHOLDERS, find_pii
+from data_prep.pii import find_pii
 from kazllm.config import PII_POLICIES, InputSource, PrepSection, resolve_path
 from kazllm.errors import InputError
+from kazllm.placeholders import PERSON, PLACEHOLDERS
 
 POLICIES = PII_POLICIES  # ("full", "identifiers", "none"), strictest first; defined beside the config field
 PERSON_KIND = "person"
@@ -64,7 +65,9 @@ def read_allow_list(names: Iterable[str] = (), files: Iterable[str | Path] = ())
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
-            raise InputError(f"allow-list file {f} cannot be read ({type(e).__name__}: {e.strerror or e})") from None
+            raise InputError(
+                f"allow-list file {f} cannot be read ({type(e).__name__}: {e.strerror or e})"
+            ) from None
         out += [line.split("#", 1)[0].strip() for line in text.splitlines()]
     return tuple(n for n in out if n)
 
@@ -86,7 +89,9 @@ def drop_overlapping(identifiers: list[Span], names: list[Span]) -> list[Span]:
     return sorted([*identifiers, *kept])
 
 
-def render(text: str, spans: list[Span], person: Callable[[str], str] | None = None) -> tuple[str, dict[str, int]]:
+def render(
+    text: str, spans: list[Span], person: Callable[[str], str] | None = None
+) -> tuple[str, dict[str, int]]:
     """`text` with each span replaced: identifiers by PLACEHOLDERS[kind], person spans by `person(surface)`
     (default `<PERSON>`); returns the new text and counts per kind (only kinds seen)."""
     if not spans:
@@ -95,7 +100,7 @@ def render(text: str, spans: list[Span], person: Callable[[str], str] | None = N
     parts, last = [], 0
     for start, end, kind in spans:
         if kind == PERSON_KIND:
-            replacement = person(text[start:end]) if person else _pii_names().PERSON
+            replacement = person(text[start:end]) if person else PERSON
         else:
             replacement = PLACEHOLDERS[kind]
         parts += [text[last:start], replacement]
@@ -123,13 +128,22 @@ class Deidentifier:
             raise ValueError(f"policy must be one of {', '.join(POLICIES)}; got {self.policy!r}")
 
     @classmethod
-    def create(cls, policy: str = "identifiers", *, pseudonymise: bool = False, seed: int = 0,
-               allow: Iterable[str] = (), allow_files: Iterable[str | Path] = ()) -> Deidentifier:
+    def create(
+        cls,
+        policy: str = "identifiers",
+        *,
+        pseudonymise: bool = False,
+        seed: int = 0,
+        allow: Iterable[str] = (),
+        allow_files: Iterable[str | Path] = (),
+    ) -> Deidentifier:
         allow = [allow] if isinstance(allow, str) else list(allow)
         allow_files = [allow_files] if isinstance(allow_files, (str, Path)) else list(allow_files)
         if policy != "full" and (pseudonymise or allow or allow_files):
-            raise ValueError(f"pseudonymise and allow-lists apply to person names, which only policy full masks; "
-                             f"got policy {policy!r}")
+            raise ValueError(
+                f"pseudonymise and allow-lists apply to person names, which only policy full masks; "
+                f"got policy {policy!r}"
+            )
         names = read_allow_list(allow, allow_files)
         keys = _pii_names().allow_keys(names) if names else frozenset()
         return cls(policy, pseudonymise, seed, keys)
@@ -140,7 +154,9 @@ class Deidentifier:
         p = source.pii
         if not enabled:
             return cls("none")
-        return cls.create(p.policy, pseudonymise=p.pseudonymise, seed=p.seed, allow=p.allow, allow_files=p.allow_files)
+        return cls.create(
+            p.policy, pseudonymise=p.pseudonymise, seed=p.seed, allow=p.allow, allow_files=p.allow_files
+        )
 
     def spans(self, text: str) -> list[Span]:
         """What the policy replaces in `text`: sorted, non-overlapping (start, end, kind) spans."""
@@ -151,8 +167,9 @@ class Deidentifier:
             return identifiers
         return drop_overlapping(identifiers, _pii_names().find_names(text, allow=self.allow))
 
-    def __call__(self, text: str, document_key: str = "", pseudonymiser=None, language: str | None = None
-                 ) -> tuple[str, dict[str, int]]:
+    def __call__(
+        self, text: str, document_key: str = "", pseudonymiser=None, language: str | None = None
+    ) -> tuple[str, dict[str, int]]:
         """`text` de-personalised, and counts per kind. With pseudonymise, names are replaced through
         `pseudonymiser` when given (to share fakes across several texts, e.g. the lines of one file), else
         through a new Pseudonymiser(seed, document_key); `language` (the document's, e.g. "kk") settles the
@@ -167,8 +184,16 @@ class Deidentifier:
         return _pseudonymiser_class()(self.seed, document_key, lang=language)
 
 
-def deidentify(text: str, policy: str, *, pseudonymise: bool = False, seed: int = 0, document_key: str = "",
-               allow: Iterable[str] = frozenset(), language: str | None = None) -> tuple[str, dict[str, int]]:
+def deidentify(
+    text: str,
+    policy: str,
+    *,
+    pseudonymise: bool = False,
+    seed: int = 0,
+    document_key: str = "",
+    allow: Iterable[str] = frozenset(),
+    language: str | None = None,
+) -> tuple[str, dict[str, int]]:
     """`text` under `policy` (full, identifiers or none) and counts per kind; `allow`: names kept as written.
     For many documents build one `Deidentifier` instead (the allow-list is then resolved once)."""
     d = Deidentifier.create(policy, pseudonymise=pseudonymise, seed=seed, allow=allow)
@@ -184,7 +209,8 @@ def inputs_by_source_name(prep: PrepSection) -> dict[str, InputSource]:
     """The input each source name comes from (`name`, or the file stem of each file of an unnamed input:
     what SourceReader writes to metadata["source"]). One name reached from inputs with different pii
     settings is an InputError: its documents could not be told apart."""
-    from data_prep.readers import file_stem, list_source_files
+    from data_prep.readers import list_source_files
+    from data_prep.source_io import file_stem
 
     out: dict[str, InputSource] = {}
     where: dict[str, int] = {}
@@ -194,8 +220,10 @@ def inputs_by_source_name(prep: PrepSection) -> dict[str, InputSource]:
             if name not in out:
                 out[name], where[name] = src, i
             elif prep.mask_pii and out[name].pii != src.pii:
-                raise InputError(f"source name {name!r} comes from prep.inputs[{where[name]}] and prep.inputs[{i}] "
-                                 "with different pii settings: give the inputs distinct names")
+                raise InputError(
+                    f"source name {name!r} comes from prep.inputs[{where[name]}] and prep.inputs[{i}] "
+                    "with different pii settings: give the inputs distinct names"
+                )
     return out
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_PATH = Path(__file__).resolve().parent / "assets" / "langid_model.json.gz"
+from data_prep.resources import ASSETS
+
+MODEL_PATH = ASSETS / "langid_model.json.gz"
 MODEL_FORMAT = "kazllm-langid-nb/1"
 TRAINED_LANGUAGES = ("kk", "ky", "tt", "ba", "ru", "uk", "be", "tr", "uz", "en")
 LANGUAGES = (*TRAINED_LANGUAGES, "other")
@@ -79,7 +81,7 @@ def word_ngrams(word: str) -> list[str]:
     """
     core = normalize_word(word)
     padded = f" {core} "
-    return [*core, *(padded[i:i + n] for n in range(2, MAX_ORDER + 1) for i in range(len(padded) - n + 1))]
+    return [*core, *(padded[i : i + n] for n in range(2, MAX_ORDER + 1) for i in range(len(padded) - n + 1))]
 
 
 def _pack(codes: list[int]) -> int:
@@ -100,8 +102,14 @@ class LangIdModel:
     Not thread-safe (the cache is shared); datatrove runs steps in processes, each with its own copy.
     """
 
-    def __init__(self, labels: list[str], ngrams: list[str], weights: np.ndarray, temperature: float,
-                 meta: dict | None = None):
+    def __init__(
+        self,
+        labels: list[str],
+        ngrams: list[str],
+        weights: np.ndarray,
+        temperature: float,
+        meta: dict | None = None,
+    ):
         self.labels = list(labels)
         self.ngrams = list(ngrams)
         self.weights = np.asarray(weights, dtype=np.float32)
@@ -149,7 +157,9 @@ class LangIdModel:
         second of every worker's start)."""
         n = len(ngrams)
         lengths = np.fromiter(map(len, ngrams), dtype=np.int64, count=n)
-        cp = np.frombuffer("".join(g.ljust(MAX_ORDER, "\0") for g in ngrams).encode("utf-32-le"), dtype=np.uint32)
+        cp = np.frombuffer(
+            "".join(g.ljust(MAX_ORDER, "\0") for g in ngrams).encode("utf-32-le"), dtype=np.uint32
+        )
         codes = self._codes[np.minimum(cp, 0xFFFF)].reshape(n, MAX_ORDER).astype(np.int64)
         codes[np.arange(MAX_ORDER)[None, :] >= lengths[:, None]] = 0  # past the n-gram's end: no character
         keys = (lengths - 1) << 28
@@ -178,9 +188,16 @@ class LangIdModel:
         limit = float(np.abs(self.weights).max()) or 1.0
         scale = limit / 127.0
         q = np.clip(np.round(self.weights / scale), -127, 127).astype(np.int8)
-        doc = {"format": MODEL_FORMAT, "labels": self.labels, "max_order": MAX_ORDER,
-               "temperature": self.temperature, "scale": scale, **(extra or {}), "ngrams": self.ngrams,
-               "weights_int8_b64": base64.b64encode(q.tobytes()).decode("ascii")}
+        doc = {
+            "format": MODEL_FORMAT,
+            "labels": self.labels,
+            "max_order": MAX_ORDER,
+            "temperature": self.temperature,
+            "scale": scale,
+            **(extra or {}),
+            "ngrams": self.ngrams,
+            "weights_int8_b64": base64.b64encode(q.tobytes()).decode("ascii"),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as f:
             json.dump(doc, f, ensure_ascii=False, separators=(",", ":"))
@@ -217,7 +234,7 @@ class LangIdModel:
             cp = np.frombuffer(f" {'  '.join(pieces)} ".encode("utf-32-le"), dtype=np.uint32)
             c = np.concatenate([self._codes[np.minimum(cp, 0xFFFF)], np.zeros(3, dtype=np.int32)])
             size = len(cp)
-            c0, c1, c2, c3 = c[:size], c[1:size + 1], c[2:size + 2], c[3:size + 3]
+            c0, c1, c2, c3 = c[:size], c[1 : size + 1], c[2 : size + 2], c[3 : size + 3]
             # The 1-4-grams starting at each position. Those that cross a word boundary have an inner space,
             # those that run past the end trailing spaces: no model n-gram looks like either, so they are
             # simply not found and add nothing.
@@ -235,7 +252,7 @@ class LangIdModel:
             per_position += per_order[3]
             sums[has_words] = np.add.reduceat(per_position, starts, axis=0)
         first = len(self._cache)
-        self._rows[first:first + len(new)] = sums
+        self._rows[first : first + len(new)] = sums
         self._cache.update(zip(new, range(first, first + len(new))))
 
     def raw_scores(self, text: str) -> tuple[np.ndarray, float, float]:
@@ -254,7 +271,7 @@ class LangIdModel:
             if len(texts) > 1:
                 return [self.raw_scores_batch([t])[0] for t in texts]
             tokens = token_lists[0]
-            parts = [self.raw_scores(" ".join(tokens[i:i + step])) for i in range(0, len(tokens), step)]
+            parts = [self.raw_scores(" ".join(tokens[i : i + step])) for i in range(0, len(tokens), step)]
             return [(sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))]
         ids = self._cached_ids([t for tokens in token_lists for t in tokens])
         sizes = [len(tokens) for tokens in token_lists]
@@ -262,8 +279,12 @@ class LangIdModel:
         nonempty = [i for i, n in enumerate(sizes) if n]
         totals = np.zeros((len(texts), self._rows.shape[1]), dtype=np.float64)
         if nonempty:  # per text, its rows summed in order (the same sums as one text at a time)
-            totals[nonempty] = np.add.reduceat(self._rows.take(np.array(ids, dtype=np.intp), axis=0),
-                                               offsets[nonempty], axis=0, dtype=np.float64)
+            totals[nonempty] = np.add.reduceat(
+                self._rows.take(np.array(ids, dtype=np.intp), axis=0),
+                offsets[nonempty],
+                axis=0,
+                dtype=np.float64,
+            )
         return [(total[:-2], float(total[-2]), float(total[-1])) for total in totals]
 
     def _cached_ids(self, tokens: list[str]) -> list[int]:
@@ -276,7 +297,7 @@ class LangIdModel:
                 cache.clear()
                 new = list(dict.fromkeys(tokens))
             for i in range(0, len(new), 4096):  # bounds the temporary arrays of _add_tokens
-                self._add_tokens(new[i:i + 4096])
+                self._add_tokens(new[i : i + 4096])
             ids = [cache[t] for t in tokens]
         return ids
 
@@ -325,7 +346,7 @@ def sample_text(text: str, max_chars: int = MAX_CHARS) -> str:
         return text
     part = max_chars // 3
     mid = (len(text) - part) // 2
-    return "\n".join((text[:part], text[mid:mid + part], text[-part:]))
+    return "\n".join((text[:part], text[mid : mid + part], text[-part:]))
 
 
 def identify_language(text: str) -> tuple[str, float]:

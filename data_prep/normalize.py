@@ -14,7 +14,8 @@ something; the pipeline sums them into stats.json). The kinds:
 5. `variant_letters`: letters of other Cyrillic alphabets that stand in for Kazakh ones (Bashkir ҡ for қ,
    Khanty ӈ for ң, fita ѳ for ө, palochka Ӏ for І ...) in a document that is otherwise written in Kazakh.
 6. `latin_kazakh` (only with `transliterate_latin=True`): a document in Latin-script Kazakh (2017, 2018 or
-   2021 official alphabets, or the Kazakh Wikipedia one) transliterated to Cyrillic; the count is in words.
+   2021 official alphabets, or the Kazakh Wikipedia one) transliterated to Cyrillic (data_prep.transliterate);
+   the count is in words.
 
 Correct text is never changed: every repair needs evidence that the characters are wrong (a word that mixes
 scripts, a document with a legacy signature, a document that uses the real letter elsewhere), and all-Latin
@@ -28,24 +29,24 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-# ---------------------------------------------------------------------------------------------------------
-# Character classes
-# ---------------------------------------------------------------------------------------------------------
+from data_prep.letters import (
+    CYRILLIC_LETTER,
+    CYRILLIC_RANGES,
+    KAZAKH_ONLY_LETTERS,
+    LATIN_LETTER,
+    LATIN_RANGES,
+)
+from data_prep.transliterate import detect_latin_kazakh, latin_words_to_cyrillic
 
-# Cyrillic letters: the Cyrillic block and its supplement, without the combining marks U+0483-U+0489.
-_CYR = "\u0400-\u0482\u048a-\u052f"
-# Latin letters: ASCII, Latin-1 letters, Extended-A/B, IPA (ə ɵ live there) and Latin Extended Additional.
-_LAT = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0250-\u02af\u1e00-\u1eff"
-_CYR_RE = re.compile(f"[{_CYR}]")
-_LAT_RE = re.compile(f"[{_LAT}]")
 # A Latin letter touching a Cyrillic one: the only place a look-alike repair can apply. The pattern starts
 # with a character set, so the regex engine skips ahead to Latin letters at C speed.
-_MIXED_PAIR = re.compile(f"[{_LAT}](?:(?=[{_CYR}])|(?<=[{_CYR}][{_LAT}]))")
+_MIXED_PAIR = re.compile(
+    f"[{LATIN_RANGES}](?:(?=[{CYRILLIC_RANGES}])|(?<=[{CYRILLIC_RANGES}][{LATIN_RANGES}]))"
+)
 # The same pairs found from their Cyrillic side: faster in Latin text.
-_MIXED_PAIR_FROM_CYR = re.compile(f"[{_CYR}](?:(?=[{_LAT}])|(?<=[{_LAT}][{_CYR}]))")
-
-# The Kazakh letters that Russian lacks (і is left out: Ukrainian and Belarusian have it too).
-KAZAKH_ONLY_LETTERS = "әғқңөұүһӘҒҚҢӨҰҮҺ"
+_MIXED_PAIR_FROM_CYR = re.compile(
+    f"[{CYRILLIC_RANGES}](?:(?=[{LATIN_RANGES}])|(?<=[{LATIN_RANGES}][{CYRILLIC_RANGES}]))"
+)
 
 # ---------------------------------------------------------------------------------------------------------
 # 1-2. NFC, control characters, whitespace
@@ -63,8 +64,15 @@ _SPACE_AFTER_NEWLINE = re.compile(r"\n[^\S\n]+")
 
 def _clean_whitespace(text: str) -> str:
     """Inline spaces to one space, lines stripped, at most one blank line in a row, no blank ends."""
-    if not ("  " in text or " \n" in text or "\n " in text or "\n\n\n" in text or text.startswith((" ", "\n"))
-            or text.endswith((" ", "\n")) or _ODD_SPACE.search(text)):
+    if not (
+        "  " in text
+        or " \n" in text
+        or "\n " in text
+        or "\n\n\n" in text
+        or text.startswith((" ", "\n"))
+        or text.endswith((" ", "\n"))
+        or _ODD_SPACE.search(text)
+    ):
         return text
     text = _INLINE_SPACE.sub(" ", text)
     text = _SPACE_AFTER_NEWLINE.sub("\n", _SPACE_BEFORE_NEWLINE.sub("\n", text))
@@ -84,32 +92,50 @@ def _clean_whitespace(text: str) -> str:
 
 # KZ-1048 (STRK 1048-2002, the Kazakhstan national standard code page, IANA "KZ-1048"): byte, as 1251 -> kk.
 _KZ1048_AS_CP1251 = {
-    "Ќ": "Қ", "ќ": "қ",  # 0x8D 0x9D
-    "Ћ": "Һ", "ћ": "һ",  # 0x8E 0x9E
-    "Ў": "Ұ", "ў": "ұ",  # 0xA1 0xA2
-    "Ј": "Ә", "ј": "ә",  # 0xA3 0xBC
-    "Ґ": "Ө", "ґ": "ө",  # 0xA5 0xB4
-    "Є": "Ғ", "є": "ғ",  # 0xAA 0xBA
-    "Ї": "Ү", "ї": "ү",  # 0xAF 0xBF
-    "Ѕ": "Ң", "ѕ": "ң",  # 0xBD 0xBE
+    "Ќ": "Қ",
+    "ќ": "қ",  # 0x8D 0x9D
+    "Ћ": "Һ",
+    "ћ": "һ",  # 0x8E 0x9E
+    "Ў": "Ұ",
+    "ў": "ұ",  # 0xA1 0xA2
+    "Ј": "Ә",
+    "ј": "ә",  # 0xA3 0xBC
+    "Ґ": "Ө",
+    "ґ": "ө",  # 0xA5 0xB4
+    "Є": "Ғ",
+    "є": "ғ",  # 0xAA 0xBA
+    "Ї": "Ү",
+    "ї": "ү",  # 0xAF 0xBF
+    "Ѕ": "Ң",
+    "ѕ": "ң",  # 0xBD 0xBE
 }
 # PT154 (ParaType Asian Cyrillic, the code page of the ParaType "KZ" fonts, IANA "PTCP154"). Four of its
 # Kazakh letters sit on punctuation/symbol bytes of Windows-1251, so inside words they show as ‡ ‰ ¤ µ ¦ ±.
 _PT154_AS_CP1251 = {
-    "Ѓ": "Ғ", "ѓ": "ғ",  # 0x81 0x83
-    "‡": "Ү", "‰": "ү",  # 0x87 0x89
-    "Њ": "Ң", "њ": "ң",  # 0x8C 0x9C
-    "Ќ": "Қ", "ќ": "қ",  # 0x8D 0x9D
-    "Ћ": "Һ", "ћ": "һ",  # 0x8E 0x9E
-    "¤": "Ө", "µ": "ө",  # 0xA4 0xB5
-    "¦": "Ұ", "±": "ұ",  # 0xA6 0xB1
-    "Є": "Ә", "є": "ә",  # 0xAA 0xBA (ғ in KZ-1048: the one byte the two layouts disagree on)
+    "Ѓ": "Ғ",
+    "ѓ": "ғ",  # 0x81 0x83
+    "‡": "Ү",
+    "‰": "ү",  # 0x87 0x89
+    "Њ": "Ң",
+    "њ": "ң",  # 0x8C 0x9C
+    "Ќ": "Қ",
+    "ќ": "қ",  # 0x8D 0x9D
+    "Ћ": "Һ",
+    "ћ": "һ",  # 0x8E 0x9E
+    "¤": "Ө",
+    "µ": "ө",  # 0xA4 0xB5
+    "¦": "Ұ",
+    "±": "ұ",  # 0xA6 0xB1
+    "Є": "Ә",
+    "є": "ә",  # 0xAA 0xBA (ғ in KZ-1048: the one byte the two layouts disagree on)
 }
 _LEGACY_LAYOUTS = {"kz1048": _KZ1048_AS_CP1251, "pt154": _PT154_AS_CP1251}
 _LEGACY_TABLES = {name: str.maketrans(table) for name, table in _LEGACY_LAYOUTS.items()}
 # The letters alone (µ is a letter to Python but a unit sign in text): safe to replace outside words too.
-_LEGACY_LETTER_TABLES = {name: str.maketrans({k: v for k, v in table.items() if k.isalpha() and k != "µ"})
-                         for name, table in _LEGACY_LAYOUTS.items()}
+_LEGACY_LETTER_TABLES = {
+    name: str.maketrans({k: v for k, v in table.items() if k.isalpha() and k != "µ"})
+    for name, table in _LEGACY_LAYOUTS.items()
+}
 # Characters only one layout uses: which of them a document has decides its layout.
 _LEGACY_ONLY = {
     "kz1048": set(_KZ1048_AS_CP1251) - set(_PT154_AS_CP1251),
@@ -117,7 +143,7 @@ _LEGACY_ONLY = {
 }
 _LEGACY_CHARS = "".join(sorted(set(_KZ1048_AS_CP1251) | set(_PT154_AS_CP1251)))
 _LEGACY_CLASS = re.escape(_LEGACY_CHARS)
-_LEGACY_NEAR_CYR = re.compile(f"[{_LEGACY_CLASS}](?:(?=[{_CYR}])|(?<=[{_CYR}].))")
+_LEGACY_NEAR_CYR = re.compile(f"[{_LEGACY_CLASS}](?:(?=[{CYRILLIC_RANGES}])|(?<=[{CYRILLIC_RANGES}].))")
 # Share of Cyrillic letters that must be legacy characters. The nine Kazakh letters are ~10% of the letters
 # of Kazakh text (measured on KazNERD/KazQAD/NTREX); a Russian text quoting a Ukrainian sentence stays far
 # below 3%.
@@ -155,8 +181,11 @@ def _repair_legacy(text: str) -> tuple[str, int]:
         name = "pt154" if front > back else "kz1048"
     table = _LEGACY_LAYOUTS[name]
     hits = [table[c] for c in legacy if c in table]
-    if (len({c.lower() for c in hits}) < 2 or genuine * 10 > len(hits)
-            or len(hits) < _LEGACY_MIN_DENSITY * _CYR_RE.subn("", text)[1]):
+    if (
+        len({c.lower() for c in hits}) < 2
+        or genuine * 10 > len(hits)
+        or len(hits) < _LEGACY_MIN_DENSITY * CYRILLIC_LETTER.subn("", text)[1]
+    ):
         return text, 0
     # Legacy letters can go everywhere (a lone ѕ after a hyphen is ң too); legacy symbols only inside words.
     pieces, last = [], 0
@@ -182,7 +211,7 @@ def _legacy_word_spans(text: str) -> list[tuple[int, int]]:
             a -= 1
         while b < len(text) and (_is_cyr(text[b]) or text[b] in _LEGACY_CHARS):
             b += 1
-        if _CYR_RE.search(text[a:b].translate(_LEGACY_STRIP)):
+        if CYRILLIC_LETTER.search(text[a:b].translate(_LEGACY_STRIP)):
             spans.append((a, b))
     return spans
 
@@ -195,26 +224,74 @@ def _legacy_word_spans(text: str) -> list[tuple[int, int]]:
 # A C E K M T (Aстана, Cаяси, Mоливуд, Kинопарк, кардиоxирургиялық), h for һ (жаhан, айдаhарлар) and the
 # Azerbaijani/IPA schwa ə Ə for ә Ә (бəрін, Əлпештеп), typed from keyboards without Kazakh letters.
 _LATIN_TO_CYRILLIC = {
-    "a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х",
+    "a": "а",
+    "c": "с",
+    "e": "е",
+    "o": "о",
+    "p": "р",
+    "x": "х",
     "y": "у",  # identical glyphs; у is also by far the more frequent of у/ү (capital Y: see _fix_y)
     "i": "і",  # Kazakh і (U+0456) is the dotted i; Russian has no such letter, so і is right for both
     "h": "һ",  # the only Cyrillic letter shaped like a lower-case h
-    "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "K": "К", "M": "М", "O": "О", "P": "Р", "T": "Т",
-    "X": "Х", "Y": "У", "I": "І",
-    "\u0259": "ә", "\u018f": "Ә",  # ə Ə: Azerbaijani/IPA schwa, the commonest stand-in for ә
+    "A": "А",
+    "B": "В",
+    "C": "С",
+    "E": "Е",
+    "H": "Н",
+    "K": "К",
+    "M": "М",
+    "O": "О",
+    "P": "Р",
+    "T": "Т",
+    "X": "Х",
+    "Y": "У",
+    "I": "І",
+    "\u0259": "ә",
+    "\u018f": "Ә",  # ə Ə: Azerbaijani/IPA schwa, the commonest stand-in for ә
     "\u01dd": "ә",  # ǝ: turned e, the same glyph as ə in most fonts (its capital Ǝ looks nothing like Ә)
-    "\u0275": "ө", "\u019f": "Ө",  # ɵ Ɵ: barred o, the very shape of ө
-    "ö": "ө", "Ö": "Ө", "ü": "ү", "Ü": "Ү",  # Turkish/German keyboards: ö ü are how ө ү sound
-    "ä": "ә", "Ä": "Ә",  # likewise ä for ә
-    "\u024f": "ұ", "\u024e": "Ұ",  # ɏ Ɏ: y with stroke, the shape of ұ Ұ
+    "\u0275": "ө",
+    "\u019f": "Ө",  # ɵ Ɵ: barred o, the very shape of ө
+    "ö": "ө",
+    "Ö": "Ө",
+    "ü": "ү",
+    "Ü": "Ү",  # Turkish/German keyboards: ö ü are how ө ү sound
+    "ä": "ә",
+    "Ä": "Ә",  # likewise ä for ә
+    "\u024f": "ұ",
+    "\u024e": "Ұ",  # ɏ Ɏ: y with stroke, the shape of ұ Ұ
 }
 _TO_CYRILLIC = str.maketrans(_LATIN_TO_CYRILLIC)
 # Cyrillic letters that pass for Latin ones inside Latin words (meіosіs, transplantatіon in KazQAD: a
 # global i -> і replacement gone too far). ј ѕ ԛ ԝ are glyph-identical to j s q w.
 _CYRILLIC_TO_LATIN = {
-    "а": "a", "с": "c", "е": "e", "о": "o", "р": "p", "х": "x", "у": "y", "і": "i", "ј": "j", "ѕ": "s",
-    "ԛ": "q", "ԝ": "w", "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "К": "K", "М": "M", "О": "O",
-    "Р": "P", "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ԛ": "Q", "Ԝ": "W",
+    "а": "a",
+    "с": "c",
+    "е": "e",
+    "о": "o",
+    "р": "p",
+    "х": "x",
+    "у": "y",
+    "і": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԛ": "q",
+    "ԝ": "w",
+    "А": "A",
+    "В": "B",
+    "С": "C",
+    "Е": "E",
+    "Н": "H",
+    "К": "K",
+    "М": "M",
+    "О": "O",
+    "Р": "P",
+    "Т": "T",
+    "Х": "X",
+    "І": "I",
+    "Ј": "J",
+    "Ѕ": "S",
+    "Ԛ": "Q",
+    "Ԝ": "W",
 }
 _TO_LATIN = str.maketrans(_CYRILLIC_TO_LATIN)
 # What decides the script of a mixed word: a letter that has no look-alike in the other script. Latin
@@ -229,7 +306,7 @@ _ROMAN_LATIN = set("IVXLCDM")
 _ROMAN_CYRILLIC = {"І": "I", "Х": "X", "С": "C", "М": "M"}
 _ROMAN_TO_LATIN = str.maketrans(_ROMAN_CYRILLIC)
 # An upper-case Latin abbreviation with a Cyrillic case ending (OKта, BBCдің): deliberate, kept as it is.
-_ABBREVIATION_WITH_SUFFIX = re.compile(f"[A-Z]{{2,}}[{_CYR}]+")
+_ABBREVIATION_WITH_SUFFIX = re.compile(f"[A-Z]{{2,}}[{CYRILLIC_RANGES}]+")
 _BACK_VOWELS = set("аоұыуяюёэАОҰЫУЯЮЁЭ")
 
 
@@ -238,7 +315,7 @@ def _is_cyr(c: str) -> bool:
 
 
 def _is_lat(c: str) -> bool:
-    return bool(_LAT_RE.match(c))
+    return bool(LATIN_LETTER.match(c))
 
 
 def _fix_y(word: str, original: str) -> str:
@@ -285,17 +362,17 @@ def _fix_mixed_word(word: str, doc_cyrillic: Callable[[], bool]) -> tuple[str, s
 
 
 def _repair_lookalikes(text: str, repairs: dict[str, int]) -> str:
-    if not _CYR_RE.search(text):  # English and the like, at C speed
+    if not CYRILLIC_LETTER.search(text):  # English and the like, at C speed
         return text
     head = text[:2000]
-    pairs = _MIXED_PAIR if 2 * len(_LAT_RE.findall(head)) < len(head) else _MIXED_PAIR_FROM_CYR
+    pairs = _MIXED_PAIR if 2 * len(LATIN_LETTER.findall(head)) < len(head) else _MIXED_PAIR_FROM_CYR
     if not pairs.search(text):
         return text
     cache: list[bool] = []
 
     def doc_cyrillic() -> bool:  # only needed for a tie, rarely: counted on demand
         if not cache:
-            cache.append(_CYR_RE.subn("", text)[1] >= _LAT_RE.subn("", text)[1])
+            cache.append(CYRILLIC_LETTER.subn("", text)[1] >= LATIN_LETTER.subn("", text)[1])
         return cache[0]
 
     pieces, last, seen_end = [], 0, -1
@@ -356,19 +433,32 @@ def fold_lookalikes(text: str) -> str:
 # more often than the stand-in (a Bashkir text, full of ҡ and without қ, is left alone) and has none of
 # the letters that only those other languages use (_FOREIGN_ONLY).
 _VARIANTS = {
-    "ҡ": "қ", "Ҡ": "Қ",  # U+04A1 Bashkir qa: the same sound, a bent descender; Bashkir-keyboard typing
-    "ӄ": "қ", "Ӄ": "Қ",  # U+04C4 ka with hook (Chukchi, Koryak, Itelmen): a hooked қ in many fonts
-    "ӈ": "ң", "Ӈ": "Ң",  # U+04C8 en with hook (Khanty, Nenets, Even): the same sound /ŋ/, a hooked ң
-    "ӊ": "ң", "Ӊ": "Ң",  # U+04CA en with tail (Khanty, Chukchi): nearly the glyph of ң
-    "ҥ": "ң", "Ҥ": "Ң",  # U+04A5 en-ghe ligature (Yakut, Mari, Altai): /ŋ/ again
-    "ӻ": "ғ", "Ӻ": "Ғ",  # U+04FB ghe with stroke and hook (Nivkh, Khanty): ғ with a hook
-    "ҕ": "ғ", "Ҕ": "Ғ",  # U+0495 ghe with middle hook (Yakut): the same sound /ʁ/
-    "ӧ": "ө", "Ӧ": "Ө",  # U+04E7 o with diaeresis (Altai, Khakas, Mari, Komi): the same vowel /ø/
-    "ѳ": "ө", "Ѳ": "Ө",  # U+0473 fita (pre-1918 Russian): a barred o, glyph-identical to ө
-    "ӱ": "ү", "Ӱ": "Ү",  # U+04F1 u with diaeresis (Altai, Khakas, Mari): the same vowel /y/
-    "ӯ": "ұ", "Ӯ": "Ұ",  # U+04EF u with macron (Tajik): Kazakh itself wrote ұ this way until 1957
-    "ӓ": "ә", "Ӓ": "Ә",  # U+04D3 a with diaeresis (Altai, Mari): the same vowel /æ/
-    "ӏ": "і", "Ӏ": "І",  # U+04CF/U+04C0 palochka (Caucasus): glyph-identical to І (Ӏлияс in KazQAD)
+    "ҡ": "қ",
+    "Ҡ": "Қ",  # U+04A1 Bashkir qa: the same sound, a bent descender; Bashkir-keyboard typing
+    "ӄ": "қ",
+    "Ӄ": "Қ",  # U+04C4 ka with hook (Chukchi, Koryak, Itelmen): a hooked қ in many fonts
+    "ӈ": "ң",
+    "Ӈ": "Ң",  # U+04C8 en with hook (Khanty, Nenets, Even): the same sound /ŋ/, a hooked ң
+    "ӊ": "ң",
+    "Ӊ": "Ң",  # U+04CA en with tail (Khanty, Chukchi): nearly the glyph of ң
+    "ҥ": "ң",
+    "Ҥ": "Ң",  # U+04A5 en-ghe ligature (Yakut, Mari, Altai): /ŋ/ again
+    "ӻ": "ғ",
+    "Ӻ": "Ғ",  # U+04FB ghe with stroke and hook (Nivkh, Khanty): ғ with a hook
+    "ҕ": "ғ",
+    "Ҕ": "Ғ",  # U+0495 ghe with middle hook (Yakut): the same sound /ʁ/
+    "ӧ": "ө",
+    "Ӧ": "Ө",  # U+04E7 o with diaeresis (Altai, Khakas, Mari, Komi): the same vowel /ø/
+    "ѳ": "ө",
+    "Ѳ": "Ө",  # U+0473 fita (pre-1918 Russian): a barred o, glyph-identical to ө
+    "ӱ": "ү",
+    "Ӱ": "Ү",  # U+04F1 u with diaeresis (Altai, Khakas, Mari): the same vowel /y/
+    "ӯ": "ұ",
+    "Ӯ": "Ұ",  # U+04EF u with macron (Tajik): Kazakh itself wrote ұ this way until 1957
+    "ӓ": "ә",
+    "Ӓ": "Ә",  # U+04D3 a with diaeresis (Altai, Mari): the same vowel /æ/
+    "ӏ": "і",
+    "Ӏ": "І",  # U+04CF/U+04C0 palochka (Caucasus): glyph-identical to І (Ӏлияс in KazQAD)
 }
 _VARIANT_RE = re.compile(f"[{''.join(_VARIANTS)}]")
 # Letters only the languages above use (Bashkir ҙ ҫ, Tajik ӣ ҷ ҳ, Mari ӹ, Khanty ӽ ӛ ӫ, Abkhaz/Chechen-style
@@ -412,345 +502,6 @@ def _word_is_cyrillic(text: str, i: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 6. Latin-script Kazakh
-# ---------------------------------------------------------------------------------------------------------
-# The official Latin alphabets, as Cyrillic -> Latin (the way the decrees publish them). Ц Ч Ш Щ Ъ Ь Э Ю Я Ё
-# only occur in Russian loans; they are written as their sounds and are not recovered on the way back.
-#   "2017": Decree No. 569 of 26 Oct 2017, apostrophes: a' g' n' o' u' y' i' s' c'.
-#   "2018": Decree No. 637 of 19 Feb 2018, acute accents and the digraphs sh ch: Qazaqstan Respýblıkasy.
-#   "2021": the revision presented on 28 Jan 2021 (Turkic-style ä ğ ñ ö ū ü ş ç; ı is І, i is И/Й).
-#   "wiki": the converter of Kazakh Wikipedia (MediaWiki LanguageKk), used by many sites before 2017:
-#           ı is Ы, i is І, ï is И, w is У, u is Ұ: Qazaqstan Respwblïkası.
-_KK_TO_LATIN: dict[str, dict[str, str]] = {
-    "2017": {
-        "а": "a", "ә": "a'", "б": "b", "в": "v", "г": "g", "ғ": "g'", "д": "d", "е": "e", "ж": "j", "з": "z",
-        "и": "i", "й": "i", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n", "ң": "n'", "о": "o", "ө": "o'",
-        "п": "p", "р": "r", "с": "s", "т": "t", "у": "y'", "ұ": "u", "ү": "u'", "ф": "f", "х": "h", "һ": "h",
-        "ц": "ts", "ч": "c'", "ш": "s'", "щ": "s's'", "ы": "y", "і": "i'", "э": "e", "ю": "iy'", "я": "ia",
-        "ё": "io", "ъ": "", "ь": "",
-    },
-    "2018": {
-        "а": "a", "ә": "á", "б": "b", "в": "v", "г": "g", "ғ": "ǵ", "д": "d", "е": "e", "ж": "j", "з": "z",
-        "и": "ı", "й": "ı", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n", "ң": "ń", "о": "o", "ө": "ó",
-        "п": "p", "р": "r", "с": "s", "т": "t", "у": "ý", "ұ": "u", "ү": "ú", "ф": "f", "х": "h", "һ": "h",
-        "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shsh", "ы": "y", "і": "i", "э": "e", "ю": "ıý", "я": "ıa",
-        "ё": "ıo", "ъ": "", "ь": "",
-    },
-    "2021": {
-        "а": "a", "ә": "ä", "б": "b", "в": "v", "г": "g", "ғ": "ğ", "д": "d", "е": "e", "ж": "j", "з": "z",
-        "и": "i", "й": "i", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n", "ң": "ñ", "о": "o", "ө": "ö",
-        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ұ": "ū", "ү": "ü", "ф": "f", "х": "h", "һ": "h",
-        "ц": "ts", "ч": "ç", "ш": "ş", "щ": "şş", "ы": "y", "і": "ı", "э": "e", "ю": "iu", "я": "ia",
-        "ё": "io", "ъ": "", "ь": "",
-    },
-    "wiki": {
-        "а": "a", "ә": "ä", "б": "b", "в": "v", "г": "g", "ғ": "ğ", "д": "d", "е": "e", "ж": "j", "з": "z",
-        "и": "ï", "й": "y", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n", "ң": "ñ", "о": "o", "ө": "ö",
-        "п": "p", "р": "r", "с": "s", "т": "t", "у": "w", "ұ": "u", "ү": "ü", "ф": "f", "х": "x", "һ": "h",
-        "ц": "c", "ч": "ç", "ш": "ş", "щ": "şç", "ы": "ı", "і": "i", "э": "é", "ю": "yu", "я": "ya",
-        "ё": "yo", "ъ": "", "ь": "",
-    },
-}
-# Latin -> Cyrillic, lower case. _I marks the Latin letter shared by и and й (й after a vowel, и elsewhere);
-# units of two characters are the digraphs and apostrophe letters, matched before single letters.
-_I = "\x00"  # placeholder for и/й
-_LATIN_TO_KK: dict[str, dict[str, str]] = {
-    "2017": {
-        "a'": "ә", "g'": "ғ", "n'": "ң", "o'": "ө", "u'": "ү", "y'": "у", "i'": "і", "s'": "ш", "c'": "ч",
-        "a": "а", "b": "б", "d": "д", "e": "е", "f": "ф", "g": "г", "h": "х", "i": _I, "j": "ж", "k": "к",
-        "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "q": "қ", "r": "р", "s": "с", "t": "т", "u": "ұ",
-        "v": "в", "y": "ы", "z": "з",
-    },
-    "2018": {
-        "sh": "ш", "ch": "ч",
-        "a": "а", "á": "ә", "b": "б", "d": "д", "e": "е", "f": "ф", "g": "г", "ǵ": "ғ", "h": "х", "ı": _I,
-        "i": "і", "j": "ж", "k": "к", "l": "л", "m": "м", "n": "н", "ń": "ң", "o": "о", "ó": "ө", "p": "п",
-        "q": "қ", "r": "р", "s": "с", "t": "т", "u": "ұ", "ú": "ү", "v": "в", "y": "ы", "ý": "у", "z": "з",
-    },
-    "2021": {
-        "a": "а", "ä": "ә", "b": "б", "ç": "ч", "d": "д", "e": "е", "f": "ф", "g": "г", "ğ": "ғ", "h": "х",
-        "ı": "і", "i": _I, "j": "ж", "k": "к", "l": "л", "m": "м", "n": "н", "ñ": "ң", "o": "о", "ö": "ө",
-        "p": "п", "q": "қ", "r": "р", "s": "с", "ş": "ш", "t": "т", "u": "у", "ū": "ұ", "ü": "ү", "v": "в",
-        "y": "ы", "z": "з",
-    },
-    "wiki": {
-        "şç": "щ", "ya": "я", "yu": "ю", "yo": "ё",
-        "a": "а", "ä": "ә", "b": "б", "c": "ц", "ç": "ч", "d": "д", "e": "е", "é": "э", "f": "ф", "g": "г",
-        "ğ": "ғ", "h": "һ", "ı": "ы", "i": "і", "ï": "и", "j": "ж", "k": "к", "l": "л", "m": "м", "n": "н",
-        "ñ": "ң", "o": "о", "ö": "ө", "p": "п", "q": "қ", "r": "р", "s": "с", "ş": "ш", "t": "т", "u": "ұ",
-        "ü": "ү", "v": "в", "w": "у", "x": "х", "y": "й", "ý": "й", "z": "з",
-    },
-}
-_APOSTROPHES = "'’ʼ"
-_CYRILLIC_VOWELS = set("аәеиоөұүыіуэюяё")
-# Words spelled with һ (Arabic and Persian loans); the official alphabets write х and һ alike as h, and
-# х is 20x more frequent (KazNERD + KazQAD), so h -> х except at the start of these stems.
-_H_STEMS = ("шаһар", "жаһан", "қаһар", "жиһаз", "гауһар", "жауһар", "жиһан", "баһадүр", "баһадыр", "мәшһүр",
-            "мұһит", "һәм")
-_H_STEMS_AS_X = {stem.replace("һ", "х"): stem for stem in _H_STEMS}
-# Scheme markers: letters that only one alphabet (or family) uses.
-_MARK_2018 = "áǵńóúýÁǴŃÓÚÝ"
-_MARK_TURKIC = "äğñöüşçÄĞÑÖÜŞÇ"  # 2021 and wiki
-_MARK_2021 = "ūŪ"
-_MARK_WIKI = "ïÏ"
-_APOSTROPHE_LETTER = re.compile(f"[agnouyiscAGNOUYISC][{_APOSTROPHES}](?![{_APOSTROPHES}])")
-_LATIN_WORD = re.compile(f"[{_LAT}]+(?:[{_APOSTROPHES}][{_LAT}]*)*")
-_UZBEK_DIGRAPHS = re.compile("sh|ch|x", re.IGNORECASE)
-_DETECT_SAMPLE = 100_000  # characters looked at to detect the script and alphabet of a document
-
-
-def _latin_scheme_votes(text: str) -> str | None:
-    """Which alphabet the Latin letters of `text` are in, by the letters only that alphabet uses."""
-    n2018 = sum(text.count(c) for c in _MARK_2018)
-    n_turkic = sum(text.count(c) for c in _MARK_TURKIC)
-    n2021 = sum(text.count(c) for c in _MARK_2021)
-    n_wiki = sum(text.count(c) for c in _MARK_WIKI)
-    apostrophes = _APOSTROPHE_LETTER.findall(text)
-    n2017 = len(apostrophes)
-    if n2018 and n2018 >= n_turkic + n2021 + n_wiki and n2018 >= n2017:
-        return "2018"
-    if n2017 and n2017 > n_turkic + n2021 + n_wiki + n2018:
-        return "2017"
-    if not (n_turkic or n2021 or n_wiki or "ı" in text):
-        return None
-    if not (n_turkic or n2021 or n_wiki):
-        # Only ı: 2018 writes и/й with it (aıta, Kaspıı) and ш ч as sh ch, where the others have ş ç.
-        if _SH_CH.search(text) or len(_I_AFTER_VOWEL.findall(text)) * 3 >= text.count("ı"):
-            return "2018"
-    if n2021 and not n_wiki:
-        return "2021"
-    if n_wiki and not n2021:
-        return "wiki"
-    # Neither or both: three votes for 2021 (+) or the Wikipedia alphabet (-).
-    # - Where y stands: 2021 writes ы as y, the most frequent Kazakh letter (7.9% of letters in KazNERD and
-    #   KazQAD), nearly always after a consonant (qalasy, bolyp); Wikipedia writes й as y, after a vowel
-    #   (bay, oy, söyley). Measured: 91% vs 2.5% after a consonant (ya yu yo ye are Wikipedia's я ю ё е).
-    # - Vowel harmony: Kazakh words keep to front or back vowels, so ı among front vowels is і (2021), among
-    #   back ones ы (Wikipedia); бірақ, қазір break the rule, hence the other votes.
-    # - w, Wikipedia's у, is no 2021 letter.
-    score = len(_Y_AFTER_CONSONANT.findall(text)) - len(_Y_AFTER_VOWEL.findall(text))
-    for word in _LATIN_WORD.findall(text):
-        if "ı" in word:
-            low = word.lower()
-            front, back = any(c in "eäöü" for c in low), any(c in "aouū" for c in low)
-            score += front - back
-    score -= text.count("w") + text.count("W")
-    return "2021" if score >= 0 else "wiki"
-
-
-_SH_CH = re.compile("(?i)sh|ch")
-_I_AFTER_VOWEL = re.compile("(?i)[aeouyáóúý]ı")
-_Y_AFTER_VOWEL = re.compile("(?i)[aeiouıäöüū]y")
-_Y_AFTER_CONSONANT = re.compile("(?i)[bcdfghjklmnpqrstvwxzçğñş]y(?![aoue])")
-
-
-# Kazakh evidence in a word. қ, among the most frequent Kazakh letters, is written q in every alphabet and
-# only stands next to back vowels (к is its front-vowel partner), so "qa", "aq", "qy" ... are Kazakh, while
-# English q comes before u, Chinese names have qi, and Turkish has no q at all. The other evidence is the
-# alphabet's own letters.
-_KAZAKH_Q = "[aouyıūAOUYIŪ][qQ]|[qQ][aoyıūAOYIŪ]"
-_KAZAKH_Q_RE = re.compile(_KAZAKH_Q)
-_EVIDENCE = {
-    "2017": re.compile(f"{_KAZAKH_Q}|{_APOSTROPHE_LETTER.pattern}"),
-    "2018": re.compile(f"{_KAZAKH_Q}|[{_MARK_2018}]"),
-    "2021": re.compile(f"{_KAZAKH_Q}|[{_MARK_TURKIC}{_MARK_2021}ı]"),
-    "wiki": re.compile(f"{_KAZAKH_Q}|[{_MARK_TURKIC}{_MARK_WIKI}ı]"),
-}
-# Frequent words of languages whose Latin letters overlap Kazakh ones, minus any that is a Kazakh word in
-# one of the four alphabets (on = он, is = іс, at = ат, as = ас, it = ит, al = ал, el = ел, de = де ...):
-# a text with many of them is not Kazakh.
-_FOREIGN_STOPWORDS = frozenset(
-    # English
-    "the and of to for that with was were are by this be from have has not which would".split()
-    # Turkish
-    + "ve için ile olarak olan daha gibi çok ama değil kadar sonra veya ise göre tarafından olduğu".split()
-    # Uzbek
-    + "va bilan uchun ham esa yoki ular haqida lekin".split()
-    # Spanish, whose á ó ú ñ are 2018 / 2021 letters too
-    + "la que los del las por con una para como más".split())
-# Uzbek shares o' g' (and a' in ma'no) with the 2017 alphabet; Kazakh uses i' y' n' u' s' c' more.
-_KAZAKH_APOSTROPHE_UNITS = set("iynusc")
-
-
-def detect_latin_kazakh(text: str) -> str | None:
-    """The Latin alphabet ("2017", "2018", "2021" or "wiki") `text` is written in, or None when it is not
-    Latin-script Kazakh.
-
-    Needs, besides Latin letters (90%) and an alphabet told by its own letters: q used the Kazakh way (next
-    to a back vowel) and, in a fifth of the words, Kazakh evidence (that q or the alphabet's letters).
-    English, Turkish, Uzbek or Spanish stopwords (over 5% of the words), the Azerbaijani ə and the Uzbek ʻ
-    veto it; so do Uzbek sh / ch / x, or o' g' a' without Kazakh i' y' n' ..., when the apostrophe alphabet
-    is the candidate. Short texts without a q (a sixth of one-line Kazakh sentences) are not detected.
-    """
-    sample = text[:_DETECT_SAMPLE]
-    if not _KAZAKH_Q_RE.search(sample):  # the cheapest test first: most texts stop here
-        return None
-    words = _LATIN_WORD.findall(sample)
-    if len(words) < 2 or "ə" in sample or "Ə" in sample or "ʻ" in sample:
-        return None
-    n_lat = sum(map(len, words))
-    if n_lat < 0.9 * (n_lat + len(_CYR_RE.findall(sample))):
-        return None
-    scheme = _latin_scheme_votes(sample)
-    if scheme is None:
-        return None
-    q_words = sum(bool(_KAZAKH_Q_RE.search(w)) for w in words)
-    if q_words == 0 or q_words < 0.03 * len(words):
-        return None
-    if sum(w.lower() in _FOREIGN_STOPWORDS for w in words) > 0.05 * len(words):
-        return None
-    if scheme == "2017":
-        units = [a[0].lower() for a in _APOSTROPHE_LETTER.findall(sample)]
-        if (sum(c in _KAZAKH_APOSTROPHE_UNITS for c in units) < 0.4 * len(units)
-                or sum(bool(_UZBEK_DIGRAPHS.search(w)) for w in words) > 0.05 * len(words)):
-            return None
-    if sum(bool(_EVIDENCE[scheme].search(w)) for w in words) < 0.2 * len(words):
-        return None
-    return scheme
-
-
-def is_latin_kazakh(text: str) -> bool:
-    """Whether `text` is Kazakh written in one of the Latin alphabets (see `detect_latin_kazakh`)."""
-    return detect_latin_kazakh(text) is not None
-
-
-def _lower(c: str, scheme: str) -> str:
-    if c == "I":  # dotless capital: ı in the Turkic-style alphabets, i (І or И, see _capital_i) elsewhere
-        return "ı" if scheme in ("2021", "wiki") else "i"
-    if c == "İ":
-        return "i"
-    return c.lower()
-
-
-# Vowel classes of each alphabet's lower-case letters, for vowel harmony (и/й count as neither).
-_FRONT = {"2017": "e", "2018": "eáóúi", "2021": "eäöüı", "wiki": "eäöüi"}
-_BACK = {"2017": "aouy", "2018": "aouy", "2021": "aouūy", "wiki": "aouı"}
-
-
-def _capital_i(lower_word: str, i: int, scheme: str) -> str:
-    """Capital dotless I is ambiguous in practice: 2018 writes both І and И/Й with it, and writers of 2021
-    often drop the dot of İ. The next letter decides where it can: І is never followed by a vowel and
-    rarely by г д в м т к б п, И rarely by с ш з л (counts of KazNERD + KazQAD word starts); otherwise vowel
-    harmony: a front vowel further on -> І, a back one -> И. In the Wikipedia alphabet I is Ы (and І is
-    İ): only harmony, front -> І."""
-    nxt = lower_word[i + 1:i + 2]
-    if scheme != "wiki" and nxt:
-        if nxt in "aeouyáóúýäöüūı" and not (scheme == "2021" and nxt == "ı"):
-            return "И"
-        if nxt in "gdvmtkbp":
-            return "И"
-        if nxt in "szlşj" or nxt == ("i" if scheme == "2018" else "ı"):
-            return "І"
-    for c in lower_word[i + 1:]:
-        if c in _FRONT[scheme]:
-            return "І"
-        if c in _BACK[scheme]:
-            return "Ы" if scheme == "wiki" else "И"
-    return "Ы" if scheme == "wiki" else "І"
-
-
-def _transliterate_word(word: str, scheme: str, table: dict[str, str]) -> str:
-    lower = "".join(_lower(c, scheme) for c in word)
-    if scheme == "2017":
-        lower = lower.replace("’", "'").replace("ʼ", "'")
-    out: list[str] = []
-    i = 0
-    while i < len(word):
-        if lower[i:i + 2] in table and not (lower[i:i + 3] == "yul" and out and out[-1].lower() in "аоұы"):
-            cyr, width = table[lower[i:i + 2]], 2  # (but Wikipedia's yu is йұ in patronymics: Құнанбайұлы)
-        elif lower[i] in table:
-            cyr, width = table[lower[i]], 1
-        elif lower[i] in _APOSTROPHES:  # a 2017 apostrophe after a letter that takes none: punctuation
-            out.append(word[i])
-            i += 1
-            continue
-        else:
-            return word  # a letter the alphabet does not have: a foreign word, kept as written
-        if word[i] == "I" and scheme != "2017":
-            cyr = _capital_i(lower, i, scheme)
-        elif cyr == _I:
-            cyr = "й" if out and out[-1].lower() in _CYRILLIC_VOWELS else "и"
-        out.append(cyr.upper() if word[i].isupper() else cyr)
-        i += width
-    result = "".join(out)
-    if scheme != "wiki":
-        # The official alphabets write я ю as ia iu (ıa ıý, iy'); Cyrillic spelling never has йа йу.
-        result = _YA_YU.sub(lambda m: _YA_YU_CYR[m.group().lower()].upper() if m.group()[0].isupper()
-                            else _YA_YU_CYR[m.group().lower()], result)
-    if scheme != "wiki" and "х" in result.lower():
-        low = result.lower()
-        for stem_x, stem in _H_STEMS_AS_X.items():
-            if low.startswith(stem_x):
-                k = stem.index("һ")
-                result = result[:k] + ("Һ" if result[k].isupper() else "һ") + result[k + 1:]
-                break
-    return result
-
-
-_YA_YU = re.compile("[йЙ][аАуУ]")
-_YA_YU_CYR = {"йа": "я", "йу": "ю"}
-_URL_OR_EMAIL = r"(?:https?://|www\.)\S+|\S+@\S+"
-
-
-def _latin_to_cyrillic(text: str, scheme: str) -> tuple[str, int]:
-    table = dict(_LATIN_TO_KK[scheme])
-    if scheme == "wiki":
-        # Some writers of this alphabet use u for у (Respublïkası) and have no w at all. In the proper
-        # alphabet w (у, 2.5% of letters) is ~3x as frequent as u (ұ), so u without w means u is у.
-        # A 30-word text in the proper alphabet has a w with 99% probability; names such as Nursultan
-        # make three u in a line easy.
-        sample = text[:_DETECT_SAMPLE]
-        if (not re.search("[wW]", sample) and len(re.findall("[uU]", sample)) >= 3
-                and len(_LATIN_WORD.findall(sample)) >= 30):
-            table["u"] = "у"
-    apostrophes = f"(?:[{_APOSTROPHES}][{_LAT}]*)*" if scheme == "2017" else ""
-    token = re.compile(f"({_URL_OR_EMAIL})|[{_LAT}]+{apostrophes}")
-    changed = 0
-
-    def convert(m: re.Match) -> str:
-        nonlocal changed
-        if m.group(1):
-            return m.group()
-        word = _transliterate_word(m.group(), scheme, table)
-        changed += word != m.group()
-        return word
-
-    return token.sub(convert, text), changed
-
-
-def latin_to_cyrillic(text: str, scheme: str | None = None) -> str:
-    """`text` in Latin-script Kazakh transliterated to Cyrillic.
-
-    `scheme` is "2017", "2018", "2021" or "wiki" (see _KK_TO_LATIN); by default it is detected. URLs,
-    e-mails and words with letters the alphabet lacks (English names such as Twitter under 2018) are kept.
-    Ambiguities resolved by rule: и/й (one Latin letter in the official alphabets) is й after a vowel, и
-    elsewhere (йа йу become я ю); h is х except in a few һ stems (шаһар, жаһан ...); a capital dotless I
-    by the next letter or vowel harmony; in the Wikipedia alphabet a text of 30+ words with u but no w
-    writes у as u, so its u is у. Loan-word letters (ц ч щ э ъ ь), written as sounds, are not recovered.
-    """
-    scheme = scheme or _latin_scheme_votes(text[:_DETECT_SAMPLE]) or "2021"
-    return _latin_to_cyrillic(text, scheme)[0]
-
-
-def cyrillic_to_latin(text: str, scheme: str) -> str:
-    """Cyrillic Kazakh in one of the Latin alphabets, letter by letter from the tables above; the inverse
-    of `latin_to_cyrillic` for native words (used to test it)."""
-    table = _KK_TO_LATIN[scheme]
-    out = []
-    for c in text:
-        lat = table.get(c.lower())
-        if lat is None:
-            out.append(c)
-        elif c.isupper() and lat:
-            # Turkic-style capitals: i -> İ, ı -> I (Python's "i".upper() would lose the dot).
-            first = "İ" if lat[0] == "i" and scheme in ("2021", "wiki") else lat[0].upper()
-            out.append(first + lat[1:])
-        else:
-            out.append(lat)
-    return "".join(out)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------------------
 
@@ -777,7 +528,7 @@ def normalize_text(text: str, *, transliterate_latin: bool = False) -> tuple[str
     if transliterate_latin:
         scheme = detect_latin_kazakh(out)
         if scheme:
-            out, n = _latin_to_cyrillic(out, scheme)
+            out, n = latin_words_to_cyrillic(out, scheme)
             if n:
                 repairs["latin_kazakh"] = n
     out, n = _repair_legacy(out)

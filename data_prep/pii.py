@@ -4,8 +4,8 @@ Kazakhstan's personal-data law requires state data to be de-personalised before 
 every document that goes through prep is passed through `mask_pii(text) -> (masked_text, counts_per_kind)`.
 `find_pii(text)` gives the same decisions as sorted, non-overlapping (start, end, kind) spans.
 
-Kinds, placeholders and the count keys that the pipeline sums into stats.json (this table is the one source;
-`PLACEHOLDERS` below holds the same mapping):
+Kinds, placeholders and the count keys that the pipeline sums into stats.json (the mapping itself is
+`PLACEHOLDERS` in kazllm/placeholders.py, which the model and dataset cards read too):
 
     email     <EMAIL>          user@mail.kz, пример@мысал.қаз, obfuscated "name [at] mail.kz",
                                "name (at) mail dot kz"
@@ -107,6 +107,8 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+from kazllm.placeholders import PLACEHOLDERS
+
 # --- e-mail ---------------------------------------------------------------------------------------------
 # Unicode-aware: \w covers Cyrillic local parts and IDN domains (пример@мысал.қаз); the top-level domain
 # must be letters only, so "a@b.2024" is not an address.
@@ -119,7 +121,8 @@ EMAIL = re.compile(rf"(?<![\w.+-]){_LOCAL}@{_LABEL}(?:\.{_LABEL})*\.{_TLD}(?![\w
 _AT = r"\s?[\[(]\s?(?:at|собака|эт)\s?[\])]\s?"
 _DOT = r"(?:\.|\s?[\[(]\s?(?:dot|точка|нүкте)\s?[\])]\s?|\s(?:dot|точка|нүкте)\s)"
 EMAIL_OBFUSCATED = re.compile(
-    rf"(?<![\w.+-]){_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}(?![\w-])", re.IGNORECASE)
+    rf"(?<![\w.+-]){_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}{_TLD}(?![\w-])", re.IGNORECASE
+)
 # Matched only at the "(" and "[" that str.find gives: scanning the whole text for them costs more.
 _EMAIL_HINT = re.compile(r"[\[(]\s?(?i:at|собака|эт)\s?[\])]")
 
@@ -134,10 +137,11 @@ IBAN = re.compile(r"[Kk](?<![\w][Kk])[Zz][0-9]{2}(?:[ \u00a0\u202f\-]?[0-9A-Za-z
 _CS = r"[ \u00a0\u202f\-]"
 CARD = re.compile(
     r"[2-6](?<![\w\-][2-6])(?:"
-    r"[0-9]{12,18}"                                                                    # contiguous
+    r"[0-9]{12,18}"  # contiguous
     rf"|[0-9]{{3}}(?P<s1>{_CS})[0-9]{{4}}(?P=s1)[0-9]{{4}}(?P=s1)[0-9]{{4}}(?:(?P=s1)[0-9]{{3}})?"  # 4-4-4-4[-3]
-    rf"|[0-9]{{3}}(?P<s2>{_CS})[0-9]{{6}}(?P=s2)[0-9]{{4,5}}"                          # 4-6-5 / 4-6-4
-    r")(?![0-9])(?![.,][0-9])")
+    rf"|[0-9]{{3}}(?P<s2>{_CS})[0-9]{{6}}(?P=s2)[0-9]{{4,5}}"  # 4-6-5 / 4-6-4
+    r")(?![0-9])(?![.,][0-9])"
+)
 
 # --- IIN / BIN ------------------------------------------------------------------------------------------
 # 12 digits in one piece or in 2-6 groups of 1-6 digits joined by one separator kind. The possessive
@@ -151,7 +155,8 @@ IIN_BIN = re.compile(
     rf"|(?<![0-9][{_WS}][0-9])[0-9]{{0,5}}+(?:[{_WS}][0-9]{{1,6}}+){{1,5}}+(?![{_WS}][0-9])"
     r"|(?<![0-9]-[0-9])[0-9]{0,5}+(?:-[0-9]{1,6}+){1,5}+(?!-[0-9])"
     r"|(?<![0-9]\.[0-9])[0-9]{0,5}+(?:\.[0-9]{1,6}+){1,5}+(?!\.[0-9])"
-    r")(?![0-9])(?![.,][0-9])")
+    r")(?![0-9])(?![.,][0-9])"
+)
 _IIN_W1 = tuple(range(1, 12))
 _IIN_W2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 
@@ -161,16 +166,17 @@ IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![\w]|\.[
 _VERSION_BEFORE = re.compile(r"(?i:version|верси[яиюей]|нұсқа\w*|build|сборка)\W{0,3}$")
 IPV6 = re.compile(
     r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
-    r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w:]|\.[0-9])")
+    r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w:]|\.[0-9])"
+)
 
 # --- phones ---------------------------------------------------------------------------------------------
 # One separator between digit groups: space, no-break or narrow no-break space, dash or dot.
 _S = r"[ \u00a0\u202f\-.]"
 # Subscriber parts by length; area code length + subscriber length is always 10 digits.
 _SUB = {
-    7: rf"[0-9]{{3}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}",                                # 123 45 67, 123-4567, 1234567
-    6: rf"(?:[0-9]{{2}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{{3}}{_S}[0-9]{{3}})",    # 55-12-34, 551234, 551 234
-    5: rf"(?:[0-9]{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{{3}}{_S}?[0-9]{{2}})",        # 5-12-34, 512-34
+    7: rf"[0-9]{{3}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}",  # 123 45 67, 123-4567, 1234567
+    6: rf"(?:[0-9]{{2}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{{3}}{_S}[0-9]{{3}})",  # 55-12-34, 551234, 551 234
+    5: rf"(?:[0-9]{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{{3}}{_S}?[0-9]{{2}})",  # 5-12-34, 512-34
 }
 
 
@@ -189,24 +195,31 @@ PHONE = re.compile(rf"(?:\+(?<![\w+]\+)\s?7|8(?<![\w+]8)){_S}?{_area_and_subscri
 # few characters between it and the number ("тел./факс: ", "телефон нөмірі: ") are kept.
 # The keyword alternatives are written as "first letter, then the rest after a look-behind on that letter"
 # so that the pattern starts with one character class (see IBAN above).
-_PHONE_KEYWORD = (r"[тТtTpPұҰмМфФfFwWвВ](?<!\w[тТtTpPұҰмМфФfFwWвВ])"
-                  r"(?i:(?<=т)ел(?:ефон\w*|\.|\b)|(?<=t)elephone\w*|(?<=p)hone\w*|(?<=t)el(?:\.|\b)"
-                  r"|(?<=ұ)ялы\b|(?<=м)об(?:ильн\w*|\.|\b)|(?<=ф)акс\w*|(?<=f)ax\b|(?<=w)hatsapp\b|(?<=в)отсап\w*)")
-_UNITS = (r"теңге|тенге|тг\b|₸|\$|руб|доллар|евро|сом\b|usd|kzt|млн|млрд|мың|тыс|%|адам|человек|дана\b"
-          r"|штук|бірлік|единиц")
+_PHONE_KEYWORD = (
+    r"[тТtTpPұҰмМфФfFwWвВ](?<!\w[тТtTpPұҰмМфФfFwWвВ])"
+    r"(?i:(?<=т)ел(?:ефон\w*|\.|\b)|(?<=t)elephone\w*|(?<=p)hone\w*|(?<=t)el(?:\.|\b)"
+    r"|(?<=ұ)ялы\b|(?<=м)об(?:ильн\w*|\.|\b)|(?<=ф)акс\w*|(?<=f)ax\b|(?<=w)hatsapp\b|(?<=в)отсап\w*)"
+)
+_UNITS = (
+    r"теңге|тенге|тг\b|₸|\$|руб|доллар|евро|сом\b|usd|kzt|млн|млрд|мың|тыс|%|адам|человек|дана\b"
+    r"|штук|бірлік|единиц"
+)
 _UNIT_AFTER = re.compile(rf"\s?(?i:{_UNITS})")
-_LOCAL_NUMBER = (rf"(?:(?:\+?\s?[78]{_S}?)?{_area_and_subscriber('[1-9]')}"
-                 rf"|(?:\(\s?[0-9]{{3,5}}\s?\)[\s\-]?)?"
-                 rf"(?:{_SUB[7]}|[0-9]{{2}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{_S}[0-9]{{2}}{_S}[0-9]{{2}}(?:{_S}[0-9]{{2}})?))"
-                 # a short number followed by more digit groups is part of something else: no partial masks
-                 rf"(?!{_S}?[0-9])(?![.,][0-9])"
-                 # "телефоны 150000 теңге тұрады": a sum or a count, not a number to call
-                 rf"(?!\s?(?i:{_UNITS}))")
+_LOCAL_NUMBER = (
+    rf"(?:(?:\+?\s?[78]{_S}?)?{_area_and_subscriber('[1-9]')}"
+    rf"|(?:\(\s?[0-9]{{3,5}}\s?\)[\s\-]?)?"
+    rf"(?:{_SUB[7]}|[0-9]{{2}}{_S}?[0-9]{{2}}{_S}?[0-9]{{2}}|[0-9]{_S}[0-9]{{2}}{_S}[0-9]{{2}}(?:{_S}[0-9]{{2}})?))"
+    # a short number followed by more digit groups is part of something else: no partial masks
+    rf"(?!{_S}?[0-9])(?![.,][0-9])"
+    # "телефоны 150000 теңге тұрады": a sum or a count, not a number to call
+    rf"(?!\s?(?i:{_UNITS}))"
+)
 PHONE_AFTER_KEYWORD = re.compile(rf"(?P<keep>{_PHONE_KEYWORD}[^0-9\n<>]{{0,16}}?)(?P<num>{_LOCAL_NUMBER})")
 # Contact blocks list several numbers after one keyword: "тел.: 8 (7172) 55-12-34, 55-12-35".
 PHONE_LIST_NEXT = re.compile(
     rf"\s?[,;]\s?(?:(?i:или|немесе|және|and|or)\s)?(?P<num>(?:\+\s?7|8){_S}?{_area_and_subscriber('[3-9]')}"
-    rf"{_END}|{_LOCAL_NUMBER})")
+    rf"{_END}|{_LOCAL_NUMBER})"
+)
 
 _HAS_DIGIT = re.compile(r"[0-9]")
 _CAP = "А-ЯЁӘҒҚҢӨҰҮҺІA-Z"
@@ -220,23 +233,29 @@ def _reversed_words(words: tuple[str, ...]) -> str:
 
 # --- identity documents ---------------------------------------------------------------------------------
 DOCUMENT = re.compile(r"[0-9](?<![0-9][0-9])[0-9]{6,8}(?![0-9])(?![.,][0-9])")
-_DOC_WORDS = (r"жеке\s+(?:басын\s+|басты\s+)?куәлі\w*|куәлі\w*|(?:жеке\s+)?(?:басын|басты)\s+куәландыратын\s+құжат\w*"
-              r"|төлқұжат\w*|паспорт\w*|passport\w*|удостоверени\w*(?:\s+личности)?"
-              r"|уд\.\s?(?:личн\w*\.?|л\.)|удост\.(?:\s?личн\w*\.?)?|id[\s-]?card\w*|identity\s+card|national\s+id"
-              r"|құжат\w*\s+нөмір\w*|номер\w*\s+документа|document\s+(?:no\.?|number)")
+_DOC_WORDS = (
+    r"жеке\s+(?:басын\s+|басты\s+)?куәлі\w*|куәлі\w*|(?:жеке\s+)?(?:басын|басты)\s+куәландыратын\s+құжат\w*"
+    r"|төлқұжат\w*|паспорт\w*|passport\w*|удостоверени\w*(?:\s+личности)?"
+    r"|уд\.\s?(?:личн\w*\.?|л\.)|удост\.(?:\s?личн\w*\.?)?|id[\s-]?card\w*|identity\s+card|national\s+id"
+    r"|құжат\w*\s+нөмір\w*|номер\w*\s+документа|document\s+(?:no\.?|number)"
+)
 # Only number-introducing words may stand between the document word and the number.
-_DOC_BRIDGE = (r"(?:[\s:№#,\-–—]|(?:n|no|nr|нөмірі|нөмір|номер|номером|за|серия|серии|сериясы|рк|қр|рф|гражданина"
-               r"|гражданки|республики|казахстан|қазақстан|республикасы\w*|азаматы\w*|of|the|kazakhstan|republic"
-               r"|number)(?![\w])\.?){0,12}")
+_DOC_BRIDGE = (
+    r"(?:[\s:№#,\-–—]|(?:n|no|nr|нөмірі|нөмір|номер|номером|за|серия|серии|сериясы|рк|қр|рф|гражданина"
+    r"|гражданки|республики|казахстан|қазақстан|республикасы\w*|азаматы\w*|of|the|kazakhstan|republic"
+    r"|number)(?![\w])\.?){0,12}"
+)
 _DOC_BEFORE = re.compile(rf"(?<![\w])(?i:(?:{_DOC_WORDS}){_DOC_BRIDGE})\Z")
 
 # --- dates of birth -------------------------------------------------------------------------------------
 _MONTHS_KZ = "қаңтар|ақпан|наурыз|сәуір|мамыр|маусым|шілде|тамыз|қыркүйек|қазан|қараша|желтоқсан"
 # Grouped by first letter, case-exact (month names are lower case in Kazakh and Russian, capitalised in
 # English): the regex engine then rejects a word on its first letter.
-_MONTH_PREFIX = ("қ(?:аңтар|ыркүйек|азан|араша)|а(?:қпан|прел|вгуст)|н(?:аурыз|ояб)|с(?:әуір|ентяб)"
-                 "|м(?:амыр|аусым|арт|а[йя])|шілде|тамыз|желтоқсан|январ|феврал|и(?:юн|юл)|октяб|декаб"
-                 "|J(?:an|u[nl])|Feb|M(?:ar|ay)|A(?:pr|ug)|Sep|Oct|Nov|Dec")
+_MONTH_PREFIX = (
+    "қ(?:аңтар|ыркүйек|азан|араша)|а(?:қпан|прел|вгуст)|н(?:аурыз|ояб)|с(?:әуір|ентяб)"
+    "|м(?:амыр|аусым|арт|а[йя])|шілде|тамыз|желтоқсан|январ|феврал|и(?:юн|юл)|октяб|декаб"
+    "|J(?:an|u[nl])|Feb|M(?:ar|ay)|A(?:pr|ug)|Sep|Oct|Nov|Dec"
+)
 _MONTH = rf"(?:{_MONTH_PREFIX})\w*\.?"
 _YEAR = r"(?:1[89][0-9]{2}|20[0-9]{2})"
 _YEAR_REST = r"(?:(?<=1)[89]|(?<=2)0)[0-9]{2}"  # _YEAR once its first digit has been consumed
@@ -245,71 +264,167 @@ _DAY_SUFFIX = r"(?:-?(?:ші|шы|інші|ыншы)|st|nd|rd|th)?"
 DATE_OF_BIRTH = re.compile(
     r"[0-9](?<![0-9][0-9])(?<![0-9][.,:/-][0-9])(?:"
     rf"(?P<kzfull>{_YEAR_REST}\s?(?:ж\.|жылы|жылғы|жылдың)\s[0-9]{{1,2}}{_DAY_SUFFIX}\s(?:{_MONTHS_KZ})\w*)"  # 1985 жылы 12 наурызда
-    rf"|(?P<iso>{_YEAR_REST}-[01][0-9]-[0-3][0-9](?![0-9]))"                                       # 1985-03-12
+    rf"|(?P<iso>{_YEAR_REST}-[01][0-9]-[0-3][0-9](?![0-9]))"  # 1985-03-12
     r"|(?P<numeric>[0-9]?(?P<ds>[./-])[0-9]{1,2}(?P=ds)(?:[0-9]{4}|[0-9]{2})(?![0-9])(?![.,][0-9]))"  # 12.03.1985
-    rf"|(?P<named>[0-9]?{_DAY_SUFFIX}\s{_MONTH}(?:,?\s{_YEAR}(?![0-9])"                             # 5 мая 1985 года
+    rf"|(?P<named>[0-9]?{_DAY_SUFFIX}\s{_MONTH}(?:,?\s{_YEAR}(?![0-9])"  # 5 мая 1985 года
     r"(?:\s?(?:ж\.(?!\s?т\.)|жылы|жылғы|г\.(?!\s?р\.)|года|году|год)(?![\w]))?)?)"
-    rf"|(?P<dayyear>[0-9]?(?:st|nd|rd|th)?,\s{_YEAR}(?![0-9]))"                                     # (March) 12, 1985
+    rf"|(?P<dayyear>[0-9]?(?:st|nd|rd|th)?,\s{_YEAR}(?![0-9]))"  # (March) 12, 1985
     # a bare year only next to a birth word; checked here (in C) because years are everywhere
     r"|(?P<year>(?:(?<=1)[89]|(?<=2)0)(?:(?<=лся\sв\s[0-9]{2})|(?<=лась\sв\s[0-9]{2})|(?<=born\sin\s[0-9]{2})"
     r"|(?<=ения\s[0-9]{2})|(?<=ения:\s[0-9]{2})|(?<=жылы\s[0-9]{2})|(?<=жылы:\s[0-9]{2})|(?<=birth\s[0-9]{2})"
     r"|(?<=birth:\s[0-9]{2})|(?=[0-9]{2}\s?(?:жылы\s|ж\.|г\.|года\s)))"
     r"[0-9]{2}(?![0-9])(?:\s(?:жылы|года|году|year)(?![\w]))?)"
-    r")")
+    r")"
+)
 # Numeric dates only, for the long-anchor windows (the other forms have anchors of their own).
 DATE_OF_BIRTH_NUMERIC = re.compile(
     r"[0-9](?<![0-9][0-9])(?<![0-9][.,:/-][0-9])(?:"
     rf"(?P<iso>{_YEAR_REST}-[01][0-9]-[0-3][0-9](?![0-9]))"
     r"|(?P<numeric>[0-9]?(?P<ds>[./-])[0-9]{1,2}(?P=ds)(?:[0-9]{4}|[0-9]{2})(?![0-9])(?![.,][0-9]))"
-    r")")
-_MONTH_NAMES_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-                   "October", "November", "December", "Jan.", "Feb.", "Mar.", "Apr.", "Jun.", "Jul.", "Aug.",
-                   "Sep.", "Sept.", "Oct.", "Nov.", "Dec.")
+    r")"
+)
+_MONTH_NAMES_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Jan.",
+    "Feb.",
+    "Mar.",
+    "Apr.",
+    "Jun.",
+    "Jul.",
+    "Aug.",
+    "Sep.",
+    "Sept.",
+    "Oct.",
+    "Nov.",
+    "Dec.",
+)
 _MONTH_BEFORE_REV = re.compile(rf"\s(?i:{_reversed_words(_MONTH_NAMES_EN)})(?![\w])")
-_DOB_WORDS_BEFORE = ("туған күні", "туған жылы", "туған уақыты", "туылған күні", "туылған жылы", "туған",
-                     "туылған", "дата рождения", "день рождения", "год рождения", "дата рожд.", "д.р.", "д. р.",
-                     "д/р", "родился", "родилась", "рождён", "рожден", "рождена", "рождённый", "рожденный",
-                     "date of birth", "year of birth", "birth date", "birth year", "birthdate", "dob", "d.o.b.", "born", "b.")
+_DOB_WORDS_BEFORE = (
+    "туған күні",
+    "туған жылы",
+    "туған уақыты",
+    "туылған күні",
+    "туылған жылы",
+    "туған",
+    "туылған",
+    "дата рождения",
+    "день рождения",
+    "год рождения",
+    "дата рожд.",
+    "д.р.",
+    "д. р.",
+    "д/р",
+    "родился",
+    "родилась",
+    "рождён",
+    "рожден",
+    "рождена",
+    "рождённый",
+    "рожденный",
+    "date of birth",
+    "year of birth",
+    "birth date",
+    "birth year",
+    "birthdate",
+    "dob",
+    "d.o.b.",
+    "born",
+    "b.",
+)
 # Matched on the reversed text before the date: birth word, up to three of " :,-(" and "в"/"on"/"in".
-_DOB_BEFORE_REV = re.compile(rf"\s?(?:(?:в|no|ni)\s)?[\s:,\-–—(]{{0,3}}(?i:{_reversed_words(_DOB_WORDS_BEFORE)})"
-                             r"(?![\w])")
+_DOB_BEFORE_REV = re.compile(
+    rf"\s?(?:(?:в|no|ni)\s)?[\s:,\-–—(]{{0,3}}(?i:{_reversed_words(_DOB_WORDS_BEFORE)})"
+    r"(?![\w])"
+)
 # "туған" also means "native" and "own": "2024 жылы туған жеріне оралды" (went back to his native land in
 # 2024), "туған күнін тойлады" (celebrated a birthday), "туған ағасы" (his own brother) are not births then.
-_DOB_AFTER = re.compile(r"\s?,?\s?(?i:ж\.\s?т\.|г\.\s?р\.|г\.\s?рожд\w*|(?:года|г\.)\s+рождения|рождения"
-                        r"|(?:ж\.\s?|жылы\s|жылғы\s)?(?:туған|туылған)(?![\w])"
-                        r"(?!\s(?:жер|ел|күн|ауыл|қала|тіл|өлке|өңір|халқ|аға|іні|әпке|қарындас|сіңлі|бауыр"
-                        r"|топырақ|мекен|шаңырақ|жұрт|ана|әке)))(?![\w])")
+_DOB_AFTER = re.compile(
+    r"\s?,?\s?(?i:ж\.\s?т\.|г\.\s?р\.|г\.\s?рожд\w*|(?:года|г\.)\s+рождения|рождения"
+    r"|(?:ж\.\s?|жылы\s|жылғы\s)?(?:туған|туылған)(?![\w])"
+    r"(?!\s(?:жер|ел|күн|ауыл|қала|тіл|өлке|өңір|халқ|аға|іні|әпке|қарындас|сіңлі|бауыр"
+    r"|топырақ|мекен|шаңырақ|жұрт|ана|әке)))(?![\w])"
+)
 
 # --- vehicle plates -------------------------------------------------------------------------------------
 _PLATE_LETTERS = "A-ZАВЕКМНОРСТХУ"  # Latin capitals and their Cyrillic look-alikes
 _PLATE_LETTER_SET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZАВЕКМНОРСТХУ")
-PLATE = re.compile(rf"[0-9](?<![0-9][0-9])[0-9]{{2}}[ \u00a0]?(?P<pl>[{_PLATE_LETTERS}]{{2,3}})"
-                   r"(?:[ \u00a0]?(?P<pr>[0-9]{2}))?(?![\w])")
+PLATE = re.compile(
+    rf"[0-9](?<![0-9][0-9])[0-9]{{2}}[ \u00a0]?(?P<pl>[{_PLATE_LETTERS}]{{2,3}})"
+    r"(?:[ \u00a0]?(?P<pr>[0-9]{2}))?(?![\w])"
+)
 _CYRILLIC_TO_LATIN = str.maketrans("АВЕКМНОРСТХУ", "ABEKMHOPCTXY")
 # Letter blocks that are units, currencies or acronyms after a number, not plate series (Cyrillic look-alikes
 # are compared after transliteration: "ТВ" -> "TB", "АЕК" -> "AEK", "МВТ" -> "MBT").
-_PLATE_STOP = frozenset("GB MB KB TB PB KW MW BT KBT MBT TBT HZ MHZ GHZ USD EUR KZT RUB CNY GBP JPY CHF AED TRY "
-                        "UAH BYN KGS UZS KM KG CM MM HP BC AD AM PM TV OK PC CO AEK MPT OOH BKO CKO".split())
+_PLATE_STOP = frozenset(
+    "GB MB KB TB PB KW MW BT KBT MBT TBT HZ MHZ GHZ USD EUR KZT RUB CNY GBP JPY CHF AED TRY "
+    "UAH BYN KGS UZS KM KG CM MM HP BC AD AM PM TV OK PC CO AEK MPT OOH BKO CKO".split()
+)
 _PLATE_CONTEXT = re.compile(
     r"(?<![\w])(?i:(?:авто)?көлі[кг]\w*|мемлекеттік\s+нөмір\w*|мемнөмір\w*|мем\.\s?нөмір\w*|госномер\w*"
     r"|гос\.?\s?номер\w*|госзнак\w*|номерн\w*\s+знак\w*|автомобил\w*|машин\w*|авто\b|plate\w*|licen[cs]e"
-    r"|vehicle\w*|car\b)")
+    r"|vehicle\w*|car\b)"
+)
 
 # --- postal addresses -----------------------------------------------------------------------------------
 # A house, flat or office number: "12", "12а", "150/1".
 _HOUSE_NUMBER = rf"[0-9]{{1,4}}(?:/[0-9]{{1,3}})?(?:[{_LETTER}](?![\w]))?(?![0-9])"
-ADDRESS = re.compile(rf"[0-9](?<![0-9][0-9])(?<![0-9][.,:][0-9])[0-9]{{0,3}}+(?:/[0-9]{{1,3}}+)?"
-                     rf"(?:[{_LETTER}](?![\w]))?(?![0-9/])(?![.,:][0-9])")
+ADDRESS = re.compile(
+    rf"[0-9](?<![0-9][0-9])(?<![0-9][.,:][0-9])[0-9]{{0,3}}+(?:/[0-9]{{1,3}}+)?"
+    rf"(?:[{_LETTER}](?![\w]))?(?![0-9/])(?![.,:][0-9])"
+)
 _HOUSE_WORDS = ("д.", "дом", "үй", "уч.", "участок", "здание", "ғимарат", "корпус", "корп.", "блок")
 _FLAT_WORDS = ("кв.", "кв", "квартира", "пәтер", "офис", "оф.", "кеңсе", "бөлме", "комната")
 # Not "жолы" on its own: "бұл жолы 5 команда" is "this time 5 teams"; Жібек жолы is a street name itself.
-_KZ_STREET_WORDS = ("көшесі", "көш.", "даңғылы", "даңғ.", "шағынауданы", "шағын ауданы", "ықшамауданы",
-                    "ықшам ауданы", "бульвары", "тұйығы", "алаңы", "ш/а")
+_KZ_STREET_WORDS = (
+    "көшесі",
+    "көш.",
+    "даңғылы",
+    "даңғ.",
+    "шағынауданы",
+    "шағын ауданы",
+    "ықшамауданы",
+    "ықшам ауданы",
+    "бульвары",
+    "тұйығы",
+    "алаңы",
+    "ш/а",
+)
 _STREET_NAMES = ("Жібек жолы", "Жибек жолы")
 # Lower-case words inside a street name: "Қабанбай батыр", "Төле би", "Абылай хана", "Кабанбай батыра".
 _NAME_TITLES = ("батыр", "батыра", "би", "хан", "хана", "ата", "ана", "ақын", "қажы", "бек", "жолы")
-_RU_STREET_WORDS = ("ул", "улица", "пр", "пр-т", "просп", "проспект", "мкр", "мкрн", "микрорайон", "м-н", "б-р",
-                    "бульвар", "пер", "переулок", "шоссе", "наб", "набережная", "пл", "площадь", "тракт")
+_RU_STREET_WORDS = (
+    "ул",
+    "улица",
+    "пр",
+    "пр-т",
+    "просп",
+    "проспект",
+    "мкр",
+    "мкрн",
+    "микрорайон",
+    "м-н",
+    "б-р",
+    "бульвар",
+    "пер",
+    "переулок",
+    "шоссе",
+    "наб",
+    "набережная",
+    "пл",
+    "площадь",
+    "тракт",
+)
 # A street name backwards: a capitalised token or a number ("Абай", "Самал-2", "8 Марта"), optionally
 # followed (forwards) by a second capitalised token or a title ("Мәңгілік Ел", "Толе би"). A sentence-initial
 # capital followed by an ordinary word ("Мәселені шешу ...") is no name.
@@ -320,7 +435,8 @@ _ADDR_BEFORE_REV = re.compile(
     rf"(?:\s?(?:№\s?)?(?P<kw>(?i:{_reversed_words(_HOUSE_WORDS + _FLAT_WORDS)}))(?![\w]))?"
     rf"(?:[,\s№]{{1,4}}(?P<street>(?i:{_reversed_words(_KZ_STREET_WORDS)})\s{_NAME_REV}"
     rf"|(?i:{_reversed_words(_STREET_NAMES)})(?![\w])"
-    rf"|{_NAME_REV}[\s.]{{0,2}}(?i:{_reversed_words(_RU_STREET_WORDS)})(?![\w])))?")
+    rf"|{_NAME_REV}[\s.]{{0,2}}(?i:{_reversed_words(_RU_STREET_WORDS)})(?![\w])))?"
+)
 _SUFFIX_WORDS = "үй|пәтер|кеңсе|офис|кв|корпус|блок|бөлме"
 _HOUSE_SUFFIX = re.compile(r"\s?-?\s?(?i:үй|корпус|блок)")
 _FLAT_SET = frozenset(("кв", "квартира", "пәтер", "офис", "оф", "кеңсе", "бөлме", "комната"))
@@ -330,11 +446,13 @@ _PREFIX_WORDS = "|".join(sorted((w.rstrip(".") for w in _HOUSE_WORDS + _FLAT_WOR
 _ADDR_NEXT = re.compile(
     rf"(?:\s?-?\s?(?i:{_SUFFIX_WORDS})\w*\.?)?[,;\s]{{1,3}}"
     rf"(?:(?P<pkw>(?i:{_PREFIX_WORDS}))\.?\s?(?:№\s?)?(?P<n1>{_HOUSE_NUMBER})"
-    rf"|(?P<n2>{_HOUSE_NUMBER})\s?-?\s?(?P<skw>(?i:{_SUFFIX_WORDS}))(?![\w]|\.\s?м\b))")
+    rf"|(?P<n2>{_HOUSE_NUMBER})\s?-?\s?(?P<skw>(?i:{_SUFFIX_WORDS}))(?![\w]|\.\s?м\b))"
+)
 # After a bare number following a street: a year, distance, count or street number, not a house number.
 _ADDR_NOT_AFTER = re.compile(
     rf"\s?-?\s?(?i:жыл|ж\.|год|г\.|км|м\b|метр|шақырым|сағ|час|мин|сек|жас|лет|рет|раз|кг|тонн|көше|даңғыл"
-    rf"|шағынаудан|{_MONTH_PREFIX}|{_UNITS})")
+    rf"|шағынаудан|{_MONTH_PREFIX}|{_UNITS})"
+)
 
 
 # --- validators -----------------------------------------------------------------------------------------
@@ -421,7 +539,7 @@ def _ipv6_valid(s: str) -> bool:
 
 def _before_reversed(text: str, start: int, size: int) -> str:
     """The `size` characters before `start`, reversed: context words are matched backwards from a candidate."""
-    return text[max(0, start - size):start][::-1]
+    return text[max(0, start - size) : start][::-1]
 
 
 # --- masking --------------------------------------------------------------------------------------------
@@ -472,17 +590,20 @@ _ANCHOR = re.compile(
     r"|(?P<dob_before>(?<=\s[0-9])(?:(?<=\sв\s[0-9])(?:(?<=лся\sв\s[0-9])|(?<=лась\sв\s[0-9]))"
     r"|(?<=born\sin\s[0-9])|(?<=ения\s[0-9])|(?<=ения:\s[0-9])|(?<=[тТ]уған\sжылы\s[0-9])"
     r"|(?<=[тТ]уған\sжылы:\s[0-9])|(?<=birth\s[0-9])|(?<=birth:\s[0-9])))"
-    r")")
-_ANCHOR_KIND = {"long": "long", "address": "address", "address_before": "address", "plate": "plate",
-                "dob": "dob", "dob_before": "dob"}
+    r")"
+)
+_ANCHOR_KIND = {
+    "long": "long",
+    "address": "address",
+    "address_before": "address",
+    "plate": "plate",
+    "dob": "dob",
+    "dob_before": "dob",
+}
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
-_BEFORE = 48     # room for a phone keyword and the words between it and the number, "KZ", "+7 ("
+_BEFORE = 48  # room for a phone keyword and the words between it and the number, "KZ", "+7 ("
 _AFTER = 40
 _BOUNDARY_SCAN = 64
-
-PLACEHOLDERS = {"email": "<EMAIL>", "iban": "<IBAN>", "card": "<CARD>", "iin": "<IIN>", "bin": "<BIN>",
-                "document": "<DOCUMENT>", "plate": "<PLATE>", "address": "<HOUSE>", "dob": "<DATE_OF_BIRTH>",
-                "ip": "<IP>", "phone": "<PHONE>"}
 
 
 def _window(text: str, start: int, end: int) -> tuple[int, int]:
@@ -542,7 +663,9 @@ def _iin_bin(m: re.Match) -> str | None:
         return None
     if "." in s:
         parts = s.split(".")
-        if len(parts) == 4 and all(len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts):
+        if len(parts) == 4 and all(
+            len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts
+        ):
             return None  # a valid IPv4 address as well: the IP rule takes it (see the module docstring)
     if _UNIT_AFTER.match(m.string, m.end()):
         return None  # "880 512 300 124 теңге": an amount (see the module docstring)
@@ -551,7 +674,7 @@ def _iin_bin(m: re.Match) -> str | None:
 
 def _document(m: re.Match) -> tuple[int, int, str] | None:
     text, start, end = m.string, m.start(), m.end()
-    if start >= 1 and text[start - 1] in "NnНн":               # "N12345678"
+    if start >= 1 and text[start - 1] in "NnНн":  # "N12345678"
         start -= 1
     elif start >= 2 and text[start - 1] == " " and text[start - 2] in "NnНн":  # "№ N 1234567"
         start -= 2
@@ -650,10 +773,10 @@ _DOB_RULES: tuple[_Rule, ...] = ((DATE_OF_BIRTH, _date_of_birth, 0),)
 _PLATE_RULES: tuple[_Rule, ...] = ((PLATE, _plate, 0),)
 _ADDRESS_RULES: tuple[_Rule, ...] = ((ADDRESS, _address, 0),)
 _DIGIT_RULES: tuple[_Rule, ...] = (
-    (IBAN, _iban, 0),                         # before cards: its digit groups could pass Luhn
-    (CARD, _card, 0),                         # before IIN/BIN and phones: 13-19 digits contain shorter runs
+    (IBAN, _iban, 0),  # before cards: its digit groups could pass Luhn
+    (CARD, _card, 0),  # before IIN/BIN and phones: 13-19 digits contain shorter runs
     (IIN_BIN, _iin_bin, 0),
-    (DOCUMENT, _document, 0),                 # before phones: a 7-digit ID could look like a local number
+    (DOCUMENT, _document, 0),  # before phones: a 7-digit ID could look like a local number
     (IPV4, _ipv4, 0),
     (PHONE, _always("phone"), 0),
     (PHONE_AFTER_KEYWORD, _always("phone"), "num"),  # only numbers no stricter pattern took

@@ -46,12 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
-ASSETS = Path(__file__).resolve().parent / "assets" / "names"
-MODEL_PATH = ASSETS / "tagger.json.gz"
+from data_prep.resources import NAMES_DIR
+
+MODEL_PATH = NAMES_DIR / "tagger.json.gz"
 # Words KazNERD valid writes in lower case (scripts/train_name_tagger.py): a capitalised word whose lower-case
 # form is a common word ("Кейін", "БІРІНШІ", "Бірлік") is rarely a name.
-LOWERCASE_WORDS = ASSETS / "lowercase_words.txt.gz"
-PERSON = "<PERSON>"
+LOWERCASE_WORDS = NAMES_DIR / "lowercase_words.txt.gz"
 
 _UPPER = "A-ZА-ЯЁӘҒҚҢӨҰҮҺІ"
 # A word: letters/digits, inner hyphens and apostrophes; otherwise one punctuation mark per token.
@@ -66,17 +66,41 @@ _INITIAL = rf"[{_UPPER}]\.(?:\s?[{_UPPER}]\.)?"  # "Н." or "Н.Ә."
 _INITIALS_BEFORE = re.compile(rf"(?<!\w){_INITIAL}\s?$")
 _INITIALS_AFTER = re.compile(rf"\s?{_INITIAL}(?!\w)")
 # The previous token that makes a word sentence-initial, where capitalisation says nothing.
-SENTENCE_OPENERS = frozenset(". ! ? « \" ( : ; — – - “ „ …".split())
+SENTENCE_OPENERS = frozenset('. ! ? « " ( : ; — – - “ „ …'.split())
 
 # Case endings tried longest first (Kazakh, then Russian declension), so a stem is the same for
 # Серікбаев / Серікбаевтың / Серікбаевқа and Иванов / Иванова / Ивановым.
-_CASE_ENDINGS = tuple(sorted(set(
-    "ның нің дың дің тың тің ға ге қа ке на не ны ні ды ді ты ті да де та те нда нде дан ден тан тен "
-    "нан нен мен бен пен дағы дегі тағы тегі ндағы ндегі лар лер дар дер тар тер ның ы і н "
-    "а е у ой ом ым ому ого ым ем им ой ей ю ою ая".split()), key=len, reverse=True))
+_CASE_ENDINGS = tuple(
+    sorted(
+        set(
+            "ның нің дың дің тың тің ға ге қа ке на не ны ні ды ді ты ті да де та те нда нде дан ден тан тен "
+            "нан нен мен бен пен дағы дегі тағы тегі ндағы ндегі лар лер дар дер тар тер ның ы і н "
+            "а е у ой ом ым ому ого ым ем им ой ей ю ою ая".split()
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 # Surname endings, longest first within the check (plain suffix tests: a regex search per word costs more).
-_SURNAME_ENDINGS = ("ский", "ская", "цкий", "цкая", "енко", "ова", "ева", "ёва", "ина", "ына",
-                    "ов", "ев", "ёв", "ин", "ын", "ук", "юк")
+_SURNAME_ENDINGS = (
+    "ский",
+    "ская",
+    "цкий",
+    "цкая",
+    "енко",
+    "ова",
+    "ева",
+    "ёва",
+    "ина",
+    "ына",
+    "ов",
+    "ев",
+    "ёв",
+    "ин",
+    "ын",
+    "ук",
+    "юк",
+)
 _PATRONYMIC_PARTS = ("ұлы", "улы", "қызы", "кызы", "ович", "евич", "ьич", "овна", "евна", "ична")
 _SURNAME_SUFFIXES = ("қызы", "кызы", "ова", "ева", "ёва", "ина", "ұлы", "улы", "ов", "ев", "ёв", "ин")
 
@@ -93,7 +117,9 @@ def _surname_ending(st: str) -> str | None:
 def _without_surname_suffix(key: str) -> str:
     if not key.endswith(_SURNAME_SUFFIXES):
         return key
-    return key[:-len(next(e for e in _SURNAME_SUFFIXES if key.endswith(e)))]
+    return key[: -len(next(e for e in _SURNAME_SUFFIXES if key.endswith(e)))]
+
+
 # a list indexed by code point (twice as fast as str.maketrans' dict; past its end a letter stays as it is)
 _FOLD = [chr(c) for c in range(0x500)]
 for _kk, _ru in zip("әғқңөұүһіё", "агкноуухие"):
@@ -101,14 +127,21 @@ for _kk, _ru in zip("әғқңөұүһіё", "агкноуухие"):
 OFFSETS = ((-2, "p2"), (-1, "p1"), (1, "n1"), (2, "n2"))
 
 
-def name_key(word: str) -> str:
+def folded_lower(word: str) -> str:
     """Lower case with the Kazakh letters folded to the Russian ones people type for them (Айгерім ==
-    Айгерим), the form name lists are looked up in."""
+    Айгерим), the form name lists are looked up in.
+
+    Not data_prep.pii_pseudonym.name_key, which also merges scripts and spellings into ASCII (Nurlan ==
+    Нұрлан, Сейітқали == Seitkali): the tagger's features were trained with this narrower key, and this
+    fold keeps every letter in place, so the key of a word's stem is a prefix of the word's key
+    (_shared_features relies on that)."""
     return word.lower().translate(_FOLD)
 
 
-_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _CASE_ENDINGS if len(e) == n))
-                           for n in sorted({len(e) for e in _CASE_ENDINGS}, reverse=True))
+_ENDINGS_BY_LENGTH = tuple(
+    (n, frozenset(e for e in _CASE_ENDINGS if len(e) == n))
+    for n in sorted({len(e) for e in _CASE_ENDINGS}, reverse=True)
+)
 
 
 def stem(word_lower: str) -> str:
@@ -123,14 +156,16 @@ def stem(word_lower: str) -> str:
 # --- name lists -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NameLists:
-    given: frozenset[str]          # name_key of given names (Kazakh and Russian, both sexes, diminutives)
-    surname_stems: frozenset[str]  # name_key of surname stems (Серікбай, Иван) and bare surnames (Ким)
-    contexts_after: frozenset[str]   # stems of words after which a name is part of a place/organisation
-    contexts_before: frozenset[str]  # lower-case words before which it is ("имени", "улица", "ул."), and stems
-    places: frozenset[str]         # stems of place names (Қазақстан, Саратов)
-    openers: frozenset[str] = frozenset()          # words that open a sentence and are no name (вчера)
-    heads: frozenset[str] = frozenset()            # name_contexts_after.txt as written (көшесі, ауданы)
-    lowercase: frozenset[str] = frozenset()        # words seen written in lower case (common words)
+    given: frozenset[str]  # folded_lower of given names (Kazakh and Russian, both sexes, diminutives)
+    surname_stems: frozenset[str]  # folded_lower of surname stems (Серікбай, Иван) and bare surnames (Ким)
+    contexts_after: frozenset[str]  # stems of words after which a name is part of a place/organisation
+    contexts_before: frozenset[
+        str
+    ]  # lower-case words before which it is ("имени", "улица", "ул."), and stems
+    places: frozenset[str]  # stems of place names (Қазақстан, Саратов)
+    openers: frozenset[str] = frozenset()  # words that open a sentence and are no name (вчера)
+    heads: frozenset[str] = frozenset()  # name_contexts_after.txt as written (көшесі, ауданы)
+    lowercase: frozenset[str] = frozenset()  # words seen written in lower case (common words)
     lowercase_stems: frozenset[str] = frozenset()  # and their stems
 
 
@@ -143,19 +178,36 @@ def _load_name_lists() -> NameLists:
     # the list files' one reader (format: assets/names/README.md); imported here, when a name is first looked up
     from data_prep.pii_pseudonym import load_name_list
 
-    given = {name_key(x) for f in ("kk_given_male", "kk_given_female", "kk_given_male_ru", "kk_given_female_ru",
-                                   "ru_given_male", "ru_given_female", "ru_diminutive_male", "ru_diminutive_female")
-             for x in load_name_list(f)}
-    surnames = {name_key(x) for x in load_name_list("surname_stems_kk")}
-    surnames |= {name_key(_without_surname_suffix(x.lower())) for x in load_name_list("ru_surnames")}
+    given_lists = (
+        "kk_given_male",
+        "kk_given_female",
+        "kk_given_male_ru",
+        "kk_given_female_ru",
+        "ru_given_male",
+        "ru_given_female",
+        "ru_diminutive_male",
+        "ru_diminutive_female",
+    )
+    given = {folded_lower(x) for f in given_lists for x in load_name_list(f)}
+    surnames = {folded_lower(x) for x in load_name_list("surname_stems_kk")}
+    surnames |= {folded_lower(_without_surname_suffix(x.lower())) for x in load_name_list("ru_surnames")}
     heads = frozenset(x.lower() for x in load_name_list("name_contexts_after") if " " not in x)
     before = {x.lower() for x in load_name_list("name_contexts_before") if " " not in x}
     before |= {stem(x) for x in before if not x.endswith(".")}  # "улице Абая" as well as "улица"
     places = {stem(x.lower()) for x in load_name_list("places")}
     lowercase = read_lowercase_words(LOWERCASE_WORDS) if LOWERCASE_WORDS.is_file() else frozenset()
     openers = frozenset(x.lower() for x in load_name_list("sentence_openers"))
-    return NameLists(frozenset(given), frozenset(surnames), frozenset(stem(x) for x in heads), frozenset(before),
-                     frozenset(places), openers, heads, lowercase, frozenset(stem(w) for w in lowercase))
+    return NameLists(
+        frozenset(given),
+        frozenset(surnames),
+        frozenset(stem(x) for x in heads),
+        frozenset(before),
+        frozenset(places),
+        openers,
+        heads,
+        lowercase,
+        frozenset(stem(w) for w in lowercase),
+    )
 
 
 def read_lowercase_words(path: Path) -> frozenset[str]:
@@ -184,7 +236,8 @@ def word_view(token: str, latin_scheme: str | None) -> str:
 
 @lru_cache(maxsize=200_000)  # a Latin-script corpus repeats its words like any other
 def _transliterated(token: str, scheme: str) -> str:
-    from data_prep.normalize import latin_to_cyrillic
+    from data_prep.transliterate import latin_to_cyrillic
+
     return latin_to_cyrillic(token, scheme)
 
 
@@ -205,8 +258,20 @@ def _word_features(word: str, lw: str, own: bool, st: str | None = None) -> tupl
         ctx.append("cap")
     if not own:
         return [], ctx
-    f = ["w=" + lw, "st=" + st, "s2=" + lw[-2:], "s3=" + lw[-3:], "s4=" + lw[-4:], "s5=" + lw[-5:],
-         "pre2=" + lw[:2], "pre3=" + lw[:3], "pre4=" + lw[:4], "sts3=" + st[-3:], f"len={min(len(lw), 12)}", *shared]
+    f = [
+        "w=" + lw,
+        "st=" + st,
+        "s2=" + lw[-2:],
+        "s3=" + lw[-3:],
+        "s4=" + lw[-4:],
+        "s5=" + lw[-5:],
+        "pre2=" + lw[:2],
+        "pre3=" + lw[:3],
+        "pre4=" + lw[:4],
+        "sts3=" + st[-3:],
+        f"len={min(len(lw), 12)}",
+        *shared,
+    ]
     if word.isupper() and len(word) > 1:
         f.append("allcap")
     if lw in lists.lowercase:
@@ -233,8 +298,8 @@ def _shared_features(lw: str, st: str, lists: NameLists) -> list[str]:
         f.append("surn=" + ending)
     if _PATRONYMIC.search(lw):
         f.append("patr")
-    folded = lw.translate(_FOLD)  # name_key(lw); the stem is a prefix of lw and folding keeps lengths
-    key = folded[:len(st)]
+    folded = lw.translate(_FOLD)  # folded_lower(lw); the stem is a prefix of lw and folding keeps lengths
+    key = folded[: len(st)]
     if key in lists.given or folded in lists.given:
         f.append("given")
     if key in lists.surname_stems or _without_surname_suffix(key) in lists.surname_stems:
@@ -272,8 +337,9 @@ def _bin(score: float) -> str:
     return "pos" if score > 0 else ("weak" if score > -1 else "neg")
 
 
-def stage2_extra_features(tokens: list[str], i: int, scores1: list[float], named_stems: dict[str, int],
-                          stems: list[str]) -> list[str]:
+def stage2_extra_features(
+    tokens: list[str], i: int, scores1: list[float], named_stems: dict[str, int], stems: list[str]
+) -> list[str]:
     """Stage 2's features beyond stage 1's: stage 1's verdicts on the token, its neighbours and the other
     mentions of its stem (`named_stems`: stem -> how many tokens with it stage 1 called a name)."""
     n = len(tokens)
@@ -300,7 +366,9 @@ NOT_CANDIDATE = -9.0  # stage-1 score given to tokens that cannot be names
 
 def is_candidate(token: str) -> bool:
     c = token[0]
-    return c in _UPPER_FIRST or (c in _PARTICLE_FIRST and "-" in token and _CANDIDATE.match(token) is not None)
+    return c in _UPPER_FIRST or (
+        c in _PARTICLE_FIRST and "-" in token and _CANDIDATE.match(token) is not None
+    )
 
 
 def candidate_indices(tokens: list[str]) -> list[int]:
@@ -316,22 +384,42 @@ _ZEROS8 = [0.0] * 8
 class NameTagger:
     """The two-stage model with every weight pre-summed per word (see the module docstring)."""
 
-    def __init__(self, stage1: dict[str, float], stage2: dict[str, float], threshold: float = 0.0,
-                 max_words: int = 200_000) -> None:
+    def __init__(
+        self,
+        stage1: dict[str, float],
+        stage2: dict[str, float],
+        threshold: float = 0.0,
+        max_words: int = 200_000,
+    ) -> None:
         self.stage1, self.stage2, self.threshold, self.max_words = stage1, stage2, threshold, max_words
         self._cache: dict[str, tuple] = {}
         w1, w2 = stage1, stage2
         self._b1, self._b2 = w1.get("b", 0.0), w2.get("b", 0.0)
         # position weights at index 4 * sentence-initial + 2 * previous is a candidate + next is a candidate
-        self._pos = [[w.get(pos, 0.0) + w.get(f"{pos}&n{int(nx)}&p{int(p)}", 0.0)
-                      for pos in ("cap_mid", "first") for p in (False, True) for nx in (False, True)]
-                     for w in (w1, w2)]
+        self._pos = [
+            [
+                w.get(pos, 0.0) + w.get(f"{pos}&n{int(nx)}&p{int(p)}", 0.0)
+                for pos in ("cap_mid", "first")
+                for p in (False, True)
+                for nx in (False, True)
+            ]
+            for w in (w1, w2)
+        ]
         # the entry of the two padding tokens either side of the text: an "opener" with the <none> weights
-        self._pad = (False, "", True, 0.0, *(w1.get(n + "=<none>", 0.0) for _, n in OFFSETS),
-                     0.0, *(w2.get(n + "=<none>", 0.0) for _, n in OFFSETS))
+        self._pad = (
+            False,
+            "",
+            True,
+            0.0,
+            *(w1.get(n + "=<none>", 0.0) for _, n in OFFSETS),
+            0.0,
+            *(w2.get(n + "=<none>", 0.0) for _, n in OFFSETS),
+        )
         # stage-2 weights of stage 1's verdicts: [offset][bin], offset 0 = the token itself
-        self._verdict = [[*(w2.get(prefix + b, 0.0) for b in _BINS), 0.0]  # [3]: padding, no feature
-                         for prefix in ("self", *(n.upper() for _, n in OFFSETS))]
+        self._verdict = [
+            [*(w2.get(prefix + b, 0.0) for b in _BINS), 0.0]  # [3]: padding, no feature
+            for prefix in ("self", *(n.upper() for _, n in OFFSETS))
+        ]
         self._samestem = w2.get("samestem", 0.0)
         # Per feature, its weights in both stages: as a word's own feature (2 floats), and as a neighbour's
         # feature at each offset (8 floats: stage 1 p2 p1 n1 n2, stage 2 likewise). One lookup per feature.
@@ -341,7 +429,7 @@ class NameTagger:
         for x in keys:
             for k, (_, name) in enumerate(OFFSETS):
                 if x.startswith(name):
-                    row = ctx.setdefault(x[len(name):], [0.0] * 8)
+                    row = ctx.setdefault(x[len(name) :], [0.0] * 8)
                     row[k], row[4 + k] = w1.get(x, 0.0), w2.get(x, 0.0)
         self._ctx = {x: tuple(row) for x, row in ctx.items()}
 
@@ -419,8 +507,20 @@ class NameTagger:
         for i in cands:
             ei = e[i]
             ep, en = e[i - 1], e[i + 1]
-            s = (b2 + ei[8] + e[i - 2][9] + ep[10] + en[11] + e[i + 2][12] + pos2[4 * ep[2] + 2 * ep[0] + en[0]]
-                 + vself[bins[i]] + vp2[bins[i - 2]] + vp1[bins[i - 1]] + vn1[bins[i + 1]] + vn2[bins[i + 2]])
+            s = (
+                b2
+                + ei[8]
+                + e[i - 2][9]
+                + ep[10]
+                + en[11]
+                + e[i + 2][12]
+                + pos2[4 * ep[2] + 2 * ep[0] + en[0]]
+                + vself[bins[i]]
+                + vp2[bins[i - 2]]
+                + vp1[bins[i - 1]]
+                + vn1[bins[i + 1]]
+                + vn2[bins[i + 2]]
+            )
             if named.get(ei[1], 0) > (bins[i] == 0):  # another mention of the stem was called a name
                 s += samestem
             out.append((i - 2, s))
@@ -446,7 +546,7 @@ def _classes(chars: str) -> np.ndarray:
     k = np.full(len(chars), _PUNCT, dtype=np.uint8)
     for pattern, cls in ((r"\s+", _SPACE), (r"\w+", _WORD)):
         for m in re.finditer(pattern, chars):
-            k[m.start():m.end()] = cls
+            k[m.start() : m.end()] = cls
     return k
 
 
@@ -455,7 +555,9 @@ def _bmp_classes() -> np.ndarray:
     k = _classes("".join(map(chr, range(0x10000))))
     k[[ord(c) for c in _UPPER_FIRST]] = _CAPITAL
     joiners = [ord(c) for c in _JOINERS]
-    k[joiners] = np.where(k[joiners] == _PUNCT, _JOINER, k[joiners])  # ʼ is a letter (U+02BC), a word character
+    k[joiners] = np.where(
+        k[joiners] == _PUNCT, _JOINER, k[joiners]
+    )  # ʼ is a letter (U+02BC), a word character
     return k
 
 
@@ -481,7 +583,12 @@ def token_bounds(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if _PARTICLE_HINT.search(text):  # "әл-Фараби", "ибн-Сина": lower case, yet a candidate
         for m in _PARTICLE.finditer(text):
             i = int(np.searchsorted(starts, m.start()))
-            if i < len(starts) and starts[i] == m.start() and text[m.start()] in _PARTICLE_FIRST and ends[i] >= m.end():
+            if (
+                i < len(starts)
+                and starts[i] == m.start()
+                and text[m.start()] in _PARTICLE_FIRST
+                and ends[i] >= m.end()
+            ):
                 candidate[i] = True
     return starts, ends, candidate
 
@@ -500,8 +607,9 @@ def _windows(candidates: np.ndarray, n: int) -> np.ndarray:
 
 
 # --- spans ----------------------------------------------------------------------------------------------
-def find_names(text: str, allow: frozenset[str] = frozenset(), tagger: NameTagger | None = None
-               ) -> list[tuple[int, int, str]]:
+def find_names(
+    text: str, allow: frozenset[str] = frozenset(), tagger: NameTagger | None = None
+) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, "person") spans of person names in `text`, sorted by start.
 
     `allow`: words kept as written (`allow_keys` of the names a source may keep)."""
@@ -529,9 +637,14 @@ def find_names(text: str, allow: frozenset[str] = frozenset(), tagger: NameTagge
         # A word right after initials is a name unless it heads a place ("Ж. Баласағұн атындағы" is
         # dropped as such in _spans).
         shown = [views[i] for i in keep]
-        hits = sorted({keep[i] for i in tagger.names(shown)}
-                      | {i for i in keep if i >= 2 and views[i - 1] == "." and _is_initial(views[i - 2])
-                         and is_candidate(views[i])})
+        hits = sorted(
+            {keep[i] for i in tagger.names(shown)}
+            | {
+                i
+                for i in keep
+                if i >= 2 and views[i - 1] == "." and _is_initial(views[i - 2]) and is_candidate(views[i])
+            }
+        )
     return _spans(text, starts, ends, views, hits, allow) if hits else []
 
 
@@ -552,7 +665,8 @@ def _without_initials(views: list[str]) -> list[int] | None:
 def _latin_scheme(text: str) -> str | None:
     """The Kazakh Latin alphabet to read Latin words in, or None when they are foreign words in Cyrillic
     text (brand names, English quotes), which stay as written."""
-    from data_prep.normalize import detect_latin_kazakh
+    from data_prep.transliterate import detect_latin_kazakh
+
     scheme = detect_latin_kazakh(text)
     if scheme is None and not _CYRILLIC.search(text):
         scheme = "2021"  # a short Latin-only text ("Aigerim Seitkali"): too little to vote on
@@ -563,11 +677,12 @@ def allow_keys(names: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset
     """The allow-list form of names: every word of each name, case-folded, as written and without a case
     ending, so that any case form of an allowed word matches (Құнанбайұлы, Құнанбайұлының)."""
     words = [w.lower() for n in names for w in re.findall(r"\w+(?:-\w+)*", n)]
-    return frozenset(name_key(w) for w in words) | frozenset(name_key(stem(w)) for w in words)
+    return frozenset(folded_lower(w) for w in words) | frozenset(folded_lower(stem(w)) for w in words)
 
 
-def _spans(text: str, starts: list[int], ends: list[int], views: list[str], hits: list[int],
-           allow: frozenset[str]) -> list[tuple[int, int, str]]:
+def _spans(
+    text: str, starts: list[int], ends: list[int], views: list[str], hits: list[int], allow: frozenset[str]
+) -> list[tuple[int, int, str]]:
     lists = name_lists()
     out: list[tuple[int, int, str]] = []
     n, k = len(views), 0
@@ -605,7 +720,8 @@ def _after_a_place_word(views: list[str], i: int, lists: NameLists) -> bool:
 
 # Kazakh case endings that no name ends in (-на, -да, -та are left out: Дана, Мадина, Айтолқын-да ...).
 _UNMISTAKABLE_KK_ENDINGS = tuple(
-    "ға ге қа ке ның нің дың дің тың тің ды ді ты ті ны ні дан ден тан тен нан нен мен бен пен нда нде".split())
+    "ға ге қа ке ның нің дың дің тың тің ды ді ты ті ны ні дан ден тан тен нан нен мен бен пен нда нде".split()
+)
 
 
 def _heads_a_place(word: str, lists: NameLists) -> bool:
@@ -625,23 +741,22 @@ def _is_opener_word(views: list[str], i: int, lists: NameLists) -> bool:
     lw = views[i].lower()
     if lw in lists.openers:
         return True
-    if name_key(lw) in lists.given or name_key(stem(lw)) in lists.given:
+    if folded_lower(lw) in lists.given or folded_lower(stem(lw)) in lists.given:
         return False
     return (lw in lists.lowercase and stem(lw) != lw) or lw.endswith(_UNMISTAKABLE_KK_ENDINGS)
 
 
 def _allowed(word: str, allow: frozenset[str]) -> bool:
     lw = word.lower()
-    return name_key(lw) in allow or name_key(stem(lw)) in allow
+    return folded_lower(lw) in allow or folded_lower(stem(lw)) in allow
 
 
 def _with_initials(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a name span over initials written before ("Н.Ә. Серікбаев") or after ("Серікбаев Н.Ә.") it."""
-    before = _INITIALS_BEFORE.search(text[max(0, start - 8):start])
+    before = _INITIALS_BEFORE.search(text[max(0, start - 8) : start])
     if before:
         start -= len(before.group())
-    after = _INITIALS_AFTER.match(text[end:end + 8])
+    after = _INITIALS_AFTER.match(text[end : end + 8])
     if after:
         end += len(after.group())
     return start, end
-

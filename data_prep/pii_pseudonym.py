@@ -84,15 +84,26 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
-NAMES_DIR = Path(__file__).resolve().parent / "assets" / "names"
+from data_prep.resources import NAMES_DIR
+
 # Every list in NAMES_DIR, by file name without ".txt".
 NAME_LISTS = (
-    "kk_given_male", "kk_given_female", "kk_given_male_ru", "kk_given_female_ru",
-    "ru_given_male", "ru_given_female", "ru_diminutive_male", "ru_diminutive_female",
-    "surname_stems_kk", "ru_surnames", "public_figures", "name_contexts_after", "name_contexts_before",
-    "places", "sentence_openers",  # read by the name tagger (data_prep/pii_names.py) only
+    "kk_given_male",
+    "kk_given_female",
+    "kk_given_male_ru",
+    "kk_given_female_ru",
+    "ru_given_male",
+    "ru_given_female",
+    "ru_diminutive_male",
+    "ru_diminutive_female",
+    "surname_stems_kk",
+    "ru_surnames",
+    "public_figures",
+    "name_contexts_after",
+    "name_contexts_before",
+    "places",
+    "sentence_openers",  # read by the name tagger (data_prep/pii_names.py) only
 )
 
 KK_CASES = ("gen", "acc", "dat", "loc", "abl", "ins")
@@ -128,28 +139,122 @@ _VOWELS = frozenset("аәеэиоөұүыіуюяё")
 _BACK = frozenset("аоұыяё")
 _FRONT = frozenset("әөүіеэ")
 _LATIN_2021 = frozenset("äöüūğqñşı")
-_CYR_TO_KEY = str.maketrans({
-    "а": "a", "ә": "a", "б": "b", "в": "v", "г": "g", "ғ": "g", "д": "d", "е": "e", "ё": "e", "э": "e",
-    "ж": "j", "з": "z", "и": "i", "і": "i", "ы": "i", "й": "i", "к": "k", "қ": "k", "л": "l", "м": "m",
-    "н": "n", "ң": "n", "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ұ": "u",
-    "ү": "u", "ф": "f", "х": "h", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "", "ь": "",
-    "ю": "iu", "я": "ia",
-})
+_CYR_TO_KEY = str.maketrans(
+    {
+        "а": "a",
+        "ә": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "ғ": "g",
+        "д": "d",
+        "е": "e",
+        "ё": "e",
+        "э": "e",
+        "ж": "j",
+        "з": "z",
+        "и": "i",
+        "і": "i",
+        "ы": "i",
+        "й": "i",
+        "к": "k",
+        "қ": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "ң": "n",
+        "о": "o",
+        "ө": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ұ": "u",
+        "ү": "u",
+        "ф": "f",
+        "х": "h",
+        "һ": "h",
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "sh",
+        "ъ": "",
+        "ь": "",
+        "ю": "iu",
+        "я": "ia",
+    }
+)
 # Kazakh letters -> the Russian letters Russian-language text writes for them.
-_FOLD = str.maketrans({"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"})
+_FOLD = str.maketrans(
+    {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+)
 # Kazakh Cyrillic -> Latin: the passport style most Latin-script Kazakh names are written in (Aigerim, Nurlan,
 # Zhansaya), and the 2021 alphabet (Äigerım, Nūrlan, Jansaia) for spans already written in it.
 _LAT_PASSPORT = {
-    "а": "a", "ә": "a", "б": "b", "в": "v", "г": "g", "ғ": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh",
-    "з": "z", "и": "i", "й": "i", "і": "i", "к": "k", "қ": "k", "л": "l", "м": "m", "н": "n", "ң": "n",
-    "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ұ": "u", "ү": "u", "ф": "f",
-    "х": "kh", "һ": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e",
-    "ю": "yu", "я": "ya",
+    "а": "a",
+    "ә": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "ғ": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "yo",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "i",
+    "і": "i",
+    "к": "k",
+    "қ": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "ң": "n",
+    "о": "o",
+    "ө": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ұ": "u",
+    "ү": "u",
+    "ф": "f",
+    "х": "kh",
+    "һ": "h",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+    "ю": "yu",
+    "я": "ya",
 }
-_LAT_2021 = dict(_LAT_PASSPORT, **{
-    "ә": "ä", "ғ": "ğ", "ё": "io", "ж": "j", "і": "ı", "қ": "q", "ң": "ñ", "ө": "ö", "ұ": "ū", "ү": "ü",
-    "х": "h", "ш": "ş", "щ": "şş", "ю": "iu", "я": "ia",
-})
+_LAT_2021 = dict(
+    _LAT_PASSPORT,
+    **{
+        "ә": "ä",
+        "ғ": "ğ",
+        "ё": "io",
+        "ж": "j",
+        "і": "ı",
+        "қ": "q",
+        "ң": "ñ",
+        "ө": "ö",
+        "ұ": "ū",
+        "ү": "ü",
+        "х": "h",
+        "ш": "ş",
+        "щ": "şş",
+        "ю": "iu",
+        "я": "ia",
+    },
+)
 
 
 def _nfc(text: str) -> str:
@@ -226,24 +331,72 @@ def _apply_casing(text: str, casing: str) -> str:
 # L л, S other sonorants р/й/у/и (у and и at the end of a word are [w]/[j] in Kazakh: судың, бидің),
 # Z voiced з/ж, T voiceless, plus б/в/г/д, which are devoiced word-finally (Серікбаевтың, Олегке).
 _KK_CASE = {
-    "gen": {"V": ("ның", "нің"), "N": ("ның", "нің"), "L": ("дың", "дің"), "S": ("дың", "дің"),
-            "Z": ("дың", "дің"), "T": ("тың", "тің")},
-    "acc": {"V": ("ны", "ні"), "N": ("ды", "ді"), "L": ("ды", "ді"), "S": ("ды", "ді"), "Z": ("ды", "ді"),
-            "T": ("ты", "ті")},
-    "dat": {"V": ("ға", "ге"), "N": ("ға", "ге"), "L": ("ға", "ге"), "S": ("ға", "ге"), "Z": ("ға", "ге"),
-            "T": ("қа", "ке")},
-    "loc": {"V": ("да", "де"), "N": ("да", "де"), "L": ("да", "де"), "S": ("да", "де"), "Z": ("да", "де"),
-            "T": ("та", "те")},
-    "abl": {"V": ("дан", "ден"), "N": ("нан", "нен"), "L": ("дан", "ден"), "S": ("дан", "ден"),
-            "Z": ("дан", "ден"), "T": ("тан", "тен")},
-    "ins": {"V": ("мен", "мен"), "N": ("мен", "мен"), "L": ("мен", "мен"), "S": ("мен", "мен"),
-            "Z": ("бен", "бен"), "T": ("пен", "пен")},
+    "gen": {
+        "V": ("ның", "нің"),
+        "N": ("ның", "нің"),
+        "L": ("дың", "дің"),
+        "S": ("дың", "дің"),
+        "Z": ("дың", "дің"),
+        "T": ("тың", "тің"),
+    },
+    "acc": {
+        "V": ("ны", "ні"),
+        "N": ("ды", "ді"),
+        "L": ("ды", "ді"),
+        "S": ("ды", "ді"),
+        "Z": ("ды", "ді"),
+        "T": ("ты", "ті"),
+    },
+    "dat": {
+        "V": ("ға", "ге"),
+        "N": ("ға", "ге"),
+        "L": ("ға", "ге"),
+        "S": ("ға", "ге"),
+        "Z": ("ға", "ге"),
+        "T": ("қа", "ке"),
+    },
+    "loc": {
+        "V": ("да", "де"),
+        "N": ("да", "де"),
+        "L": ("да", "де"),
+        "S": ("да", "де"),
+        "Z": ("да", "де"),
+        "T": ("та", "те"),
+    },
+    "abl": {
+        "V": ("дан", "ден"),
+        "N": ("нан", "нен"),
+        "L": ("дан", "ден"),
+        "S": ("дан", "ден"),
+        "Z": ("дан", "ден"),
+        "T": ("тан", "тен"),
+    },
+    "ins": {
+        "V": ("мен", "мен"),
+        "N": ("мен", "мен"),
+        "L": ("мен", "мен"),
+        "S": ("мен", "мен"),
+        "Z": ("бен", "бен"),
+        "T": ("пен", "пен"),
+    },
 }
-_KK_PLURAL = {"V": ("лар", "лер"), "S": ("лар", "лер"), "N": ("дар", "дер"), "L": ("дар", "дер"),
-              "Z": ("дар", "дер"), "T": ("тар", "тер")}
+_KK_PLURAL = {
+    "V": ("лар", "лер"),
+    "S": ("лар", "лер"),
+    "N": ("дар", "дер"),
+    "L": ("дар", "дер"),
+    "Z": ("дар", "дер"),
+    "T": ("тар", "тер"),
+}
 # After a 3rd-person possessive, which -ұлы "his son" / -қызы "his daughter" are: Нұрланұлының, -ына, -ын ...
-_KK_POSS = {"gen": ("ның", "нің"), "acc": ("н", "н"), "dat": ("на", "не"), "loc": ("нда", "нде"),
-            "abl": ("нан", "нен"), "ins": ("мен", "мен")}
+_KK_POSS = {
+    "gen": ("ның", "нің"),
+    "acc": ("н", "н"),
+    "dat": ("на", "не"),
+    "loc": ("нда", "нде"),
+    "abl": ("нан", "нен"),
+    "ins": ("мен", "мен"),
+}
 _POSS_MARKERS = ("ұлы", "қызы", "улы", "кызы")
 _POSS_MARKERS_LAT = ("uly", "kyzy", "qyzy", "ūly")
 
@@ -265,7 +418,7 @@ def _is_front(stem: str) -> bool:
         if ch in _BACK:
             return False
         if ch in _FRONT:
-            if ch == "е" and s[i + 1:i + 2] == "в" and i > 0 and s[i - 1] in _VOWELS:
+            if ch == "е" and s[i + 1 : i + 2] == "в" and i > 0 and s[i - 1] in _VOWELS:
                 continue
             return True
         if not kazakh and ch == "и":
@@ -313,7 +466,7 @@ def inflect_kk(stem: str, case: str | None = None, plural: bool = False) -> str:
             out += _KK_POSS[case][front]
         else:
             out += _KK_CASE[case][_final_class(out)][front]
-    ending = out[len(low):]
+    ending = out[len(low) :]
     return stem + (ending.upper() if _casing(stem) == "upper" else ending)
 
 
@@ -326,7 +479,7 @@ def _build_kk_endings() -> dict[str, list[tuple[str, int, bool, str | None]]]:
                 for case in (None, *KK_CASES):
                     if case is None and not plural:
                         continue
-                    text = (_KK_PLURAL[cls][front] if plural else "")
+                    text = _KK_PLURAL[cls][front] if plural else ""
                     if case is not None:
                         text += _KK_CASE[case]["S" if plural else cls][front]
                     table.setdefault(text, []).append((cls, front, plural, case))
@@ -440,8 +593,18 @@ def _given_class(lemma: str, gender: str) -> str:
 
 
 # Classes whose forms line up case by case: a fake from the same family reproduces any form of the original.
-_FAMILY = {"m_hard": "mc", "m_й": "mc", "m_ий": "mc", "m_ь": "mc", "m_a": "ma", "m_indecl": "mi",
-           "f_a": "fa", "f_ия": "fi", "f_ь": "fs", "f_indecl": "fx"}
+_FAMILY = {
+    "m_hard": "mc",
+    "m_й": "mc",
+    "m_ий": "mc",
+    "m_ь": "mc",
+    "m_a": "ma",
+    "m_indecl": "mi",
+    "f_a": "fa",
+    "f_ия": "fi",
+    "f_ь": "fs",
+    "f_indecl": "fx",
+}
 
 
 def _latin_given_class(lemma: str, gender: str) -> str:
@@ -460,56 +623,146 @@ def _ru_forms(lemma: str, cls: str) -> dict[str, str]:
     base = lemma[:-1]
     if lemma in _RU_IRREGULAR and cls == "m_hard":
         ob = _RU_IRREGULAR[lemma]
-        return {"nom": lemma, "gen": ob + "а", "dat": ob + "у", "acc": ob + "а", "ins": ob + "ом", "prep": ob + "е"}
+        return {
+            "nom": lemma,
+            "gen": ob + "а",
+            "dat": ob + "у",
+            "acc": ob + "а",
+            "ins": ob + "ом",
+            "prep": ob + "е",
+        }
     if cls == "m_hard":
         ins = "ем" if lemma[-1:] in _SIBILANT else "ом"
-        return {"nom": lemma, "gen": lemma + "а", "dat": lemma + "у", "acc": lemma + "а", "ins": lemma + ins,
-                "prep": lemma + "е"}
+        return {
+            "nom": lemma,
+            "gen": lemma + "а",
+            "dat": lemma + "у",
+            "acc": lemma + "а",
+            "ins": lemma + ins,
+            "prep": lemma + "е",
+        }
     if cls in ("m_й", "m_ь", "m_ий"):
-        return {"nom": lemma, "gen": base + "я", "dat": base + "ю", "acc": base + "я", "ins": base + "ем",
-                "prep": base + ("и" if cls == "m_ий" else "е")}
+        return {
+            "nom": lemma,
+            "gen": base + "я",
+            "dat": base + "ю",
+            "acc": base + "я",
+            "ins": base + "ем",
+            "prep": base + ("и" if cls == "m_ий" else "е"),
+        }
     if cls in ("m_a", "f_a"):
         if lemma.endswith("я"):
-            return {"nom": lemma, "gen": base + "и", "dat": base + "е", "acc": base + "ю", "ins": base + "ей",
-                    "prep": base + "е"}
+            return {
+                "nom": lemma,
+                "gen": base + "и",
+                "dat": base + "е",
+                "acc": base + "ю",
+                "ins": base + "ей",
+                "prep": base + "е",
+            }
         gen = "и" if base[-1:] in "гкхжшчщ" else "ы"
         ins = "ей" if base[-1:] in _SIBILANT else "ой"
-        return {"nom": lemma, "gen": base + gen, "dat": base + "е", "acc": base + "у", "ins": base + ins,
-                "prep": base + "е"}
+        return {
+            "nom": lemma,
+            "gen": base + gen,
+            "dat": base + "е",
+            "acc": base + "у",
+            "ins": base + ins,
+            "prep": base + "е",
+        }
     if cls == "f_ия":
-        return {"nom": lemma, "gen": base + "и", "dat": base + "и", "acc": base + "ю", "ins": base + "ей",
-                "prep": base + "и"}
+        return {
+            "nom": lemma,
+            "gen": base + "и",
+            "dat": base + "и",
+            "acc": base + "ю",
+            "ins": base + "ей",
+            "prep": base + "и",
+        }
     if cls == "f_ь":
-        return {"nom": lemma, "gen": base + "и", "dat": base + "и", "acc": lemma, "ins": base + "ью",
-                "prep": base + "и"}
+        return {
+            "nom": lemma,
+            "gen": base + "и",
+            "dat": base + "и",
+            "acc": lemma,
+            "ins": base + "ью",
+            "prep": base + "и",
+        }
     return dict.fromkeys(RU_CASES, lemma)
 
 
 # (ending of the form, ending of the lemma): reverse the tables above to find lemma candidates cheaply.
 _RU_GIVEN_REVERSE = (
-    ("а", ""), ("у", ""), ("ом", ""), ("ем", ""), ("е", ""),
-    ("я", "й"), ("ю", "й"), ("ем", "й"), ("е", "й"), ("и", "й"),
-    ("я", "ь"), ("ю", "ь"), ("ем", "ь"), ("е", "ь"), ("и", "ь"), ("ью", "ь"),
-    ("ы", "а"), ("и", "а"), ("е", "а"), ("у", "а"), ("ой", "а"), ("ей", "а"), ("ою", "а"),
-    ("и", "я"), ("е", "я"), ("ю", "я"), ("ей", "я"), ("ёй", "я"),
+    ("а", ""),
+    ("у", ""),
+    ("ом", ""),
+    ("ем", ""),
+    ("е", ""),
+    ("я", "й"),
+    ("ю", "й"),
+    ("ем", "й"),
+    ("е", "й"),
+    ("и", "й"),
+    ("я", "ь"),
+    ("ю", "ь"),
+    ("ем", "ь"),
+    ("е", "ь"),
+    ("и", "ь"),
+    ("ью", "ь"),
+    ("ы", "а"),
+    ("и", "а"),
+    ("е", "а"),
+    ("у", "а"),
+    ("ой", "а"),
+    ("ей", "а"),
+    ("ою", "а"),
+    ("и", "я"),
+    ("е", "я"),
+    ("ю", "я"),
+    ("ей", "я"),
+    ("ёй", "я"),
 )
 # Surname tails after -ов/-ев/-ёв/-ин/-ын, with the (gender, case) readings each allows ("p" = plural).
 _OV_TAILS = {
-    "": {("m", "nom")}, "а": {("m", "gen"), ("m", "acc"), ("f", "nom")}, "у": {("m", "dat"), ("f", "acc")},
-    "ым": {("m", "ins"), ("p", "dat")}, "е": {("m", "prep")},
-    "ой": {("f", "gen"), ("f", "dat"), ("f", "ins"), ("f", "prep")}, "ою": {("f", "ins")},
-    "ы": {("p", "nom")}, "ых": {("p", "gen"), ("p", "acc"), ("p", "prep")}, "ыми": {("p", "ins")},
+    "": {("m", "nom")},
+    "а": {("m", "gen"), ("m", "acc"), ("f", "nom")},
+    "у": {("m", "dat"), ("f", "acc")},
+    "ым": {("m", "ins"), ("p", "dat")},
+    "е": {("m", "prep")},
+    "ой": {("f", "gen"), ("f", "dat"), ("f", "ins"), ("f", "prep")},
+    "ою": {("f", "ins")},
+    "ы": {("p", "nom")},
+    "ых": {("p", "gen"), ("p", "acc"), ("p", "prep")},
+    "ыми": {("p", "ins")},
 }
 _SKY_TAILS = {
-    "ий": {("m", "nom")}, "ая": {("f", "nom")}, "ого": {("m", "gen"), ("m", "acc")}, "ому": {("m", "dat")},
-    "им": {("m", "ins"), ("p", "dat")}, "ом": {("m", "prep")},
-    "ой": {("m", "nom"), ("f", "gen"), ("f", "dat"), ("f", "ins"), ("f", "prep")}, "ую": {("f", "acc")},
-    "ие": {("p", "nom")}, "их": {("p", "gen"), ("p", "acc"), ("p", "prep")}, "ими": {("p", "ins")},
+    "ий": {("m", "nom")},
+    "ая": {("f", "nom")},
+    "ого": {("m", "gen"), ("m", "acc")},
+    "ому": {("m", "dat")},
+    "им": {("m", "ins"), ("p", "dat")},
+    "ом": {("m", "prep")},
+    "ой": {("m", "nom"), ("f", "gen"), ("f", "dat"), ("f", "ins"), ("f", "prep")},
+    "ую": {("f", "acc")},
+    "ие": {("p", "nom")},
+    "их": {("p", "gen"), ("p", "acc"), ("p", "prep")},
+    "ими": {("p", "ins")},
 }
-_PATR_M_TAILS = {"": {("m", "nom")}, "а": {("m", "gen"), ("m", "acc")}, "у": {("m", "dat")},
-                 "ем": {("m", "ins")}, "е": {("m", "prep")}}
-_PATR_F_TAILS = {"а": {("f", "nom")}, "ы": {("f", "gen")}, "е": {("f", "dat"), ("f", "prep")},
-                 "у": {("f", "acc")}, "ой": {("f", "ins")}, "ою": {("f", "ins")}}
+_PATR_M_TAILS = {
+    "": {("m", "nom")},
+    "а": {("m", "gen"), ("m", "acc")},
+    "у": {("m", "dat")},
+    "ем": {("m", "ins")},
+    "е": {("m", "prep")},
+}
+_PATR_F_TAILS = {
+    "а": {("f", "nom")},
+    "ы": {("f", "gen")},
+    "е": {("f", "dat"), ("f", "prep")},
+    "у": {("f", "acc")},
+    "ой": {("f", "ins")},
+    "ою": {("f", "ins")},
+}
 # -ын only after ц: Russian -ын surnames are -цын (Солженицын, Синицын), while Kazakh names end in -сын, -йын,
 # -шын (Тұрсын, Ерсайын, Талшын) and must not look like surnames.
 _OV_RE = re.compile(r"^(.{2,}?)(ов|ев|ёв|ин|(?<=ц)ын)(а|у|ым|е|ой|ою|ы|ых|ыми)?$")
@@ -522,11 +775,64 @@ _PATR_RE_LAT = re.compile(r"^(.{2,}?)(ovich|evich|ovna|evna)$")
 _ULY_RE = re.compile(r"^(.{2,}?)(ұлы|қызы|улы|кызы)$")
 _ULY_RE_LAT = re.compile(r"^(.{2,}?)(uly|ūly|kyzy|qyzy)$")
 # Kazakh-looking endings and beginnings of a name (for the origin of a name in no list).
-_KK_LIKE_END = ("бай", "бек", "жан", "хан", "ғали", "гали", "қали", "кали", "бол", "болат", "гүл", "гуль", "сұлу",
-                "сулу", "нұр", "нур", "ай", "ұлы", "улы", "қызы", "кызы", "ғазы", "газы", "әли", "берген")
+_KK_LIKE_END = (
+    "бай",
+    "бек",
+    "жан",
+    "хан",
+    "ғали",
+    "гали",
+    "қали",
+    "кали",
+    "бол",
+    "болат",
+    "гүл",
+    "гуль",
+    "сұлу",
+    "сулу",
+    "нұр",
+    "нур",
+    "ай",
+    "ұлы",
+    "улы",
+    "қызы",
+    "кызы",
+    "ғазы",
+    "газы",
+    "әли",
+    "берген",
+)
 _KK_LIKE_START = ("нұр", "нур", "ай", "ақ", "ер", "жан", "гүл", "гуль", "бек", "сұлтан", "жұма", "жума")
-_PARTICLES = frozenset({"әл", "ал", "аль", "эль", "ибн", "бин", "ван", "фон", "де", "ди", "дю", "ле", "ла",
-                        "оглы", "оғлы", "al", "el", "ibn", "bin", "van", "von", "de", "di", "du", "le", "la"})
+_PARTICLES = frozenset(
+    {
+        "әл",
+        "ал",
+        "аль",
+        "эль",
+        "ибн",
+        "бин",
+        "ван",
+        "фон",
+        "де",
+        "ди",
+        "дю",
+        "ле",
+        "ла",
+        "оглы",
+        "оғлы",
+        "al",
+        "el",
+        "ibn",
+        "bin",
+        "van",
+        "von",
+        "de",
+        "di",
+        "du",
+        "le",
+        "la",
+    }
+)
 _ROMAN = re.compile(r"^[IVXLC]+$")
 
 
@@ -548,8 +854,28 @@ def _patronymic(father: str, female: bool) -> str:
 
 # Gender of a name in no list, from its ending (on the name_key, so any script): -бек, -бай, -хан are men's,
 # -гүл, -сұлу, -жамал, -а are women's. -жан is both (Айжан, Бекжан) and decides nothing.
-_MALE_KEY_END = ("bek", "bai", "han", "gali", "kali", "bol", "bolat", "tai", "uli", "jigit", "bergen", "berdi",
-                 "murat", "ali", "ahmet", "mukhamed", "muhamed", "ov", "ev", "ich")
+_MALE_KEY_END = (
+    "bek",
+    "bai",
+    "han",
+    "gali",
+    "kali",
+    "bol",
+    "bolat",
+    "tai",
+    "uli",
+    "jigit",
+    "bergen",
+    "berdi",
+    "murat",
+    "ali",
+    "ahmet",
+    "mukhamed",
+    "muhamed",
+    "ov",
+    "ev",
+    "ich",
+)
 _FEMALE_KEY_END = ("gul", "sulu", "aim", "jamal", "bike", "banu", "zada", "kizi", "ova", "eva", "ina", "a")
 
 
@@ -563,25 +889,33 @@ def _guess_gender(key: str) -> str | None:
 
 def _kk_like(lemma: str) -> bool:
     low = lemma.lower()
-    return (any(ch in _KK_ONLY for ch in low) or _has_latin(low) or low.endswith(_KK_LIKE_END)
-            or low.startswith(_KK_LIKE_START))
+    return (
+        any(ch in _KK_ONLY for ch in low)
+        or _has_latin(low)
+        or low.endswith(_KK_LIKE_END)
+        or low.startswith(_KK_LIKE_START)
+    )
 
 
 # ================================================================================================== lexicon
 @dataclass(frozen=True)
 class _Name:
-    text: str          # lowercase spelling as in the list
-    gender: str        # "m" | "f"
-    origin: str        # "kk" | "ru"
-    dim: bool          # a diminutive (Саша, Дима)
-    variant: bool      # a Russian-style spelling of a Kazakh name: recognised, never issued as a fake
+    text: str  # lowercase spelling as in the list
+    gender: str  # "m" | "f"
+    origin: str  # "kk" | "ru"
+    dim: bool  # a diminutive (Саша, Дима)
+    variant: bool  # a Russian-style spelling of a Kazakh name: recognised, never issued as a fake
 
 
 _GIVEN_LISTS = (
-    ("kk_given_male", "m", "kk", False, False), ("kk_given_female", "f", "kk", False, False),
-    ("kk_given_male_ru", "m", "kk", False, True), ("kk_given_female_ru", "f", "kk", False, True),
-    ("ru_given_male", "m", "ru", False, False), ("ru_given_female", "f", "ru", False, False),
-    ("ru_diminutive_male", "m", "ru", True, False), ("ru_diminutive_female", "f", "ru", True, False),
+    ("kk_given_male", "m", "kk", False, False),
+    ("kk_given_female", "f", "kk", False, False),
+    ("kk_given_male_ru", "m", "kk", False, True),
+    ("kk_given_female_ru", "f", "kk", False, True),
+    ("ru_given_male", "m", "ru", False, False),
+    ("ru_given_female", "f", "ru", False, False),
+    ("ru_diminutive_male", "m", "ru", True, False),
+    ("ru_diminutive_female", "f", "ru", True, False),
 )
 _TITLES = frozenset({"хан", "би", "батыр", "ата", "сал", "сері", "жырау", "ақын", "ишан", "қажы", "сере"})
 _MIN_POOL = 3
@@ -604,8 +938,14 @@ class _Lexicon:
     # --- given names ----------------------------------------------------------------------------------
     def given_pool(self, origin: str, gender: str, family: str | None, dim: bool) -> tuple[_Name, ...]:
         """Fake candidates: same origin and gender, same declension family and register where enough exist."""
-        tries = [(origin, family, dim), (origin, family, None), (None, family, dim), (None, family, None),
-                 (origin, None, dim), (origin, None, None)]
+        tries = [
+            (origin, family, dim),
+            (origin, family, None),
+            (None, family, dim),
+            (None, family, None),
+            (origin, None, dim),
+            (origin, None, None),
+        ]
         for try_origin, try_family, try_dim in tries:
             pool = self._given_pool(try_origin, gender, try_family, try_dim)
             if len(pool) >= _MIN_POOL:
@@ -618,9 +958,13 @@ class _Lexicon:
             seen, pool = set(), []
             for names_key, names in self.given.items():
                 for name in names:
-                    if (name.variant or name.gender != gender or (origin and name.origin != origin)
-                            or (dim is not None and name.dim != dim)
-                            or (family and _FAMILY[_given_class(name.text, gender)] != family)):
+                    if (
+                        name.variant
+                        or name.gender != gender
+                        or (origin and name.origin != origin)
+                        or (dim is not None and name.dim != dim)
+                        or (family and _FAMILY[_given_class(name.text, gender)] != family)
+                    ):
                         continue
                     if names_key not in seen:
                         seen.add(names_key)
@@ -632,28 +976,39 @@ class _Lexicon:
         """Male names that make a clean patronymic either way (-ович/-евич and -ұлы): no -ий, -а, sibilants."""
         key = ("father", origin)
         if key not in self._pools:
-            pool = [n for n in self._given_pool(origin, "m", "mc", False)
-                    if not n.text.endswith("ий") and n.text[-1] not in _SIBILANT
-                    and n.text not in _RU_IRREGULAR and n.text != "петр"
-                    # nor a famous surname once formed: Дулат -> Дулатұлы, Құнанбай -> Құнанбайұлы
-                    and not {name_key(n.text + "ұлы"), name_key(n.text + "қызы")} & self.public_words]
+            pool = [
+                n
+                for n in self._given_pool(origin, "m", "mc", False)
+                if not n.text.endswith("ий")
+                and n.text[-1] not in _SIBILANT
+                and n.text not in _RU_IRREGULAR
+                and n.text != "петр"
+                # nor a famous surname once formed: Дулат -> Дулатұлы, Құнанбай -> Құнанбайұлы
+                and not {name_key(n.text + "ұлы"), name_key(n.text + "қызы")} & self.public_words
+            ]
             self._pools[key] = tuple(pool)
         return self._pools[key]
 
     # --- surnames -------------------------------------------------------------------------------------
     def kk_stem_pool(self) -> tuple[str, ...]:
         if "kk_stems" not in self._pools:
-            pool = [s for s in self.kk_stems.values()
-                    if not {name_key(s), name_key(_ov_form(s)), name_key(s + "ұлы"), name_key(s + "қызы")}
-                    & self.public_words]
+            pool = [
+                s
+                for s in self.kk_stems.values()
+                if not {name_key(s), name_key(_ov_form(s)), name_key(s + "ұлы"), name_key(s + "қызы")}
+                & self.public_words
+            ]
             self._pools["kk_stems"] = tuple(pool)
         return self._pools["kk_stems"]
 
     def ru_surname_pool(self, scls: str) -> tuple[str, ...]:
         key = ("ru_surnames", scls)
         if key not in self._pools:
-            self._pools[key] = tuple(s for k, s in self.ru_surnames.items()
-                                     if _surname_class(s) == scls and k not in self.public_words)
+            self._pools[key] = tuple(
+                s
+                for k, s in self.ru_surnames.items()
+                if _surname_class(s) == scls and k not in self.public_words
+            )
         return self._pools[key]
 
     def given_info(self, key: str) -> tuple[str | None, str | None, bool, str | None] | None:
@@ -667,8 +1022,12 @@ class _Lexicon:
         genders = {n.gender for n in names}
         origins = {n.origin for n in names}
         canon = next((n.text for n in names if not n.variant), names[0].text)
-        return (genders.pop() if len(genders) == 1 else None, origins.pop() if len(origins) == 1 else None,
-                all(n.dim for n in names), canon)
+        return (
+            genders.pop() if len(genders) == 1 else None,
+            origins.pop() if len(origins) == 1 else None,
+            all(n.dim for n in names),
+            canon,
+        )
 
 
 @functools.cache
@@ -706,8 +1065,13 @@ def public_figure_names() -> frozenset[str]:
             if len(words) < 2:
                 continue
             for word in words:
-                if (word[:1].isupper() and word.lower() not in _TITLES and name_key(word) not in given
-                        and name_key(word) not in common_surnames and not _ROMAN.match(word)):
+                if (
+                    word[:1].isupper()
+                    and word.lower() not in _TITLES
+                    and name_key(word) not in given
+                    and name_key(word) not in common_surnames
+                    and not _ROMAN.match(word)
+                ):
                     out.add(word)
     return frozenset(out)
 
@@ -715,22 +1079,22 @@ def public_figure_names() -> frozenset[str]:
 # ================================================================================================= analysis
 @dataclass(frozen=True)
 class _Analysis:
-    role: str                      # "given" | "surname" | "father" | "unknown"
-    lemma: str                     # lowercase, in the word's own script (Cyrillic or Latin)
-    key: str                       # name_key of the lemma (of the stem for surnames, of the father's name)
+    role: str  # "given" | "surname" | "father" | "unknown"
+    lemma: str  # lowercase, in the word's own script (Cyrillic or Latin)
+    key: str  # name_key of the lemma (of the stem for surnames, of the father's name)
     score: float
     gender: str | None = None
     origin: str | None = None
-    gcls: str | None = None        # declension class of a given name
+    gcls: str | None = None  # declension class of a given name
     dim: bool = False
     ru_cases: tuple[str, ...] = ()  # Russian cases this form can be (given names, -cons surnames)
-    scls: str | None = None        # surname: "ov" | "sky" | "cons" | "ind" | "bare"
-    suffix: str = ""               # surname: -ов/-ев/-ин ... (or -ск/-цк); patronymic: -ович/-евна ...
-    tail: str = ""                 # Russian tail after the suffix (Иванов|а, Петрович|у)
-    pform: str | None = None       # father: "uly" | "kyzy" | "ovich" | "ovna"
+    scls: str | None = None  # surname: "ov" | "sky" | "cons" | "ind" | "bare"
+    suffix: str = ""  # surname: -ов/-ев/-ин ... (or -ск/-цк); patronymic: -ович/-евна ...
+    tail: str = ""  # Russian tail after the suffix (Иванов|а, Петрович|у)
+    pform: str | None = None  # father: "uly" | "kyzy" | "ovich" | "ovna"
     kk_case: str | None = None
     kk_plural: bool = False
-    ending: str = ""               # the Kazakh ending as written (lowercase)
+    ending: str = ""  # the Kazakh ending as written (lowercase)
 
     def readings(self) -> set[tuple[str, str]] | None:
         """(gender, Russian case) readings, for agreement between the parts of a span; None = no Russian case."""
@@ -796,7 +1160,7 @@ def _base_analyses(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         for tail, lemma_end in _RU_GIVEN_REVERSE:
             if not w.endswith(tail) or len(w) - len(tail) < 2:
                 continue
-            lemma = w[:-len(tail)] + lemma_end
+            lemma = w[: -len(tail)] + lemma_end
             if not lemma_end:
                 lemma = _RU_IRREGULAR_BACK.get(lemma, lemma)  # Льва -> Лев, Павлу -> Павел
             linfo = lex.given_info(name_key(lemma))
@@ -805,13 +1169,24 @@ def _base_analyses(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
             gender, origin, dim, canon = linfo
             # a lemma in a list's own spelling (Ивану -> Иван) beats one only its key finds (Юлияны -> "Юлияна")
             exact = _spelled_as(lemma, lex.given[name_key(lemma)])
-            for g in ((gender,) if gender else ("m", "f")):
+            for g in (gender,) if gender else ("m", "f"):
                 forms = _ru_forms(lemma, _given_class(lemma, g))
                 cases = tuple(c for c in RU_CASES if forms[c] == w)
                 if cases:
                     score = (2.75 if dim else 2.85) - (0 if exact else 0.4)
-                    out.append(_Analysis("given", lemma, name_key(lemma), score, gender, origin,
-                                         _given_class(canon, g), dim, cases))
+                    out.append(
+                        _Analysis(
+                            "given",
+                            lemma,
+                            name_key(lemma),
+                            score,
+                            gender,
+                            origin,
+                            _given_class(canon, g),
+                            dim,
+                            cases,
+                        )
+                    )
     if key in lex.kk_stems:
         out.append(_Analysis("surname", w, key, 2.5, None, "kk", scls="bare"))
     if key in lex.ru_surnames and _surname_class(lex.ru_surnames[key]) in ("cons", "ind"):
@@ -819,16 +1194,27 @@ def _base_analyses(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         cases = RU_CASES if scls == "ind" else ("nom",)
         out.append(_Analysis("surname", w, key, 3.0, None, "ru", scls=scls, ru_cases=cases))
     if not latin and not after_kk:
-        for tail, lemma_end in (("а", ""), ("у", ""), ("ом", ""), ("ем", ""), ("е", ""),
-                                ("я", "й"), ("ю", "й"), ("ем", "й"), ("е", "й")):
+        for tail, lemma_end in (
+            ("а", ""),
+            ("у", ""),
+            ("ом", ""),
+            ("ем", ""),
+            ("е", ""),
+            ("я", "й"),
+            ("ю", "й"),
+            ("ем", "й"),
+            ("е", "й"),
+        ):
             if w.endswith(tail) and len(w) - len(tail) >= 2:
-                lemma = w[:-len(tail)] + lemma_end
+                lemma = w[: -len(tail)] + lemma_end
                 lkey = name_key(lemma)
                 if lkey in lex.ru_surnames and _surname_class(lex.ru_surnames[lkey]) == "cons":
                     forms = _ru_forms(lemma, "m_й" if lemma.endswith("й") else "m_hard")
                     cases = tuple(c for c in RU_CASES if forms[c] == w)
                     if cases:
-                        out.append(_Analysis("surname", lemma, lkey, 2.8, "m", "ru", scls="cons", ru_cases=cases))
+                        out.append(
+                            _Analysis("surname", lemma, lkey, 2.8, "m", "ru", scls="cons", ru_cases=cases)
+                        )
     out.extend(_surname_morphology(w, latin, after_kk))
     out.extend(_father_morphology(w, latin, after_kk))
     return out
@@ -842,8 +1228,11 @@ def _surname_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         stem, suffix, tail = m.group(1), m.group(2), m.group(3) or ""
         if not after_kk or tail in ("", "а", "a"):
             # -баев <- -бай: try the stem with its -й back where a vowel precedes -ев
-            cands = [stem + ("i" if latin else "й"), stem] if suffix in ("ев", "ev") and stem[-1:] in "аәеоөұүыіиaeoiuy" \
+            cands = (
+                [stem + ("i" if latin else "й"), stem]
+                if suffix in ("ев", "ev") and stem[-1:] in "аәеоөұүыіиaeoiuy"
                 else [stem]
+            )
             stem_key = next((name_key(c) for c in cands if name_key(c) in lex.kk_stems), None)
             origin = "kk" if stem_key else None
             masc = stem + suffix
@@ -857,8 +1246,19 @@ def _surname_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
             is_in = suffix in ("ин", "ын", "in", "yn")
             key = stem_key if origin == "kk" else stem_key + ("|in" if is_in else "|ov")
             tail_cyr = "а" if tail == "a" else tail
-            out.append(_Analysis("surname", masc, key, 2.6 if known else 2.0, _ov_gender(tail_cyr, after_kk), origin,
-                                 scls="ov", suffix=suffix, tail=tail_cyr))
+            out.append(
+                _Analysis(
+                    "surname",
+                    masc,
+                    key,
+                    2.6 if known else 2.0,
+                    _ov_gender(tail_cyr, after_kk),
+                    origin,
+                    scls="ov",
+                    suffix=suffix,
+                    tail=tail_cyr,
+                )
+            )
     m = (_SKY_RE_LAT if latin else _SKY_RE).match(w)
     if m:
         stem, suffix, tail = m.groups()
@@ -867,9 +1267,19 @@ def _surname_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         if not after_kk or tail in ("ий", "ая"):
             readings = _SKY_TAILS[tail]
             genders = {g for g, _ in readings}
-            out.append(_Analysis("surname", stem + suffix, name_key(stem + suffix) + "|sky", 2.3,
-                                 genders.pop() if len(genders) == 1 else None, "ru", scls="sky", suffix=suffix,
-                                 tail=tail))
+            out.append(
+                _Analysis(
+                    "surname",
+                    stem + suffix,
+                    name_key(stem + suffix) + "|sky",
+                    2.3,
+                    genders.pop() if len(genders) == 1 else None,
+                    "ru",
+                    scls="sky",
+                    suffix=suffix,
+                    tail=tail,
+                )
+            )
     return out
 
 
@@ -881,8 +1291,18 @@ def _father_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         father, marker = m.groups()
         info = lex.given_info(name_key(father))
         female = marker in ("қызы", "кызы", "kyzy", "qyzy")
-        out.append(_Analysis("father", father, name_key(father), 2.8 if info else 2.4, "f" if female else "m",
-                             (info[1] if info else None) or "kk", pform="kyzy" if female else "uly", suffix=marker))
+        out.append(
+            _Analysis(
+                "father",
+                father,
+                name_key(father),
+                2.8 if info else 2.4,
+                "f" if female else "m",
+                (info[1] if info else None) or "kk",
+                pform="kyzy" if female else "uly",
+                suffix=marker,
+            )
+        )
     if latin:
         m = _PATR_RE_LAT.match(w)
         if m:
@@ -890,8 +1310,18 @@ def _father_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
             female = suffix.endswith("na")
             father = base + ("i" if suffix.startswith("e") and base[-1:] in "aeiouy" else "")
             info = lex.given_info(name_key(father))
-            out.append(_Analysis("father", father, name_key(father), 2.7 if info else 2.2, "f" if female else "m",
-                                 (info[1] if info else None), pform="ovna" if female else "ovich", suffix=suffix))
+            out.append(
+                _Analysis(
+                    "father",
+                    father,
+                    name_key(father),
+                    2.7 if info else 2.2,
+                    "f" if female else "m",
+                    (info[1] if info else None),
+                    pform="ovna" if female else "ovich",
+                    suffix=suffix,
+                )
+            )
         return out
     for regex, female, tails in ((_PATR_M_RE, False, _PATR_M_TAILS), (_PATR_F_RE, True, _PATR_F_TAILS)):
         m = regex.match(w)
@@ -906,8 +1336,19 @@ def _father_morphology(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
         if suffix in ("ич", "ичн", "иничн") and not info:
             continue  # Гуревич, Рабинович: a surname, not a patronymic of a known name
         origin = (info[1] if info else None) or ("kk" if _kk_like(father) else "ru")
-        out.append(_Analysis("father", father, name_key(father), 2.7 if info else 2.2, "f" if female else "m",
-                             origin, pform="ovna" if female else "ovich", suffix=suffix, tail=tail))
+        out.append(
+            _Analysis(
+                "father",
+                father,
+                name_key(father),
+                2.7 if info else 2.2,
+                "f" if female else "m",
+                origin,
+                pform="ovna" if female else "ovich",
+                suffix=suffix,
+                tail=tail,
+            )
+        )
     return out
 
 
@@ -921,12 +1362,28 @@ def _analyse(w: str, latin: bool) -> tuple[_Analysis, ...]:
         for a in inner:
             if a.role == "surname" and a.scls == "ov" and a.tail == "а" and a.gender is None:
                 a = dataclasses.replace(a, gender="f")
-            out.append(dataclasses.replace(a, score=a.score - penalty, kk_case=split.case,
-                                           kk_plural=split.plural, ending=split.ending))
-        if (not inner and split.strict and len(split.stem) >= 3 and len(split.ending) >= 2
-                and not split.plural and split.case != "loc"):
-            out.append(_Analysis("unknown", split.stem, name_key(split.stem), 0.8, kk_case=split.case,
-                                 ending=split.ending))
+            out.append(
+                dataclasses.replace(
+                    a,
+                    score=a.score - penalty,
+                    kk_case=split.case,
+                    kk_plural=split.plural,
+                    ending=split.ending,
+                )
+            )
+        if (
+            not inner
+            and split.strict
+            and len(split.stem) >= 3
+            and len(split.ending) >= 2
+            and not split.plural
+            and split.case != "loc"
+        ):
+            out.append(
+                _Analysis(
+                    "unknown", split.stem, name_key(split.stem), 0.8, kk_case=split.case, ending=split.ending
+                )
+            )
     out.append(_Analysis("unknown", w, name_key(w), 0.5))
     best: dict[tuple, _Analysis] = {}
     for a in out:
@@ -945,7 +1402,7 @@ class _Token:
     start: int
     end: int
     text: str
-    kind: str                       # "word" | "initial" | "keep"
+    kind: str  # "word" | "initial" | "keep"
     analysis: _Analysis | None = None
 
 
@@ -956,8 +1413,11 @@ def _tokenise(surface: str) -> list[_Token]:
         text = m.group()
         if len(text) == 1 and text.isupper():
             kind = "initial"
-        elif (_ROMAN.match(text) and len(text) > 1) or text.lower() in _PARTICLES or \
-                (any_capital and text[:1].islower()):
+        elif (
+            (_ROMAN.match(text) and len(text) > 1)
+            or text.lower() in _PARTICLES
+            or (any_capital and text[:1].islower())
+        ):
             kind = "keep"  # Пётр I, әл-, ибн; lowercase titles inside a span (Абылай хан, Нұрлан аға)
         else:
             kind = "word"
@@ -1014,8 +1474,11 @@ def _resolve_unknowns(chosen: list[_Analysis]) -> list[_Analysis]:
         elif role == "surname":  # Толстого, Гарсиа: no known declension, so a Russian-list surname, as is
             out.append(dataclasses.replace(a, role="surname", scls="cons", origin="ru", ru_cases=("nom",)))
         else:
-            out.append(dataclasses.replace(a, role="given", gender=_guess_gender(a.key),
-                                           origin="kk" if _kk_like(a.lemma) else None))
+            out.append(
+                dataclasses.replace(
+                    a, role="given", gender=_guess_gender(a.key), origin="kk" if _kk_like(a.lemma) else None
+                )
+            )
     return out
 
 
@@ -1065,9 +1528,11 @@ class Pseudonymiser:
             start = self._hash(kind, key) % len(pool)
             order = pool[start:] + pool[:start]
             # best: unused and never an original here; then: never an original; last resort: not this original
-            tiers = (lambda k: k != key and k not in self._originals and k not in self._used[kind],
-                     lambda k: k != key and k not in self._originals,
-                     lambda k: k != key)
+            tiers = (
+                lambda k: k != key and k not in self._originals and k not in self._used[kind],
+                lambda k: k != key and k not in self._originals,
+                lambda k: k != key,
+            )
             choice = next((c for ok in tiers for c in order if ok(key_of(c))), None)
         self._maps[kind][key] = choice
         if choice is not None:
@@ -1088,8 +1553,9 @@ class Pseudonymiser:
             # both the map key (a surname's stem) and the lemma (the whole surname): neither may be issued
             self._originals.update((a.key.split("|")[0], name_key(a.lemma)))
         evidence = [self._evidence(t.text, t.analysis) for t in words]
-        span_style = ("kk" if "kk" in evidence else "ru" if "ru" in evidence
-                      else self._doc_style or self._lang or "ru")
+        span_style = (
+            "kk" if "kk" in evidence else "ru" if "ru" in evidence else self._doc_style or self._lang or "ru"
+        )
         if "kk" in evidence or "ru" in evidence:
             self._doc_style = span_style
         styles = iter([e if e in ("lat", "kk", "ru") else span_style for e in evidence])
@@ -1098,7 +1564,7 @@ class Pseudonymiser:
         surname_key = next((a.key for a in chosen if a.role == "surname"), "")
         out, pos, n_initial = [], 0, 0
         for t in tokens:
-            out.append(surface[pos:t.start])
+            out.append(surface[pos : t.start])
             pos = t.end
             if t.kind == "keep":
                 out.append(t.text)
@@ -1119,7 +1585,7 @@ class Pseudonymiser:
         if _has_latin(text):
             return "lat"
         low = _nfc(text).lower()
-        stem = low[:len(low) - len(a.ending)]
+        stem = low[: len(low) - len(a.ending)]
         if any(ch in _KK_ONLY for ch in stem):
             return "kk"
         lex = _lexicon()
@@ -1161,7 +1627,7 @@ class Pseudonymiser:
         The ending is computed on the Kazakh spelling even when the fake is shown Russian-style: Мөлдір is
         front-vowelled (Мөлдірге) though its Russian spelling Молдир looks back-vowelled.
         """
-        ending = inflect_kk(form, a.kk_case, a.kk_plural)[len(form):] if a.kk_case or a.kk_plural else ""
+        ending = inflect_kk(form, a.kk_case, a.kk_plural)[len(form) :] if a.kk_case or a.kk_plural else ""
         if style == "lat":
             return _to_latin(form + ending, variant)
         return (_render_ru(form) if style == "ru" and kazakh_origin else form) + ending
@@ -1195,7 +1661,9 @@ class Pseudonymiser:
         if a.role == "surname":
             if a.scls in ("ov", "bare") and a.origin == "kk":
                 stem = self._pick("surname", a.key, lex.kk_stem_pool(), name_key)
-                return self._finish(stem if a.scls == "bare" else _ov_form(stem) + a.tail, True, a, style, variant)
+                return self._finish(
+                    stem if a.scls == "bare" else _ov_form(stem) + a.tail, True, a, style, variant
+                )
             scls = a.scls or "ov"
             masc = self._pick("surname", a.key, lex.ru_surname_pool(scls), name_key)
             if scls == "ov":
@@ -1231,14 +1699,14 @@ def split_case_ending(word: str) -> tuple[str, str]:
     if word[:1].islower() and not _has_latin(low):
         # a context word (көшесінде, атындағы is whole): the case endings after a 3rd-person possessive
         for ending in sorted({f for forms in _KK_POSS.values() for f in forms}, key=len, reverse=True):
-            stem = low[:-len(ending)]
+            stem = low[: -len(ending)]
             if low.endswith(ending) and len(stem) >= 3 and stem[-1] in "ыі":
-                return word[:len(stem)], word[len(stem):]
+                return word[: len(stem)], word[len(stem) :]
     a = _best_analysis(word)
     if a.ending:
-        return word[:len(word) - len(a.ending)], word[len(word) - len(a.ending):]
+        return word[: len(word) - len(a.ending)], word[len(word) - len(a.ending) :]
     if a.role in ("surname", "father") and a.tail:
-        return word[:len(word) - len(a.tail)], word[len(word) - len(a.tail):]
+        return word[: len(word) - len(a.tail)], word[len(word) - len(a.tail) :]
     if a.role == "given" and a.ru_cases and "nom" not in a.ru_cases:
         common = len(os.path.commonprefix([_nfc(word).lower(), a.lemma]))
         return word[:common], word[common:]
@@ -1263,11 +1731,17 @@ def name_lemmas(word: str) -> tuple[str, ...]:
         return tuple(masc if g == "m" else fem for g in genders)
     if a.role == "surname" and a.scls == "sky":
         stem = a.lemma
-        return (stem + "ая",) if a.gender == "f" else (stem + "ий",) if a.gender == "m" else (stem + "ий", stem + "ая")
+        return (
+            (stem + "ая",)
+            if a.gender == "f"
+            else (stem + "ий",)
+            if a.gender == "m"
+            else (stem + "ий", stem + "ая")
+        )
     if a.role == "father":
         if a.pform in ("uly", "kyzy"):
             return (a.lemma + a.suffix,)
-        return (low[:len(low) - len(a.ending) - len(a.tail)] + ("а" if a.pform == "ovna" else ""),)
+        return (low[: len(low) - len(a.ending) - len(a.tail)] + ("а" if a.pform == "ovna" else ""),)
     if a.ending:
-        return (low[:len(low) - len(a.ending)],)
+        return (low[: len(low) - len(a.ending)],)
     return (a.lemma,)

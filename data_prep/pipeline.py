@@ -46,7 +46,8 @@ from datatrove.utils.logging import logger
 
 from data_prep.decontam import DecontaminationFilter
 from data_prep.deidentify import SourceDeidentifiers, read_allow_list, source_policies
-from data_prep.filters import ForeignLineRemover, LanguageFilter, UnreadableFilter, dedup_text
+from data_prep.filters import LanguageFilter, UnreadableFilter, UrlBlocklistFilter, dedup_text
+from data_prep.line_transforms import BoilerplateLineRemover, ForeignLineRemover
 from data_prep.normalize import normalize_text
 from data_prep.readers import SourceReader, list_source_files, without_surrogates
 from kazllm.artifacts import iter_jsonl, write_json, write_stage_manifest
@@ -91,8 +92,9 @@ class DeidentifyStep(PipelineStep):
             deidentify = self.deidentifiers.get(doc.metadata.get("source", ""))
             if deidentify.policy != "none":
                 with self.track_time():
-                    doc.text, counts = deidentify(doc.text, document_key=str(doc.id),
-                                                  language=doc.metadata.get("language"))
+                    doc.text, counts = deidentify(
+                        doc.text, document_key=str(doc.id), language=doc.metadata.get("language")
+                    )
                 if counts:
                     doc.metadata["pii"] = counts
                     self.stat_update(*counts)
@@ -126,7 +128,9 @@ def _plain_adapter(writer: JsonlWriter, document: Document) -> dict:
     and rejected documents alike)."""
     if document.media:
         return writer._default_adapter(document)
-    return {k: v for k, v in (("text", document.text), ("id", document.id), ("metadata", document.metadata)) if v}
+    return {
+        k: v for k, v in (("text", document.text), ("id", document.id), ("metadata", document.metadata)) if v
+    }
 
 
 class PrepJsonlWriter(JsonlWriter):
@@ -136,7 +140,9 @@ class PrepJsonlWriter(JsonlWriter):
     clean their input already; this is the second line, and costs nothing while orjson succeeds."""
 
     def __init__(self, folder: Path, filename: str, **kwargs):
-        super().__init__(str(folder), output_filename=filename, compression=None, adapter=_plain_adapter, **kwargs)
+        super().__init__(
+            str(folder), output_filename=filename, compression=None, adapter=_plain_adapter, **kwargs
+        )
 
     def _write(self, document: dict, file_handler, filename: str):
         try:
@@ -201,12 +207,10 @@ def _stage_writer(folder: Path) -> JsonlWriter:
 def quality_steps(cfg: KazllmConfig, prep_dir: Path) -> list[PipelineStep]:
     """Boilerplate removal, URL block list and the three Kazakh quality filters, from prep.quality."""
     from data_prep.quality import (
-        BoilerplateLineRemover,
         EmptyDocumentFilter,
         KazakhFineWebQualityFilter,
         KazakhGopherQualityFilter,
         KazakhGopherRepetitionFilter,
-        UrlBlocklistFilter,
     )
 
     q = cfg.prep.quality
@@ -214,17 +218,28 @@ def quality_steps(cfg: KazllmConfig, prep_dir: Path) -> list[PipelineStep]:
     if q.remove_boilerplate:
         steps += [BoilerplateLineRemover(), EmptyDocumentFilter(exclusion_writer=_rejects(prep_dir, "empty"))]
     steps += [
-        UrlBlocklistFilter(blocklist_path=str(resolve_path(q.url_blocklist)) if q.url_blocklist else None,
-                           exclusion_writer=_rejects(prep_dir, "url")),
+        UrlBlocklistFilter(
+            blocklist_path=str(resolve_path(q.url_blocklist)) if q.url_blocklist else None,
+            exclusion_writer=_rejects(prep_dir, "url"),
+        ),
         KazakhGopherQualityFilter(
-            min_doc_words=q.min_words, max_doc_words=q.max_words, min_avg_word_length=q.min_mean_word_length,
-            max_avg_word_length=q.max_mean_word_length, min_alpha_words_ratio=q.min_alpha_word_ratio,
-            min_stop_words=q.min_stop_words, exclusion_writer=_rejects(prep_dir, "gopher_quality")),
-        KazakhGopherRepetitionFilter(dup_line_frac=q.max_duplicate_line_ratio,
-                                     exclusion_writer=_rejects(prep_dir, "gopher_repetition")),
-        KazakhFineWebQualityFilter(line_punct_thr=q.min_line_punct_ratio, new_line_ratio=q.max_newline_ratio,
-                                   char_duplicates_ratio=q.max_duplicate_line_chars_ratio,
-                                   exclusion_writer=_rejects(prep_dir, "fineweb_quality")),
+            min_doc_words=q.min_words,
+            max_doc_words=q.max_words,
+            min_avg_word_length=q.min_mean_word_length,
+            max_avg_word_length=q.max_mean_word_length,
+            min_alpha_words_ratio=q.min_alpha_word_ratio,
+            min_stop_words=q.min_stop_words,
+            exclusion_writer=_rejects(prep_dir, "gopher_quality"),
+        ),
+        KazakhGopherRepetitionFilter(
+            dup_line_frac=q.max_duplicate_line_ratio, exclusion_writer=_rejects(prep_dir, "gopher_repetition")
+        ),
+        KazakhFineWebQualityFilter(
+            line_punct_thr=q.min_line_punct_ratio,
+            new_line_ratio=q.max_newline_ratio,
+            char_duplicates_ratio=q.max_duplicate_line_chars_ratio,
+            exclusion_writer=_rejects(prep_dir, "fineweb_quality"),
+        ),
     ]
     return steps
 
@@ -234,16 +249,26 @@ def filter_stage(cfg: KazllmConfig, prep_dir: Path, out: Path) -> list[PipelineS
     steps: list[PipelineStep] = [
         SourceReader(p.inputs, counts_dir=prep_dir / "logs" / "input_counts"),
         UnreadableFilter(exclusion_writer=_rejects(prep_dir, "unreadable")),
-        TextTransformStep("🔤 normalise", partial(normalize_text, transliterate_latin=p.transliterate_latin),
-                          "normalisation"),
-        LanguageFilter(p.keep_languages, p.min_language_score, exclusion_writer=_rejects(prep_dir, "language")),
+        TextTransformStep(
+            "🔤 normalise",
+            partial(normalize_text, transliterate_latin=p.transliterate_latin),
+            "normalisation",
+        ),
+        LanguageFilter(
+            p.keep_languages, p.min_language_score, exclusion_writer=_rejects(prep_dir, "language")
+        ),
     ]
     if p.drop_foreign_lines:
         steps.append(ForeignLineRemover(p.keep_languages))
     steps += quality_steps(cfg, prep_dir)
     if p.decontamination.eval_sets:
-        steps.append(DecontaminationFilter(p.decontamination.eval_sets, p.decontamination.ngram,
-                                           exclusion_writer=_rejects(prep_dir, "decontam")))
+        steps.append(
+            DecontaminationFilter(
+                p.decontamination.eval_sets,
+                p.decontamination.ngram,
+                exclusion_writer=_rejects(prep_dir, "decontam"),
+            )
+        )
     deidentifiers = SourceDeidentifiers.from_prep(p)  # reads the allow-lists once, before any work starts
     if deidentifiers.any_masking:
         steps.append(DeidentifyStep(deidentifiers))
@@ -274,37 +299,80 @@ def build_stages(cfg: KazllmConfig, prep_dir: Path) -> list[tuple[str, list[Pipe
     if p.dedup.exact:
         exact = ExactDedupConfig(content_getter=dedup_content)
         stages += [
-            ("2_exact_signatures", [RankFileReader(current), ExactDedupSignature(str(work / "exact_sigs"), exact)], tasks),
+            (
+                "2_exact_signatures",
+                [RankFileReader(current), ExactDedupSignature(str(work / "exact_sigs"), exact)],
+                tasks,
+            ),
             ("3_exact_find", [ExactFindDedups(str(work / "exact_sigs"), str(work / "exact_dups"), exact)], 1),
-            ("4_exact_filter", [
-                RankFileReader(current),
-                ExactDedupFilter(str(work / "exact_dups"), exact,
-                                 exclusion_writer=ReasonWriter(prep_dir / "rejected", "dedup:exact", "dedup_exact_${rank}.jsonl")),
-                _stage_writer(work / "exact_deduped"),
-            ], tasks),
+            (
+                "4_exact_filter",
+                [
+                    RankFileReader(current),
+                    ExactDedupFilter(
+                        str(work / "exact_dups"),
+                        exact,
+                        exclusion_writer=ReasonWriter(
+                            prep_dir / "rejected", "dedup:exact", "dedup_exact_${rank}.jsonl"
+                        ),
+                    ),
+                    _stage_writer(work / "exact_deduped"),
+                ],
+                tasks,
+            ),
         ]
         current = work / "exact_deduped"
-    final_writer = PrepJsonlWriter(prep_dir / "kept", "kept_${rank}.jsonl", max_file_size=p.shard_max_mb * 1024 * 1024)
+    final_writer = PrepJsonlWriter(
+        prep_dir / "kept", "kept_${rank}.jsonl", max_file_size=p.shard_max_mb * 1024 * 1024
+    )
     if p.dedup.minhash:
-        from data_prep.quality import KazakhWordTokenizer
+        from data_prep.kk_words import KazakhWordTokenizer
 
         # Kazakh letters must stay distinct in shingles (the default folds diacritics: ә -> а, ү -> у).
-        mh = MinhashConfig(n_grams=p.dedup.ngram, num_buckets=p.dedup.buckets,
-                           hashes_per_bucket=p.dedup.hashes_per_bucket,
-                           norm_config=TextNormConfig(norm_unicode_diacritics=False))
+        mh = MinhashConfig(
+            n_grams=p.dedup.ngram,
+            num_buckets=p.dedup.buckets,
+            hashes_per_bucket=p.dedup.hashes_per_bucket,
+            norm_config=TextNormConfig(norm_unicode_diacritics=False),
+        )
         stages += [
-            ("5_minhash_signatures", [RankFileReader(current),
-                                      MinhashDedupSignature(str(work / "mh_sigs"), mh, language=KazakhWordTokenizer())], tasks),
-            ("6_minhash_buckets", [MinhashDedupBuckets(str(work / "mh_sigs"), str(work / "mh_buckets"), config=mh)],
-             p.dedup.buckets),
-            ("7_minhash_cluster", [MinhashDedupCluster(str(work / "mh_buckets"), str(work / "mh_clusters"), mh,
-                                                       save_cluster_size=True)], 1),
-            ("8_minhash_filter", [
-                RankFileReader(current),
-                _minhash_filter_class()(str(work / "mh_clusters"), load_cluster_sizes=True,
-                                   exclusion_writer=ReasonWriter(prep_dir / "rejected", "dedup:near", "dedup_near_${rank}.jsonl")),
-                final_writer,
-            ], tasks),
+            (
+                "5_minhash_signatures",
+                [
+                    RankFileReader(current),
+                    MinhashDedupSignature(str(work / "mh_sigs"), mh, language=KazakhWordTokenizer()),
+                ],
+                tasks,
+            ),
+            (
+                "6_minhash_buckets",
+                [MinhashDedupBuckets(str(work / "mh_sigs"), str(work / "mh_buckets"), config=mh)],
+                p.dedup.buckets,
+            ),
+            (
+                "7_minhash_cluster",
+                [
+                    MinhashDedupCluster(
+                        str(work / "mh_buckets"), str(work / "mh_clusters"), mh, save_cluster_size=True
+                    )
+                ],
+                1,
+            ),
+            (
+                "8_minhash_filter",
+                [
+                    RankFileReader(current),
+                    _minhash_filter_class()(
+                        str(work / "mh_clusters"),
+                        load_cluster_sizes=True,
+                        exclusion_writer=ReasonWriter(
+                            prep_dir / "rejected", "dedup:near", "dedup_near_${rank}.jsonl"
+                        ),
+                    ),
+                    final_writer,
+                ],
+                tasks,
+            ),
         ]
     else:
         stages.append(("8_write_kept", [RankFileReader(current), final_writer], tasks))
@@ -320,9 +388,15 @@ def fingerprint(cfg: KazllmConfig) -> str:
     """Changes when the prep config or any input file changes; equal fingerprints resume."""
     prep = dataclasses.asdict(cfg.prep)
     prep["executor"] = {"tasks": cfg.prep.executor.tasks}  # where it runs does not change the result
-    files = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for s in cfg.prep.inputs for f in list_source_files(s)]
+    files = [
+        (str(f), f.stat().st_size, f.stat().st_mtime_ns)
+        for s in cfg.prep.inputs
+        for f in list_source_files(s)
+    ]
     # an edited allow-list changes what is masked, as an edited input changes what is read
-    files += [("allow", str(f), read_allow_list(files=[f])) for s in cfg.prep.inputs for f in s.pii.allow_files]
+    files += [
+        ("allow", str(f), read_allow_list(files=[f])) for s in cfg.prep.inputs for f in s.pii.allow_files
+    ]
     blob = json.dumps({"prep": prep, "files": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -347,21 +421,32 @@ def stage_counts(logging_dir: Path) -> dict:
         steps = json.loads(f.read_text(encoding="utf-8"))
         if steps and " - READER: " in steps[0]["name"]:
             first = steps[0]["stats"]
-            counts["in"] = counts.get("in", 0) + _stat_total(first.get("documents_read", first.get("documents", 0)))
+            counts["in"] = counts.get("in", 0) + _stat_total(
+                first.get("documents_read", first.get("documents", 0))
+            )
         if steps and " - WRITER: " in steps[-1]["name"]:
             counts["kept"] = counts.get("kept", 0) + _stat_total(steps[-1]["stats"].get("total", 0))
-            counts["rejected"] = counts.get("rejected", 0) + sum(_stat_total(step["stats"].get("dropped", 0))
-                                                                  for step in steps)
+            counts["rejected"] = counts.get("rejected", 0) + sum(
+                _stat_total(step["stats"].get("dropped", 0)) for step in steps
+            )
     if "in" in counts and "kept" in counts:
         counts["balanced"] = counts["in"] == counts["kept"] + counts["rejected"]
     return counts
 
 
-def stage_line(name: str, counts: dict, total_tasks: int | None = None, done_before: int = 0,
-               seconds: float | None = None) -> str:
+def stage_line(
+    name: str,
+    counts: dict,
+    total_tasks: int | None = None,
+    done_before: int = 0,
+    seconds: float | None = None,
+) -> str:
     """`4_exact_filter      4 tasks (2 done before)  in 320  kept 306  rejected 14   0.3 s`"""
     tasks = total_tasks if total_tasks is not None else counts["tasks"]
-    parts = [f"{name:<21}", f"{tasks:>3} task{'s' * (tasks != 1)}" + (f" ({done_before} done before)" if done_before else "")]
+    parts = [
+        f"{name:<21}",
+        f"{tasks:>3} task{'s' * (tasks != 1)}" + (f" ({done_before} done before)" if done_before else ""),
+    ]
     docs = [f"{key} {counts[key]}" for key in ("in", "kept", "rejected") if key in counts]
     if counts.get("balanced") is False:
         docs.append("DOES NOT BALANCE")
@@ -394,7 +479,11 @@ def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
 
     def count_volume(meta: dict, text: str, is_kept: bool) -> None:
         row, n_bytes = volume[(meta.get("source", "?"), meta.get("language", "?"))], len(text.encode("utf-8"))
-        row.update(documents_in=1, bytes_in=n_bytes, **({"documents_kept": 1, "bytes_kept": n_bytes} if is_kept else {}))
+        row.update(
+            documents_in=1,
+            bytes_in=n_bytes,
+            **({"documents_kept": 1, "bytes_kept": n_bytes} if is_kept else {}),
+        )
 
     for rec in iter_jsonl(kept_files(prep_dir)):
         meta = rec.get("metadata", {})
@@ -442,9 +531,17 @@ def summarize(prep_dir: Path, prep: PrepSection | None = None) -> dict:
         "by_source": by_source,
         # per stage that passes documents on: in = kept + rejected (from datatrove's per-task stats)
         "stages": {d.name: counts for d in stage_dirs(prep_dir) if "kept" in (counts := stage_counts(d))},
-        "volume": [{"source": src, "language": lang, "documents_in": row["documents_in"],
-                    "documents_kept": row["documents_kept"], "bytes_in": row["bytes_in"], "bytes_kept": row["bytes_kept"]}
-                   for (src, lang), row in sorted(volume.items())],
+        "volume": [
+            {
+                "source": src,
+                "language": lang,
+                "documents_in": row["documents_in"],
+                "documents_kept": row["documents_kept"],
+                "bytes_in": row["bytes_in"],
+                "bytes_kept": row["bytes_kept"],
+            }
+            for (src, lang), row in sorted(volume.items())
+        ],
     }
 
 
@@ -472,7 +569,8 @@ def _run_local(pipeline, tasks: int, workers: int, logging_dir: Path, verbose: b
     """Run one stage here with `workers` processes; returns how many of its tasks had finished before (and
     were skipped)."""
     executor = (LocalPipelineExecutor if verbose else QuietLocalExecutor)(
-        pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir), skip_completed=True)
+        pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir), skip_completed=True
+    )
     done_before = tasks - len(executor.get_incomplete_ranks())
     if not verbose:
         logger.disable("datatrove.executor.local")
@@ -500,27 +598,42 @@ class FinishPrepStep(PipelineStep):
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         stats = finish_prep(self.cfg)
         prep_dir = self.cfg.stage_dir("prep")
-        summary = [stage_line(d.name, stage_counts(d)) for d in stage_dirs(prep_dir) if d.name != FINISH_STAGE]
+        summary = [
+            stage_line(d.name, stage_counts(d)) for d in stage_dirs(prep_dir) if d.name != FINISH_STAGE
+        ]
         print("\n".join(summary), flush=True)
-        print(f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
-              f"{stats['documents_rejected']} rejected -> {prep_dir}", flush=True)
+        print(
+            f"prep: {stats['documents_in']} documents in, {stats['documents_kept']} kept, "
+            f"{stats['documents_rejected']} rejected -> {prep_dir}",
+            flush=True,
+        )
         yield from ()
 
 
 def _slurm_executors(cfg: KazllmConfig, prep_dir: Path, stages):
     """One SlurmPipelineExecutor per stage, each depending on the one before, then the finishing job."""
-    e = cfg.prep.executor
-    if not e.slurm_partition:
-        raise InputError("prep.executor.slurm_partition is empty: name the Slurm partition to submit to")
+    job = cfg.prep.executor.slurm
+    if not job.partition:
+        raise InputError("prep.executor.slurm.partition is empty: name the Slurm partition to submit to")
+    # datatrove has no account parameter: it goes with the other #SBATCH options (sbatch_args win)
+    sbatch_args = {**({"account": job.account} if job.account else {}), **job.sbatch_args}
     previous = None
     executors = []
     for name, pipeline, tasks in [*stages, (FINISH_STAGE, [FinishPrepStep(cfg)], 1)]:
         previous = SlurmPipelineExecutor(
-            pipeline=pipeline, tasks=tasks, workers=-1, time=e.slurm_time, partition=e.slurm_partition,
-            cpus_per_task=e.slurm_cpus_per_task, mem_per_cpu_gb=e.slurm_mem_per_cpu_gb,
-            job_name=f"kazllm-prep-{name}", logging_dir=str(prep_dir / "logs" / name),
-            slurm_logs_folder=str(prep_dir / "logs" / "slurm"), depends=previous,
-            venv_path=os.path.join(sys.prefix, "bin", "activate"), sbatch_args=dict(e.slurm_sbatch_args),
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=-1,
+            time=job.time,
+            partition=job.partition,
+            cpus_per_task=job.cpus_per_task,
+            mem_per_cpu_gb=job.mem_per_cpu_gb,
+            job_name=f"kazllm-prep-{name}",
+            logging_dir=str(prep_dir / "logs" / name),
+            slurm_logs_folder=str(prep_dir / "logs" / "slurm"),
+            depends=previous,
+            venv_path=os.path.join(sys.prefix, "bin", "activate"),
+            sbatch_args=dict(sbatch_args),
             mail_type="NONE",
         )
         executors.append((name, previous))
@@ -564,14 +677,18 @@ def run_prep(cfg: KazllmConfig, verbose: bool = False) -> dict:
         if finish in (None, -1):
             print("prep: every Slurm stage has finished already; nothing submitted")
         else:
-            print(f"submitted {len(ids)} chained Slurm jobs ({', '.join(ids)}); the last, {FINISH_STAGE} (job {finish}), "
-                  f"writes stats.json, the datasheet and the manifest into {prep_dir}")
+            print(
+                f"submitted {len(ids)} chained Slurm jobs ({', '.join(ids)}); the last, {FINISH_STAGE} (job {finish}), "
+                f"writes stats.json, the datasheet and the manifest into {prep_dir}"
+            )
         return {}
     seconds: dict[str, float] = {}
     for name, pipeline, tasks in stages:
         logging_dir = prep_dir / "logs" / name
         start = time.perf_counter()
-        done_before = _run_local(pipeline, tasks, cfg.prep.executor.local_workers(tasks), logging_dir, verbose)
+        done_before = _run_local(
+            pipeline, tasks, cfg.prep.executor.local_workers(tasks), logging_dir, verbose
+        )
         seconds[name] = round(time.perf_counter() - start, 3)
         print(stage_line(name, stage_counts(logging_dir), tasks, done_before, seconds[name]), flush=True)
     # wall time of each stage in this invocation (a resumed run times only what was left); kept out of
@@ -590,14 +707,19 @@ def finish_prep(cfg: KazllmConfig) -> dict:
     write_stage_manifest(
         cfg,
         "prep",
-        inputs=[{"path": s.path, "format": s.format, "name": s.name, "licence": s.licence} for s in cfg.prep.inputs],
+        inputs=[
+            {"path": s.path, "format": s.format, "name": s.name, "licence": s.licence}
+            for s in cfg.prep.inputs
+        ],
         kept_files=[f.name for f in kept_files(prep_dir)],
         documents_kept=stats["documents_kept"],
     )
     unbalanced = [name for name, counts in stats["stages"].items() if counts.get("balanced") is False]
     if not stats["balanced"] or unbalanced:
         where = f" (stages {', '.join(unbalanced)})" if unbalanced else ""
-        raise InputError(f"prep lost documents: {prep_dir / 'stats.json'} does not balance{where}; please report this")
+        raise InputError(
+            f"prep lost documents: {prep_dir / 'stats.json'} does not balance{where}; please report this"
+        )
     if stats["documents_kept"] == 0:
         raise InputError(
             f"prep kept 0 of {stats['documents_in']} documents; reasons: {stats['rejected_by_reason']} "

@@ -7,12 +7,13 @@ unit and split, named by unit: the output does not depend on the number of worke
 [BOS] + its ids + [EOS] when the tokenizer has a BOS token (ours: <s>; Qwen-style tokenizers have none,
 and their documents are ids + [EOS]), so the model learns the same start a Hugging Face tokenizer gives
 at inference; text that looks like a special token (a literal "</s>") is encoded as plain text, so EOS
-only ever separates documents and BOS only ever starts one. A stable hash of the document id sends `val_fraction` of them
-to the validation split.
+only ever separates documents and BOS only ever starts one. A stable hash of the document id sends
+`val_fraction` of them to the validation split.
 
 Resumable: a unit is done when its marker (shards/units/uNNNNN.json, written last) exists and its
 files have the recorded sizes; a rerun after a crash or kill redoes only the other units. A changed
-input, tokenizer or shard setting starts afresh. The format is documented in docs/shard_format.md.
+input, tokenizer or shard setting starts afresh. The format (file names, dtypes, the shard writer and
+the manifest's splits) is kazllm/shards.py, documented in docs/shard_format.md.
 
     kazllm pretokenize --config configs/quickstart.yaml
 """
@@ -42,12 +43,18 @@ from kazllm.artifacts import (
     write_stage_manifest,
 )
 from kazllm.config import KazllmConfig
-from kazllm.data import token_dtype
 from kazllm.errors import InputError
-
-SPLITS = ("train", "val")
-FORMAT_VERSION = 3
-"""3: documents start with BOS when the tokenizer has one (`bos_id` in the manifest); 2: no BOS."""
+from kazllm.shards import (
+    FORMAT_VERSION,
+    MAX_GROUPS_PER_UNIT,
+    SPLITS,
+    UnitShardWriter,
+    build_manifest,
+    document_bos_id,
+    shard_file_sizes,
+    token_dtype,
+    unit_shard_pattern,
+)
 
 
 def is_validation(doc_id: str, fraction: float) -> bool:
@@ -55,94 +62,8 @@ def is_validation(doc_id: str, fraction: float) -> bool:
     return h / 2**64 < fraction
 
 
-def document_bos_id(tok_manifest: dict) -> int | None:
-    """The id that starts every document: the tokenizer's BOS (tokenizer manifest special_tokens.bos), or
-    None when it has none (Qwen) or its BOS is its EOS (GPT-2 style), where EOS alone already separates
-    documents and a leading one would read as an empty document to EOS-based document masking."""
-    bos = (tok_manifest.get("special_tokens") or {}).get("bos")
-    if not bos or bos["id"] == tok_manifest["special_tokens"]["eos"]["id"]:
-        return None
-    return int(bos["id"])
-
-
 def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Writing: one unit's documents of one split -> tokens_UUUUU_PPP.{bin,idx,grp}
-# ---------------------------------------------------------------------------------------------------
-
-
-class UnitShardWriter:
-    """Appends encoded batches to the shard files of one (unit, split), rolling over at a token budget.
-
-    A shard closes after the document that reaches `tokens_per_shard`, so documents never straddle
-    shards. Checksums are computed while writing, so finished files are never read back."""
-
-    def __init__(self, out_dir: Path, unit: int, dtype: np.dtype, tokens_per_shard: int):
-        self.out_dir, self.unit, self.dtype, self.budget = out_dir, unit, dtype, tokens_per_shard
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self.shards: list[dict] = []
-        self._file = None
-
-    def _open(self) -> None:
-        self._name = f"tokens_{self.unit:05d}_{len(self.shards):03d}"
-        self._file = open(self.out_dir / f"{self._name}.bin", "wb")
-        self._hash = hashlib.sha256()
-        self._tokens = 0
-        self._lengths: list[np.ndarray] = []
-        self._groups: list[np.ndarray] = []
-
-    def _write_small(self, suffix: str, arr: np.ndarray) -> str:
-        data = arr.tobytes()
-        (self.out_dir / f"{self._name}.{suffix}").write_bytes(data)
-        return hashlib.sha256(data).hexdigest()
-
-    def _close(self) -> None:
-        if self._file is None:
-            return
-        self._file.close()
-        lengths = np.concatenate(self._lengths)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        split = self.out_dir.name
-        self.shards.append({
-            "file": f"{split}/{self._name}.bin",
-            "index": f"{split}/{self._name}.idx",
-            "group_file": f"{split}/{self._name}.grp",
-            "tokens": int(offsets[-1]),
-            "documents": len(lengths),
-            "sha256": self._hash.hexdigest(),
-            "index_sha256": self._write_small("idx", offsets),
-            "group_sha256": self._write_small("grp", np.concatenate(self._groups).astype(np.uint16)),
-        })
-        self._file = None
-
-    def add_batch(self, tokens: np.ndarray, lengths: np.ndarray, groups: np.ndarray) -> None:
-        """`tokens`: the batch's documents (EOS included) back to back; `lengths`/`groups` per document."""
-        tok_pos = doc_pos = 0
-        while doc_pos < len(lengths):
-            if self._file is None:
-                self._open()
-            # the first document whose end reaches the budget closes this shard
-            ends = self._tokens + np.cumsum(lengths[doc_pos:])
-            full = int(np.searchsorted(ends, self.budget, side="left"))
-            take = min(full + 1, len(lengths) - doc_pos)
-            n_tok = int(ends[take - 1] - self._tokens)
-            data = tokens[tok_pos : tok_pos + n_tok].tobytes()
-            self._file.write(data)
-            self._hash.update(data)
-            self._lengths.append(lengths[doc_pos : doc_pos + take])
-            self._groups.append(groups[doc_pos : doc_pos + take])
-            self._tokens += n_tok
-            tok_pos += n_tok
-            doc_pos += take
-            if self._tokens >= self.budget:
-                self._close()
-
-    def finish(self) -> list[dict]:
-        self._close()
-        return self.shards
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -193,7 +114,7 @@ def encode_unit(task: dict) -> dict:
     """Encode one unit, write its shard files and, last, its completion marker; returns the marker."""
     out_dir, unit = Path(task["out_dir"]), task["unit"]
     for split in SPLITS:  # leftovers of an interrupted attempt
-        for stale in (out_dir / split).glob(f"tokens_{unit:05d}_*"):
+        for stale in (out_dir / split).glob(unit_shard_pattern(unit)):
             stale.unlink()
     tokenizer = load_tokenizer(task["tokenizer"])
     dtype, eos = np.dtype(task["dtype"]), task["eos_id"]
@@ -231,13 +152,17 @@ def encode_unit(task: dict) -> dict:
             batch = []
     if batch:
         flush(batch)
-    if len(groups) > np.iinfo(np.uint16).max:
-        raise InputError(f"{task['file']}: more than 65535 (source, language) groups in one unit")
+    if len(groups) > MAX_GROUPS_PER_UNIT:
+        raise InputError(
+            f"{task['file']}: more than {MAX_GROUPS_PER_UNIT} (source, language) groups in one unit"
+        )
     marker = {
         "unit": unit,
         "groups": [{"source": s, "language": lang} for s, lang in groups],
-        "splits": {s: {"shards": writers[s].finish(), "counts": {str(g): c for g, c in counts[s].items()}}
-                   for s in SPLITS},
+        "splits": {
+            s: {"shards": writers[s].finish(), "counts": {str(g): c for g, c in counts[s].items()}}
+            for s in SPLITS
+        },
     }
     write_json(out_dir / "units" / f"u{unit:05d}.json", marker)
     return marker
@@ -266,7 +191,7 @@ def plan_units(files: list[Path], unit_bytes: int) -> list[dict]:
     return units
 
 
-def unit_is_done(out_dir: Path, unit: int, itemsize: int) -> dict | None:
+def unit_is_done(out_dir: Path, unit: int, dtype: np.dtype) -> dict | None:
     """The unit's marker if it exists and every file it lists has the recorded size."""
     path = out_dir / "units" / f"u{unit:05d}.json"
     if not path.is_file():
@@ -274,44 +199,11 @@ def unit_is_done(out_dir: Path, unit: int, itemsize: int) -> dict | None:
     marker = read_json(path)
     for split in marker["splits"].values():
         for shard in split["shards"]:
-            sizes = {"file": itemsize * shard["tokens"], "index": 8 * (shard["documents"] + 1), "group_file": 2 * shard["documents"]}
-            for key, expected in sizes.items():
+            for key, expected in shard_file_sizes(shard, dtype).items():
                 f = out_dir / shard[key]
                 if not f.is_file() or f.stat().st_size != expected:
                     return None
     return marker
-
-
-def build_manifest(markers: list[dict], dtype: np.dtype) -> dict:
-    """Global group table (sorted), shard lists in unit order, token/document counts per source and language."""
-    groups = sorted({(g["source"], g["language"]) for m in markers for g in m["groups"]})
-    gid = {g: i for i, g in enumerate(groups)}
-    splits = {}
-    for split in SPLITS:
-        shards, by_group = [], np.zeros((len(groups), 2), dtype=np.int64)
-        for m in markers:
-            local_to_global = [gid[(g["source"], g["language"])] for g in m["groups"]]
-            for shard in m["splits"][split]["shards"]:
-                shards.append({**shard, "group_ids": local_to_global})
-            for local, (tokens, docs) in m["splits"][split]["counts"].items():
-                by_group[local_to_global[int(local)]] += (tokens, docs)
-        by_source: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0})
-        by_language: dict[str, dict] = defaultdict(lambda: {"tokens": 0, "documents": 0})
-        for (source, language), (tokens, docs) in zip(groups, by_group.tolist()):
-            for table, key in ((by_source, source), (by_language, language)):
-                table[key]["tokens"] += tokens
-                table[key]["documents"] += docs
-        bytes_per_token = dtype.itemsize
-        splits[split] = {
-            "tokens": int(by_group[:, 0].sum()),
-            "documents": int(by_group[:, 1].sum()),
-            "bytes": int(by_group[:, 0].sum()) * bytes_per_token,
-            "by_source": dict(sorted(by_source.items())),
-            "by_language": dict(sorted(by_language.items())),
-            "by_group": [{"tokens": t, "documents": d} for t, d in by_group.tolist()],
-            "shards": shards,
-        }
-    return {"groups": [{"source": s, "language": lang} for s, lang in groups], "splits": splits}
 
 
 def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
@@ -335,34 +227,57 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
         "format_version": FORMAT_VERSION,
         "kept_files": [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files],
         "tokenizer_json_sha256": file_sha256(tok_json),
-        "eos_id": eos_id, "bos_id": bos_id, "dtype": dtype.name, "val_fraction": pc.val_fraction,
-        "tokens_per_shard": pc.tokens_per_shard, "unit_bytes": int(pc.unit_mb * 2**20),
+        "eos_id": eos_id,
+        "bos_id": bos_id,
+        "dtype": dtype.name,
+        "val_fraction": pc.val_fraction,
+        "tokens_per_shard": pc.tokens_per_shard,
+        "unit_bytes": int(pc.unit_mb * 2**20),
     }
     plan_path = out_dir / "units" / "plan.json"
     if not plan_path.is_file() or read_json(plan_path).get("fingerprint") != fingerprint:
         shutil.rmtree(out_dir, ignore_errors=True)  # other inputs or settings: nothing is reusable
-        write_json(plan_path, {"fingerprint": fingerprint, "units": plan_units(files, fingerprint["unit_bytes"])})
+        write_json(
+            plan_path, {"fingerprint": fingerprint, "units": plan_units(files, fingerprint["unit_bytes"])}
+        )
     (out_dir / "manifest.json").unlink(missing_ok=True)  # the stage is complete only when it is rewritten
     units = read_json(plan_path)["units"]
 
     markers: dict[int, dict] = {}
     todo = []
     for i, u in enumerate(units):
-        if (done := unit_is_done(out_dir, i, dtype.itemsize)) is not None:
+        if (done := unit_is_done(out_dir, i, dtype)) is not None:
             markers[i] = done
         else:
-            todo.append({**u, "unit": i, "out_dir": str(out_dir), "tokenizer": str(tok_json), "dtype": dtype.name,
-                         "eos_id": eos_id, "bos_id": bos_id, "val_fraction": pc.val_fraction, "tokens_per_shard": pc.tokens_per_shard,
-                         "batch_size": pc.batch_size})
+            todo.append(
+                {
+                    **u,
+                    "unit": i,
+                    "out_dir": str(out_dir),
+                    "tokenizer": str(tok_json),
+                    "dtype": dtype.name,
+                    "eos_id": eos_id,
+                    "bos_id": bos_id,
+                    "val_fraction": pc.val_fraction,
+                    "tokens_per_shard": pc.tokens_per_shard,
+                    "batch_size": pc.batch_size,
+                }
+            )
     n_workers = max(1, min(workers or pc.workers or available_cores(), len(todo)))
-    bar = tqdm(total=sum(t["end"] - t["start"] for t in todo), desc="pretokenize", unit="B", unit_scale=True,
-               mininterval=progress_interval())
+    bar = tqdm(
+        total=sum(t["end"] - t["start"] for t in todo),
+        desc="pretokenize",
+        unit="B",
+        unit_scale=True,
+        mininterval=progress_interval(),
+    )
     if n_workers == 1:
         for task in todo:
             markers[task["unit"]] = encode_unit(task)
             bar.update(task["end"] - task["start"])
     else:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
+        spawn = get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=spawn, initializer=_worker_init) as pool:
             futures = {pool.submit(encode_unit, t): t for t in todo}
             try:
                 for fut in as_completed(futures):
@@ -374,8 +289,8 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
                 if not isinstance(e, BrokenProcessPool):
                     raise
                 raise InputError(
-                    f"a pretokenize worker died (killed or out of memory); {len(markers)} of {len(units)} units "
-                    f"are finished and kept: rerun the same command to do the rest"
+                    f"a pretokenize worker died (killed or out of memory); {len(markers)} of {len(units)} "
+                    f"units are finished and kept: rerun the same command to do the rest"
                 ) from None
     bar.close()
 
@@ -395,7 +310,9 @@ def run_pretokenize(cfg: KazllmConfig, workers: int | None = None) -> dict:
     # kept for readers of the first manifest version: "split/source/language" -> tokens
     result["tokens_by_split_source_language"] = {
         f"{split}/{g['source']}/{g['language']}": row["tokens"]
-        for split in SPLITS for g, row in zip(result["groups"], result["splits"][split]["by_group"]) if row["tokens"]
+        for split in SPLITS
+        for g, row in zip(result["groups"], result["splits"][split]["by_group"])
+        if row["tokens"]
     }
     write_stage_manifest(cfg, "shards", **result)
     return result

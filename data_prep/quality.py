@@ -1,5 +1,5 @@
-"""Kazakh-tuned quality filtering as datatrove steps: Gopher quality and repetition rules, FineWeb line rules,
-boilerplate line removal and URL block lists, all on a regex word tokeniser that works offline.
+"""Kazakh-tuned text-quality filtering as datatrove steps: Gopher quality and repetition rules and FineWeb
+line rules, on the offline regex word tokeniser of data_prep.kk_words.
 
 Defaults start from FineWeb-2's kaz_Cyrl values as given in our issue (line punctuation 0.176, duplicate
 lines 0.304, newline/word ratio 0.186, mean word length 3-12, alphabetic-word share 0.694); the other
@@ -13,18 +13,12 @@ A filter returns True (keep) or (False, reason), the reason being one of these e
     KazakhGopherRepetitionFilter  repetition: dup_para_frac, dup_para_char_frac, dup_line_frac,
                                   dup_line_char_frac, top_{n}_gram, dup_{n}_gram (n as configured)
     KazakhFineWebQualityFilter    quality: line_punctuation, short_lines, char_duplicates, newline_ratio
-    UrlBlocklistFilter            url:blocklist
     all of the above, and
     EmptyDocumentFilter           quality:empty, quality:empty_after_boilerplate
 
-"quality:empty_after_boilerplate" means BoilerplateLineRemover (a text step, not a filter) removed every
-line; it records the count of removed lines in doc.metadata["boilerplate_lines_removed"].
-
-datatrove's own "kk" tokenizer is Stanza, which downloads a model at run time and fails offline, so
-KazakhWordTokenizer is used everywhere here. For datatrove steps that take a `language` (MinHash, stock
-filters) either pass `language=KazakhWordTokenizer()` - load_word_tokenizer returns an instance as is,
-and the step pickles it into worker processes - or call register_kazakh_tokenizer() so that the code "kk"
-resolves to it (that patch lives in the calling process only; forkserver workers start without it).
+"quality:empty_after_boilerplate" means data_prep.line_transforms.BoilerplateLineRemover (a text step, not
+a filter) removed every line; it counts the lines it removed in doc.metadata["boilerplate_lines_removed"].
+The URL block list is a filter on where a document comes from: data_prep.filters.UrlBlocklistFilter.
 
 Speed: the filters share one lazily computed _DocStats per text (tokens, lines, ...), so a document is
 tokenised once however many filters look at it.
@@ -38,122 +32,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from itertools import compress
 from operator import itemgetter, ne
-from pathlib import Path
-from urllib.parse import urlsplit
 
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
+from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.writers.disk_base import DiskWriter
-from datatrove.utils.text import TERMINAL_PUNCTUATION, split_into_parts
-from datatrove.utils.word_tokenizers import WordTokenizer, load_tokenizer_assignments, load_word_tokenizer
+from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-DEFAULT_URL_BLOCKLIST = ASSETS / "url_blocklist.txt"
-
-# ---------------------------------------------------------------------------------------------- tokenizer
-_UPPER = "A-ZА-ЯЁӘҒҚҢӨҰҮҺІ"
-# Dotted abbreviations (kk, then ru, en) kept as one token; a period after them does not end a sentence.
-ABBREVIATIONS = frozenset({
-    "т.б.", "т.с.с.", "т.с.", "т.т.", "ж.т.б.", "б.з.б.", "б.з.д.", "б.з.", "ж.", "жж.", "ғ.", "ғғ.", "қ.",
-    "млн.", "млрд.", "трлн.", "обл.", "ауд.", "көш.", "бб.", "проф.", "акад.", "доц.",
-    "т.д.", "т.п.", "т.е.", "г.", "гг.", "в.", "вв.", "руб.", "тыс.", "ул.", "им.", "др.", "пр.",
-    "e.g.", "i.e.", "etc.", "mr.", "mrs.", "dr.", "vs.",
-})
-# ...except these "and so on" forms, which usually close a sentence when a capital follows.
-_FINAL_ABBREVIATIONS = frozenset({"т.б.", "т.с.с.", "т.т.", "ж.т.б.", "т.д.", "т.п.", "etc."})
-_ABBR_ALT = "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
-
-_TOKEN_RE = re.compile(
-    r"(?:https?://|www\.)\S+"  # a URL stays one token
-    # the look-ahead (a short word, then a dot) rejects almost every word before the ~50 alternatives run
-    rf"|(?=[^\W\d_]{{1,5}}\.)(?i:{_ABBR_ALT})"
-    rf"|[{_UPPER}]\.(?=\s?[{_UPPER}])"  # initials: Ә.Бөкейханов, А. Құнанбайұлы
-    r"|\d+(?:[.,:]\d+)*(?:[-‐]\w+)*%?"  # 3,5  12.05.2024  14:30  2020-жылы  5-сынып  15%
-    r"|\w+(?:[-‐'’]\w+)*"  # тату-тәтті, сондай-ақ, Wi-Fi-ға, O'zbek
-    r"|\.{2,}|[^\w\s]"  # "..." is one token, any other symbol one token each
-)
-_CLOSERS = "»\"”’')]"
-_SENT_END = re.compile(rf"[.!?…]+[{re.escape(_CLOSERS)}]*(?=\s|\Z)|\n")
-_NEXT_CHAR = re.compile(r"\s*(\S)")
-_LAST_TOKEN = re.compile(r"\S+\Z")
-_INITIAL = re.compile(rf"[{_UPPER}]\.")
-
-
-class KazakhWordTokenizer(WordTokenizer):
-    """Regex word and sentence splitter for Kazakh (plus the Russian and English mixed into it).
-
-    Words keep inner hyphens and apostrophes, numbers keep their separators and case suffix ("2020-жылы"),
-    known abbreviations keep their dots; every punctuation mark is a token of its own, like the spaCy and
-    Stanza tokenisers whose word counts FineWeb-2 thresholds were tuned on. Sentences end at . ! ? … (with
-    closing quotes) before whitespace, or at a line break, but not after an abbreviation or an initial,
-    nor before a lower-case word.
-    """
-
-    def __init__(self, language: str = "kk"):
-        super().__init__(language)
-
-    def word_tokenize(self, text: str) -> list[str]:
-        return _TOKEN_RE.findall(text)
-
-    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
-        spans: list[tuple[int, int]] = []
-        start = 0
-        for m in _SENT_END.finditer(text):
-            if m.group() == "\n" or _ends_sentence(text, m):
-                _add_span(spans, text, start, m.end())
-                start = m.end()
-        _add_span(spans, text, start, len(text))
-        return spans
-
-    def sent_tokenize(self, text: str) -> list[str]:
-        return [text[a:b] for a, b in self.span_tokenize(text)]
-
-
-def _ends_sentence(text: str, m: re.Match) -> bool:
-    mark = m.group()
-    if mark != ".":  # ! ? … "..." and ".»" always end a sentence
-        return True
-    nxt = _NEXT_CHAR.match(text, m.end())
-    if nxt and nxt.group(1).islower():
-        return False
-    tail = _LAST_TOKEN.search(text, max(0, m.start() - 12), m.end())
-    token = tail.group().lstrip("«\"“„([") if tail else ""
-    if token.lower() in ABBREVIATIONS:
-        return token.lower() in _FINAL_ABBREVIATIONS
-    return not _INITIAL.fullmatch(token)
-
-
-def _add_span(spans: list[tuple[int, int]], text: str, a: int, b: int) -> None:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    if a < b:
-        spans.append((a, b))
-
-
-KAZAKH_LANGUAGE_CODES = ("kk", "kaz", "kaz_Cyrl", "kk_Cyrl")
-
-
-def register_kazakh_tokenizer(codes: Iterable[str] = KAZAKH_LANGUAGE_CODES) -> None:
-    """Make datatrove's load_word_tokenizer(code) return a KazakhWordTokenizer for the Kazakh codes.
-
-    load_tokenizer_assignments() is memoised, so the dict it returns is the registry every later lookup
-    reads; adding our factory there (instead of replacing functions other modules imported by name)
-    reaches all datatrove steps. Caches that may hold an older "kk" tokenizer are cleared. Idempotent.
-    """
-    factories = load_tokenizer_assignments()
-    for code in codes:
-        factories[code] = KazakhWordTokenizer
-    load_word_tokenizer.cache_clear()
-    split_into_parts.cache_clear()
-
+from data_prep.kk_words import KazakhWordTokenizer
+from data_prep.letters import ANY_LETTER
 
 # --------------------------------------------------------------------------------------------- stop words
 # Function words only (conjunctions, particles, postpositions, pronouns, auxiliaries): present in any
 # running Kazakh text whatever its topic, rare in menus, tables and keyword spam.
-KAZAKH_STOP_WORDS = frozenset("""
+KAZAKH_STOP_WORDS = frozenset(
+    """
 және мен бен пен да де та те әрі ал бірақ алайда дегенмен немесе не әлде болмаса яғни егер өйткені себебі
 сондықтан сонымен сондай-ақ тіпті әсіресе мысалы ма ме ба бе па пе ғой қой ғана қана тек шығар екен еді
 үшін туралы жайлы жөнінде бойынша арқылы кейін дейін сияқты секілді сайын қарай бері соң бұрын кезде
@@ -162,25 +54,29 @@ KAZAKH_STOP_WORDS = frozenset("""
 мұны соны бұған осыған соған мұнда онда сонда өз өзі өзінің өзін барлық бәрі бүкіл әр әрбір кейбір
 бірнеше кім қандай қалай қашан қайда неге неліктен қанша қай бар жоқ емес болды болып болады болған болса
 деп деді дейді деген етіп етті етеді тиіс керек мүмкін ең өте тым аса қазір енді әлі тағы бір
-""".split())
+""".split()
+)
 # The replay languages of continued pretraining (the base model's own languages, kept with
 # prep.keep_languages [kk, ru, en]) get their own function words: a Russian or English article has no
 # Kazakh ones and would all be rejected as quality:stop_words. English is Gopher's list plus the most
 # frequent function words; Russian the same kind of list.
-RUSSIAN_STOP_WORDS = frozenset("""
+RUSSIAN_STOP_WORDS = frozenset(
+    """
 и в во не на с со что как а по но к у из за от о об для это так же то все всё он она оно они мы вы я его
 ее её их бы был была были было быть есть или уже только если когда даже при до после чтобы также этот эта
 эти это тот та те который которая которые может где ещё еще нет очень между через над под без про ли
-""".split())
-ENGLISH_STOP_WORDS = frozenset("""
+""".split()
+)
+ENGLISH_STOP_WORDS = frozenset(
+    """
 the be to of and that have with a an in is are was were for it on as this by from or at not but which
-""".split())
+""".split()
+)
 STOP_WORDS_BY_LANGUAGE = {"kk": KAZAKH_STOP_WORDS, "ru": RUSSIAN_STOP_WORDS, "en": ENGLISH_STOP_WORDS}
 """Which list the stop-word rule uses for a document's metadata.language (kk when it has none); a language
 without a list (e.g. ky kept on purpose) skips the rule rather than being rejected by Kazakh words."""
 
 # ------------------------------------------------------------------------------------ per-document stats
-_LETTER = re.compile(r"[^\W\d_]")
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t]*\n\s*")
 _TOKENIZER = KazakhWordTokenizer()
 
@@ -215,7 +111,7 @@ class _DocStats:
         """Tokens with at least one letter. Most are all letters, so only the rest go through a regex."""
         words = self.words
         others = [w for w in words if not w.isalpha()]
-        return len(words) - len(others) + sum(map(bool, map(_LETTER.search, others)))
+        return len(words) - len(others) + sum(map(bool, map(ANY_LETTER.search, others)))
 
 
 _last_stats: _DocStats | None = None
@@ -365,8 +261,14 @@ class KazakhGopherRepetitionFilter(BaseFilter):
         dup_line_char_frac: float | None = 0.2,
         dup_para_char_frac: float | None = 0.2,
         top_n_grams: Iterable[tuple[int, float]] = ((2, 0.2), (3, 0.18), (4, 0.16)),
-        dup_n_grams: Iterable[tuple[int, float]] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11),
-                                                    (10, 0.10)),
+        dup_n_grams: Iterable[tuple[int, float]] = (
+            (5, 0.15),
+            (6, 0.14),
+            (7, 0.13),
+            (8, 0.12),
+            (9, 0.11),
+            (10, 0.10),
+        ),
         exclusion_writer: DiskWriter | None = None,
     ):
         super().__init__(exclusion_writer)
@@ -435,7 +337,7 @@ def _dup_ngram_chars(words: list[str], sizes: list[int]) -> Iterator[tuple[int, 
             at: Sequence | dict = grams  # position -> its gram
         else:
             where = [i for i in positions if i + n <= len(words)]
-            grams = [tuple(words[i:i + n]) for i in where]
+            grams = [tuple(words[i : i + n]) for i in where]
             at = dict(zip(where, grams))
         first = dict(zip(reversed(grams), reversed(where)))  # gram -> its earliest position
         if len(first) == len(grams):
@@ -498,175 +400,4 @@ class KazakhFineWebQualityFilter(BaseFilter):
             return False, "quality:char_duplicates"
         if self.new_line_ratio is not None and text.count("\n") / len(st.tokens) > self.new_line_ratio:
             return False, "quality:newline_ratio"
-        return True
-
-
-# ------------------------------------------------------------------------------------ boilerplate lines
-def _phrases(*items: str) -> str:
-    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(items, key=len, reverse=True))
-
-
-# Whole-line UI labels (kk / ru / en), allowed to carry symbols and counters around them: "Пікірлер (3)",
-# "Толығырақ »", "Қаралды: 1 204".
-_UI_LABELS = _phrases(*"""
-толығырақ|толық оқу|толық оқыңыз|әрі қарай оқу|бөлісу|бөлісіңіз|оқи отырыңыз|пікір қалдыру|пікір қалдырыңыз
-пікірлер|пікір жазу|басты бет|басты бетке|жаңалықтар|барлық жаңалықтар|соңғы жаңалықтар|ұқсас жаңалықтар
-тақырыпқа қатысты|тағы оқыңыз|мұрағат|іздеу|кіру|шығу|тіркелу|мәзір|байланыс|байланыстар|біз туралы|жарнама
-артқа|алға|келесі|алдыңғы|жоғары|қаралды|көрілді|жүктеу|жазылу|жазылыңыз|басып шығару|құпиялылық саясаты
-пайдалану шарттары|сайт картасы|жарияланды|жаңартылды
-подробнее|читать далее|читать полностью|читать также|поделиться|комментарии|оставить комментарий|ответить
-главная|меню|поиск|войти|выйти|регистрация|назад|далее|вперед|вперёд|контакты|о нас|реклама|архив|подписаться
-версия для печати|политика конфиденциальности|карта сайта|все новости|последние новости|похожие новости
-просмотры|опубликовано|обновлено
-read more|continue reading|share|share this|tweet|comments|leave a comment|reply|home|menu|search|login|log in
-sign in|sign up|register|next|previous|back|back to top|contact us|about us|advertisement|archive|subscribe
-print|privacy policy|terms of use|sitemap|views|published|updated""".strip().replace("\n", "|").split("|"))
-_SOCIAL = _phrases(*"""facebook twitter telegram whatsapp vk vkontakte вконтакте instagram youtube linkedin
-tiktok одноклассники ok pinterest reddit x email e-mail""".split())
-_SEP = r"[\s|,;·•/:]*"
-_SOCIAL_BAR = rf"(?:{_SOCIAL})(?:[\s|,;·•/:]+(?:{_SOCIAL}))+"  # two or more names, separated
-_BOILERPLATE_LINE = re.compile(
-    "|".join(f"(?:{p})" for p in (
-        rf"[\W\d_]*(?:{_UI_LABELS})[\W\d_]*",
-        # "Оқи отырыңыз: <title of another article>" and friends: the rest of the line is a link
-        "(?:" + _phrases("оқи отырыңыз", "сондай-ақ оқыңыз", "тағы оқыңыз", "тақырыпқа қатысты",
-                         "читайте также", "читайте еще", "смотрите также", "read also", "see also",
-                         "related") + r")\s*[:—–-].*",
-        rf"(?:{_phrases('бөлісу', 'поделиться', 'share')})?{_SEP}{_SOCIAL_BAR}{_SEP}",
-        rf"(?:(?:https?://|www\.)\S+{_SEP})+",  # nothing but links
-        r"(?:[^|•·\n]{1,30}[|•·]){2,}[^|•·\n]{0,30}",  # menus: "Басты бет | Саясат | Қоғам"
-        rf"(?:{_phrases('басты бет', 'басты', 'главная', 'home')})\s*[»>›/|].{{0,150}}",  # breadcrumbs
-    )),
-)  # matched against the lower-cased line: case-insensitive patterns are ~10x slower in `re`
-# Phrases that mark a whole (short) line as site furniture wherever they stand in it.
-_BOILERPLATE_PHRASE = re.compile(
-    r"барлық құқықтар қорғалған|все права защищены|all rights reserved|©|\(c\)\s*\d{4}|copyright"
-    r"|cookies?\b|куки\b"
-    r"|сілтеме\s+(?:жасау\s+)?міндетті|гиперсілтеме|ссылка\s+обязательна|при\s+(?:копировании|цитировании)"
-    r"|арнамызға\s+жазылыңыз|жазылыңыз:|подписывайтесь\s+на|subscribe\s+to\s+our"
-)
-_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
-
-
-class BoilerplateLineRemover(PipelineStep):
-    """Removes lines that are site furniture rather than text: copyright and cookie notices, UI labels
-    ("Толығырақ", "Бөлісу", "Пікір қалдыру"), "Оқи отырыңыз: ..." links, share bars, menus, breadcrumbs,
-    lines of only links, and lines with no letter at all (separators, dates, page numbers).
-
-    Only lines up to `max_line_length` characters are examined: a long line is a paragraph, whatever
-    words it contains. The number of removed lines goes to doc.metadata["boilerplate_lines_removed"];
-    a document left empty is kept here and rejected by the filters ("quality:empty_after_boilerplate").
-    """
-
-    name = "🧽 boilerplate lines"
-    type = "✂️ - FORMAT"
-
-    def __init__(self, max_line_length: int = 300, extra_patterns: Iterable[str] = ()):
-        super().__init__()
-        self.max_line_length = max_line_length
-        extra = list(extra_patterns)
-        self.extra = re.compile("|".join(f"(?:{p})" for p in extra), re.IGNORECASE) if extra else None
-
-    def is_boilerplate(self, line: str) -> bool:
-        """`line` is stripped and not empty."""
-        if len(line) > self.max_line_length:
-            return False
-        if not _LETTER.search(line):
-            return True
-        low = line.lower()
-        return bool(
-            _BOILERPLATE_LINE.fullmatch(low)
-            or _BOILERPLATE_PHRASE.search(low)
-            or (self.extra and self.extra.search(line))
-        )
-
-    def clean(self, text: str) -> tuple[str, int]:
-        kept, removed = [], 0
-        for line in text.split("\n"):
-            stripped = line.strip()
-            if stripped and self.is_boilerplate(stripped):
-                removed += 1
-            else:
-                kept.append(line)
-        if not removed:
-            return text, 0
-        return _BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip(), removed
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        for doc in data:
-            self.stat_update("documents")
-            with self.track_time():
-                doc.text, removed = self.clean(doc.text)
-            doc.metadata["boilerplate_lines_removed"] = removed
-            if removed:
-                self.stat_update("lines_removed", value=removed)
-            yield doc
-
-
-# ------------------------------------------------------------------------------------------ URL filter
-# Words that mark a whole site, matched against the host name's words only: "casino" in a news article's
-# path ("...-online-casino-ban") is a topic, in "best-casino.kz" it is the business.
-DEFAULT_BANNED_URL_WORDS = frozenset({
-    "porn", "porno", "xxx", "sex", "escort", "hentai", "casino", "kazino", "казино", "порно", "betting",
-    "slots", "1xbet",
-})
-_URL_WORDS = re.compile(r"[\W_]+")
-
-
-def read_domain_list(path: str | Path) -> set[str]:
-    """One domain per line; "#" starts a comment; "www." and "*." prefixes are ignored."""
-    domains = set()
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        domain = line.split("#", 1)[0].strip().lower().rstrip(".")
-        for prefix in ("*.", "www.", "."):
-            domain = domain.removeprefix(prefix)
-        if domain:
-            domains.add(domain)
-    return domains
-
-
-def url_host(url: str) -> str:
-    """Lower-case host name of `url` ("" if none), also for URLs written without a scheme."""
-    try:
-        return (urlsplit(url if "://" in url else "//" + url.lstrip("/")).hostname or "").rstrip(".")
-    except ValueError:  # malformed, e.g. an unclosed IPv6 bracket
-        return ""
-
-
-class UrlBlocklistFilter(BaseFilter):
-    """Rejects documents whose URL host, or any parent domain of it, is block-listed, or whose host name
-    contains a banned word. Documents without a URL are kept."""
-
-    name = "⛔ URL block list"
-
-    def __init__(
-        self,
-        blocklist_path: str | Path | None = None,
-        use_default_blocklist: bool = True,
-        extra_domains: Iterable[str] = (),
-        banned_url_words: Iterable[str] | None = DEFAULT_BANNED_URL_WORDS,
-        url_key: str = "url",
-        exclusion_writer: DiskWriter | None = None,
-    ):
-        """banned_url_words=None (or empty) switches word matching off."""
-        super().__init__(exclusion_writer)
-        self.domains = read_domain_list(DEFAULT_URL_BLOCKLIST) if use_default_blocklist else set()
-        if blocklist_path:
-            self.domains |= read_domain_list(blocklist_path)
-        self.domains |= {d.strip().lower() for d in extra_domains if d.strip()}
-        self.banned_words = frozenset(w.lower() for w in banned_url_words or ())
-        self.url_key = url_key
-
-    def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        url = doc.metadata.get(self.url_key)
-        if not url:
-            return True
-        host = url_host(str(url))
-        if host.startswith("www."):
-            host = host[4:]
-        parts = host.split(".")
-        if any(".".join(parts[i:]) in self.domains for i in range(len(parts))):
-            return False, "url:blocklist"
-        if self.banned_words and not self.banned_words.isdisjoint(_URL_WORDS.split(host)):
-            return False, "url:blocklist"
         return True

@@ -1,6 +1,7 @@
 """Readers for raw sources, with provenance on every document and quarantine of bad input.
 
 Formats: jsonl, text, csv and parquet here; warc, wikipedia, pdf and docx in `data_prep.readers_docs`.
+Both read files through `data_prep.source_io` (decompression, decoding, binary sniffing, quarantine records).
 JSONL, text and CSV files may be compressed (.gz, .bz2, .zst, .xz, by extension) and are streamed line by
 line with a byte limit per line, so one runaway line never has to fit in memory.
 
@@ -21,17 +22,11 @@ with \\xff escapes, and lone surrogates from JSON escapes (`"\\ud800"`) become U
 
 from __future__ import annotations
 
-import bz2
-import codecs
 import csv
 import errno
-import gzip
-import io
 import json
-import lzma
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,14 +35,21 @@ from typing import Any
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from data_prep.normalize import KAZAKH_ONLY_LETTERS
+from data_prep.readers_docs import read_docx, read_pdf, read_warc, read_wikipedia
+from data_prep.source_io import (
+    MIB,
+    RawLines,
+    decode_line,
+    encoding_note,
+    file_stem,
+    printable,
+    sniff_binary,
+    unreadable,
+)
 from kazllm.artifacts import write_json
 from kazllm.config import InputSource, resolve_path
 from kazllm.errors import InputError
 
-MIB = 1024 * 1024
-SNIFF_BYTES = 8192
-COMPRESSION_BY_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".xz": "xz"}
 DocumentReader = Callable[[InputSource, Path], Iterator[Document]]
 RECORD_PROVENANCE = ("url", "date")
 """Record fields adopted as the document's own provenance (when non-empty strings); the rest go to
@@ -58,22 +60,6 @@ MAX_JSON_DEPTH = 100
 JSON_INT_RANGE = range(-(2**63), 2**64)
 
 
-def _decompression_errors() -> tuple[type[BaseException], ...]:
-    # EOFError: the stream ends early (truncated); OSError covers BadGzipFile, bz2's "Invalid data stream"
-    # and plain read failures; zlib/lzma/zstd raise their own types for damaged data.
-    errors: list[type[BaseException]] = [EOFError, OSError, zlib.error, lzma.LZMAError]
-    try:
-        import zstandard
-
-        errors.append(zstandard.ZstdError)
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
-DECOMPRESSION_ERRORS = _decompression_errors()
-
-
 def list_source_entries(source: InputSource) -> list[tuple[Path, str | None]]:
     """(path, None) for each file of one source and (path, reason) for each entry that cannot be read
     (broken_symlink, symlink_loop, symlinked_directory, not_a_regular_file), sorted. Hidden names are not
@@ -82,8 +68,11 @@ def list_source_entries(source: InputSource) -> list[tuple[Path, str | None]]:
     if path.is_file():
         return [(path, None)]
     if path.is_dir():
-        entries = sorted((p, _skip_reason(p)) for p in path.rglob("*")
-                         if not p.name.startswith(".") and not (p.is_dir() and not p.is_symlink()))
+        entries = sorted(
+            (p, _skip_reason(p))
+            for p in path.rglob("*")
+            if not p.name.startswith(".") and not (p.is_dir() and not p.is_symlink())
+        )
         if not entries:
             raise InputError(f"input directory is empty: {path}")
         return entries
@@ -107,237 +96,11 @@ def _skip_reason(entry: Path) -> str | None:
     return "not_a_regular_file"  # a FIFO, socket or device: opening it could block the run
 
 
-# ---------------------------------------------------------------------------------------------------
-# Shared helpers (also used by readers_docs)
-# ---------------------------------------------------------------------------------------------------
-
-
-def unreadable(file: Path, reason: str, line: int | None = None, record: int | None = None,
-               **details: Any) -> Document:
-    """The quarantine placeholder: an empty document whose reason the UnreadableFilter turns into a reject."""
-    name = printable(file.name)
-    where = f"{name}:{line}" if line else f"{name}#{record}" if record else name
-    metadata: dict[str, Any] = {"unreadable": reason, "line": line}
-    if record is not None:
-        metadata["record"] = record
-    return Document(text="", id=where, metadata={**metadata, **details})
-
-
-def compression_of(file: Path) -> str | None:
-    return COMPRESSION_BY_SUFFIX.get(file.suffix.lower())
-
-
-def file_stem(file: Path) -> str:
-    """`news.jsonl.gz` -> `news`: the compression suffix and then the format suffix go."""
-    name = file.name[: -len(file.suffix)] if compression_of(file) else file.name
-    return printable(Path(name).stem or name)
-
-
-def printable(path: str | Path) -> str:
-    """A path as text every writer can store. Python carries the bytes of a non-UTF-8 file name as lone
-    surrogates (b"\\xff.jsonl" -> "\\udcff.jsonl"), which no UTF-8 writer accepts; they become "\\xff"."""
-    text = str(path)
-    try:
-        return os.fsencode(text).decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def open_decompressed(file: Path) -> io.BufferedIOBase:
-    """A binary stream of the file's content, decompressed by extension."""
-    codec = compression_of(file)
-    if codec == "zstd":
-        return io.BufferedReader(ZstdStream(file), buffer_size=SNIFF_BYTES * 8)
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(codec or "", open)
-    return opener(file, "rb")
-
-
-class ZstdStream(io.RawIOBase):
-    """Decompresses a .zst file frame by frame. zstandard's own stream reader ends quietly where a file was
-    cut off; this one raises EOFError there, as gzip and bz2 do, so truncation is reported, not hidden."""
-
-    def __init__(self, file: Path):
-        import zstandard
-
-        self._compressed = open(file, "rb")
-        self._decompressor = zstandard.ZstdDecompressor()
-        self._frame = self._decompressor.decompressobj()
-        self._output, self._pos = b"", 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while self._pos >= len(self._output):
-            chunk = self._compressed.read(SNIFF_BYTES * 8)
-            if not chunk:
-                if not self._frame.eof and self._compressed.tell() > 0:
-                    raise EOFError("zstd stream ended before the end of a frame")
-                return 0
-            self._output, self._pos = self._decompress(chunk), 0
-        n = min(len(buffer), len(self._output) - self._pos)
-        buffer[:n] = self._output[self._pos:self._pos + n]
-        self._pos += n
-        return n
-
-    def _decompress(self, data: bytes) -> bytes:
-        parts = []
-        while data:
-            if self._frame.eof:  # concatenated frames are one stream
-                self._frame = self._decompressor.decompressobj()
-            parts.append(self._frame.decompress(data))
-            data = self._frame.unused_data if self._frame.eof else b""
-        return b"".join(parts)
-
-    def close(self) -> None:
-        self._compressed.close()
-        super().close()
-
-
-def damage_reason(file: Path, error: BaseException) -> str:
-    """truncated_gzip / corrupt_bz2 / ... for compressed files, read_error for plain ones."""
-    codec = compression_of(file)
-    if codec is None:
-        return "read_error"
-    return f"truncated_{codec}" if isinstance(error, EOFError) else f"corrupt_{codec}"
-
-
-def looks_like_cp1251(raw: bytes) -> bool:
-    """True when bytes that are not UTF-8 read as mostly Cyrillic prose in Windows-1251 (a common legacy
-    encoding of Kazakh and Russian text) or in KZ-1048, which is cp1251 with 16 Kazakh letters in place of
-    Serbian, Macedonian, Ukrainian and Belarusian ones."""
-    try:
-        text = raw.decode("cp1251")
-    except UnicodeDecodeError:
-        return False
-    letters = [c for c in text if c.isalpha()]
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
-    # Binary junk also decodes (every high byte is a letter in cp1251), but it brings control characters.
-    plain = sum(c.isprintable() or c in "\t\r\n" for c in text)
-    return bool(letters) and cyrillic >= 0.5 * len(letters) and plain >= 0.98 * len(text)
-
-
-RUSSIAN_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
-KAZAKH_ALPHABET = frozenset(RUSSIAN_LETTERS + RUSSIAN_LETTERS.upper() + "іІ" + KAZAKH_ONLY_LETTERS)
-MIN_KAZAKH_LETTER_SHARE = 0.03  # Kazakh prose: about 10% of letters
-# In cp1251 the bytes of ғ ү ө ұ are Ukrainian є ї ґ and Belarusian ў, frequent there; those of ә қ ң һ are
-# Serbian and Macedonian ј ќ ѕ ћ. So one of ә қ ң һ must be present, and Serbian љ њ ђ џ must not.
-KZ1048_TELLTALE = frozenset("әқңһӘҚҢҺ")
-
-
-def is_kz1048(raw: bytes) -> bool:
-    """True when cp1251-like bytes are Kazakh in KZ-1048: its 16 Kazakh-only letters make at least 3% of
-    the letters, one of them is ә қ ң or һ, and no Cyrillic letter falls outside the Kazakh alphabet."""
-    letters = [c for c in raw.decode("kz1048") if c.isalpha()]
-    kazakh = sum(c in KAZAKH_ONLY_LETTERS for c in letters)
-    foreign = any("\u0400" <= c <= "\u04ff" and c not in KAZAKH_ALPHABET for c in letters)
-    return (not foreign and not KZ1048_TELLTALE.isdisjoint(letters)
-            and kazakh >= MIN_KAZAKH_LETTER_SHARE * len(letters) > 0)
-
-
-def decode_line(raw: bytes, first: bool = False) -> tuple[str, str | None, str]:
-    """(text, None, encoding) for UTF-8 and KZ-1048 Kazakh, or ("", reason, ""): encoding:cp1251 (a guess
-    that could as well be KOI8 or cp866, so never decoded) or bad_utf8 at byte N."""
-    if first and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # a UTF-8 byte-order mark is valid, only unusual
-    try:
-        return raw.decode("utf-8"), None, "utf-8"
-    except UnicodeDecodeError as e:
-        if not looks_like_cp1251(raw):
-            return "", f"bad_utf8 at byte {e.start}", ""
-        if is_kz1048(raw):
-            return raw.decode("kz1048"), None, "kz1048"
-        return "", "encoding:cp1251", ""
-
-
-def encoding_note(*encodings: str) -> dict[str, str]:
-    """The `encoding` metadata of a document read (partly) from a legacy encoding; UTF-8 carries none."""
-    legacy = sorted(set(encodings) - {"utf-8", ""})
-    return {"encoding": "+".join(legacy)} if legacy else {}
-
-
-# Formats whose first bytes are their name: a compressed file without its suffix, an image, a program...
-BINARY_SIGNATURES = {
-    b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"\xfd7zXZ\x00": "xz", b"7z\xbc\xaf\x27\x1c": "7z",
-    b"PK\x03\x04": "zip", b"\x89PNG": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif", b"%PDF-": "pdf",
-    b"\x7fELF": "elf", b"PAR1": "parquet", b"SQLite format 3\x00": "sqlite", b"\xff\xfe": "utf-16",
-    b"\xfe\xff": "utf-16",
-}
-# C0 controls and DEL, less the ones text uses: tab, newline, form feed, carriage return, escape.
-CONTROL_BYTES = bytes(sorted(set(range(32)) - {9, 10, 12, 13, 27})) + b"\x7f"
-
-
-def binary_kind(head: bytes) -> str | None:
-    """Why the first bytes of a file say it is not text, or None. A text file is not binary because of a
-    stray NUL or control byte: that costs only its line. Binary is NULs in at least a tenth of the bytes
-    (UTF-16, executables, images), a known signature, or bytes that are not UTF-8 with control bytes in at
-    least 5% (compressed or encrypted data has about 11%; cp1251 prose has none)."""
-    if head.count(0) >= 0.1 * len(head) > 0:
-        return "NUL bytes"
-    kind = next((k for sig, k in BINARY_SIGNATURES.items() if head.startswith(sig)), None)
-    if kind:
-        return f"{kind} signature"
-    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
-    if controls >= 0.05 * len(head) and not _is_utf8_prefix(head):
-        return "control bytes"
-    return None
-
-
-def _is_utf8_prefix(head: bytes) -> bool:
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is not an error
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-def sniff_binary(file: Path) -> str | None:
-    """binary_kind of the first 8 KiB of the (decompressed) file: such a file is quarantined whole."""
-    try:
-        with open_decompressed(file) as stream:
-            head = stream.read(SNIFF_BYTES)
-    except DECOMPRESSION_ERRORS:
-        return None  # the main pass reports the damage where it happens
-    return binary_kind(head)
-
-
 def jsonable(value: Any) -> Any:
     """Parquet/CSV cells (dates, decimals, bytes, nested rows) as values the JSONL writers can store."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return json.loads(json.dumps(value, default=str, ensure_ascii=False))
-
-
-class RawLines:
-    """Iterates (line number, bytes) over a possibly compressed file. A line longer than `max_bytes` comes
-    as (line number, None) and is skipped in chunks, never held whole. Decompression damage ends the
-    iteration quietly and sets `damage` (truncated_gzip, ...) and `error` for the caller to report."""
-
-    def __init__(self, file: Path, max_bytes: int):
-        self.file, self.max_bytes = file, max_bytes
-        self.line_no = 0
-        self.damage: str | None = None
-        self.error = ""
-
-    def __iter__(self) -> Iterator[tuple[int, bytes | None]]:
-        try:
-            with open_decompressed(self.file) as stream:
-                while chunk := stream.readline(self.max_bytes + 1):
-                    # line_no counts finished lines only, so damage inside a line names that line.
-                    if len(chunk) > self.max_bytes and not chunk.endswith(b"\n"):
-                        while chunk and not chunk.endswith(b"\n"):
-                            chunk = stream.readline(MIB)
-                        self.line_no += 1
-                        yield self.line_no, None
-                    else:
-                        self.line_no += 1
-                        yield self.line_no, chunk
-        except DECOMPRESSION_ERRORS as e:
-            self.damage, self.error = damage_reason(self.file, e), f"{type(e).__name__}: {e}"
-
-    def damage_record(self) -> Document:
-        """The one quarantine record for everything from the damaged line on."""
-        return unreadable(self.file, self.damage or "read_error", line=self.line_no + 1, error=self.error)
 
 
 def _max_line_bytes(source: InputSource) -> int:
@@ -350,7 +113,7 @@ def _max_line_bytes(source: InputSource) -> int:
 
 
 def binary_record(file: Path) -> Document | None:
-    """The one quarantine record of a file that is not text (see binary_kind), or None."""
+    """The one quarantine record of a file that is not text (see source_io.binary_kind), or None."""
     kind = sniff_binary(file)
     return unreadable(file, f"binary ({kind})") if kind else None
 
@@ -428,8 +191,9 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
         level = [child for v in containers for child in (v.values() if isinstance(v, dict) else v)]
 
 
-def _record_document(source: InputSource, file: Path, record: dict, line: int | None = None,
-                     row: int | None = None) -> Document:
+def _record_document(
+    source: InputSource, file: Path, record: dict, line: int | None = None, row: int | None = None
+) -> Document:
     """A JSONL object, CSV row or Parquet row as a document. Its url and date become provenance; its other
     fields go to metadata["input"], where they cannot touch a pipeline field."""
     position = line if line is not None else row
@@ -441,8 +205,9 @@ def _record_document(source: InputSource, file: Path, record: dict, line: int | 
         return unreadable(file, "json_too_deep", line=line, record=row)
     doc_id = record.get(source.id_key)
     doc_id = str(doc_id) if doc_id not in (None, "") else f"{file_stem(file)}:{position}"
-    metadata: dict[str, Any] = {k: extra.pop(k) for k in RECORD_PROVENANCE
-                                if isinstance(extra.get(k), str) and extra[k].strip()}
+    metadata: dict[str, Any] = {
+        k: extra.pop(k) for k in RECORD_PROVENANCE if isinstance(extra.get(k), str) and extra[k].strip()
+    }
     metadata.update({"line": line} if line is not None else {"record": row})
     if extra:
         metadata["input"] = extra
@@ -475,8 +240,11 @@ class _Segment:
         note = encoding_note(*self.encodings)
         if whole_file:
             return Document(text=text, id=file_stem(file), metadata={"line": 1, **note})
-        return Document(text=text.rstrip("\r\n"), id=f"{file_stem(file)}:{self.start}",
-                        metadata={"line": self.start, **note})
+        return Document(
+            text=text.rstrip("\r\n"),
+            id=f"{file_stem(file)}:{self.start}",
+            metadata={"line": self.start, **note},
+        )
 
 
 def read_text(source: InputSource, file: Path) -> Iterator[Document]:
@@ -611,13 +379,17 @@ def read_parquet(source: InputSource, file: Path) -> Iterator[Document]:
 
 
 def reader_for(fmt: str) -> DocumentReader:
-    # The document formats import trafilatura, lxml, pypdf... only when a source needs them.
-    from data_prep import readers_docs
-
+    """The reader of one `InputSource.format`. The document formats import trafilatura, lxml, pypdf...
+    inside their readers, so only when a source needs them."""
     readers: dict[str, DocumentReader] = {
-        "jsonl": read_jsonl, "text": read_text, "csv": read_csv, "parquet": read_parquet,
-        "warc": readers_docs.read_warc, "wikipedia": readers_docs.read_wikipedia,
-        "pdf": readers_docs.read_pdf, "docx": readers_docs.read_docx,
+        "jsonl": read_jsonl,
+        "text": read_text,
+        "csv": read_csv,
+        "parquet": read_parquet,
+        "warc": read_warc,
+        "wikipedia": read_wikipedia,
+        "pdf": read_pdf,
+        "docx": read_docx,
     }
     return readers[fmt]
 
@@ -627,8 +399,9 @@ def add_provenance(doc: Document, source: InputSource, file: Path, name: str) ->
     url = doc.metadata.get("url")
     if not (isinstance(url, str) and url.strip()):
         url = source.url or printable(file)
-    doc.metadata.update(source=name, licence=source.licence, url=url, path=printable(file),
-                        retrieved=source.retrieved)
+    doc.metadata.update(
+        source=name, licence=source.licence, url=url, path=printable(file), retrieved=source.retrieved
+    )
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

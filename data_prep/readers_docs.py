@@ -1,11 +1,13 @@
 """Readers for document-shaped sources: WARC web crawls, MediaWiki XML dumps, PDF and DOCX.
 
-Same contract as `data_prep.readers`: every record becomes a document or a quarantine placeholder whose
-`metadata["unreadable"]` names the reason, with the file and record number; nothing raises. Each reader
-imports its library on first use, so a corpus without PDFs never loads pypdf.
+Same contract as `data_prep.readers`, which dispatches to these: every record becomes a document or a
+quarantine placeholder (`data_prep.source_io.unreadable`) whose `metadata["unreadable"]` names the reason,
+with the file and record number; nothing raises. Each reader imports its library on first use, so a corpus
+without PDFs never loads pypdf.
 
 Quarantine reasons added here: warc:no_text, warc:not_html, warc:http_status, warc:extract_failed,
-warc:corrupt, warc:truncated (a plain WARC cut off; truncated_gzip etc. for a compressed one), wikipedia:redirect, wikipedia:non_article_namespace, wikipedia:no_text, wikipedia:bad_xml,
+warc:corrupt, warc:truncated (a plain WARC cut off; truncated_gzip etc. for a compressed one),
+wikipedia:redirect, wikipedia:non_article_namespace, wikipedia:no_text, wikipedia:bad_xml,
 pdf:unreadable, pdf:encrypted, pdf:no_text, docx:unreadable, docx:no_text, truncated_gzip / truncated_bz2.
 """
 
@@ -21,7 +23,7 @@ from urllib.parse import quote
 
 from datatrove.data import Document
 
-from data_prep.readers import (
+from data_prep.source_io import (
     DECOMPRESSION_ERRORS,
     compression_of,
     damage_reason,
@@ -56,8 +58,9 @@ def _trafilatura_config():
 def html_to_text(html: bytes, url: str | None) -> str:
     import trafilatura
 
-    text = trafilatura.extract(html, url=url, config=_trafilatura_config(), include_comments=False,
-                               include_tables=True)
+    text = trafilatura.extract(
+        html, url=url, config=_trafilatura_config(), include_comments=False, include_tables=True
+    )
     return (text or "").strip()
 
 
@@ -94,8 +97,9 @@ def read_warc(source: InputSource, file: Path) -> Iterator[Document]:
             yield _truncated(file, truncated, held) if held_cut else held
         if not held_cut:
             cut = _cut_after(file, last_start)
-            yield unreadable(file, truncated if cut else "warc:corrupt", record=index + 1,
-                             error=f"{type(e).__name__}: {e}")
+            yield unreadable(
+                file, truncated if cut else "warc:corrupt", record=index + 1, error=f"{type(e).__name__}: {e}"
+            )
         return
     dropped = stopped_at < file.stat().st_size  # a partial gzip member after the last record
     cut = held_cut or header_cut or dropped or _cut_after(file, last_start)
@@ -113,8 +117,12 @@ def read_warc(source: InputSource, file: Path) -> Iterator[Document]:
 def _truncated(file: Path, reason: str, doc: Document) -> Document:
     """The truncation reject that replaces a record cut off by the end of the file."""
     keep = ("url", "warc_record_id", "warc_date", "record")
-    return unreadable(file, reason, error="file ends inside this record",
-                      **{k: doc.metadata[k] for k in keep if k in doc.metadata})
+    return unreadable(
+        file,
+        reason,
+        error="file ends inside this record",
+        **{k: doc.metadata[k] for k in keep if k in doc.metadata},
+    )
 
 
 def _content_cut(record: Any) -> bool:
@@ -150,11 +158,16 @@ def _warc_document(record: Any, file: Path, index: int) -> Document:
     headers = record.rec_headers
     url = headers.get_header("WARC-Target-URI") or ""
     meta: dict[str, Any] = {
-        "url": url, "warc_record_id": headers.get_header("WARC-Record-ID"),
-        "warc_date": headers.get_header("WARC-Date"), "record": index,
+        "url": url,
+        "warc_record_id": headers.get_header("WARC-Record-ID"),
+        "warc_date": headers.get_header("WARC-Date"),
+        "record": index,
     }
-    content_type = (record.http_headers.get_header("Content-Type") if record.http_headers else None) \
-        or headers.get_header("Content-Type") or ""
+    content_type = (
+        (record.http_headers.get_header("Content-Type") if record.http_headers else None)
+        or headers.get_header("Content-Type")
+        or ""
+    )
     meta["content_type"] = content_type
     if record.http_headers is not None:
         status = record.http_headers.get_statuscode()
@@ -191,7 +204,16 @@ NON_TEXT_LINK = re.compile(
     r"^\s*(file|image|media|category|файл|сурет|медиа|санат|категория|изображение|[a-z]{2,3}(-[a-z]+)*)\s*:",
     re.IGNORECASE,
 )
-NON_TEXT_TAGS = {"ref", "references", "gallery", "math", "timeline", "score", "syntaxhighlight", "templatedata"}
+NON_TEXT_TAGS = {
+    "ref",
+    "references",
+    "gallery",
+    "math",
+    "timeline",
+    "score",
+    "syntaxhighlight",
+    "templatedata",
+}
 
 
 def wiki_to_text(markup: str) -> str:
@@ -224,8 +246,9 @@ def read_wikipedia(source: InputSource, file: Path) -> Iterator[Document]:
     page_url_base, index = "", 0
     try:
         with open_decompressed(file) as stream:
-            for _, element in etree.iterparse(stream, events=("end",), tag=("{*}base", "{*}page"),
-                                              huge_tree=True, recover=False):
+            for _, element in etree.iterparse(
+                stream, events=("end",), tag=("{*}base", "{*}page"), huge_tree=True, recover=False
+            ):
                 if etree.QName(element).localname == "base":
                     # https://kk.wikipedia.org/wiki/Басты_бет -> https://kk.wikipedia.org/wiki/
                     page_url_base = (element.text or "").rsplit("/", 1)[0] + "/"
@@ -266,8 +289,11 @@ def _page_fields(page: Any) -> dict[str, Any]:
 def _wiki_page(page: dict[str, Any], file: Path, index: int, url_base: str) -> Document:
     title = page.get("title", "")
     meta: dict[str, Any] = {
-        "wiki_title": title, "wiki_page_id": page.get("id", ""), "wiki_ns": page.get("ns", ""),
-        "wiki_revision_id": page.get("revision_id", ""), "wiki_timestamp": page.get("revision_timestamp", ""),
+        "wiki_title": title,
+        "wiki_page_id": page.get("id", ""),
+        "wiki_ns": page.get("ns", ""),
+        "wiki_revision_id": page.get("revision_id", ""),
+        "wiki_timestamp": page.get("revision_timestamp", ""),
         "record": index,
     }
     if url_base and title:

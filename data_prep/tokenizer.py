@@ -23,84 +23,67 @@ import random
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import sentencepiece as spm
 
+from data_prep.tokenizer_extend import extend_tokenizer
+from data_prep.tokenizer_inputs import iter_input_paragraphs, iter_kept_paragraphs, split_lang_path
+from data_prep.tokenizer_report import WORD, measure
 from kazllm.artifacts import (
+    dump_config,
     file_sha256,
-    iter_jsonl,
     require_stage,
     reset_user_out_dir,
     write_json,
     write_stage_manifest,
 )
-from kazllm.config import KazllmConfig, dump_config
+from kazllm.config import KazllmConfig
 from kazllm.errors import InputError, KazllmError
+from kazllm.tokenizer_files import EMBEDDING_INIT
 
 log = logging.getLogger("kazllm.tokenizer")
 
 SPECIAL_TOKENS = {"unk": (0, "<unk>"), "bos": (1, "<s>"), "eos": (2, "</s>"), "pad": (3, "<pad>")}
-WORD = re.compile(r"\w+")
 # Lines that exercise the edges of the conversion: spaces, emoji, other scripts, digits, empty.
 PARITY_EDGE_CASES = [
-    "", " ", "  бос орын", " leading space", "trailing space ", "   ", "tab\tseparated", "line\nbreak",
-    "Сәлем, әлем! 😀🇰🇿", "👩‍👩‍👧 ZWJ 🏳️‍🌈", "日本語のテキスト", "عربي", "ქართული", "עברית", "हिन्दी", "ไทย",
-    "ᠮᠣᠩᠭᠣᠯ", "𐰴𐰆𐰺𐱃", "Ωмега Ⅻ ﬁ", "e\u0301 combining", "nbsp\u00a0here", "zero\u200bwidth",
-    "1234567890 және 3,14", "ҚАЗАҚСТАН қазақстан", "«тырнақша» — сызықша…", "a\r\nb",
-    "<|user|> сәлем<|end|>", " <|assistant|>", "<s> </s> <unk> <pad> are text here",
+    "",
+    " ",
+    "  бос орын",
+    " leading space",
+    "trailing space ",
+    "   ",
+    "tab\tseparated",
+    "line\nbreak",
+    "Сәлем, әлем! 😀🇰🇿",
+    "👩‍👩‍👧 ZWJ 🏳️‍🌈",
+    "日本語のテキスト",
+    "عربي",
+    "ქართული",
+    "עברית",
+    "हिन्दी",
+    "ไทย",
+    "ᠮᠣᠩᠭᠣᠯ",
+    "𐰴𐰆𐰺𐱃",
+    "Ωмега Ⅻ ﬁ",
+    "e\u0301 combining",
+    "nbsp\u00a0here",
+    "zero\u200bwidth",
+    "1234567890 және 3,14",
+    "ҚАЗАҚСТАН қазақстан",
+    "«тырнақша» — сызықша…",
+    "a\r\nb",
+    "<|user|> сәлем<|end|>",
+    " <|assistant|>",
+    "<s> </s> <unk> <pad> are text here",
 ]
 
 
-def split_lang_path(spec: str) -> tuple[str | None, Path]:
-    """`kk=path/file.txt` -> ("kk", path); a bare path has no language."""
-    lang, sep, rest = spec.partition("=")
-    if sep and re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]+)?", lang):
-        return lang, Path(rest)
-    return None, Path(spec)
-
-
-def iter_input_paragraphs(specs: list[str]) -> Iterator[tuple[str, str]]:
-    """(language, line) for every non-empty line of text or JSONL files (`LANG=FILE` names the language).
-
-    JSONL records give their paragraphs (`text` split on newlines) and their language from
-    `metadata.language` or `language`; other lines count as "und" (undetermined)."""
-    for spec in specs:
-        lang, path = split_lang_path(spec)
-        if not path.is_file():
-            raise InputError(f"tokenizer input not found: {path}")
-        if path.suffix == ".jsonl":
-            for rec in iter_jsonl([path]):
-                if "text" not in rec:
-                    raise InputError(f"{path}: a record has no 'text' field")
-                rec_lang = lang or (rec.get("metadata") or {}).get("language") or rec.get("language") or "und"
-                yield from ((rec_lang, p) for p in rec["text"].split("\n") if p.strip())
-        else:
-            with open(path, encoding="utf-8") as f:
-                yield from ((lang or "und", line.rstrip("\n")) for line in f if line.strip())
-
-
-def read_input_files(specs: list[str]) -> dict[str, list[str]]:
-    """Non-empty lines per language of `iter_input_paragraphs(specs)`, in file order."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for lang, line in iter_input_paragraphs(specs):
-        groups[lang].append(line)
-    return dict(groups)
-
-
-def iter_kept_paragraphs(prep_dir: Path) -> Iterator[tuple[str, str]]:
-    """(metadata.language, paragraph) for every non-empty line of every kept document, in file order."""
-    from data_prep.pipeline import kept_files
-
-    for rec in iter_jsonl(kept_files(prep_dir)):
-        lang = (rec.get("metadata") or {}).get("language") or "und"
-        yield from ((lang, p) for p in rec["text"].split("\n") if p.strip())
-
-
-def allocate_bytes(size: dict[str, int], shares: dict[str, float], max_bytes: int,
-                   max_upsample: float) -> dict[str, float]:
+def allocate_bytes(
+    size: dict[str, int], shares: dict[str, float], max_bytes: int, max_upsample: float
+) -> dict[str, float]:
     """Bytes per language: each gets its share of max_bytes, but at most its text x max_upsample; what a
     short language cannot use goes to the others by their weights (water-filling)."""
     alloc: dict[str, float] = {}
@@ -155,8 +138,15 @@ class _Reservoir:
 _OVERSAMPLE = 1.2
 
 
-def sample_by_language(paragraphs: Paragraphs | dict[str, list[str]], weights: dict[str, float], max_bytes: int,
-                       max_lines: int, seed: int, max_upsample: float = 1.0, check_lines: int = 0) -> TokenizerSample:
+def sample_by_language(
+    paragraphs: Paragraphs | dict[str, list[str]],
+    weights: dict[str, float],
+    max_bytes: int,
+    max_lines: int,
+    seed: int,
+    max_upsample: float = 1.0,
+    check_lines: int = 0,
+) -> TokenizerSample:
     """Draw training lines so that each language gets its weight's share of the byte cap, in two streaming
     passes over `paragraphs` (sizes, then the draw), so memory is bounded by max_bytes, not the corpus.
 
@@ -179,8 +169,12 @@ def sample_by_language(paragraphs: Paragraphs | dict[str, list[str]], weights: d
         missing = sorted(lang for lang, w in weights.items() if w > 0 and lang not in present)
         dropped = sorted(set(size) - set(present))
         if missing or dropped:
-            log.info("language weights renormalised over %s (no text for: %s; text without a weight left out: %s)",
-                     sorted(present), ", ".join(missing) or "-", ", ".join(dropped) or "-")
+            log.info(
+                "language weights renormalised over %s (no text for: %s; text without a weight left out: %s)",
+                sorted(present),
+                ", ".join(missing) or "-",
+                ", ".join(dropped) or "-",
+            )
     total_w = sum(present.values())
     shares = {lang: w / total_w for lang, w in present.items()}
     alloc = allocate_bytes(size, shares, max_bytes, max_upsample)
@@ -209,8 +203,12 @@ def sample_by_language(paragraphs: Paragraphs | dict[str, list[str]], weights: d
             taken.append(line)
             got += len(line.encode("utf-8")) + 1
         lines.extend(taken)
-        summary[lang] = {"weight": round(shares[lang], 4), "available_bytes": size[lang], "lines": len(taken),
-                         "bytes": got}
+        summary[lang] = {
+            "weight": round(shares[lang], 4),
+            "available_bytes": size[lang],
+            "lines": len(taken),
+            "bytes": got,
+        }
     rng.shuffle(lines)
     return TokenizerSample(lines[:max_lines], summary, check.items, kk_check.items)
 
@@ -254,7 +252,9 @@ def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> P
         )
     except RuntimeError as e:
         # e.g. "Vocabulary size too high": the corpus is too small for the requested size.
-        raise KazllmError(f"sentencepiece training failed: {e} (tokenizer.vocab_size={tc.vocab_size})") from None
+        raise KazllmError(
+            f"sentencepiece training failed: {e} (tokenizer.vocab_size={tc.vocab_size})"
+        ) from None
     finally:
         text_file.unlink(missing_ok=True)
     return prefix.with_suffix(".model")
@@ -286,7 +286,9 @@ def export_hf_tokenizer(spm_model: Path, hf_dir: Path) -> None:
     # Use transformers' converter for the vocabulary, merges and byte-fallback decoder ...
     converted = LlamaTokenizer.from_pretrained(str(hf_dir)).backend_tokenizer
     # ... then restore sentencepiece's dummy-prefix behaviour (see module docstring).
-    converted.normalizer = normalizers.Sequence([dummy_prefix_normalizer(user_defined), normalizers.Replace(" ", "▁")])
+    converted.normalizer = normalizers.Sequence(
+        [dummy_prefix_normalizer(user_defined), normalizers.Replace(" ", "▁")]
+    )
     converted.pre_tokenizer = None
     # Chat tokens are matched in the normalised text, as sentencepiece matches user-defined pieces: the
     # dummy prefix then goes before the first one only ("<|user|> hi" -> ▁ <|user|> ▁hi).
@@ -315,7 +317,9 @@ def check_parity(spm_model: Path, hf_dir: Path, lines: list[str], max_examples: 
     hf_ids = hf(sample, add_special_tokens=False)["input_ids"]
     bad = [(s, a, b) for s, a, b in zip(sample, sp.encode(sample), hf_ids) if a != b]
     if bad:
-        shown = "\n".join(f"  {s[:60]!r}\n    spm: {a[:12]}\n    hf:  {b[:12]}" for s, a, b in bad[:max_examples])
+        shown = "\n".join(
+            f"  {s[:60]!r}\n    spm: {a[:12]}\n    hf:  {b[:12]}" for s, a, b in bad[:max_examples]
+        )
         raise KazllmError(f"tokenizer parity failed on {len(bad)} of {len(sample)} lines:\n{shown}")
     return len(sample)
 
@@ -327,7 +331,9 @@ def tokens_per_word(spm_model: Path, lines: list[str]) -> float:
     return tokens / max(words, 1)
 
 
-def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_dir: Path | None = None) -> dict:
+def run_tokenizer_train(
+    cfg: KazllmConfig, inputs: list[str] | None = None, out_dir: Path | None = None
+) -> dict:
     """Train on prep/kept (the stage) or on `inputs` (text/JSONL files, `LANG=FILE`) into out_dir.
 
     Writes spm.model, hf/ (the Hugging Face directory), resolved_config.yaml and manifest.json."""
@@ -337,19 +343,32 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
             raise InputError(f"tokenizer input not found: {split_lang_path(spec)[1]}")
     if inputs and out_dir:
         out_dir = Path(out_dir)
-        reset_user_out_dir(out_dir, "manifest.json", keep=tuple(Path(spec.split("=", 1)[-1]) for spec in inputs))
+        reset_user_out_dir(
+            out_dir, "manifest.json", keep=tuple(Path(spec.split("=", 1)[-1]) for spec in inputs)
+        )
     else:
         prep_dir = None if inputs else require_stage(cfg, "prep", "kazllm prep")
         out_dir = cfg.stage_dir("tokenizer")
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.mkdir(parents=True)
-    paragraphs: Paragraphs = (lambda: iter_input_paragraphs(inputs)) if inputs else (lambda: iter_kept_paragraphs(prep_dir))
-    sample = sample_by_language(paragraphs, tc.language_weights, tc.max_bytes, tc.max_sentences, cfg.run.seed,
-                                tc.max_upsample, check_lines=tc.parity_lines)
+    paragraphs: Paragraphs = (
+        (lambda: iter_input_paragraphs(inputs)) if inputs else (lambda: iter_kept_paragraphs(prep_dir))
+    )
+    sample = sample_by_language(
+        paragraphs,
+        tc.language_weights,
+        tc.max_bytes,
+        tc.max_sentences,
+        cfg.run.seed,
+        tc.max_upsample,
+        check_lines=tc.parity_lines,
+    )
     lines, languages = sample.lines, sample.languages
     if tc.extend_base:
         result = extend_base_tokenizer(cfg, sample.kk_check, lines, out_dir) | {
-            "languages": languages, "inputs": [str(x) for x in inputs] if inputs else "prep/kept"}
+            "languages": languages,
+            "inputs": [str(x) for x in inputs] if inputs else "prep/kept",
+        }
         _write_tokenizer_manifest(cfg, out_dir, result)
         return result
     spm_model = train_sentencepiece(lines, out_dir, cfg)
@@ -365,7 +384,9 @@ def run_tokenizer_train(cfg: KazllmConfig, inputs: list[str] | None = None, out_
         "languages": languages,
         "inputs": [str(x) for x in inputs] if inputs else "prep/kept",
         "parity_lines_checked": checked,
-        "kk_tokens_per_word": round(tokens_per_word(spm_model, sample.kk_check), 3) if sample.kk_check else None,
+        "kk_tokens_per_word": round(tokens_per_word(spm_model, sample.kk_check), 3)
+        if sample.kk_check
+        else None,
         "special_tokens": {name: {"id": i, "piece": p} for name, (i, p) in SPECIAL_TOKENS.items()},
         "chat_tokens": {t: sp.piece_to_id(t) for t in tc.chat_tokens},
         "spm_model": spm_model.name,
@@ -391,8 +412,10 @@ def base_special_tokens(tok) -> dict:
         piece = getattr(tok, f"{name}_token", None)
         out[name] = {"id": tok.convert_tokens_to_ids(piece), "piece": piece} if piece else None
     if out["eos"] is None:
-        raise InputError(f"{tok.name_or_path}: the base tokenizer names no eos_token (tokenizer_config.json); "
-                         "pretokenize needs one to separate documents")
+        raise InputError(
+            f"{tok.name_or_path}: the base tokenizer names no eos_token (tokenizer_config.json); "
+            "pretokenize needs one to separate documents"
+        )
     return out
 
 
@@ -401,17 +424,24 @@ def extend_base_tokenizer(cfg: KazllmConfig, kk_sample: list[str], lines: list[s
     on the sampled lines and write the extended tokenizer as out_dir/hf, embedding_init.json inside it."""
     from transformers import AutoTokenizer
 
-    from data_prep.tokenizer_extend import EMBEDDING_INIT, extend_tokenizer
-    from data_prep.tokenizer_report import measure
     from kazllm.hub import resolve_pretrained
 
     tc = cfg.tokenizer
     base = resolve_pretrained(tc.extend_base, "tokenizer.extend_base", weights=False)
-    base_info = {"source": base.source, "path": str(base.path), "repo_id": base.repo_id, "revision": base.revision}
+    base_info = {
+        "source": base.source,
+        "path": str(base.path),
+        "repo_id": base.repo_id,
+        "revision": base.revision,
+    }
     hf_dir = out_dir / "hf"
-    ext = extend_tokenizer(base.path, hf_dir, lines, max_new=tc.max_new, scripts=tc.extend_scripts,
-                           base_info=base_info)
-    new_tok, old_tok = AutoTokenizer.from_pretrained(str(hf_dir)), AutoTokenizer.from_pretrained(str(base.path))
+    ext = extend_tokenizer(
+        base.path, hf_dir, lines, max_new=tc.max_new, scripts=tc.extend_scripts, base_info=base_info
+    )
+    new_tok, old_tok = (
+        AutoTokenizer.from_pretrained(str(hf_dir)),
+        AutoTokenizer.from_pretrained(str(base.path)),
+    )
     return {
         "vocab_size": ext["vocab_size"],
         "model_type": "bpe (byte-level, extended)" if "byte" in ext["base_kind"] else "bpe (extended)",

@@ -24,6 +24,7 @@ the target-script letters it only knows as bytes are added as single-character p
 
 embedding_init.json (in the output directory) maps each new id to the ids the BASE tokenizer gives for the
 same bytes; `kazllm model extend` (kazllm/model_extend.py) sets each new embedding row to their mean.
+Its name and layout are kazllm/tokenizer_files.py's, which writer and readers share.
 """
 
 from __future__ import annotations
@@ -37,19 +38,22 @@ import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from data_prep.tokenizer_report import BYTE_PIECE, load_lines, measure, resolve_hf_dir
-from kazllm.artifacts import file_sha256, read_json, reset_user_out_dir, write_json
+from data_prep.tokenizer_inputs import load_lines, read_input_files
+from data_prep.tokenizer_report import BYTE_PIECE, measure
+from kazllm.artifacts import file_sha256, progress_interval, read_json, reset_user_out_dir, write_json
 from kazllm.errors import InputError, KazllmError
+from kazllm.tokenizer_files import EXTEND_MANIFEST, resolve_hf_dir, write_embedding_init
 
 log = logging.getLogger("kazllm.tokenizer")
-
-EMBEDDING_INIT = "embedding_init.json"
-MANIFEST = "extend_manifest.json"
 
 
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character map used by ByteLevel pre-tokenizers."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -106,7 +110,9 @@ class ScriptFilter:
         return self.letter.search(text) is not None
 
     def allows_bytes(self, data: bytes) -> bool:
-        return self.text_has_target(data.decode("utf-8", errors="ignore")) or any(b in self.lead_bytes for b in data)
+        return self.text_has_target(data.decode("utf-8", errors="ignore")) or any(
+            b in self.lead_bytes for b in data
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -122,13 +128,17 @@ class BaseTokenizer:
 
         model = tokenizer_json.get("model") or {}
         if model.get("type") != "BPE":
-            raise InputError(f"{source}: tokenizer extend needs a BPE base tokenizer, got model type {model.get('type')!r}")
+            raise InputError(
+                f"{source}: tokenizer extend needs a BPE base tokenizer, got model type {model.get('type')!r}"
+            )
         self.json = tokenizer_json
         self.byte_level = _has_type(tokenizer_json.get("pre_tokenizer"), "ByteLevel")
         self.byte_fallback = bool(model.get("byte_fallback"))
         if not self.byte_level and not self.byte_fallback:
-            raise InputError(f"{source}: the base is neither byte-level BPE nor BPE with byte fallback; "
-                             "it cannot represent every text, so it cannot be extended safely")
+            raise InputError(
+                f"{source}: the base is neither byte-level BPE nor BPE with byte fallback; "
+                "it cannot represent every text, so it cannot be extended safely"
+            )
         self.vocab: dict[str, int] = dict(model["vocab"])
         self.merges_as_strings = bool(model["merges"]) and isinstance(model["merges"][0], str)
         self.added = {t["content"]: t["id"] for t in tokenizer_json.get("added_tokens", [])}
@@ -190,8 +200,14 @@ def missing_letters(base: BaseTokenizer, words: Counter, scripts: ScriptFilter) 
     return [ch for ch, _ in sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_new: int,
-                 min_frequency: int = 2, progress=None) -> list[tuple[str, str, int]]:
+def learn_merges(
+    segmented: dict[str, list[str]],
+    counts: Counter,
+    allowed,
+    max_new: int,
+    min_frequency: int = 2,
+    progress=None,
+) -> list[tuple[str, str, int]]:
     """Greedy BPE on words already cut by the base: repeatedly merge the most frequent allowed adjacent pair.
 
     Returns (left, right, count) in merge order. `max_new` counts distinct new pieces: a later pair that
@@ -278,8 +294,9 @@ def learn_merges(segmented: dict[str, list[str]], counts: Counter, allowed, max_
 # ---------------------------------------------------------------------------------------------------
 
 
-def plan_extension(base: BaseTokenizer, lines, scripts: list[str], max_new: int,
-                   min_frequency: int = 2, progress=None) -> tuple[dict, dict]:
+def plan_extension(
+    base: BaseTokenizer, lines, scripts: list[str], max_new: int, min_frequency: int = 2, progress=None
+) -> tuple[dict, dict]:
     """New vocabulary entries and merges for the base; returns (new tokenizer.json, embedding-init info)."""
     script_filter = ScriptFilter(scripts)
     counts = count_words(base, lines, script_filter)
@@ -298,7 +315,11 @@ def plan_extension(base: BaseTokenizer, lines, scripts: list[str], max_new: int,
         segmented = {w: base.segment(w) for w in counts}
 
     def allowed(piece: str) -> bool:
-        return piece not in vocab and piece not in base.added and script_filter.allows_bytes(base.pieces_to_bytes(piece))
+        return (
+            piece not in vocab
+            and piece not in base.added
+            and script_filter.allows_bytes(base.pieces_to_bytes(piece))
+        )
 
     merges = learn_merges(segmented, counts, allowed, max_new - len(letters), min_frequency, progress)
     for a, b, _ in merges:
@@ -308,16 +329,25 @@ def plan_extension(base: BaseTokenizer, lines, scripts: list[str], max_new: int,
             next_id += 1
     out = _with_vocab(base.json, vocab)
     out["model"]["merges"] = list(out["model"]["merges"]) + [
-        f"{a} {b}" if base.merges_as_strings else [a, b] for a, b, _ in merges]
+        f"{a} {b}" if base.merges_as_strings else [a, b] for a, b, _ in merges
+    ]
     # each new id -> what the base tokenizer makes of the same bytes, for the embedding init
-    mapping = {str(vocab[p]): [base.vocab.get(t, base.added.get(t)) for t in _base_pieces(base, p)] for p in new_pieces}
+    mapping = {
+        str(vocab[p]): [base.vocab.get(t, base.added.get(t)) for t in _base_pieces(base, p)]
+        for p in new_pieces
+    }
     info = {
-        "base_vocab_size": base.next_id, "vocab_size": next_id, "added": len(new_pieces),
-        "added_letters": len(letters), "added_merges": len(merges),
+        "base_vocab_size": base.next_id,
+        "vocab_size": next_id,
+        "added": len(new_pieces),
+        "added_letters": len(letters),
+        "added_merges": len(merges),
         "merges_onto_new_pieces": len(merges) - (len(new_pieces) - len(letters)),
-        "training_words": len(counts), "training_word_occurrences": sum(counts.values()),
+        "training_words": len(counts),
+        "training_word_occurrences": sum(counts.values()),
         "last_merge_count": merges[-1][2] if merges else None,
-        "scripts": list(scripts), "base_kind": "byte-level BPE" if base.byte_level else "sentencepiece-style BPE",
+        "scripts": list(scripts),
+        "base_kind": "byte-level BPE" if base.byte_level else "sentencepiece-style BPE",
         "new": mapping,
     }
     return out, info
@@ -351,7 +381,9 @@ def _base_pieces(base: BaseTokenizer, piece: str) -> list[str]:
 
 def check_extension(base_json: dict, new_json: dict, info: dict) -> None:
     """Every old id unchanged; new ids contiguous after the highest old id; no new piece is a special token."""
-    old = dict(base_json["model"]["vocab"]) | {t["content"]: t["id"] for t in base_json.get("added_tokens", [])}
+    old = dict(base_json["model"]["vocab"]) | {
+        t["content"]: t["id"] for t in base_json.get("added_tokens", [])
+    }
     new = dict(new_json["model"]["vocab"]) | {t["content"]: t["id"] for t in new_json.get("added_tokens", [])}
     moved = [(tok, i, new.get(tok)) for tok, i in old.items() if new.get(tok) != i]
     if moved:
@@ -360,7 +392,9 @@ def check_extension(base_json: dict, new_json: dict, info: dict) -> None:
     if new_ids and new_ids != list(range(info["base_vocab_size"], info["vocab_size"])):
         raise KazllmError("extend: new ids are not contiguous after the highest old id")
     specials = {t["content"] for t in base_json.get("added_tokens", [])}
-    shadow = [p for p, i in new_json["model"]["vocab"].items() if i >= info["base_vocab_size"] and p in specials]
+    shadow = [
+        p for p, i in new_json["model"]["vocab"].items() if i >= info["base_vocab_size"] and p in specials
+    ]
     if shadow:
         raise KazllmError(f"extend: new pieces spell special tokens: {shadow[:5]}")
 
@@ -378,26 +412,34 @@ def verify_on_text(old_tok, new_tok, lines: list[str], scripts: ScriptFilter) ->
             other_script += 1
             if n != o:
                 other_changed.append(line)
-    return {"round_trip_failures": len(bad_round_trip), "lines_without_target_script": other_script,
-            "of_those_ids_changed": len(other_changed), "examples": (bad_round_trip + other_changed)[:3]}
+    return {
+        "round_trip_failures": len(bad_round_trip),
+        "lines_without_target_script": other_script,
+        "of_those_ids_changed": len(other_changed),
+        "examples": (bad_round_trip + other_changed)[:3],
+    }
 
 
 def read_training_lines(specs: list[str]) -> list[str]:
-    """Text lines of `[LANG=]FILE` specs (text or JSONL; see data_prep.tokenizer.read_input_files)."""
-    from data_prep.tokenizer import read_input_files
-
+    """Text lines of `[LANG=]FILE` specs (text or JSONL; see data_prep.tokenizer_inputs.read_input_files)."""
     return [line for group in read_input_files(specs).values() for line in group]
 
 
-def extend_tokenizer(base_dir: Path, out_dir: Path, lines: list[str], eval_files: list[str] | None = None,
-                     max_new: int = 32000, scripts: list[str] | None = None, min_frequency: int = 2,
-                     base_info: dict | None = None, keep: tuple[Path, ...] = ()) -> dict:
+def extend_tokenizer(
+    base_dir: Path,
+    out_dir: Path,
+    lines: list[str],
+    eval_files: list[str] | None = None,
+    max_new: int = 32000,
+    scripts: list[str] | None = None,
+    min_frequency: int = 2,
+    base_info: dict | None = None,
+    keep: tuple[Path, ...] = (),
+) -> dict:
     """Learn up to `max_new` pieces on `lines` over the base tokenizer in base_dir; write the extended
     Hugging Face tokenizer, embedding_init.json and extend_manifest.json into out_dir."""
     from tqdm import tqdm
     from transformers import AutoTokenizer
-
-    from kazllm.artifacts import progress_interval
 
     scripts = list(scripts or ["Cyrillic"])
     base_dir = resolve_hf_dir(base_dir)
@@ -407,23 +449,40 @@ def extend_tokenizer(base_dir: Path, out_dir: Path, lines: list[str], eval_files
         raise InputError("tokenizer extend: no training text (give --input files or a prep/ stage)")
     started = time.perf_counter()
     bar = tqdm(total=max_new, desc="extend: merges", unit="merge", mininterval=progress_interval())
-    new_json, info = plan_extension(base, lines, scripts, max_new, min_frequency,
-                                    progress=lambda n: bar.update(n - bar.n))
+    new_json, info = plan_extension(
+        base, lines, scripts, max_new, min_frequency, progress=lambda n: bar.update(n - bar.n)
+    )
     bar.close()
     check_extension(base_json, new_json, info)
-    reset_user_out_dir(out_dir, MANIFEST, keep=(base_dir, *keep))
+    reset_user_out_dir(out_dir, EXTEND_MANIFEST, keep=(base_dir, *keep))
     out_dir.mkdir(parents=True, exist_ok=True)
     for f in base_dir.iterdir():  # tokenizer files only: never copy a base model's weights along
-        if f.is_file() and (f.name.startswith(("tokenizer", "special_tokens_map")) or f.name in ("vocab.json", "merges.txt")):
+        if f.is_file() and (
+            f.name.startswith(("tokenizer", "special_tokens_map")) or f.name in ("vocab.json", "merges.txt")
+        ):
             shutil.copy(f, out_dir / f.name)
-    for stale in ("tokenizer.model", "vocab.json", "merges.txt"):  # slow-tokenizer files would no longer match
+    for stale in (
+        "tokenizer.model",
+        "vocab.json",
+        "merges.txt",
+    ):  # slow-tokenizer files would no longer match
         (out_dir / stale).unlink(missing_ok=True)
     (out_dir / "tokenizer.json").write_text(json.dumps(new_json, ensure_ascii=False), encoding="utf-8")
-    write_json(out_dir / EMBEDDING_INIT, {k: info[k] for k in ("base_vocab_size", "vocab_size", "new")}
-               | {"base": base_info or {"source": str(base_dir), "path": str(base_dir), "revision": None}})
-    old_tok, new_tok = AutoTokenizer.from_pretrained(str(base_dir)), AutoTokenizer.from_pretrained(str(out_dir))
+    write_embedding_init(
+        out_dir,
+        info["base_vocab_size"],
+        info["vocab_size"],
+        info["new"],
+        base=base_info or {"source": str(base_dir), "path": str(base_dir), "revision": None},
+    )
+    old_tok, new_tok = (
+        AutoTokenizer.from_pretrained(str(base_dir)),
+        AutoTokenizer.from_pretrained(str(out_dir)),
+    )
     if not new_tok.is_fast or len(new_tok) != info["vocab_size"]:
-        raise KazllmError(f"{out_dir}: the extended tokenizer did not load as a fast tokenizer of {info['vocab_size']} ids")
+        raise KazllmError(
+            f"{out_dir}: the extended tokenizer did not load as a fast tokenizer of {info['vocab_size']} ids"
+        )
     script_filter = ScriptFilter(scripts)
     evaluation = []
     for spec in eval_files or []:
@@ -432,13 +491,23 @@ def extend_tokenizer(base_dir: Path, out_dir: Path, lines: list[str], eval_files
         checks = verify_on_text(old_tok, new_tok, file_lines, script_filter)
         if checks["round_trip_failures"] or checks["of_those_ids_changed"]:
             raise KazllmError(f"extended tokenizer broke {path}: {checks}")
-        evaluation.append({"language": lang, "file": str(path), "before": measure(old_tok, file_lines)["tokens_per_word"],
-                           "after": measure(new_tok, file_lines)["tokens_per_word"], **checks})
+        evaluation.append(
+            {
+                "language": lang,
+                "file": str(path),
+                "before": measure(old_tok, file_lines)["tokens_per_word"],
+                "after": measure(new_tok, file_lines)["tokens_per_word"],
+                **checks,
+            }
+        )
     result = {k: v for k, v in info.items() if k != "new"} | {
         "base": base_info or {"source": str(base_dir), "path": str(base_dir), "revision": None},
-        "max_new": max_new, "min_frequency": min_frequency, "training_lines": len(lines),
-        "seconds": round(time.perf_counter() - started, 1), "fertility": evaluation,
+        "max_new": max_new,
+        "min_frequency": min_frequency,
+        "training_lines": len(lines),
+        "seconds": round(time.perf_counter() - started, 1),
+        "fertility": evaluation,
         "tokenizer_sha256": file_sha256(out_dir / "tokenizer.json"),
     }
-    write_json(out_dir / MANIFEST, result)
+    write_json(out_dir / EXTEND_MANIFEST, result)
     return result

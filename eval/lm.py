@@ -16,8 +16,15 @@ import torch.nn.functional as F
 
 from kazllm.errors import InputError
 
-DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-          "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {
+    "auto": None,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
 
 
 def _has_accelerate() -> bool:
@@ -34,8 +41,15 @@ class CausalLM:
     on CUDA, float32 on CPU), float32, bfloat16 or float16. `batch_size`: contexts (or prompts) per forward
     pass."""
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
-                 revision: str = "", trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+        revision: str = "",
+        trust_remote_code: bool = False,
+    ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from kazllm.hub import resolve_pretrained
@@ -65,14 +79,23 @@ class CausalLM:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             self.model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **load_kwargs)
+                path,
+                dtype=torch_dtype,
+                use_safetensors=True,
+                trust_remote_code=trust_remote_code,
+                **load_kwargs,
+            )
         except OSError as e:  # no safetensors weights, or an incomplete snapshot
             raise InputError(f"cannot load model '{model}': {str(e).splitlines()[0]}") from None
-        except ValueError as e:  # e.g. a config with auto_map (the model's own code) without trust_remote_code
+        except (
+            ValueError
+        ) as e:  # e.g. a config with auto_map (the model's own code) without trust_remote_code
             first = str(e).strip().splitlines()[0]
             if "custom code" in first or "trust_remote_code" in first:
-                first = ("the repository holds custom code that must run to load it; pass --trust-remote-code "
-                         "(eval.trust_remote_code=true) only if you trust that code")
+                first = (
+                    "the repository holds custom code that must run to load it; pass --trust-remote-code "
+                    "(eval.trust_remote_code=true) only if you trust that code"
+                )
             raise InputError(f"cannot load model '{model}': {first[:300]}") from None
         if device_map:
             # Inputs go where the embeddings are; accelerate's hooks move activations between the shards.
@@ -87,8 +110,16 @@ class CausalLM:
         self.batch_size = batch_size
         # The token that starts a document: BOS where the model has one, else EOS (kazllm models see
         # documents separated by EOS in training).
-        self.prefix_id = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        self.prefix_id = (
+            self.tokenizer.bos_token_id
+            if self.tokenizer.bos_token_id is not None
+            else self.tokenizer.eos_token_id
+        )
+        self.pad_id = (
+            self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else self.tokenizer.eos_token_id
+        )
         self.max_length = getattr(self.model.config, "max_position_embeddings", 2048)
         # transformers' causal LMs take logits_to_keep (positions to project onto the vocabulary); older or
         # custom classes may not, and then every position is projected and the wanted ones picked.
@@ -130,7 +161,7 @@ class CausalLM:
         encoded = []
         for (context, _), whole in zip(pairs, wholes):
             ctx = [self.prefix_id] + ctx_ids[context]
-            encoded.append((ctx, ([self.prefix_id] + whole)[len(ctx):]))
+            encoded.append((ctx, ([self.prefix_id] + whole)[len(ctx) :]))
         return encoded
 
     def _encode_many(self, texts: list[str]) -> list[list[int]]:
@@ -206,8 +237,13 @@ class CausalLM:
         ctx_mask = (torch.arange(ctx_ids.shape[1])[None] < lengths[:, None]).long()[rows]
         mask = torch.cat([ctx_mask, torch.ones_like(ids)], dim=1)
         positions = lengths[rows][:, None] + torch.arange(width)[None]
-        logprobs, _ = self._forward(ids.to(self.device), keep, past_key_values=cache,
-                                    attention_mask=mask.to(self.device), position_ids=positions.to(self.device))
+        logprobs, _ = self._forward(
+            ids.to(self.device),
+            keep,
+            past_key_values=cache,
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+        )
         logprobs = logprobs.cpu()
         at, rest = 0, {}
         for (_, i), cont in zip(multi, conts):
@@ -220,10 +256,10 @@ class CausalLM:
     def _score_full(self, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
         """One pair in one forward of its own; a pair longer than the model's window is cut as
         lm-evaluation-harness cuts it: its last max_length + 1 tokens, all but the last fed."""
-        seq = (ctx + cont)[-(self.max_length + 1):]
+        seq = (ctx + cont)[-(self.max_length + 1) :]
         ids = torch.tensor(seq[:-1])[None]
         keep = torch.zeros_like(ids, dtype=torch.bool)
-        keep[0, -len(cont):] = True
+        keep[0, -len(cont) :] = True
         lp, _ = self._forward(ids.to(self.device), keep)
         target = torch.tensor(cont)
         lp = lp.cpu()
@@ -259,16 +295,23 @@ class CausalLM:
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            encoded = [([self.prefix_id] + self.encode(prompts[i]))[-(self.max_length - max_new_tokens):] for i in idx]
+            encoded = [
+                ([self.prefix_id] + self.encode(prompts[i]))[-(self.max_length - max_new_tokens) :]
+                for i in idx
+            ]
             width = max(len(e) for e in encoded)
             batch = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for row, ids in enumerate(encoded):
-                batch[row, width - len(ids):] = torch.tensor(ids)
-                mask[row, width - len(ids):] = 1
+                batch[row, width - len(ids) :] = torch.tensor(ids)
+                mask[row, width - len(ids) :] = 1
             generated = self.model.generate(
-                input_ids=batch.to(self.device), attention_mask=mask.to(self.device), max_new_tokens=max_new_tokens,
-                do_sample=False, pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
+                input_ids=batch.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.pad_id,
+                eos_token_id=self.tokenizer.eos_token_id,
             )
             for row, i in enumerate(idx):
                 text = self.tokenizer.decode(generated[row, width:], skip_special_tokens=True)

@@ -56,9 +56,13 @@ def _rows(spec: TaskSpec, items: list[dict]) -> list[dict]:
             row["kazllm_text"] = it["text"]
         else:
             row["kazllm_prompt"] = render(spec.prompt, it, spec.path)
-            row["kazllm_target"] = _delimited(spec, render(spec.target, it, spec.path))[1] if spec.target else ""
+            row["kazllm_target"] = (
+                _delimited(spec, render(spec.target, it, spec.path))[1] if spec.target else ""
+            )
         if spec.type == "multiple_choice":
-            row["kazllm_choices"] = list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"]
+            row["kazllm_choices"] = (
+                list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"]
+            )
             row["kazllm_gold"] = it["gold"]
         elif spec.type == "qa_extractive":
             row["kazllm_answers"] = it["answers"]
@@ -86,7 +90,10 @@ def process_qa(doc: dict, results: list[str]) -> dict:
     from eval.metrics import exact_match, token_f1
 
     pred = results[0].strip()
-    return {"exact_match": 100 * exact_match(pred, doc["kazllm_answers"]), "f1": 100 * token_f1(pred, doc["kazllm_answers"])}
+    return {
+        "exact_match": 100 * exact_match(pred, doc["kazllm_answers"]),
+        "f1": 100 * token_f1(pred, doc["kazllm_answers"]),
+    }
 
 
 def _metric(name: str, aggregation: str | None = None) -> dict:
@@ -95,27 +102,49 @@ def _metric(name: str, aggregation: str | None = None) -> dict:
 
 def task_config(spec: TaskSpec, seed: int) -> tuple[dict, dict]:
     """The lm-eval config of one task, and its `!function` fields (written as YAML tags)."""
-    config: dict = {"task": f"kazllm_{spec.name}", "dataset_kwargs": {"task_file": spec.path, "seed": seed},
-                    "test_split": "test", "metadata": {"version": 1.0, "kazllm_task": spec.name}}
+    config: dict = {
+        "task": f"kazllm_{spec.name}",
+        "dataset_kwargs": {"task_file": spec.path, "seed": seed},
+        "test_split": "test",
+        "metadata": {"version": 1.0, "kazllm_task": spec.name},
+    }
     functions = {"custom_dataset": f"{HELPER_MODULE}.load_dataset"}
     if spec.type == "perplexity":
-        config |= {"output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "kazllm_text",
-                   "metric_list": [{"metric": m} for m in ("word_perplexity", "byte_perplexity", "bits_per_byte")]}
+        config |= {
+            "output_type": "loglikelihood_rolling",
+            "doc_to_text": "",
+            "doc_to_target": "kazllm_text",
+            "metric_list": [{"metric": m} for m in ("word_perplexity", "byte_perplexity", "bits_per_byte")],
+        }
         return config, functions
     delimiter = _delimited(spec, spec.target)[0]
-    config |= {"doc_to_text": "kazllm_prompt", "target_delimiter": delimiter, "fewshot_delimiter": "\n\n",
-               "num_fewshot": spec.num_fewshot}
+    config |= {
+        "doc_to_text": "kazllm_prompt",
+        "target_delimiter": delimiter,
+        "fewshot_delimiter": "\n\n",
+        "num_fewshot": spec.num_fewshot,
+    }
     if spec.description:
         config["description"] = spec.description
     if spec.num_fewshot:
         config |= {"fewshot_split": "fewshot", "fewshot_config": {"sampler": "first_n"}}
     if spec.type == "multiple_choice":
-        config |= {"output_type": "multiple_choice", "doc_to_choice": "kazllm_choices", "doc_to_target": "kazllm_gold",
-                   "metric_list": [_metric("acc", "mean"), _metric("acc_norm", "mean")]}
+        config |= {
+            "output_type": "multiple_choice",
+            "doc_to_choice": "kazllm_choices",
+            "doc_to_target": "kazllm_gold",
+            "metric_list": [_metric("acc", "mean"), _metric("acc_norm", "mean")],
+        }
         return config, functions
-    config |= {"output_type": "generate_until", "doc_to_target": "kazllm_target",
-               "generation_kwargs": {"until": list(spec.stop), "do_sample": False,
-                                     "max_gen_toks": spec.max_new_tokens or DEFAULT_MAX_NEW_TOKENS}}
+    config |= {
+        "output_type": "generate_until",
+        "doc_to_target": "kazllm_target",
+        "generation_kwargs": {
+            "until": list(spec.stop),
+            "do_sample": False,
+            "max_gen_toks": spec.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
+        },
+    }
     if spec.type == "translation":
         # chrf++/bleu compare against doc_to_target: the reference itself; examples still show the rendered target
         config["doc_to_target"] = "kazllm_reference"
@@ -138,7 +167,9 @@ def export_tasks(out_dir: Path, tasks: list[str] | None = None, seed: int = 1234
         text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False, width=1000)
         text += "".join(f"{key}: !function {value}\n" for key, value in functions.items())
         path = out_dir / f"kazllm_{spec.name}.yaml"
-        path.write_text(f"# kazllm task {spec.name} ({spec.path}), written by `kazllm eval export-lm-eval`\n" + text,
-                        encoding="utf-8")
+        path.write_text(
+            f"# kazllm task {spec.name} ({spec.path}), written by `kazllm eval export-lm-eval`\n" + text,
+            encoding="utf-8",
+        )
         written.append(path)
     return written

@@ -35,7 +35,9 @@ def translation_metrics() -> dict:
     return {"chrf++": sacrebleu.metrics.CHRF(word_order=2), "bleu": sacrebleu.metrics.BLEU()}
 
 
-def translation_scores(hypotheses: list[str], references: list[str], n_bootstrap: int = 0) -> tuple[dict, dict, dict]:
+def translation_scores(
+    hypotheses: list[str], references: list[str], n_bootstrap: int = 0
+) -> tuple[dict, dict, dict]:
     """chrF++ (chrF with word bigrams, word_order=2) and BLEU with sacrebleu's signatures, and with
     `n_bootstrap` > 1 sacrebleu's own bootstrap confidence interval of each (what `sacrebleu --confidence`
     prints as "μ = mean ± ci": `mean` of the resampled scores and `ci95`, half the width of their central
@@ -45,11 +47,18 @@ def translation_scores(hypotheses: list[str], references: list[str], n_bootstrap
         scores[name] = round(metric.corpus_score(hypotheses, [references]).score, 4)
         signatures[name] = str(metric.get_signature())
         if n_bootstrap > 1 and hypotheses:
-            resampled = translation_metrics()[name]  # its own signature: the plain one stays sacrebleu's default
+            resampled = translation_metrics()[
+                name
+            ]  # its own signature: the plain one stays sacrebleu's default
             mean, ci = _bootstrap(resampled, hypotheses, references, n_bootstrap)
-            confidence[name] = {"ci95": round(ci, 4), "mean": round(mean, 4), "method": "bootstrap",
-                                "n_bootstrap": n_bootstrap, "seed": resampled.seed,
-                                "signature": str(resampled.get_signature())}
+            confidence[name] = {
+                "ci95": round(ci, 4),
+                "mean": round(mean, 4),
+                "method": "bootstrap",
+                "n_bootstrap": n_bootstrap,
+                "seed": resampled.seed,
+                "signature": str(resampled.get_signature()),
+            }
     return scores, signatures, confidence
 
 
@@ -93,8 +102,9 @@ def _p_value(baseline, system, real_difference: float) -> float:
     return (int(np.sum(sample_diffs - sample_diffs.mean() > real_difference)) + 1) / (len(sample_diffs) + 1)
 
 
-def paired_bootstrap_mean(baseline: list[float], system: list[float], n_samples: int = N_BOOTSTRAP,
-                          seed: int | None = None) -> dict:
+def paired_bootstrap_mean(
+    baseline: list[float], system: list[float], n_samples: int = N_BOOTSTRAP, seed: int | None = None
+) -> dict:
     """Paired bootstrap test of two per-item scores on the same items (acc, EM, F1): sacrebleu's
     `--paired-bs` (sacrebleu.significance._paired_bs_test) with the mean as the corpus statistic, the same
     resampled indices for a given seed, the same p-value, except that two identical score lists get p = 1
@@ -112,24 +122,36 @@ def paired_bootstrap_mean(baseline: list[float], system: list[float], n_samples:
     return {"p_value": p, "mean": float(mean), "ci95": float(ci), "n_samples": n_samples}
 
 
-def paired_bootstrap_translation(baseline: list[str], system: list[str], references: list[str],
-                                 n_samples: int = N_BOOTSTRAP) -> dict:
+def paired_bootstrap_translation(
+    baseline: list[str], system: list[str], references: list[str], n_samples: int = N_BOOTSTRAP
+) -> dict:
     """sacrebleu's own paired bootstrap (sacrebleu.significance.PairedTest, test_type bs) of chrF++ and BLEU:
     what `sacrebleu REF -i BASELINE SYSTEM -m chrf bleu --chrf-word-order 2 --paired-bs` prints."""
     from sacrebleu.significance import PairedTest
 
     metrics = translation_metrics()
-    test = PairedTest([("baseline", baseline), ("system", system)], metrics, [references], test_type="bs",
-                      n_samples=n_samples)
+    test = PairedTest(
+        [("baseline", baseline), ("system", system)],
+        metrics,
+        [references],
+        test_type="bs",
+        n_samples=n_samples,
+    )
     signatures, scores = test()
     out = {}
     same = list(baseline) == list(system)  # sacrebleu would report p = 1/(n+1) for identical outputs
     # sacrebleu keys its columns by its own names (chrF2++, BLEU), in the order of `metrics`
     for name, key in zip(metrics, [k for k in scores if k != "System"]):
         bl, sy = scores[key]
-        out[name] = {"p_value": 1.0 if same else float(sy.p_value), "mean": float(sy.mean), "ci95": float(sy.ci),
-                     "baseline_mean": float(bl.mean), "baseline_ci95": float(bl.ci), "n_samples": n_samples,
-                     "signature": str(signatures[key])}
+        out[name] = {
+            "p_value": 1.0 if same else float(sy.p_value),
+            "mean": float(sy.mean),
+            "ci95": float(sy.ci),
+            "baseline_mean": float(bl.mean),
+            "baseline_ci95": float(bl.ci),
+            "n_samples": n_samples,
+            "signature": str(signatures[key]),
+        }
     return out
 
 

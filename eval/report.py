@@ -1,9 +1,9 @@
 """Readable outputs: report.md for one run, and `kazllm eval compare` across runs (checkpoints or models).
 
-    kazllm eval compare runs/a/eval runs/b/eval --out runs/compare [--significance]
-    -> compare.md, compare.json and one PNG bar chart per metric (tasks on the x axis, one bar per run, 95%
-       error bars); warnings where runs differ in items, shots, prompts or data; with --significance a
-       paired test of every run against the first on the items both scored
+kazllm eval compare runs/a/eval runs/b/eval --out runs/compare [--significance]
+-> compare.md, compare.json and one PNG bar chart per metric (tasks on the x axis, one bar per run, 95%
+   error bars); warnings where runs differ in items, shots, prompts or data; with --significance a
+   paired test of every run against the first on the items both scored
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from pathlib import Path
 
 from kazllm.artifacts import iter_jsonl, read_json, write_json
 from kazllm.errors import InputError
-
-# Higher is better for every metric except these (shown in the tables so nobody has to guess).
-LOWER_IS_BETTER = {"bits_per_byte", "token_perplexity", "word_perplexity", "tokens_per_byte"}
+from kazllm.eval_metrics import LOWER_IS_BETTER
 
 
 def headline_metrics(results: dict) -> dict[str, dict[str, float]]:
     """Numeric metrics per task (signatures and other strings left out)."""
-    return {name: {k: v for k, v in t["metrics"].items() if isinstance(v, (int, float))}
-            for name, t in results["tasks"].items()}
+    return {
+        name: {k: v for k, v in t["metrics"].items() if isinstance(v, (int, float))}
+        for name, t in results["tasks"].items()
+    }
 
 
 def ci95(task: dict, metric: str) -> float | None:
@@ -42,27 +42,48 @@ def identity_line(ident: dict) -> str:
 
 
 def render_report(results: dict) -> str:
-    lines = [f"# Evaluation of `{results['model']}`", "",
-             f"Created {results['created']}, seed {results.get('seed')}, {identity_line(results.get('model_identity', {}))}.", "",
-             "| task | type | n | shots | metric | value | ± 95% | stderr |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Evaluation of `{results['model']}`",
+        "",
+        f"Created {results['created']}, seed {results.get('seed')}, {identity_line(results.get('model_identity', {}))}.",
+        "",
+        "| task | type | n | shots | metric | value | ± 95% | stderr |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, scores in headline_metrics(results).items():
         t = results["tasks"][name]
         for metric, value in scores.items():
             arrow = " (lower is better)" if metric in LOWER_IS_BETTER else ""
             half, se = ci95(t, metric), (t.get("stderr") or {}).get(metric)
-            lines.append(f"| {name} | {t['type']} | {t['n']} | {t.get('num_fewshot', 0)} | {metric}{arrow} | {value:.4f} "
-                         f"| {_num(half)} | {_num(se)} |")
-    lines += ["", "± 95%: half the width of the 95% interval; acc, acc_norm, exact_match, f1: 1.96 × the standard",
-              "error lm-evaluation-harness reports (stderr); chrF++, BLEU: sacrebleu's bootstrap (`--confidence`)."]
+            lines.append(
+                f"| {name} | {t['type']} | {t['n']} | {t.get('num_fewshot', 0)} | {metric}{arrow} | {value:.4f} "
+                f"| {_num(half)} | {_num(se)} |"
+            )
+    lines += [
+        "",
+        "± 95%: half the width of the 95% interval; acc, acc_norm, exact_match, f1: 1.96 × the standard",
+        "error lm-evaluation-harness reports (stderr); chrF++, BLEU: sacrebleu's bootstrap (`--confidence`).",
+    ]
     sigs = [(n, t["signatures"]) for n, t in results["tasks"].items() if t.get("signatures")]
     if sigs:
         lines += ["", "## sacrebleu signatures", ""]
         lines += [f"- {n} {metric}: `{sig}`" for n, s in sigs for metric, sig in s.items()]
-        boots = [(n, m, c) for n, t in results["tasks"].items() for m, c in (t.get("confidence") or {}).items()
-                 if c.get("method") == "bootstrap"]
-        lines += [f"- {n} {m} interval: μ = {c['mean']:.4f} ± {c['ci95']:.4f}, `{c['signature']}`" for n, m, c in boots]
-    lines += ["", "Every item's prompt, prediction, reference and score is in samples.jsonl; data and model",
-              "hashes, versions and timings are in results.json.", ""]
+        boots = [
+            (n, m, c)
+            for n, t in results["tasks"].items()
+            for m, c in (t.get("confidence") or {}).items()
+            if c.get("method") == "bootstrap"
+        ]
+        lines += [
+            f"- {n} {m} interval: μ = {c['mean']:.4f} ± {c['ci95']:.4f}, `{c['signature']}`"
+            for n, m, c in boots
+        ]
+    lines += [
+        "",
+        "Every item's prompt, prediction, reference and score is in samples.jsonl; data and model",
+        "hashes, versions and timings are in results.json.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -100,14 +121,20 @@ def _labels(paths: list[Path]) -> list[str]:
 def _data_hashes(task: dict) -> tuple:
     """The data a task read, independent of where the files lay: their sha256s and any dataset id."""
     data = task.get("data") or {}
-    return tuple(sorted((data.get("files_sha256") or {}).values())), json.dumps(data.get("dataset"), sort_keys=True)
+    return tuple(sorted((data.get("files_sha256") or {}).values())), json.dumps(
+        data.get("dataset"), sort_keys=True
+    )
 
 
 # What a run records about a task that must agree for two scores to be comparable, and how to show it.
 COMPARABLE = (
     ("n", "n", lambda t: t.get("n"), lambda v: str(v)),
-    ("shots", "few-shot examples", lambda t: (t.get("num_fewshot"), t.get("fewshot_indices")),
-     lambda v: f"{v[0]} {v[1]}"),
+    (
+        "shots",
+        "few-shot examples",
+        lambda t: (t.get("num_fewshot"), t.get("fewshot_indices")),
+        lambda v: f"{v[0]} {v[1]}",
+    ),
     ("prompt", "prompts (prompts_sha256)", lambda t: t.get("prompts_sha256"), lambda v: str(v)[:12]),
     ("data", "data sha256", _data_hashes, lambda v: ",".join(h[:12] for h in v[0]) or v[1]),
 )
@@ -125,20 +152,30 @@ def comparability_warnings(labels: list[str], runs: list[dict]) -> list[dict]:
             if key == "prompt":
                 values = {lb: v for lb, v in values.items() if v}
             if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
-                warnings.append({"task": task, "differs": key, "values": values,
-                                 "message": f"{task}: the runs differ in {what}: "
-                                            + ", ".join(f"{lb} {show(v)}" for lb, v in values.items())})
+                warnings.append(
+                    {
+                        "task": task,
+                        "differs": key,
+                        "values": values,
+                        "message": f"{task}: the runs differ in {what}: "
+                        + ", ".join(f"{lb} {show(v)}" for lb, v in values.items()),
+                    }
+                )
     return warnings
 
 
 def _samples(path: Path, task: str) -> dict[int, dict]:
     file = _results_file(path).parent / "samples.jsonl"
     if not file.is_file():
-        raise InputError(f"{path}: no samples.jsonl beside results.json (the significance test needs every item)")
+        raise InputError(
+            f"{path}: no samples.jsonl beside results.json (the significance test needs every item)"
+        )
     return {s["index"]: s for s in iter_jsonl([file]) if s.get("task") == task}
 
 
-def significance_tests(run_dirs: list[Path], labels: list[str], runs: list[dict]) -> tuple[list[dict], list[str]]:
+def significance_tests(
+    run_dirs: list[Path], labels: list[str], runs: list[dict]
+) -> tuple[list[dict], list[str]]:
     """Every run against the first (the baseline) on each task both scored, item by item: translation by
     sacrebleu's paired bootstrap of chrF++ and BLEU; acc, acc_norm, exact_match and f1 by the same paired
     bootstrap of the per-item scores, and the 0/1 ones by exact McNemar too. Only on the same items with
@@ -155,27 +192,47 @@ def significance_tests(run_dirs: list[Path], labels: list[str], runs: list[dict]
                 notes.append(f"{task}: perplexity is not tested for significance")
                 continue
             a, b = _samples(base_dir, task), _samples(run_dir, task)
-            if sorted(a) != sorted(b) or any(json.dumps(a[i]["reference"]) != json.dumps(b[i]["reference"]) for i in a):
-                notes.append(f"{task}: {base_label} and {label} did not score the same items with the same "
-                             "references; not tested")
+            if sorted(a) != sorted(b) or any(
+                json.dumps(a[i]["reference"]) != json.dumps(b[i]["reference"]) for i in a
+            ):
+                notes.append(
+                    f"{task}: {base_label} and {label} did not score the same items with the same "
+                    "references; not tested"
+                )
                 continue
             order = sorted(a)
             common = {"task": task, "baseline": base_label, "system": label, "n": len(order)}
             if t["type"] == "translation":
-                tests = paired_bootstrap_translation([a[i]["prediction"] for i in order],
-                                                     [b[i]["prediction"] for i in order],
-                                                     [a[i]["reference"] for i in order])
+                tests = paired_bootstrap_translation(
+                    [a[i]["prediction"] for i in order],
+                    [b[i]["prediction"] for i in order],
+                    [a[i]["reference"] for i in order],
+                )
                 for metric, res in tests.items():
-                    rows.append({**common, "metric": metric, "baseline_value": base["tasks"][task]["metrics"][metric],
-                                 "system_value": t["metrics"][metric], "test": "sacrebleu paired bootstrap", **res})
+                    rows.append(
+                        {
+                            **common,
+                            "metric": metric,
+                            "baseline_value": base["tasks"][task]["metrics"][metric],
+                            "system_value": t["metrics"][metric],
+                            "test": "sacrebleu paired bootstrap",
+                            **res,
+                        }
+                    )
                 continue
             for metric in t["metrics"]:
                 if metric not in a[order[0]]["score"] or metric not in b[order[0]]["score"]:
                     continue
                 xs, ys = [a[i]["score"][metric] for i in order], [b[i]["score"][metric] for i in order]
                 res = paired_bootstrap_mean(xs, ys)
-                row = {**common, "metric": metric, "baseline_value": base["tasks"][task]["metrics"][metric],
-                       "system_value": t["metrics"][metric], "test": "paired bootstrap", **res}
+                row = {
+                    **common,
+                    "metric": metric,
+                    "baseline_value": base["tasks"][task]["metrics"][metric],
+                    "system_value": t["metrics"][metric],
+                    "test": "paired bootstrap",
+                    **res,
+                }
                 if metric != "f1":  # 0/1 per item
                     row["mcnemar_p_value"] = mcnemar_exact(xs, ys)
                 rows.append(row)
@@ -199,27 +256,52 @@ def compare_runs(run_dirs: list[Path], out_dir: Path, significance: bool = False
             for metric, value in scores.items():
                 row = rows.setdefault((task, metric), {"values": {}, "ci95": {}, "n": {}})
                 row["values"][label], row["ci95"][label], row["n"][label] = value, ci95(t, metric), t.get("n")
-    table = [{"task": t, "metric": m, "lower_is_better": m in LOWER_IS_BETTER, **v} for (t, m), v in rows.items()]
+    table = [
+        {"task": t, "metric": m, "lower_is_better": m in LOWER_IS_BETTER, **v} for (t, m), v in rows.items()
+    ]
     warnings = comparability_warnings(labels, runs)
     tests, notes = significance_tests(run_dirs, labels, runs) if significance else ([], [])
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"runs": [{"label": lb, "path": str(Path(p).resolve()), "model": r["model"],
-                         "model_sha256": r.get("model_sha256")} for lb, p, r in zip(labels, run_dirs, runs)],
-               "table": table, "warnings": warnings,
-               **({"significance": tests, "significance_notes": notes} if significance else {})}
+    summary = {
+        "runs": [
+            {
+                "label": lb,
+                "path": str(Path(p).resolve()),
+                "model": r["model"],
+                "model_sha256": r.get("model_sha256"),
+            }
+            for lb, p, r in zip(labels, run_dirs, runs)
+        ],
+        "table": table,
+        "warnings": warnings,
+        **({"significance": tests, "significance_notes": notes} if significance else {}),
+    }
     write_json(out_dir / "compare.json", summary)
-    md = ["# kazllm eval compare", "", *[f"- **{r['label']}**: `{r['model']}` ({r['path']})" for r in summary["runs"]],
-          ""]
+    md = [
+        "# kazllm eval compare",
+        "",
+        *[f"- **{r['label']}**: `{r['model']}` ({r['path']})" for r in summary["runs"]],
+        "",
+    ]
     if warnings:
-        md += ["**Warning: some scores are not comparable.**", "", *[f"- {w['message']}" for w in warnings], ""]
+        md += [
+            "**Warning: some scores are not comparable.**",
+            "",
+            *[f"- {w['message']}" for w in warnings],
+            "",
+        ]
     md += ["| task | metric | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for row in table:
         arrow = " ↓" if row["lower_is_better"] else ""
         cells = [_cell(row, lb) for lb in labels]
         md.append(f"| {row['task']} | {row['metric']}{arrow} | " + " | ".join(cells) + " |")
-    md += ["", "Cells: value ± half the 95% interval (1.96 × stderr for means, sacrebleu's bootstrap for chrF++/BLEU),",
-           "n = items scored. ↓: lower is better. Charts: "
-           + ", ".join(f"`{c}`" for c in _charts(table, labels, out_dir)), ""]
+    md += [
+        "",
+        "Cells: value ± half the 95% interval (1.96 × stderr for means, sacrebleu's bootstrap for chrF++/BLEU),",
+        "n = items scored. ↓: lower is better. Charts: "
+        + ", ".join(f"`{c}`" for c in _charts(table, labels, out_dir)),
+        "",
+    ]
     if significance:
         md += _significance_md(tests, notes, labels[0])
     (out_dir / "compare.md").write_text("\n".join(md), encoding="utf-8")
@@ -230,22 +312,36 @@ def _cell(row: dict, label: str) -> str:
     if label not in row["values"]:
         return "–"
     half = row["ci95"].get(label)
-    return f"{row['values'][label]:.4f}" + (f" ± {half:.4f}" if half is not None else "") + f" (n {row['n'][label]})"
+    return (
+        f"{row['values'][label]:.4f}"
+        + (f" ± {half:.4f}" if half is not None else "")
+        + f" (n {row['n'][label]})"
+    )
 
 
 def _significance_md(tests: list[dict], notes: list[str], baseline: str) -> list[str]:
-    md = [f"## Paired significance against {baseline}", "",
-          "| task | metric | system | baseline | system value | Δ | p (paired bootstrap) | p (McNemar) | n |",
-          "|---|---|---|---|---|---|---|---|---|"]
+    md = [
+        f"## Paired significance against {baseline}",
+        "",
+        "| task | metric | system | baseline | system value | Δ | p (paired bootstrap) | p (McNemar) | n |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in tests:
         delta = r["system_value"] - r["baseline_value"]
         mark = " *" if r["p_value"] < 0.05 else ""
         mc = f"{r['mcnemar_p_value']:.4f}" if "mcnemar_p_value" in r else "–"
-        md.append(f"| {r['task']} | {r['metric']} | {r['system']} | {r['baseline_value']:.4f} | {r['system_value']:.4f} "
-                  f"| {delta:+.4f} | {r['p_value']:.4f}{mark} | {mc} | {r['n']} |")
-    md += ["", "Paired bootstrap: 1000 resamples of the items (sacrebleu's `--paired-bs` for chrF++/BLEU; the same",
-           "resampling of per-item scores for the others), seed 12345 (SACREBLEU_SEED); * p < 0.05. McNemar: exact,",
-           "two-sided, for 0/1 per-item scores.", *[f"- {n}" for n in notes], ""]
+        md.append(
+            f"| {r['task']} | {r['metric']} | {r['system']} | {r['baseline_value']:.4f} | {r['system_value']:.4f} "
+            f"| {delta:+.4f} | {r['p_value']:.4f}{mark} | {mc} | {r['n']} |"
+        )
+    md += [
+        "",
+        "Paired bootstrap: 1000 resamples of the items (sacrebleu's `--paired-bs` for chrF++/BLEU; the same",
+        "resampling of per-item scores for the others), seed 12345 (SACREBLEU_SEED); * p < 0.05. McNemar: exact,",
+        "two-sided, for 0/1 per-item scores.",
+        *[f"- {n}" for n in notes],
+        "",
+    ]
     return md
 
 
@@ -267,7 +363,9 @@ def _charts(table: list[dict], labels: list[str], out_dir: Path) -> list[str]:
         for k, label in enumerate(labels):
             xs = [i + (k - (len(labels) - 1) / 2) * width for i in range(len(rows))]
             errors = [r["ci95"].get(label) or 0.0 for r in rows]  # 95% interval half-widths
-            ax.bar(xs, [r["values"].get(label, 0.0) for r in rows], width, label=label, yerr=errors, capsize=2)
+            ax.bar(
+                xs, [r["values"].get(label, 0.0) for r in rows], width, label=label, yerr=errors, capsize=2
+            )
         ax.set_xticks(range(len(rows)), [r["task"] for r in rows], rotation=20, ha="right", fontsize=8)
         ax.set_title(metric + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
         ax.legend(fontsize=7)

@@ -43,8 +43,16 @@ def run_perplexity(lm, spec: TaskSpec, items: list[dict]) -> tuple[dict, list[di
         doc_nll, doc_tokens = lm.text_nll(doc, window)
         b, w = len(doc.encode("utf-8")), len(doc.split())
         nll, tokens, n_bytes, words = nll + doc_nll, tokens + doc_tokens, n_bytes + b, words + w
-        samples.append({"index": it["index"], "prompt": doc[:200], "nll": doc_nll, "tokens": doc_tokens, "bytes": b,
-                        "score": {"bits_per_byte": bits_per_byte(doc_nll, b)}})
+        samples.append(
+            {
+                "index": it["index"],
+                "prompt": doc[:200],
+                "nll": doc_nll,
+                "tokens": doc_tokens,
+                "bytes": b,
+                "score": {"bits_per_byte": bits_per_byte(doc_nll, b)},
+            }
+        )
     metrics = {
         "bits_per_byte": bits_per_byte(nll, n_bytes),
         "token_perplexity": math.exp(nll / max(tokens, 1)),
@@ -54,7 +62,9 @@ def run_perplexity(lm, spec: TaskSpec, items: list[dict]) -> tuple[dict, list[di
     return metrics, samples
 
 
-def score_translation(items: list[dict], prompts: list[str], hyps: list[str]) -> tuple[dict, dict, list[dict]]:
+def score_translation(
+    items: list[dict], prompts: list[str], hyps: list[str]
+) -> tuple[dict, dict, list[dict]]:
     """Corpus chrF++ and BLEU with signatures and sacrebleu's bootstrap intervals (`extra`), and per-sentence
     scores for samples.jsonl."""
     from sacrebleu.metrics import CHRF
@@ -62,9 +72,16 @@ def score_translation(items: list[dict], prompts: list[str], hyps: list[str]) ->
     refs = [it["target"] for it in items]
     metrics, signatures, confidence = translation_scores(hyps, refs, n_bootstrap=N_BOOTSTRAP)
     chrf = CHRF(word_order=2)
-    samples = [{"index": it["index"], "prompt": p, "prediction": h, "reference": r,
-                "score": {"chrf++": round(chrf.sentence_score(h, [r]).score, 4)}}
-               for it, p, h, r in zip(items, prompts, hyps, refs)]
+    samples = [
+        {
+            "index": it["index"],
+            "prompt": p,
+            "prediction": h,
+            "reference": r,
+            "score": {"chrf++": round(chrf.sentence_score(h, [r]).score, 4)},
+        }
+        for it, p, h, r in zip(items, prompts, hyps, refs)
+    ]
     return metrics, {"signatures": signatures, "confidence": confidence}, samples
 
 
@@ -130,8 +147,16 @@ def score_qa(items: list[dict], prompts: list[str], preds: list[str]) -> tuple[d
     for it, prompt, pred in zip(items, prompts, preds):
         e, f = exact_match(pred, it["answers"]), token_f1(pred, it["answers"])
         em, f1 = em + e, f1 + f
-        samples.append({"index": it["index"], "id": it.get("id"), "prompt": prompt, "prediction": pred,
-                        "reference": it["answers"], "score": {"exact_match": e, "f1": f}})
+        samples.append(
+            {
+                "index": it["index"],
+                "id": it.get("id"),
+                "prompt": prompt,
+                "prediction": pred,
+                "reference": it["answers"],
+                "score": {"exact_match": e, "f1": f},
+            }
+        )
     n = max(len(items), 1)
     return {"exact_match": 100 * em / n, "f1": 100 * f1 / n}, samples
 
@@ -142,7 +167,9 @@ def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[di
     log-likelihood, acc_norm the highest per character of the choice (without the space)."""
     prefix = fewshot_prefix(spec, shots)
     prompts = [prefix + render(spec.prompt, it, spec.path) for it in items]
-    conts = [list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"] for it in items]
+    conts = [
+        list(LETTERS[: len(it["choices"])]) if spec.choices == "letters" else it["choices"] for it in items
+    ]
     requests = [(p, " " + c) for p, cs in zip(prompts, conts) for c in cs]
     scores = _in_chunks(lm.loglikelihood, spec, requests, 64 * lm.batch_size)
     samples, acc, acc_norm, k = [], 0, 0, 0
@@ -154,18 +181,35 @@ def run_multiple_choice(lm, spec: TaskSpec, shots, items) -> tuple[dict, list[di
         pred_norm = max(range(len(lls)), key=lambda j: lls[j] / len(cs[j]) if cs[j] else -math.inf)
         acc += pred == it["gold"]
         acc_norm += pred_norm == it["gold"]
-        samples.append({"index": it["index"], "prompt": prompt, "choices": cs, "loglikelihoods": lls,
-                        "prediction": pred, "prediction_norm": pred_norm, "reference": it["gold"],
-                        "score": {"acc": float(pred == it["gold"]), "acc_norm": float(pred_norm == it["gold"])}})
+        samples.append(
+            {
+                "index": it["index"],
+                "prompt": prompt,
+                "choices": cs,
+                "loglikelihoods": lls,
+                "prediction": pred,
+                "prediction_norm": pred_norm,
+                "reference": it["gold"],
+                "score": {"acc": float(pred == it["gold"]), "acc_norm": float(pred_norm == it["gold"])},
+            }
+        )
     n = max(len(items), 1)
     return {"acc": acc / n, "acc_norm": acc_norm / n}, samples
 
 
 def score_choices(spec: TaskSpec, items: list[dict], picks: list[int]) -> tuple[dict, list[dict]]:
     """acc of choices made elsewhere (a --predictions file): no log-likelihoods, so no acc_norm."""
-    samples = [{"index": it["index"], "prompt": render(spec.prompt, it, spec.path), "choices": it["choices"],
-                "prediction": k, "reference": it["gold"], "score": {"acc": float(k == it["gold"])}}
-               for it, k in zip(items, picks)]
+    samples = [
+        {
+            "index": it["index"],
+            "prompt": render(spec.prompt, it, spec.path),
+            "choices": it["choices"],
+            "prediction": k,
+            "reference": it["gold"],
+            "score": {"acc": float(k == it["gold"])},
+        }
+        for it, k in zip(items, picks)
+    ]
     return {"acc": sum(s["score"]["acc"] for s in samples) / max(len(samples), 1)}, samples
 
 
@@ -187,25 +231,32 @@ def read_predictions(path: str, spec: TaskSpec, items: list[dict]) -> list:
                 raise InputError(f"{where}: not JSON ({e.msg})") from None
             index = row.get("index") if isinstance(row, dict) else None
             if not isinstance(index, int) or isinstance(index, bool):
-                raise InputError(f'{where}: needs an integer "index" (as in samples.jsonl), got {line.strip()[:80]}')
+                raise InputError(
+                    f'{where}: needs an integer "index" (as in samples.jsonl), got {line.strip()[:80]}'
+                )
             value = row.get(key)
             if index in seen:
                 raise InputError(f"{where}: index {index} again (first on line {seen[index][0]})")
             if index not in by_index:
                 span = f"{items[0]['index']}..{items[-1]['index']}" if items else "none"
-                raise InputError(f"{where}: index {index} is not an item of task '{spec.name}' (indices {span})")
+                raise InputError(
+                    f"{where}: index {index} is not an item of task '{spec.name}' (indices {span})"
+                )
             if key == "choice":
                 n_choices = len(by_index[index]["choices"])
                 if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < n_choices:
-                    raise InputError(f'{where}: "choice" must be an integer 0..{n_choices - 1} (0-based), got {value!r}')
+                    raise InputError(
+                        f'{where}: "choice" must be an integer 0..{n_choices - 1} (0-based), got {value!r}'
+                    )
             elif not isinstance(value, str):
                 raise InputError(f'{where}: "prediction" must be the answer text, got {value!r}')
             seen[index] = (lineno, value)
     missing = [i for i in by_index if i not in seen]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise InputError(f"{path}: no prediction for index {missing[0]}{more} of task '{spec.name}' "
-                         f"({len(items)} items)")
+        raise InputError(
+            f"{path}: no prediction for index {missing[0]}{more} of task '{spec.name}' ({len(items)} items)"
+        )
     return [seen[it["index"]][1] for it in items]
 
 
@@ -234,8 +285,11 @@ def model_identity(resolved) -> dict:
     it resolved to (kazllm.hub.ResolvedModel); the weights' sha256 either way."""
     ident: dict = {"path": str(resolved.path)}
     if resolved.repo_id:
-        ident |= {"hub_id": resolved.repo_id, "revision_requested": resolved.source.partition("@")[2] or "main",
-                  "revision": resolved.revision}
+        ident |= {
+            "hub_id": resolved.repo_id,
+            "revision_requested": resolved.source.partition("@")[2] or "main",
+            "revision": resolved.revision,
+        }
     return ident | weights_identity(resolved.path)
 
 
@@ -282,16 +336,31 @@ def _output_file_task(specs: list[TaskSpec], kind: str, path: str) -> list[TaskS
     return [spec]
 
 
-def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int = 0, batch_size: int = 8,
-             max_new_tokens: int = 0, device: str = "auto", dtype: str = "auto", seed: int = 1234,
-             hypotheses: str | None = None, predictions: str | None = None, config: dict | None = None,
-             revision: str = "", trust_remote_code: bool = False) -> dict:
+def evaluate(
+    model: str | None,
+    tasks: list[str],
+    out_dir: Path,
+    *,
+    limit: int = 0,
+    batch_size: int = 8,
+    max_new_tokens: int = 0,
+    device: str = "auto",
+    dtype: str = "auto",
+    seed: int = 1234,
+    hypotheses: str | None = None,
+    predictions: str | None = None,
+    config: dict | None = None,
+    revision: str = "",
+    trust_remote_code: bool = False,
+) -> dict:
     """Run `tasks` on `model` into out_dir, or score a system's output file for one task: `hypotheses`
     (one translation a line) or `predictions` (JSONL answers or choices for QA or multiple choice).
     `model` is a directory or a hub id (with `revision`: a branch, tag or commit)."""
     if hypotheses and predictions:
         raise InputError("give --hypotheses (translation) or --predictions (QA, multiple choice), not both")
-    output_file = ("hypotheses", hypotheses) if hypotheses else ("predictions", predictions) if predictions else None
+    output_file = (
+        ("hypotheses", hypotheses) if hypotheses else ("predictions", predictions) if predictions else None
+    )
     specs = [load_task(t, check_files=not output_file) for t in tasks]
     started, timings = time.perf_counter(), {}
     lm = None
@@ -303,33 +372,55 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
     if hypotheses:
         hyps, n_refs = read_lines(Path(hypotheses)), len(loaded[0][2])
         if len(hyps) != n_refs:
-            raise InputError(f"{hypotheses} has {len(hyps)} lines but task '{specs[0].name}' has {n_refs} references"
-                             + (f" (--limit {limit})" if limit else ""))
+            raise InputError(
+                f"{hypotheses} has {len(hyps)} lines but task '{specs[0].name}' has {n_refs} references"
+                + (f" (--limit {limit})" if limit else "")
+            )
     if predictions:
         answers = read_predictions(predictions, specs[0], loaded[0][2])
     if output_file:
         ident = output_file_identity(*output_file)
     else:
         if not model:
-            raise InputError("no model: give --model DIR_OR_HUB_ID (or eval.model), or --hypotheses / --predictions FILE")
+            raise InputError(
+                "no model: give --model DIR_OR_HUB_ID (or eval.model), or --hypotheses / --predictions FILE"
+            )
         import torch
 
         from eval.lm import CausalLM
 
         torch.manual_seed(seed)
         t0 = time.perf_counter()
-        lm = CausalLM(model, device=device, dtype=dtype, batch_size=batch_size, revision=revision,
-                      trust_remote_code=trust_remote_code)
+        lm = CausalLM(
+            model,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+        )
         timings["load_model"] = round(time.perf_counter() - t0, 2)
         ident = model_identity(lm.resolved)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {
-        "model": str(model or f"{output_file[0]}:{output_file[1]}"), "model_identity": ident,
+        "model": str(model or f"{output_file[0]}:{output_file[1]}"),
+        "model_identity": ident,
         "model_sha256": ident.get("sha256") if not output_file else None,
-        "revision": ident.get("revision"), "tasks": {}, "seed": seed,
-        "config": {"limit": limit, "batch_size": batch_size, "max_new_tokens": max_new_tokens, "device": device,
-                   "dtype": dtype, "device_used": lm.device_used if lm else None, **(config or {})},
-        "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings": timings,
+        "revision": ident.get("revision"),
+        "tasks": {},
+        "seed": seed,
+        "config": {
+            "limit": limit,
+            "batch_size": batch_size,
+            "max_new_tokens": max_new_tokens,
+            "device": device,
+            "dtype": dtype,
+            "device_used": lm.device_used if lm else None,
+            **(config or {}),
+        },
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "timings": timings,
     }
     with open(out_dir / "samples.jsonl", "w", encoding="utf-8") as samples_file:
         for spec, shots, items in loaded:
@@ -338,7 +429,9 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
             if hypotheses:
                 metrics, extra, samples = score_translation(items, [it["source"] for it in items], hyps)
             elif predictions and spec.type == "qa_extractive":
-                metrics, samples = score_qa(items, [render(spec.prompt, it, spec.path) for it in items], answers)
+                metrics, samples = score_qa(
+                    items, [render(spec.prompt, it, spec.path) for it in items], answers
+                )
             elif predictions:
                 metrics, samples = score_choices(spec, items, answers)
             elif spec.type == "perplexity":
@@ -351,13 +444,18 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
                 metrics, samples = run_multiple_choice(lm, spec, shots, items)
             spread = mean_uncertainty(metrics, samples)
             results["tasks"][spec.name] = {
-                "type": spec.type, "task_file": spec.path, "n": len(samples), "metrics": metrics,
+                "type": spec.type,
+                "task_file": spec.path,
+                "n": len(samples),
+                "metrics": metrics,
                 **({"stderr": spread["stderr"]} if spread["stderr"] else {}),
                 "confidence": {**spread["confidence"], **extra.get("confidence", {})},
                 **({"signatures": extra["signatures"]} if extra.get("signatures") else {}),
-                "num_fewshot": len(shots), "fewshot_indices": [s["index"] for s in shots],
+                "num_fewshot": len(shots),
+                "fewshot_indices": [s["index"] for s in shots],
                 "prompts_sha256": prompts_sha256(samples),
-                "data": data_identity(spec), "seconds": round(time.perf_counter() - start, 2),
+                "data": data_identity(spec),
+                "seconds": round(time.perf_counter() - start, 2),
             }
             for s in samples:
                 samples_file.write(json.dumps({"task": spec.name, **s}, ensure_ascii=False) + "\n")
@@ -367,27 +465,50 @@ def evaluate(model: str | None, tasks: list[str], out_dir: Path, *, limit: int =
     return results
 
 
-def run_eval(cfg, model: str | None = None, tasks: list[str] | None = None, out_dir: Path | None = None,
-             hypotheses: str | None = None, predictions: str | None = None) -> dict:
+def run_eval(
+    cfg,
+    model: str | None = None,
+    tasks: list[str] | None = None,
+    out_dir: Path | None = None,
+    hypotheses: str | None = None,
+    predictions: str | None = None,
+) -> dict:
     """`kazllm eval` from a run config: the model defaults to eval.model, else the run's export/; the
     tasks to eval.tasks; the output to the run's eval/, where the resolved config and a manifest go too."""
-    from kazllm import __version__
-    from kazllm.config import config_to_dict, dump_config
+    from kazllm.artifacts import write_stage_manifest
+    from kazllm.config import config_to_dict
 
     out_dir = Path(out_dir or cfg.stage_dir("eval"))
     if not (hypotheses or predictions):
         model = model or cfg.eval.model or str(cfg.stage_dir("export"))
     # The saved config says what ran (the --model and --tasks given), not the defaults they replaced.
     e = dataclasses.replace(cfg.eval, model=model or "", tasks=list(tasks or cfg.eval.tasks))
-    dump_config(dataclasses.replace(cfg, eval=e), out_dir / "resolved_config.yaml")
     seed = cfg.run.seed if e.seed is None else e.seed
-    results = evaluate(model, e.tasks, out_dir, limit=e.limit, batch_size=e.batch_size,
-                       max_new_tokens=e.max_new_tokens, device=e.device, dtype=e.dtype, seed=seed,
-                       hypotheses=hypotheses, predictions=predictions, config={"eval": config_to_dict(e)},
-                       revision=e.revision,
-                       trust_remote_code=e.trust_remote_code)
-    write_json(out_dir / "manifest.json", {
-        "stage": "eval", "kazllm_version": __version__, "created": results["created"], "model": results["model"],
-        "model_identity": {k: v for k, v in results["model_identity"].items() if k != "files_sha256"},
-        "tasks": list(results["tasks"]), "outputs": ["results.json", "samples.jsonl", "report.md"]})
+    results = evaluate(
+        model,
+        e.tasks,
+        out_dir,
+        limit=e.limit,
+        batch_size=e.batch_size,
+        max_new_tokens=e.max_new_tokens,
+        device=e.device,
+        dtype=e.dtype,
+        seed=seed,
+        hypotheses=hypotheses,
+        predictions=predictions,
+        config={"eval": config_to_dict(e)},
+        revision=e.revision,
+        trust_remote_code=e.trust_remote_code,
+    )
+    # out_dir may be a --out of the user's, not the run's eval/; created: the time results.json records
+    write_stage_manifest(
+        dataclasses.replace(cfg, eval=e),
+        "eval",
+        stage_dir=out_dir,
+        created=results["created"],
+        model=results["model"],
+        model_identity={k: v for k, v in results["model_identity"].items() if k != "files_sha256"},
+        tasks=list(results["tasks"]),
+        outputs=["results.json", "samples.jsonl", "report.md"],
+    )
     return results

@@ -124,8 +124,10 @@ class TaskSpec:
         if not p.is_file():
             hint = ""
             if "${SHARED_DATA}" in files[key]:
-                hint = (f" (SHARED_DATA={shared_data_dir()}: this licensed set is not bundled; set SHARED_DATA "
-                        "to the directory that holds it)")
+                hint = (
+                    f" (SHARED_DATA={shared_data_dir()}: this licensed set is not bundled; set SHARED_DATA "
+                    "to the directory that holds it)"
+                )
             raise InputError(f"{self.path}: task '{self.name}' {section}.{key} file not found: {p}{hint}")
         return p
 
@@ -246,8 +248,13 @@ def _dataset_rows(spec: TaskSpec, split: str) -> list[dict]:
             ds = ds[split] if isinstance(ds, datasets.DatasetDict) else ds
         else:
             files = [str(spec.resolve(f, "dataset.data_files")) for f in src.data_files] or None
-            ds = datasets.load_dataset(expand_vars(src.path, where), src.name or None, split=split,
-                                       data_files=files, revision=src.revision or None)
+            ds = datasets.load_dataset(
+                expand_vars(src.path, where),
+                src.name or None,
+                split=split,
+                data_files=files,
+                revision=src.revision or None,
+            )
     except (FileNotFoundError, ValueError, KeyError, ConnectionError) as e:
         raise InputError(f"{where} split {split!r} cannot be loaded: {str(e).splitlines()[0]}") from None
     return [dict(r) for r in ds]
@@ -281,13 +288,21 @@ def _mc_item(spec: TaskSpec, row: dict) -> dict:
     where = f"{spec.path}: task '{spec.name}'"
     if spec.format == "belebele":
         choices = [_get(row, f"mc_answer{k}", where) for k in range(1, 5)]
-        item = {"passage": _get(row, "flores_passage", where), "question": str(_get(row, "question", where)).strip(),
-                "choices": choices, "gold": int(_get(row, "correct_answer_num", where)) - 1}
+        item = {
+            "passage": _get(row, "flores_passage", where),
+            "question": str(_get(row, "question", where)).strip(),
+            "choices": choices,
+            "gold": int(_get(row, "correct_answer_num", where)) - 1,
+        }
     else:
         answer = _get(row, "answer", where)
         gold = int(answer) if isinstance(answer, int) else LETTERS.index(str(answer).strip().upper())
-        item = {"passage": "", "question": _get(row, "question", where), "choices": list(_get(row, "choices", where)),
-                "gold": gold}
+        item = {
+            "passage": "",
+            "question": _get(row, "question", where),
+            "choices": list(_get(row, "choices", where)),
+            "gold": gold,
+        }
     item.update({f"choice_{LETTERS[k]}": c for k, c in enumerate(item["choices"])})
     item["answer_text"], item["answer_letter"] = item["choices"][item["gold"]], LETTERS[item["gold"]]
     return {**{k: v for k, v in row.items() if isinstance(v, (str, int, float))}, **item}
@@ -325,17 +340,24 @@ def render(template: str, item: dict, where: str) -> str:
     try:
         return template.format(**item)
     except KeyError as e:
-        raise ConfigError(f"{where}: template field {e} is not in the item (fields: {', '.join(item)})") from None
+        raise ConfigError(
+            f"{where}: template field {e} is not in the item (fields: {', '.join(item)})"
+        ) from None
 
 
 def fewshot_prefix(spec: TaskSpec, shots: list[dict]) -> str:
     return spec.description + "".join(
-        render(spec.prompt, s, spec.path) + render(spec.target, s, spec.path) + "\n\n" for s in shots)
+        render(spec.prompt, s, spec.path) + render(spec.target, s, spec.path) + "\n\n" for s in shots
+    )
 
 
 # -- listing ---------------------------------------------------------------------------------------------
-TYPE_METRICS = {"translation": "chrf++, bleu", "qa_extractive": "exact_match, f1", "multiple_choice": "acc, acc_norm",
-                "perplexity": "bits_per_byte, token/word perplexity"}
+TYPE_METRICS = {
+    "translation": "chrf++, bleu",
+    "qa_extractive": "exact_match, f1",
+    "multiple_choice": "acc, acc_norm",
+    "perplexity": "bits_per_byte, token/word perplexity",
+}
 
 
 def data_source(spec: TaskSpec) -> str:
@@ -345,7 +367,10 @@ def data_source(spec: TaskSpec) -> str:
         ds = spec.dataset
         where = f"dataset {ds.path}" + (f" {ds.name}" if ds.name else "") + f" split {ds.split}"
     else:
-        def show(v: str) -> str:  # a bundled file relative to the repository, a licensed one as the YAML names it
+
+        def show(
+            v: str,
+        ) -> str:  # a bundled file relative to the repository, a licensed one as the YAML names it
             if "${" in v:
                 return v
             p = spec.resolve(v, "data")

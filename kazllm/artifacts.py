@@ -1,4 +1,5 @@
-"""On-disk artifacts shared by every stage: JSON helpers, checksums and the stage manifest.
+"""On-disk artifacts shared by every stage: JSON helpers, checksums, the stage manifest, the resolved config
+and the trainer's metrics.jsonl.
 
 Each stage directory holds `resolved_config.yaml` (the full config tree that produced it) and
 `manifest.json` (what the stage read, what it wrote, with checksums), so any artifact can be traced
@@ -16,8 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kazllm import __version__
-from kazllm.config import KazllmConfig, dump_config
+from kazllm.config import KazllmConfig, config_to_dict
 from kazllm.errors import InputError
 
 
@@ -41,6 +44,11 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     return write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def dump_config(cfg: KazllmConfig, path: str | Path) -> Path:
+    """Write the resolved tree as YAML (Kazakh stays readable) and return its path."""
+    return write_text_atomic(path, yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False))
 
 
 def read_json(path: str | Path) -> Any:
@@ -68,6 +76,38 @@ def iter_jsonl(files: list[Path]):
 
 def read_jsonl(path: Path) -> list[dict]:
     return list(iter_jsonl([Path(path)]))
+
+
+_warned_metrics: set[tuple[str, int]] = set()
+
+
+def read_metrics(metrics_path: str | Path) -> list[dict]:
+    """metrics.jsonl rows (kazllm.train appends one per logged step or validation); a line cut short by a
+    kill (the last one, typically) is skipped, not fatal, with one warning on stderr naming the file and the
+    line (once per file and line in a process)."""
+    metrics_path = Path(metrics_path)
+    rows, bad = [], []
+    if metrics_path.exists():
+        for number, line in enumerate(metrics_path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad.append(number)
+                continue
+            if isinstance(row, dict) and "step" in row:
+                rows.append(row)
+            else:
+                bad.append(number)
+    if bad and (str(metrics_path), bad[0]) not in _warned_metrics:
+        _warned_metrics.add((str(metrics_path), bad[0]))
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        print(
+            f"warning: {metrics_path}:{bad[0]}: unreadable metrics line skipped{more}: its metrics are "
+            "lost (a line cut short by a kill)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -98,9 +138,13 @@ def require_stage(cfg: KazllmConfig, stage: str, produced_by: str) -> Path:
     return stage_dir
 
 
-def write_stage_manifest(cfg: KazllmConfig, stage: str, **fields: Any) -> Path:
-    """Save the resolved config and a manifest into the stage directory."""
-    stage_dir = cfg.stage_dir(stage)
+def write_stage_manifest(
+    cfg: KazllmConfig, stage: str, *, stage_dir: str | Path | None = None, **fields: Any
+) -> Path:
+    """Save the resolved config and a manifest into the stage directory (`stage_dir` where the user chose
+    another, as `kazllm eval --out` does); `fields` go after stage, kazllm_version and created (and may
+    replace created)."""
+    stage_dir = Path(stage_dir) if stage_dir is not None else cfg.stage_dir(stage)
     stage_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, stage_dir / "resolved_config.yaml")
     manifest = {
@@ -117,10 +161,14 @@ def reset_user_out_dir(out_dir: Path, ours: str, keep: tuple[Path, ...] = ()) ->
     `--out .` or `--out` pointing at someone's data must be an error, not an rmtree."""
     out_dir = Path(out_dir)
     for other in keep:
-        if out_dir.resolve() == Path(other).resolve() or Path(other).resolve().is_relative_to(out_dir.resolve()):
+        if out_dir.resolve() == Path(other).resolve() or Path(other).resolve().is_relative_to(
+            out_dir.resolve()
+        ):
             raise InputError(f"--out {out_dir} would overwrite the input {other}: choose another directory")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / ours).is_file():
-        raise InputError(f"--out {out_dir} is not empty and holds no {ours} from an earlier run: "
-                         "choose a new or empty directory")
+        raise InputError(
+            f"--out {out_dir} is not empty and holds no {ours} from an earlier run: "
+            "choose a new or empty directory"
+        )
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)

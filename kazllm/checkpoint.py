@@ -15,8 +15,9 @@ Layout in <run>/checkpoints/:
 A crash at any point leaves either the previous checkpoint + `latest`, or a stale stepN.tmp that resume
 deletes. Resume walks published checkpoints newest first and takes the first whose checksums match.
 
-kazllm.train.Trainer's save_checkpoint, resume and maybe_save call into this module; save_trainer and
-load_trainer are collective (every rank calls them), and checksum work is split over the ranks.
+kazllm.train.Trainer calls into this module through a typed seam: save_checkpoint(engine, ckpt_dir, state)
+and load_checkpoint(engine, path) take the DeepSpeed engine and a TrainState (step, loader state, RNG), never
+the trainer. Both are collective (every rank calls them), and checksum work is split over the ranks.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,6 +41,7 @@ import numpy as np
 import torch
 
 from kazllm.artifacts import file_sha256, read_json, write_json, write_text_atomic
+from kazllm.config import KazllmConfig, TrainSection, config_to_dict
 from kazllm.errors import InputError, KazllmError
 
 EXIT_REQUEUE = 75
@@ -116,7 +120,9 @@ def verify_checkpoint(path: Path, rank: int = 0, world_size: int = 1) -> list[st
     present = sorted(name for name in expected if name not in missing)
     actual = hash_files(path, present, rank, world_size)
     problems = [f"{path / name}: file missing" for name in missing]
-    problems += [f"{path / name}: sha256 mismatch (corrupted)" for name in present if actual[name] != expected[name]]
+    problems += [
+        f"{path / name}: sha256 mismatch (corrupted)" for name in present if actual[name] != expected[name]
+    ]
     return problems
 
 
@@ -179,18 +185,33 @@ def find_latest_good(ckpt_dir: Path, rank: int = 0, world_size: int = 1, warn=pr
         problems = verify_checkpoint(path, rank, world_size)
         if not problems:
             return path
-        warn(f"refusing checkpoint {path.name}: " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
+        warn(
+            f"refusing checkpoint {path.name}: "
+            + "; ".join(problems[:5])
+            + (" ..." if len(problems) > 5 else "")
+        )
     return None
 
 
-SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-              "num_key_value_heads", "head_dim", "tie_word_embeddings")
+SHAPE_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "tie_word_embeddings",
+)
 """Model config keys that decide parameter shapes: a checkpoint only loads into a model that agrees on them."""
 
 
 def model_shape_differences(saved: dict, current: dict) -> list[str]:
-    return [f"{k}: checkpoint {saved.get(k)!r}, config {current.get(k)!r}" for k in SHAPE_KEYS
-            if saved.get(k) != current.get(k)]
+    return [
+        f"{k}: checkpoint {saved.get(k)!r}, config {current.get(k)!r}"
+        for k in SHAPE_KEYS
+        if saved.get(k) != current.get(k)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -218,7 +239,9 @@ def set_rng_state(state: dict) -> None:
     np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(torch.from_numpy(np.frombuffer(bytes.fromhex(state["torch"]), dtype=np.uint8).copy()))
     if "cuda" in state and torch.cuda.is_available():
-        cuda = [torch.from_numpy(np.frombuffer(bytes.fromhex(s), dtype=np.uint8).copy()) for s in state["cuda"]]
+        cuda = [
+            torch.from_numpy(np.frombuffer(bytes.fromhex(s), dtype=np.uint8).copy()) for s in state["cuda"]
+        ]
         if len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
 
@@ -270,6 +293,37 @@ def clear_preemption_markers(ckpt_dir: Path) -> None:
     """A normal finish: no stale record may make a wrapper requeue a finished run."""
     (ckpt_dir / PREEMPTED_FILE).unlink(missing_ok=True)
     (ckpt_dir / PREEMPT_FILE).unlink(missing_ok=True)
+
+
+PREEMPTION_SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
+
+
+class PreemptionSignals:
+    """While installed (`with PreemptionSignals() as signals:`), SIGUSR1 and SIGTERM only record their name in
+    `reason`; the trainer acts on it at the next step boundary, on all ranks at once (Trainer.maybe_save).
+    Leaving the block puts the previous handlers back. One that is never installed never fires.
+
+    Under torchrun, a SIGTERM sent to torchrun is forwarded to the workers (which get ~30 s before
+    SIGKILL), but a SIGUSR1 sent to torchrun kills the agent itself. The robust path under torchrun and
+    srun is the stop file <run>/checkpoints/PREEMPT (the sbatch trap touches it; shared filesystem).
+    """
+
+    def __init__(self):
+        self.reason: str | None = None
+        """Name of the preemption signal this process received (e.g. "SIGUSR1"), else None."""
+        self._previous: dict = {}
+
+    def _request_stop(self, signum, _frame) -> None:
+        self.reason = signal.Signals(signum).name
+
+    def __enter__(self) -> PreemptionSignals:
+        self._previous = {sig: signal.signal(sig, self._request_stop) for sig in PREEMPTION_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -347,14 +401,21 @@ class RunLock:
             return None
         except (OSError, ValueError):  # a holder killed while writing it: an unreadable lock is stale
             return {"pid": None, "host": "?", "heartbeat_age_s": float("inf")}
-        return {**record, "heartbeat_age_s": age} if isinstance(record, dict) else {"pid": None, "host": "?",
-                                                                                    "heartbeat_age_s": float("inf")}
+        return (
+            {**record, "heartbeat_age_s": age}
+            if isinstance(record, dict)
+            else {"pid": None, "host": "?", "heartbeat_age_s": float("inf")}
+        )
 
     def is_stale(self, record: dict) -> bool:
         if not isinstance(record.get("pid"), int):
             return True
         job, attempt = _slurm_attempt()
-        if job is not None and record.get("slurm_job_id") == job and (record.get("slurm_restart_count") or 0) < attempt:
+        if (
+            job is not None
+            and record.get("slurm_job_id") == job
+            and (record.get("slurm_restart_count") or 0) < attempt
+        ):
             return True
         if record.get("host") == self.host:
             return not _pid_alive(record["pid"], record.get("pid_start"))
@@ -376,12 +437,24 @@ class RunLock:
                     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("started", 0)))
                     raise RunLockedError(
                         f"{self.path.parent} is in use by another job: pid {record['pid']} on host "
-                        f"{record.get('host')} (since {when}, lock {self.path}); wait for it or stop it")
+                        f"{record.get('host')} (since {when}, lock {self.path}); wait for it or stop it"
+                    )
                 self.taken_over = record
             job, attempt = _slurm_attempt()
-            write_text_atomic(self.path, json.dumps({
-                "pid": self.pid, "host": self.host, "started": time.time(), "pid_start": _process_start(self.pid),
-                "slurm_job_id": job, "slurm_restart_count": attempt}) + "\n")
+            write_text_atomic(
+                self.path,
+                json.dumps(
+                    {
+                        "pid": self.pid,
+                        "host": self.host,
+                        "started": time.time(),
+                        "pid_start": _process_start(self.pid),
+                        "slurm_job_id": job,
+                        "slurm_restart_count": attempt,
+                    }
+                )
+                + "\n",
+            )
         self._thread = threading.Thread(target=self._heartbeat, name="kazllm-lock-heartbeat", daemon=True)
         self._thread.start()
         return self
@@ -422,16 +495,46 @@ def convert_to_universal(ckpt_path: Path, out_root: Path) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out_root.mkdir(parents=True, exist_ok=True)
     args = SimpleNamespace(
-        input_folder=str(ckpt_path), output_folder=str(out), num_extract_workers=1, num_merge_workers=1,
-        keep_temp_folder=False, strict=True, inject_missing_state=True,
+        input_folder=str(ckpt_path),
+        output_folder=str(out),
+        num_extract_workers=1,
+        num_merge_workers=1,
+        keep_temp_folder=False,
+        strict=True,
+        inject_missing_state=True,
     )
     ds_to_universal(args)
     return out
 
 
 # ---------------------------------------------------------------------------------------------------
-# Saving and loading a kazllm.train.Trainer (collective: every rank calls these with the same arguments)
+# Saving and loading a training run (collective: every rank calls these with the same arguments)
 # ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """What a resume restores besides the engine's own state (weights, optimizer, LR schedule): the whole of
+    what the training loop hands this module, so that checkpointing never reads the trainer itself."""
+
+    step: int
+    """Optimizer steps done: the checkpoint's tag is step_tag(step)."""
+    loader: dict
+    """SequenceLoader.state_dict(): sequences consumed by the whole job, and what fixes the data order."""
+    rng: dict | None = None
+    """This rank's RNG states as rng_state() makes them; None when the checkpoint holds none for this rank
+    (saved by fewer ranks)."""
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """What load_checkpoint read besides what it loaded into the engine."""
+
+    state: TrainState
+    saved_world_size: int
+    """Ranks of the job that saved the checkpoint."""
+    via_universal: bool
+    """Loaded through a DeepSpeed universal checkpoint (another world size with ZeRO > 0)."""
 
 
 def _barrier(world_size: int) -> None:
@@ -439,96 +542,117 @@ def _barrier(world_size: int) -> None:
         torch.distributed.barrier()
 
 
-def save_trainer(tr, ckpt_dir: Path) -> Path:
-    """Save stepN: DeepSpeed files + per-rank RNG into stepN.tmp, checksums (split over ranks), publish, prune."""
+def _rank_and_world_size() -> tuple[int, int]:
+    """This process's place in the process group the engine was built on."""
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
+
+
+def save_checkpoint(engine, ckpt_dir: Path, state: TrainState, *, cfg: KazllmConfig, model_config) -> Path:
+    """Save step_tag(state.step): DeepSpeed files + this rank's RNG into stepN.tmp, checksums (split over the
+    ranks), publish, prune. `cfg` and `model_config` (a LlamaConfig) go into the metadata: the checks of a
+    resume, the architecture of a resumed or exported model."""
     import deepspeed
 
-    from kazllm.config import config_to_dict
-
-    t = tr.cfg.train
-    tag = step_tag(tr.step)
+    t = cfg.train
+    rank, world_size = _rank_and_world_size()
+    tag = step_tag(state.step)
     tmp = ckpt_dir / f"{tag}.tmp"
-    if tr.rank == 0:
+    if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
-    _barrier(tr.world_size)
-    client_state = {"step": tr.step, "loader": tr.loader.state_dict()}
-    tr.engine.save_checkpoint(str(ckpt_dir), tag=tmp.name, client_state=client_state, save_latest=False)
-    write_json(tmp / rng_file(tr.rank), rng_state())
-    _barrier(tr.world_size)
-    names = [checkpoint_files(tmp) if tr.rank == 0 else None]
-    if tr.world_size > 1:  # one listing for all ranks, whatever each node's filesystem cache shows
+    _barrier(world_size)
+    client_state = {"step": state.step, "loader": state.loader}
+    engine.save_checkpoint(str(ckpt_dir), tag=tmp.name, client_state=client_state, save_latest=False)
+    if state.rng is not None:
+        write_json(tmp / rng_file(rank), state.rng)
+    _barrier(world_size)
+    names = [checkpoint_files(tmp) if rank == 0 else None]
+    if world_size > 1:  # one listing for all ranks, whatever each node's filesystem cache shows
         torch.distributed.broadcast_object_list(names, src=0)
-    sha256 = hash_files(tmp, names[0], tr.rank, tr.world_size)
-    if tr.rank == 0:
-        publish(ckpt_dir, tmp, tag, {
-            "step": tr.step,
-            "loader": tr.loader.state_dict(),
-            "model_config": tr.model_config.to_dict(),
-            "world_size": tr.world_size,
-            "zero_stage": t.zero_stage,
-            "global_batch": t.micro_batch_size * t.grad_accum * tr.world_size,
-            "deepspeed_version": deepspeed.__version__,
-            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "config": config_to_dict(tr.cfg),
-            "sha256": sha256,
-        })
+    sha256 = hash_files(tmp, names[0], rank, world_size)
+    if rank == 0:
+        publish(
+            ckpt_dir,
+            tmp,
+            tag,
+            {
+                "step": state.step,
+                "loader": state.loader,
+                "model_config": model_config.to_dict(),
+                "world_size": world_size,
+                "zero_stage": t.zero_stage,
+                "global_batch": t.global_batch(world_size),
+                "deepspeed_version": deepspeed.__version__,
+                "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "config": config_to_dict(cfg),
+                "sha256": sha256,
+            },
+        )
         prune(ckpt_dir, t.keep_last)
-        if tr.step >= t.steps:
+        if state.step >= t.steps:
             clear_preemption_markers(ckpt_dir)  # finished: nothing may requeue this run
-    _barrier(tr.world_size)
+    _barrier(world_size)
     return ckpt_dir / tag
 
 
-def load_trainer(tr, path: Path, ckpt_dir: Path, log=print, warn=print) -> dict:
-    """Load a verified checkpoint into the trainer's engine, loader, step and RNG; returns its metadata.
+def load_checkpoint(
+    engine, path: Path, *, ckpt_dir: Path, train: TrainSection, model_config, log=print, warn=print
+) -> LoadedCheckpoint:
+    """Load a verified checkpoint into `engine` (weights, optimizer, LR schedule) and read the TrainState the
+    caller restores (step, loader, this rank's RNG). `train` and `model_config` are the resuming run's: a
+    checkpoint of another model or ZeRO stage is refused, a changed global batch warned about.
 
     A different world size with ZeRO > 0 goes through a universal checkpoint made in ckpt_dir/universal/.
     """
     meta = read_json(path / META_FILE)
-    t = tr.cfg.train
-    diff = model_shape_differences(meta["model_config"], tr.model_config.to_dict())
+    t = train
+    rank, world_size = _rank_and_world_size()
+    diff = model_shape_differences(meta["model_config"], model_config.to_dict())
     if diff:
         raise InputError(f"checkpoint {path} was saved for another model ({'; '.join(diff)})")
     if meta["zero_stage"] != t.zero_stage:
-        raise InputError(f"checkpoint {path} was saved with ZeRO-{meta['zero_stage']}; "
-                         f"train.zero_stage is {t.zero_stage}: resume with the same stage")
-    global_batch = t.micro_batch_size * t.grad_accum * tr.world_size
+        raise InputError(
+            f"checkpoint {path} was saved with ZeRO-{meta['zero_stage']}; "
+            f"train.zero_stage is {t.zero_stage}: resume with the same stage"
+        )
+    global_batch = t.global_batch(world_size)
     if meta["global_batch"] != global_batch:
-        warn(f"global batch changed {meta['global_batch']} -> {global_batch} sequences: the data order "
-             "continues, but steps after the resume are not the steps of the original run")
-    load_dir, universal = path.parent, meta["world_size"] != tr.world_size and t.zero_stage > 0
+        warn(
+            f"global batch changed {meta['global_batch']} -> {global_batch} sequences: the data order "
+            "continues, but steps after the resume are not the steps of the original run"
+        )
+    load_dir, universal = path.parent, meta["world_size"] != world_size and t.zero_stage > 0
     if universal:
         load_dir = ckpt_dir / UNIVERSAL_DIR
         if t.zero_stage == 3:
-            warn("ZeRO-3 on another world size: weights load exactly, but DeepSpeed's universal ZeRO-3 load of "
-                 "the Adam state is not bit-exact (losses drift ~1e-3 within a few steps in kazllm's tests)")
-        if tr.rank == 0:
-            log(f"world size {meta['world_size']} -> {tr.world_size}: converting {path.name} "
-                f"to a DeepSpeed universal checkpoint in {load_dir / path.name}")
+            warn(
+                "ZeRO-3 on another world size: weights load exactly, but DeepSpeed's universal ZeRO-3 load of "
+                "the Adam state is not bit-exact (losses drift ~1e-3 within a few steps in kazllm's tests)"
+            )
+        if rank == 0:
+            log(
+                f"world size {meta['world_size']} -> {world_size}: converting {path.name} "
+                f"to a DeepSpeed universal checkpoint in {load_dir / path.name}"
+            )
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 convert_to_universal(path, load_dir)
-        _barrier(tr.world_size)
-    inner = getattr(tr.engine.optimizer, "optimizer", tr.engine.optimizer)
+        _barrier(world_size)
+    inner = getattr(engine.optimizer, "optimizer", engine.optimizer)
     weight_decay = [group.get("weight_decay") for group in inner.param_groups]
     # load_universal is only read while loading: set it for this load rather than in the engine config.
-    previous = tr.engine._config.load_universal_checkpoint
-    tr.engine._config.load_universal_checkpoint = universal
+    previous = engine._config.load_universal_checkpoint
+    engine._config.load_universal_checkpoint = universal
     try:
-        loaded, _ = tr.engine.load_checkpoint(str(load_dir), tag=path.name, load_optimizer_states=True,
-                                              load_lr_scheduler_states=True)
+        loaded, _ = engine.load_checkpoint(
+            str(load_dir), tag=path.name, load_optimizer_states=True, load_lr_scheduler_states=True
+        )
     finally:
-        tr.engine._config.load_universal_checkpoint = previous
+        engine._config.load_universal_checkpoint = previous
     if loaded is None:
         raise InputError(f"DeepSpeed could not load checkpoint {path}")
     if universal:  # DeepSpeed's ZeRO-3 universal load copies group 0's hyperparameters (decay) to every group
         for group, decay in zip(inner.param_groups, weight_decay):
             group["weight_decay"] = decay
-    tr.step = int(meta["step"])
-    tr.loader.load_state_dict(meta["loader"])
-    if (path / rng_file(tr.rank)).is_file():
-        set_rng_state(read_json(path / rng_file(tr.rank)))
-    else:
-        warn(f"{path} has no RNG state for rank {tr.rank} (saved by {meta['world_size']} ranks)")
-    log(f"resumed from {path} at step {tr.step} ({tr.loader.consumed} sequences consumed; "
-        f"saved by {meta['world_size']} rank(s){', via universal checkpoint' if universal else ''})")
-    return meta
+    rng_path = path / rng_file(rank)
+    rng = read_json(rng_path) if rng_path.is_file() else None
+    state = TrainState(step=int(meta["step"]), loader=meta["loader"], rng=rng)
+    return LoadedCheckpoint(state, saved_world_size=meta["world_size"], via_universal=universal)

@@ -17,6 +17,7 @@ import difflib
 import math
 import os
 import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -71,11 +72,20 @@ class PiiSection:
         if self.policy not in PII_POLICIES:
             raise ValueError(f"policy must be one of {', '.join(PII_POLICIES)}; got {self.policy!r}")
         if self.policy != "full":
-            extra = [name for name, on in (("pseudonymise", self.pseudonymise), ("allow", self.allow),
-                                           ("allow_files", self.allow_files)) if on]
+            extra = [
+                name
+                for name, on in (
+                    ("pseudonymise", self.pseudonymise),
+                    ("allow", self.allow),
+                    ("allow_files", self.allow_files),
+                )
+                if on
+            ]
             if extra:
-                raise ValueError(f"{extra[0]} only applies to person names, which only policy full masks; "
-                                 f"got policy {self.policy!r}")
+                raise ValueError(
+                    f"{extra[0]} only applies to person names, which only policy full masks; "
+                    f"got policy {self.policy!r}"
+                )
         blank = [x for x in (*self.allow, *self.allow_files) if not x.strip()]
         if blank:
             raise ValueError("allow and allow_files must not hold empty entries")
@@ -176,6 +186,26 @@ class DedupSection:
 
 
 @dataclass
+class SlurmJob:
+    """What a Slurm job asks for, one description for both Slurm users: prep's job arrays
+    (prep.executor.slurm, run by datatrove's SlurmPipelineExecutor) and the batch scripts of `kazllm slurm
+    submit` (the `slurm:` section, which extends it with how training runs its ranks)."""
+
+    partition: str = ""
+    """Partition (empty = the cluster's default; prep on Slurm needs one)."""
+    account: str = ""
+    """Account to charge (empty = your default)."""
+    time: str = "24:00:00"
+    """Wall-clock limit per job (HH:MM:SS or D-HH:MM:SS)."""
+    cpus_per_task: int = 1
+    """CPUs per task (--cpus-per-task; 0 = not requested)."""
+    mem_per_cpu_gb: int = 2
+    """Memory per CPU in GB (--mem-per-cpu; 0 = not requested)."""
+    sbatch_args: dict[str, str] = field(default_factory=dict)
+    """More #SBATCH options, e.g. {qos: high, exclusive: ""} -> --qos=high, --exclusive."""
+
+
+@dataclass
 class ExecutorSection:
     kind: str = "local"
     """local (datatrove LocalPipelineExecutor) or slurm (SlurmPipelineExecutor job arrays)."""
@@ -184,12 +214,9 @@ class ExecutorSection:
     workers: int = 0
     """Local processes running a stage's tasks at once; 0 (the default) = one per CPU core, never more than
     the stage's tasks. (1 ran them one after another: measured on 0.5 GB, half the speed on 2 cores.)"""
-    slurm_partition: str = ""
-    slurm_time: str = "24:00:00"
-    slurm_cpus_per_task: int = 1
-    slurm_mem_per_cpu_gb: int = 2
-    slurm_sbatch_args: dict[str, str] = field(default_factory=dict)
-    """Extra #SBATCH options, e.g. {account: nlp, qos: normal}."""
+    slurm: SlurmJob = field(default_factory=SlurmJob)
+    """With kind slurm: each stage's job array (partition, account, time, cpus_per_task, mem_per_cpu_gb,
+    sbatch_args). Written before as slurm_partition, slurm_time, ...: those keys still load."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "slurm"):
@@ -228,8 +255,10 @@ class PrepSection:
         if not self.mask_pii:
             full = [f"inputs[{i}]" for i, s in enumerate(self.inputs) if s.pii.policy == "full"]
             if full:
-                raise ValueError(f"mask_pii is false (no de-personalisation) but {full[0]}.pii.policy is full: "
-                                 "drop one of the two")
+                raise ValueError(
+                    f"mask_pii is false (no de-personalisation) but {full[0]}.pii.policy is full: "
+                    "drop one of the two"
+                )
 
     def pii_policy(self, source: InputSource) -> str:
         """The de-personalisation policy applied to `source`: its pii.policy, or none when mask_pii is false."""
@@ -245,7 +274,9 @@ class TokenizerSection:
     character_coverage: float = 1.0
     """Share of characters covered by pieces; the rest go to byte fallback (1.0 measured best: -0.006
     Kazakh tokens/word against 0.9995, docs/tokenizer.md)."""
-    language_weights: dict[str, float] = field(default_factory=lambda: {"kk": 0.7, "ru": 0.15, "en": 0.1, "tr": 0.05})
+    language_weights: dict[str, float] = field(
+        default_factory=lambda: {"kk": 0.7, "ru": 0.15, "en": 0.1, "tr": 0.05}
+    )
     """Share of the training sample per language (a document's metadata.language; `LANG=FILE` for --input).
     Renormalised over the languages present; text in languages not named here is left out. When no named
     language is present (e.g. plain files of unknown language), all text is used."""
@@ -267,9 +298,15 @@ class TokenizerSection:
     """Keep pieces inside one word. False (the default) allows pieces across a space (`▁және▁`): Kazakh
     1.57 -> 1.55 tokens/word at 48k. (Extension, tokenizer.extend_base, learns byte-level merges inside the
     base's own words and does not use these settings.)"""
-    chat_tokens: list[str] = field(default_factory=lambda: [
-        "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
-        *(f"<|reserved_{i}|>" for i in range(4))])
+    chat_tokens: list[str] = field(
+        default_factory=lambda: [
+            "<|system|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|end|>",
+            *(f"<|reserved_{i}|>" for i in range(4)),
+        ]
+    )
     """Reserved pieces given the ids right after pad (4, 5, ...), always one token wherever they appear."""
     parity_lines: int = 2000
     """Lines checked for identical ids between sentencepiece and the Hugging Face tokenizer."""
@@ -290,7 +327,9 @@ class TokenizerSection:
         if self.model_type not in ("bpe", "unigram"):
             raise ValueError(f"model_type must be 'bpe' or 'unigram', got {self.model_type!r}")
         if self.vocab_size < 300 + len(self.chat_tokens):
-            raise ValueError("vocab_size must be at least 300 + len(chat_tokens) (256 byte-fallback pieces + specials)")
+            raise ValueError(
+                "vocab_size must be at least 300 + len(chat_tokens) (256 byte-fallback pieces + specials)"
+            )
         if any(w < 0 for w in self.language_weights.values()) or not any(self.language_weights.values()):
             raise ValueError(f"language_weights must be >= 0 with one > 0, got {self.language_weights}")
         if self.max_upsample < 1:
@@ -305,7 +344,9 @@ class TokenizerSection:
             raise ValueError("extend_scripts must name at least one Unicode script (e.g. [Cyrillic])")
         bad = [t for t in self.chat_tokens if not t or any(c.isspace() for c in t)]
         if bad or len(set(self.chat_tokens)) != len(self.chat_tokens):
-            raise ValueError(f"chat_tokens must be distinct, non-empty and without spaces, got {self.chat_tokens}")
+            raise ValueError(
+                f"chat_tokens must be distinct, non-empty and without spaces, got {self.chat_tokens}"
+            )
 
 
 @dataclass
@@ -457,13 +498,17 @@ class TrainSection:
         if not 0 < self.decay_fraction <= 1:
             raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
         if self.attn_implementation not in ("sdpa", "flash_attention_2", "eager"):
-            raise ValueError(f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}")
+            raise ValueError(
+                f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}"
+            )
         if self.eval_every < 0 or self.eval_sequences < 1:
             raise ValueError("eval_every must be >= 0 and eval_sequences >= 1")
         if self.steps < 1 or self.warmup_steps < 0 or self.log_every < 1:
             raise ValueError("steps and log_every must be >= 1, warmup_steps >= 0")
         if self.freeze_steps < 0 or self.freeze_steps >= self.steps:
-            raise ValueError(f"freeze_steps must be in [0, steps), got {self.freeze_steps} with steps={self.steps}")
+            raise ValueError(
+                f"freeze_steps must be in [0, steps), got {self.freeze_steps} with steps={self.steps}"
+            )
         if self.save_every < 0:
             raise ValueError(f"save_every must be >= 0 (0 = only at the end), got {self.save_every}")
         if self.keep_last < 1:
@@ -471,33 +516,42 @@ class TrainSection:
         if not self.resume:
             raise ValueError("resume must be auto, never or a checkpoint directory")
 
+    # World size is a method argument, not a field: it is train.nproc, a launcher's WORLD_SIZE, or a
+    # plan's GPU count, depending on who asks.
+    def global_batch(self, world_size: int) -> int:
+        """Sequences per optimizer step over all ranks (DeepSpeed's train_batch_size; the loader's
+        `consumed` grows by this much each step)."""
+        return self.micro_batch_size * self.grad_accum * world_size
+
+    def tokens_per_step(self, world_size: int) -> int:
+        """Tokens per optimizer step over all ranks: the global batch of seq_len-token sequences."""
+        return self.global_batch(world_size) * self.seq_len
+
 
 @dataclass
-class SlurmSection:
-    """Multi-node training jobs rendered from slurm/train_multinode.sbatch by `kazllm slurm submit`."""
+class SlurmSection(SlurmJob):
+    """Multi-node training jobs rendered from slurm/train_multinode.sbatch by `kazllm slurm submit`, and the
+    single-node jobs of the other stages (slurm/stage.sbatch): a SlurmJob with training's defaults, plus how
+    a job runs its ranks."""
 
+    time: str = "48:00:00"
+    """Wall-clock limit per attempt (HH:MM:SS or D-HH:MM:SS); the job requeues itself and resumes."""
+    cpus_per_task: int = 0
+    """CPUs per node task (0 = not requested; a DGX H100 has 112 cores)."""
+    mem_per_cpu_gb: int = 0
+    """Memory per CPU in GB (0 = not requested: the node's default)."""
     nodes: int = 1
     """Nodes per job; one srun task per node runs torchrun with `procs_per_node` ranks."""
     gpus_per_node: int = 8
     """GPUs requested per node (8 on a DGX H100); 0 for CPU-only nodes (gloo, as in the tests)."""
     procs_per_node: int = 0
     """Ranks per node (0 = gpus_per_node, or 1 on CPU-only nodes). World size = nodes x procs_per_node."""
-    partition: str = ""
-    """Partition (empty = the cluster's default)."""
-    account: str = ""
-    """Account to charge (empty = your default)."""
-    time: str = "48:00:00"
-    """Wall-clock limit per attempt (HH:MM:SS or D-HH:MM:SS); the job requeues itself and resumes."""
     signal_seconds: int = 300
     """USR1 goes to the batch script this many seconds before the time limit: time to checkpoint."""
-    cpus_per_task: int = 0
-    """CPUs per node task (0 = not requested; a DGX H100 has 112 cores)."""
     rdzv_port: int = 29500
     """TCP port of the torchrun c10d rendezvous on the first node."""
     env: dict[str, str] = field(default_factory=dict)
     """Environment variables set in the job after the NCCL/InfiniBand defaults (e.g. {NCCL_IB_HCA: mlx5_0})."""
-    sbatch_args: dict[str, str] = field(default_factory=dict)
-    """More #SBATCH options, e.g. {qos: high, exclusive: ""} -> --qos=high, --exclusive."""
     setup: str = ""
     """Shell lines run before training on the batch host (module load ..., source venv/bin/activate)."""
 
@@ -689,8 +743,55 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     return value
 
 
+RENAMED_KEYS: dict[str, str] = {
+    # prep.executor's own Slurm fields became one SlurmJob, the job description training's `slurm:` extends
+    f"prep.executor.slurm_{name}": f"prep.executor.slurm.{name}"
+    for name in ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "sbatch_args")
+}
+"""Keys that configs written by an earlier kazllm hold -> where they live now: they still load (in a YAML
+file or on the command line), with a one-line notice on stderr."""
+
+
+def _new_spelling(dotted: str, source: str) -> str:
+    """`dotted` as the tree spells it now, with the notice when it was renamed."""
+    new = RENAMED_KEYS.get(dotted)
+    if new is None:
+        return dotted
+    print(
+        f"warning: {source}: config key '{dotted}' is now '{new}' (the old spelling still loads; rename it)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return new
+
+
+def _move_renamed_keys(data: dict, source: str, prefix: str) -> dict:
+    """`data` (the mapping under `prefix`) with its renamed keys moved to their new place."""
+    old = [key for key in data if f"{prefix}{key}" in RENAMED_KEYS]
+    if not old:
+        return data
+    moved = {key: value for key, value in data.items() if key not in old}
+    for key in old:
+        new = _new_spelling(f"{prefix}{key}", source)
+        *parents, leaf = new.removeprefix(prefix).split(".")
+        node = moved
+        for part in parents:
+            child = node.get(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"{source}: '{prefix}{part}' must be a mapping (it holds '{new}'), got {child!r}"
+                )
+            node[part] = dict(child)  # a copy: the caller's mapping stays as it was read
+            node = node[part]
+        if leaf in node:
+            raise ConfigError(f"{source}: '{prefix}{key}' and '{new}' are the same key: keep '{new}'")
+        node[leaf] = data[key]
+    return moved
+
+
 def build_dataclass(cls: type, data: dict, source: str, prefix: str = "") -> Any:
-    """Build `cls` from `data`, refusing unknown keys and mistyped values."""
+    """Build `cls` from `data`, refusing unknown keys and mistyped values (renamed keys are moved)."""
+    data = _move_renamed_keys(data, source, prefix)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
@@ -703,7 +804,9 @@ def build_dataclass(cls: type, data: dict, source: str, prefix: str = "") -> Any
     try:
         return cls(**kwargs)
     except ValueError as e:  # __post_init__ value checks
-        raise ConfigError(f"{source}: invalid value under '{prefix.rstrip('.') or cls.__name__}': {e}") from None
+        raise ConfigError(
+            f"{source}: invalid value under '{prefix.rstrip('.') or cls.__name__}': {e}"
+        ) from None
 
 
 def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
@@ -761,6 +864,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         tree = dataclasses.asdict(cfg)
         for text in overrides:
             key, value = parse_override(text)
+            key = _new_spelling(key, "command line")
             _check_key_exists(tree, key)
             _set_dotted(tree, key, value)
         cfg = build_dataclass(KazllmConfig, tree, "command line")
@@ -785,12 +889,3 @@ def _check_key_exists(tree: dict, dotted: str) -> None:
 
 def config_to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
-
-
-def dump_config(cfg: KazllmConfig, path: str | Path) -> Path:
-    """Write the resolved tree as YAML (Kazakh stays readable) and return its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False)
-    path.write_text(text, encoding="utf-8")
-    return path

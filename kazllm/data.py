@@ -1,20 +1,12 @@
-"""Token shards on disk and the deterministic, resumable training loader that reads them.
-
-Shard format (docs/shard_format.md has the full description): one directory per split, e.g.
-shards/train/, with per work unit and part
-    tokens_UUUUU_PPP.bin   flat token ids, uint16 when the vocabulary fits, else uint32;
-                           each document is followed by one EOS id.
-    tokens_UUUUU_PPP.idx   int64 offsets: document i spans tokens [idx[i], idx[i+1]) (EOS included).
-    tokens_UUUUU_PPP.grp   uint16 per document: its (source, language) group, local to the shard;
-                           the manifest's shard entry maps it to the global `groups` table.
-shards/manifest.json names the dtype, EOS, tokenizer, groups, per-shard counts and sha256 checksums.
+"""The deterministic, resumable training loader over token shards (the format, its writer and its reader,
+TokenShardReader, are kazllm/shards.py; docs/shard_format.md describes both).
 
 The loader cuts token streams into windows of seq_len + 1 tokens (inputs and shifted labels; documents
 are packed back to back with their EOS) and visits them in an order that is a function of the seed
 and the global position only; each rank takes its slice of every global micro-batch. Its state is the
 count of sequences consumed by the whole job, so a run resumes exactly, also on another number of ranks.
 
-    reader = TokenShardReader("runs/quickstart/shards", "train")
+    reader = TokenShardReader("runs/quickstart/shards", "train")   # from kazllm.shards
     loader = SequenceLoader(reader, seq_len=256, micro_batch_size=4, rank=0, world_size=1, seed=1234,
                             mixture={"kk": 1.0}, document_masking=True)
     batch = loader.next_micro_batch()   # input_ids, labels, position_ids: int64 [4, 256]
@@ -22,133 +14,23 @@ count of sequences consumed by the whole job, so a run resumes exactly, also on 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kazllm.artifacts import file_sha256, read_json
 from kazllm.errors import InputError
 
 if TYPE_CHECKING:
     import torch
 
+    from kazllm.shards import TokenShardReader
+
 MIXTURE_CHUNK = 4096
 """Positions per block of the mixture schedule: every block holds each component's quota exactly, so a
 weight is met to within 1/MIXTURE_CHUNK and any position is found without replaying the ones before it."""
-
-
-def token_dtype(vocab_size: int) -> np.dtype:
-    return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------------------
-
-
-class TokenShardReader:
-    """Random access to documents, token spans and fixed-length windows across all shards of one split.
-
-    Opening checks every shard against its manifest entry (present, sizes agree with the counts);
-    `verify()` also compares sha256 checksums (reads every byte)."""
-
-    def __init__(self, shards_dir: str | Path, split: str = "train"):
-        self.shards_dir = shards_dir = Path(shards_dir)
-        manifest = read_json(shards_dir / "manifest.json")
-        if split not in manifest["splits"]:
-            raise InputError(f"{shards_dir}/manifest.json has no split '{split}'")
-        self.manifest, self.split = manifest, split
-        self.dtype = np.dtype(manifest["dtype"])
-        self.eos_id = manifest["eos_id"]
-        self.groups: list[dict] = manifest.get("groups") or [{"source": "?", "language": "?"}]
-        self.shards: list[dict] = manifest["splits"][split]["shards"]
-        self.tokens: list[np.memmap] = []
-        offsets, doc_groups, start = [], [], 0
-        for shard in self.shards:
-            tokens, idx, grp = self._open_shard(shard)
-            self.tokens.append(tokens)
-            offsets.append(idx[:-1] + start)
-            doc_groups.append(grp)
-            start += len(tokens)
-        self.shard_starts = np.cumsum([0] + [len(t) for t in self.tokens]).astype(np.int64)
-        self._starts = self.shard_starts.tolist()
-        self.num_tokens = int(self.shard_starts[-1])
-        self.doc_starts = np.concatenate(offsets + [np.array([self.num_tokens], dtype=np.int64)])
-        """Global start of every document, and the end of the last one: document i is [doc_starts[i], doc_starts[i+1])."""
-        self.doc_groups = np.concatenate(doc_groups) if doc_groups else np.zeros(0, dtype=np.int64)
-        """Index into `groups` of every document."""
-        self.num_documents = len(self.doc_starts) - 1
-
-    def _corrupt(self, path: Path, why: str) -> InputError:
-        return InputError(f"token shard {path} {why} (listed in {self.shards_dir}/manifest.json): "
-                          f"rerun `kazllm pretokenize` with the same config to rebuild it")
-
-    def _open_shard(self, shard: dict) -> tuple[np.memmap, np.ndarray, np.ndarray]:
-        paths = [self.shards_dir / shard[k] for k in ("file", "index") + (("group_file",) if "group_file" in shard else ())]
-        for path in paths:
-            if not path.is_file():
-                raise self._corrupt(path, "is missing")
-        if paths[0].stat().st_size != shard["tokens"] * self.dtype.itemsize:
-            raise self._corrupt(paths[0], f"has {paths[0].stat().st_size} bytes, not {shard['tokens']} tokens")
-        idx = np.fromfile(paths[1], dtype=np.int64)
-        if len(idx) != shard["documents"] + 1 or idx[0] != 0 or idx[-1] != shard["tokens"] or (np.diff(idx) <= 0).any():
-            raise self._corrupt(paths[1], "is not a valid document index")
-        if len(paths) == 3:
-            local = np.fromfile(paths[2], dtype=np.uint16)
-            table = np.asarray(shard["group_ids"], dtype=np.int64)
-            if len(local) != shard["documents"] or (len(local) and local.max() >= len(table)):
-                raise self._corrupt(paths[2], "is not a valid group file")
-            groups = table[local]
-        else:  # first manifest version: no groups
-            groups = np.zeros(shard["documents"], dtype=np.int64)
-        return np.memmap(paths[0], dtype=self.dtype, mode="r"), idx, groups
-
-    def verify(self) -> None:
-        """Compare every shard file with the sha256 in the manifest; raise naming the first that differs."""
-        for shard in self.shards:
-            for key, sha in (("file", "sha256"), ("index", "index_sha256"), ("group_file", "group_sha256")):
-                if key in shard and sha in shard and file_sha256(self.shards_dir / shard[key]) != shard[sha]:
-                    raise self._corrupt(self.shards_dir / shard[key], "does not match its sha256 checksum")
-
-    def document(self, i: int) -> np.ndarray:
-        """Document i's tokens, its EOS included."""
-        if not 0 <= i < self.num_documents:
-            raise IndexError(f"document {i} of {self.num_documents}")
-        start = int(self.doc_starts[i])
-        return self.span(start, int(self.doc_starts[i + 1]) - start)
-
-    def document_group(self, i: int) -> dict:
-        return self.groups[int(self.doc_groups[i])]
-
-    def span(self, start: int, length: int) -> np.ndarray:
-        """`length` tokens from global position `start`, crossing shard boundaries if needed."""
-        end = start + length
-        if start < 0 or length < 0 or end > self.num_tokens:
-            raise IndexError(f"tokens [{start}, {end}) outside the {self.num_tokens} tokens of split {self.split}")
-        shard = bisect.bisect_right(self._starts, start) - 1  # bisect: a numpy call costs more on a short list
-        local = start - self._starts[shard]
-        if local + length <= len(self.tokens[shard]):  # the common case: one memmap slice, no copy
-            return np.asarray(self.tokens[shard][local : local + length])
-        pieces, pos = [], start
-        while pos < end:
-            local = pos - int(self.shard_starts[shard])
-            take = min(end - pos, len(self.tokens[shard]) - local)
-            pieces.append(self.tokens[shard][local : local + take])
-            pos += take
-            shard += 1
-        return np.concatenate(pieces)
-
-    def num_sequences(self, seq_len: int) -> int:
-        return max(0, (self.num_tokens - 1) // seq_len)
-
-    def sequence(self, i: int, seq_len: int) -> np.ndarray:
-        """Window i of the whole split: seq_len + 1 tokens (the last one is the final label)."""
-        return self.span(i * seq_len, seq_len + 1)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -172,18 +54,28 @@ class Component:
     num_windows: int = 0
 
 
-def build_component(reader: TokenShardReader, name: str, weight: float, docs: np.ndarray, seq_len: int) -> Component:
+def build_component(
+    reader: TokenShardReader, name: str, weight: float, docs: np.ndarray, seq_len: int
+) -> Component:
     lengths = reader.doc_starts[docs + 1] - reader.doc_starts[docs]
     doc_starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     run_first = np.flatnonzero(np.diff(docs, prepend=-2) != 1)  # documents that start a run
     run_starts = np.concatenate([doc_starts[run_first], doc_starts[-1:]])
-    comp = Component(name, weight, doc_starts, run_starts, reader.doc_starts[docs[run_first]],
-                     seed_key=zlib.crc32(name.encode("utf-8")))
+    comp = Component(
+        name,
+        weight,
+        doc_starts,
+        run_starts,
+        reader.doc_starts[docs[run_first]],
+        seed_key=zlib.crc32(name.encode("utf-8")),
+    )
     comp.num_windows = max(0, (int(doc_starts[-1]) - 1) // seq_len)
     return comp
 
 
-def mixture_components(reader: TokenShardReader, mixture: dict[str, float] | None, seq_len: int) -> list[Component]:
+def mixture_components(
+    reader: TokenShardReader, mixture: dict[str, float] | None, seq_len: int
+) -> list[Component]:
     """One component per positive mixture key. A group belongs to the key "source:<its source>" if the
     mixture has one, else to the key of its language; every group must belong to some key."""
     if not mixture:
@@ -194,12 +86,19 @@ def mixture_components(reader: TokenShardReader, mixture: dict[str, float] | Non
         key = f"source:{group['source']}" if f"source:{group['source']}" in mixture else group["language"]
         (member[key] if key in mixture else unmatched).append(g)
     if unmatched:
-        names = ", ".join(f"source:{reader.groups[g]['source']} ({reader.groups[g]['language']})" for g in unmatched)
-        raise InputError(f"train.mixture gives no weight to {names}: add its language or source "
-                         f"(weight 0 leaves it out)")
+        names = ", ".join(
+            f"source:{reader.groups[g]['source']} ({reader.groups[g]['language']})" for g in unmatched
+        )
+        raise InputError(
+            f"train.mixture gives no weight to {names}: add its language or source (weight 0 leaves it out)"
+        )
     if empty := [k for k, gs in member.items() if not gs]:
-        known = sorted({g["language"] for g in reader.groups} | {f"source:{g['source']}" for g in reader.groups})
-        raise InputError(f"train.mixture key(s) {', '.join(empty)} match no documents; known: {', '.join(known)}")
+        known = sorted(
+            {g["language"] for g in reader.groups} | {f"source:{g['source']}" for g in reader.groups}
+        )
+        raise InputError(
+            f"train.mixture key(s) {', '.join(empty)} match no documents; known: {', '.join(known)}"
+        )
     total = sum(w for w in mixture.values())
     comps = []
     for key, weight in mixture.items():
@@ -240,22 +139,35 @@ class SequenceLoader:
     micro-batch, so 2 ranks x 4 read what 1 rank x 8 reads, and any rank count continues the stream.
     """
 
-    def __init__(self, reader: TokenShardReader, seq_len: int, micro_batch_size: int, rank: int, world_size: int,
-                 seed: int, *, mixture: dict[str, float] | None = None, document_masking: bool = False):
+    def __init__(
+        self,
+        reader: TokenShardReader,
+        seq_len: int,
+        micro_batch_size: int,
+        rank: int,
+        world_size: int,
+        seed: int,
+        *,
+        mixture: dict[str, float] | None = None,
+        document_masking: bool = False,
+    ):
         self.reader, self.seq_len = reader, seq_len
-        self.micro_batch_size, self.rank, self.world_size, self.seed = micro_batch_size, rank, world_size, seed
+        self.micro_batch_size, self.rank, self.world_size = micro_batch_size, rank, world_size
+        self.seed = seed
         self.document_masking = document_masking
         self.mixture = {k: float(v) for k, v in (mixture or {}).items()}
         self.components = mixture_components(reader, self.mixture, seq_len)
         self.num_sequences = sum(c.num_windows for c in self.components)
         if self.num_sequences < micro_batch_size * world_size:
             raise InputError(
-                f"only {self.num_sequences} sequences of {seq_len} tokens in the shards: fewer than one batch "
-                f"({micro_batch_size} x {world_size} ranks); lower train.seq_len or add data"
+                f"only {self.num_sequences} sequences of {seq_len} tokens in the shards: fewer than one "
+                f"batch ({micro_batch_size} x {world_size} ranks); lower train.seq_len or add data"
             )
         if small := [c.name for c in self.components if c.num_windows == 0]:
-            raise InputError(f"train.mixture component(s) {', '.join(small)} hold fewer than {seq_len + 1} tokens: "
-                             f"lower train.seq_len or give them weight 0")
+            raise InputError(
+                f"train.mixture component(s) {', '.join(small)} hold fewer than "
+                f"{seq_len + 1} tokens: lower train.seq_len or give them weight 0"
+            )
         self.quota = chunk_quotas([c.weight for c in self.components], MIXTURE_CHUNK)
         self.consumed = 0
         self._perms: dict[int, tuple[int, np.ndarray]] = {}
@@ -330,18 +242,26 @@ class SequenceLoader:
     # -- checkpointing -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """JSON-serialisable and independent of rank and world size."""
-        return {"consumed": self.consumed, "seed": self.seed, "seq_len": self.seq_len, "mixture": self.mixture,
-                "data": self.data_fingerprint()}
+        return {
+            "consumed": self.consumed,
+            "seed": self.seed,
+            "seq_len": self.seq_len,
+            "mixture": self.mixture,
+            "data": self.data_fingerprint(),
+        }
 
     def data_fingerprint(self) -> str:
         """Changes when the shards behind the stream change (re-pretokenized data cannot resume exactly)."""
-        text = f"{self.reader.num_tokens}:{self.reader.num_documents}:" + ",".join(s["sha256"] for s in self.reader.shards)
+        reader = self.reader
+        text = f"{reader.num_tokens}:{reader.num_documents}:" + ",".join(s["sha256"] for s in reader.shards)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def load_state_dict(self, state: dict) -> None:
         current = self.state_dict()
         for key in ("seq_len", "seed", "mixture", "data"):
             if key in state and state[key] != current[key]:
-                raise InputError(f"loader state was saved with {key} {state[key]!r} but this run has "
-                                 f"{current[key]!r}: the data order would not continue")
+                raise InputError(
+                    f"loader state was saved with {key} {state[key]!r} but this run has "
+                    f"{current[key]!r}: the data order would not continue"
+                )
         self.consumed = int(state["consumed"])

@@ -23,6 +23,7 @@ import torch
 
 from kazllm.config import TrainSection, resolve_path
 from kazllm.errors import ConfigError
+from kazllm.hardware import GPUS, gpu_kind
 from kazllm.model import build_model
 
 
@@ -105,10 +106,18 @@ def quiet_third_party_warnings() -> None:
     - DeprecationWarning `torch.jit.script_method` is deprecated: torch/utils/mkldnn.py, imported when
       deepspeed.initialize imports its Muon optimizer (torch.compile -> inductor -> fx optimization).
     """
-    warnings.filterwarnings("ignore", message=r"`torch\.distributed\.all_gather_into_tensor` is deprecated",
-                            category=FutureWarning, module=r"torch\.distributed\.c10d_logger")
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
-                            category=DeprecationWarning, module=r"torch\.jit\._script")
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`torch\.distributed\.all_gather_into_tensor` is deprecated",
+        category=FutureWarning,
+        module=r"torch\.distributed\.c10d_logger",
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"`torch\.jit\.script_method` is deprecated",
+        category=DeprecationWarning,
+        module=r"torch\.jit\._script",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -141,7 +150,9 @@ def shifted_schedule(t: TrainSection) -> TrainSection:
     return dataclasses.replace(t, steps=t.steps - t.freeze_steps, freeze_steps=0) if t.freeze_steps else t
 
 
-def group_lr_factor(step: int, t: TrainSection, trains_while_frozen: bool, after: TrainSection | None = None) -> float:
+def group_lr_factor(
+    step: int, t: TrainSection, trains_while_frozen: bool, after: TrainSection | None = None
+) -> float:
     """LR multiplier of one parameter group at optimizer step `step`, the freeze phase included.
 
     Without train.freeze_steps this is lr_factor. During the freeze phase (step < freeze_steps) the
@@ -168,14 +179,18 @@ def embedding_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return params
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float, separate_embeddings: bool = False) -> list[dict]:
+def param_groups(
+    model: torch.nn.Module, weight_decay: float, separate_embeddings: bool = False
+) -> list[dict]:
     """No weight decay on norms and biases (1-D tensors); decay on matrices and embeddings.
 
     separate_embeddings (the freeze phase of continued pretraining) puts the embedding matrices in a
     group of their own, always the last one, so that they get their own LR and weight decay.
     """
 
-    def ndim(p: torch.Tensor) -> int:  # under ZeRO-3 a parameter is an empty shard; ds_shape is its real shape
+    def ndim(
+        p: torch.Tensor,
+    ) -> int:  # under ZeRO-3 a parameter is an empty shard; ds_shape is its real shape
         return len(getattr(p, "ds_shape", p.shape))
 
     embeddings = embedding_parameters(model) if separate_embeddings else []
@@ -184,7 +199,9 @@ def param_groups(model: torch.nn.Module, weight_decay: float, separate_embedding
     decay = [p for p in params if ndim(p) >= 2]
     no_decay = [p for p in params if ndim(p) < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which the LR scheduler would miss
+    groups = [
+        g for g in groups if g["params"]
+    ]  # DeepSpeed drops empty groups, which the LR scheduler would miss
     if embeddings:
         groups.append({"params": embeddings, "weight_decay": weight_decay})
     return groups
@@ -220,7 +237,9 @@ class EmbeddingFreeze:
     def set_step(self, step: int, optimizer) -> None:
         """Before optimizer step `step` (0-based): switch the phase and the embeddings' weight decay."""
         self.active = step < self.steps
-        inner = getattr(optimizer, "optimizer", optimizer)  # DeepSpeed's ZeRO/bf16 wrappers keep torch's AdamW
+        inner = getattr(
+            optimizer, "optimizer", optimizer
+        )  # DeepSpeed's ZeRO/bf16 wrappers keep torch's AdamW
         inner.param_groups[-1]["weight_decay"] = 0.0 if self.active else self.weight_decay
 
 
@@ -239,11 +258,14 @@ def deepspeed_config(t: TrainSection, world_size: int, cuda: bool) -> dict:
     ours = {
         "train_micro_batch_size_per_gpu": t.micro_batch_size,
         "gradient_accumulation_steps": t.grad_accum,
-        "train_batch_size": t.micro_batch_size * t.grad_accum * world_size,
+        "train_batch_size": t.global_batch(world_size),
         "gradient_clipping": t.grad_clip,
         # overlap_comm hides reduce-scatter behind backward on NCCL; gloo on CPU gains nothing from it.
-        "zero_optimization": {"stage": t.zero_stage, "overlap_comm": cuda and t.zero_stage > 0,
-                              "contiguous_gradients": True},
+        "zero_optimization": {
+            "stage": t.zero_stage,
+            "overlap_comm": cuda and t.zero_stage > 0,
+            "contiguous_gradients": True,
+        },
         "bf16": {"enabled": bf16},
         "fp16": {"enabled": False},
         # We pass torch's AdamW (DeepSpeed's fused/CPU Adam would JIT-compile, ~50 s on CPU).
@@ -277,8 +299,10 @@ def deepspeed_config(t: TrainSection, world_size: int, cuda: bool) -> dict:
             )
     stage = user.get("zero_optimization", {}).get("stage", "auto")
     if stage not in ("auto", t.zero_stage):  # the model is built for the stage (ZeRO-3: born partitioned)
-        raise ConfigError(f"{path}: zero_optimization.stage={stage} contradicts train.zero_stage={t.zero_stage}; "
-                          f"set train.zero_stage instead")
+        raise ConfigError(
+            f"{path}: zero_optimization.stage={stage} contradicts train.zero_stage={t.zero_stage}; "
+            f"set train.zero_stage instead"
+        )
     return _merge(ours, user)
 
 
@@ -294,21 +318,15 @@ def _merge(ours: dict, user: dict) -> dict:
     return merged
 
 
-# Peak dense bf16 tensor-core TFLOP/s per GPU (vendor datasheets), matched in order against the device name.
-PEAK_BF16_TFLOPS = (
-    ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("H200", 989.0), ("H800", 989.0),
-    ("B200", 2250.0), ("A100", 312.0), ("L40S", 362.0),
-)
-
-
 def peak_flops(t: TrainSection, device: torch.device, bf16: bool) -> float | None:
-    """Peak FLOP/s of one device for MFU: train.peak_tflops, else the bf16 table on a known GPU, else None."""
+    """Peak FLOP/s of one device for MFU: train.peak_tflops, else a known GPU's bf16 peak (kazllm.hardware),
+    else None."""
     if t.peak_tflops > 0:
         return t.peak_tflops * 1e12
     if device.type != "cuda" or not bf16:
         return None
-    name = torch.cuda.get_device_name(device)
-    return next((tf * 1e12 for key, tf in PEAK_BF16_TFLOPS if key in name), None)
+    kind = gpu_kind(torch.cuda.get_device_name(device))
+    return GPUS[kind].peak_bf16_tflops * 1e12 if kind else None
 
 
 def memory_gib(device: torch.device) -> float:
@@ -346,13 +364,23 @@ def lr_scheduler(optimizer: torch.optim.Optimizer, t: TrainSection, embeddings_g
     is the embeddings group of param_groups(separate_embeddings=True), which trains during the freeze phase.
     The factors are plain functions of the step (not saved in checkpoints: a resume recomputes them)."""
     after, last = shifted_schedule(t), len(optimizer.param_groups) - 1
-    lambdas = [lambda step, trains=(embeddings_group and i == last): group_lr_factor(step, t, trains, after)
-               for i in range(len(optimizer.param_groups))]
+    lambdas = [
+        lambda step, trains=(embeddings_group and i == last): group_lr_factor(step, t, trains, after)
+        for i in range(len(optimizer.param_groups))
+    ]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
-def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.device, seed: int, log=print,
-                 init_path=None, freeze: EmbeddingFreeze | None = None):
+def build_engine(
+    model_config,
+    t: TrainSection,
+    ds_config: dict,
+    device: torch.device,
+    seed: int,
+    log=print,
+    init_path=None,
+    freeze: EmbeddingFreeze | None = None,
+):
     """Model (attention kernel, activation checkpointing, Liger, compile) + AdamW + LR schedule -> DeepSpeed.
 
     init_path: a Hugging Face directory whose weights the model starts from (continued pretraining),
@@ -365,8 +393,15 @@ def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.d
     if t.liger_kernel and not liger:
         log(f"liger-kernel: skipped ({'not installed' if cuda else 'needs CUDA'})")
     torch.manual_seed(seed)  # identical init on every rank and every run
-    model = build_model(model_config, t.attn_implementation, t.activation_checkpointing, liger,
-                        zero3_config=ds_config if t.zero_stage == 3 else None, log=log, init_path=init_path)
+    model = build_model(
+        model_config,
+        t.attn_implementation,
+        t.activation_checkpointing,
+        liger,
+        zero3_config=ds_config if t.zero_stage == 3 else None,
+        log=log,
+        init_path=init_path,
+    )
     if freeze is not None:
         freeze.attach(model)
     if t.compile and t.zero_stage < 3:
@@ -376,7 +411,9 @@ def build_engine(model_config, t: TrainSection, ds_config: dict, device: torch.d
     groups = param_groups(model, t.weight_decay, separate_embeddings=freeze is not None)
     optimizer = torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.95), eps=1e-8, fused=cuda or None)
     scheduler = lr_scheduler(optimizer, t, embeddings_group=freeze is not None)
-    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config)
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+    )
     if t.compile and t.zero_stage == 3:
         engine.compile()  # DeepSpeed's own compile knows ZeRO-3's parameter-gathering hooks
     return engine
@@ -396,5 +433,3 @@ def liger_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("liger_kernel") is not None
-
-

@@ -32,11 +32,19 @@ from pathlib import Path
 
 import torch
 
-from kazllm.artifacts import file_table, read_json, require_stage, write_json, write_stage_manifest
-from kazllm.config import KazllmConfig, dump_config
+from kazllm.artifacts import (
+    dump_config,
+    file_table,
+    read_json,
+    require_stage,
+    write_json,
+    write_stage_manifest,
+)
+from kazllm.config import KazllmConfig
 from kazllm.errors import InputError, KazllmError
 from kazllm.hub import check_shard_size
 from kazllm.model_card import write_model_card
+from kazllm.shards import document_bos_id
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 DTYPE_NAMES = {torch.bfloat16: "bfloat16", torch.float32: "float32"}
@@ -62,7 +70,9 @@ def latest_tag(ckpt_dir: Path) -> str:
     from kazllm.checkpoint import LATEST_FILE, find_latest_good
 
     if not (ckpt_dir / LATEST_FILE).is_file():
-        raise InputError(f"{ckpt_dir} has no 'latest' file: no DeepSpeed checkpoint to export (run `kazllm train`)")
+        raise InputError(
+            f"{ckpt_dir} has no 'latest' file: no DeepSpeed checkpoint to export (run `kazllm train`)"
+        )
     good = find_latest_good(ckpt_dir, warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     if good is None:
         raise InputError(f"{ckpt_dir}: no checkpoint passes its checksum verification")
@@ -81,8 +91,10 @@ def pick_checkpoint(ckpt_dir: Path, step: int) -> str:
         raise InputError(f"export.step={step}: {ckpt_dir} has no {tag} (available: {available})")
     problems = verify_checkpoint(ckpt_dir / tag)
     if problems:
-        raise InputError(f"export.step={step}: {ckpt_dir / tag} fails its checksum verification ({problems[0]}"
-                         f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''}); available: {available}")
+        raise InputError(
+            f"export.step={step}: {ckpt_dir / tag} fails its checksum verification ({problems[0]}"
+            f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''}); available: {available}"
+        )
     return tag
 
 
@@ -119,8 +131,9 @@ def gathered_weights(ckpt_dir: Path, tag: str, zero_stage: int | None) -> dict:
     which zero_to_fp32 refuses): the module as saved in its model-states file, mmap-ed; this run's own file, so
     DeepSpeed's own torch.load (not weights_only)."""
     if zero_stage == 0:
-        states = torch.load(ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", mmap=True,
-                            weights_only=False)
+        states = torch.load(
+            ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", mmap=True, weights_only=False
+        )
         return dict(states["module"])
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
@@ -138,8 +151,10 @@ def materialise(value, dtype: torch.dtype) -> torch.Tensor:
 
 def checkpoint_state_dict(ckpt_dir: Path, tag: str, zero_stage: int | None) -> dict[str, torch.Tensor]:
     """The fp32 weights of a checkpoint as plain tensors (every one in memory: for tests and small models)."""
-    return {name: materialise(value, torch.float32)
-            for name, value in gathered_weights(ckpt_dir, tag, zero_stage).items()}
+    return {
+        name: materialise(value, torch.float32)
+        for name, value in gathered_weights(ckpt_dir, tag, zero_stage).items()
+    }
 
 
 def load_zero_checkpoint(ckpt_dir: Path, tag: str, dtype: torch.dtype = torch.float32):
@@ -161,8 +176,10 @@ def load_zero_checkpoint(ckpt_dir: Path, tag: str, dtype: torch.dtype = torch.fl
     expected = {k for k in model.state_dict() if not (tied and k == "lm_head.weight")}
     missing, unexpected = sorted(expected - state.keys()), sorted(state.keys() - expected)
     if missing or unexpected:
-        raise KazllmError(f"checkpoint {ckpt_dir / tag} does not match the model: missing {missing}, "
-                          f"unexpected {unexpected}")
+        raise KazllmError(
+            f"checkpoint {ckpt_dir / tag} does not match the model: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
     weights = {}
     for name in list(state):  # popping drops DeepSpeed's reference as each tensor is converted
         weights[name] = materialise(state.pop(name), dtype)
@@ -189,21 +206,24 @@ def training_bos(cfg: KazllmConfig, tok_manifest: dict) -> dict | None:
 
     The shards manifest says (`bos_id`; absent = format 2, written without BOS). Without shards (deleted after
     training) it is what `kazllm pretokenize` writes for this tokenizer today."""
-    from data_prep.pretokenize import document_bos_id
-
     shards_manifest = cfg.stage_dir("shards") / "manifest.json"
     if shards_manifest.is_file():
         bos_id = read_json(shards_manifest).get("bos_id")
     else:
         bos_id = document_bos_id(tok_manifest)
-        print(f"warning: {shards_manifest} is missing: assuming documents started with BOS id {bos_id}, as "
-              "`kazllm pretokenize` writes them", file=sys.stderr)
+        print(
+            f"warning: {shards_manifest} is missing: assuming documents started with BOS id {bos_id}, as "
+            "`kazllm pretokenize` writes them",
+            file=sys.stderr,
+        )
     if bos_id is None:
         return None
     bos = tok_manifest["special_tokens"]["bos"]
     if bos is None or bos["id"] != bos_id:
-        raise InputError(f"{shards_manifest}: bos_id {bos_id} is not the BOS of tokenizer/manifest.json ({bos}): "
-                         "the shards were written with another tokenizer; rerun `kazllm pretokenize`")
+        raise InputError(
+            f"{shards_manifest}: bos_id {bos_id} is not the BOS of tokenizer/manifest.json ({bos}): "
+            "the shards were written with another tokenizer; rerun `kazllm pretokenize`"
+        )
     return bos
 
 
@@ -216,16 +236,22 @@ def chat_template(chat_tokens: dict, bos: dict | None) -> str | None:
     needed = ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")
     if not all(t in chat_tokens for t in needed):
         return None
-    roles = "".join(f"{{% {'if' if i == 0 else 'elif'} message['role'] == '{role}' %}}<|{role}|>"
-                    for i, role in enumerate(("system", "user", "assistant")))
+    roles = "".join(
+        f"{{% {'if' if i == 0 else 'elif'} message['role'] == '{role}' %}}<|{role}|>"
+        for i, role in enumerate(("system", "user", "assistant"))
+    )
     return ("{{ bos_token }}" if bos else "") + (
-        "{% for message in messages %}" + roles +
-        "{% else %}{{ raise_exception('chat roles are system, user and assistant') }}{% endif %}"
+        "{% for message in messages %}"
+        + roles
+        + "{% else %}{{ raise_exception('chat roles are system, user and assistant') }}{% endif %}"
         "{{ '\\n' + message['content'] + '<|end|>' + '\\n' }}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|assistant|>' + '\\n' }}{% endif %}")
+        "{% if add_generation_prompt %}{{ '<|assistant|>' + '\\n' }}{% endif %}"
+    )
 
 
-def write_tokenizer(tok_dir: Path, out_dir: Path, tok_manifest: dict, bos: dict | None, max_length: int) -> None:
+def write_tokenizer(
+    tok_dir: Path, out_dir: Path, tok_manifest: dict, bos: dict | None, max_length: int
+) -> None:
     """The run's tokenizer into out_dir, fixed for users of transformers 4.x and 5.x.
 
     - tokenizer_class PreTrainedTokenizerFast: 5.x writes TokenizersBackend, which 4.x (and serving stacks pinned
@@ -247,15 +273,20 @@ def write_tokenizer(tok_dir: Path, out_dir: Path, tok_manifest: dict, bos: dict 
     if bos:
         b = bos["piece"]
         tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{b}:0 $A:0", pair=f"{b}:0 $A:0 {b}:1 $B:1", special_tokens=[(b, bos["id"])])
+            single=f"{b}:0 $A:0", pair=f"{b}:0 $A:0 {b}:1 $B:1", special_tokens=[(b, bos["id"])]
+        )
     else:
         tokenizer.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1")
     tokenizer.save(str(out_dir / "tokenizer.json"))
     config = read_json(out_dir / "tokenizer_config.json")
     for key in TOKENIZER_CONFIG_DROP:
         config.pop(key, None)
-    config.update(tokenizer_class="PreTrainedTokenizerFast", model_max_length=max_length,
-                  add_bos_token=bos is not None, add_eos_token=False)
+    config.update(
+        tokenizer_class="PreTrainedTokenizerFast",
+        model_max_length=max_length,
+        add_bos_token=bos is not None,
+        add_eos_token=False,
+    )
     template = chat_template(tok_manifest.get("chat_tokens") or {}, bos)
     if template and "chat_template" not in config and not (out_dir / "chat_template.jinja").is_file():
         config["chat_template"] = template
@@ -319,8 +350,11 @@ def build_export(cfg: KazllmConfig, out_dir: Path, ckpt_dir: Path, tag: str, dty
     probe_ids, reference = probe_logits(model, tokenizer)  # before saving: the model is freed after it
 
     model.generation_config = GenerationConfig(
-        bos_token_id=model.config.bos_token_id, eos_token_id=model.config.eos_token_id,
-        pad_token_id=model.config.pad_token_id, do_sample=False, max_new_tokens=64,
+        bos_token_id=model.config.bos_token_id,
+        eos_token_id=model.config.eos_token_id,
+        pad_token_id=model.config.pad_token_id,
+        do_sample=False,
+        max_new_tokens=64,
     )
     model.save_pretrained(str(out_dir), safe_serialization=True, max_shard_size=cfg.export.max_shard_size)
     del model
@@ -328,14 +362,18 @@ def build_export(cfg: KazllmConfig, out_dir: Path, ckpt_dir: Path, tag: str, dty
 
     reloaded = AutoModelForCausalLM.from_pretrained(str(out_dir), use_safetensors=True, dtype=dtype).eval()
     if reloaded.dtype != dtype:
-        raise KazllmError(f"{out_dir}: the export reloads as {reloaded.dtype}, not the {dtype} it was saved in")
+        raise KazllmError(
+            f"{out_dir}: the export reloads as {reloaded.dtype}, not the {dtype} it was saved in"
+        )
     _, logits = probe_logits(reloaded, tokenizer)
     del reloaded
     diff = (logits - reference).abs().max().item()
     if not diff <= LOGITS_TOLERANCE:
-        raise KazllmError(f"export check failed: {ckpt_dir.name}/{tag} reloaded from safetensors gives logits that "
-                          f"differ from the checkpoint's by {diff:.3g} (tolerance {LOGITS_TOLERANCE:g}); "
-                          f"the previous {cfg.stage_dir('export').name}/ is unchanged")
+        raise KazllmError(
+            f"export check failed: {ckpt_dir.name}/{tag} reloaded from safetensors gives logits that "
+            f"differ from the checkpoint's by {diff:.3g} (tolerance {LOGITS_TOLERANCE:g}); "
+            f"the previous {cfg.stage_dir('export').name}/ is unchanged"
+        )
 
     write_model_card(cfg, out_dir, meta)  # names no local path: the folder it is written to is temporary
     dump_config(cfg, out_dir / "resolved_config.yaml")  # the same bytes write_stage_manifest writes again
@@ -344,8 +382,12 @@ def build_export(cfg: KazllmConfig, out_dir: Path, ckpt_dir: Path, tag: str, dty
         "checkpoint": f"{ckpt_dir.name}/{tag}",
         "step": int(meta["step"]),
         "dtype": DTYPE_NAMES[dtype],
-        "logits_check": {"max_abs_diff": diff, "tolerance": LOGITS_TOLERANCE, "passed": True,
-                         "probe_tokens": len(probe_ids)},
+        "logits_check": {
+            "max_abs_diff": diff,
+            "tolerance": LOGITS_TOLERANCE,
+            "passed": True,
+            "probe_tokens": len(probe_ids),
+        },
         "max_logit_diff": diff,  # for readers of the first manifest version
         "bos_id": bos["id"] if bos else None,
         "sharded": (out_dir / "model.safetensors.index.json").is_file(),

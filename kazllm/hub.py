@@ -52,8 +52,14 @@ def _snapshot_info(path: Path) -> tuple[str | None, str | None]:
     return repo_id, m.group(3)
 
 
-def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: bool = True, revision: str = "",
-                       remote_code: bool = False) -> ResolvedModel:
+def resolve_pretrained(
+    spec: str,
+    what: str = "model.init_from",
+    *,
+    weights: bool = True,
+    revision: str = "",
+    remote_code: bool = False,
+) -> ResolvedModel:
     """A local directory wins (as given or relative to the cwd, else relative to the repository root);
     else ORG/NAME[@REVISION] (or ORG/NAME with `revision`: a branch, tag or commit) from the hub or its
     cache. `weights=False` fetches only the tokenizer and config files (for a tokenizer base: no reason to
@@ -62,10 +68,14 @@ def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: boo
 
     spec = str(spec).strip()
     if not spec:
-        raise InputError(f"{what}: empty: give a Hugging Face model directory or a hub id (ORG/NAME[@REVISION])")
+        raise InputError(
+            f"{what}: empty: give a Hugging Face model directory or a hub id (ORG/NAME[@REVISION])"
+        )
     if revision:
         if "@" in spec:
-            raise InputError(f"{what}: '{spec}' names a revision and --revision {revision} names another: give one")
+            raise InputError(
+                f"{what}: '{spec}' names a revision and --revision {revision} names another: give one"
+            )
         spec = f"{spec}@{revision}"
     local = spec.partition("@")[0] if revision else spec
     for cand in (Path(local).expanduser(), resolve_path(local)):
@@ -85,13 +95,17 @@ def resolve_pretrained(spec: str, what: str = "model.init_from", *, weights: boo
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        patterns = (ALLOW_PATTERNS if weights else TOKENIZER_PATTERNS) + (CODE_PATTERNS if remote_code else [])
+        patterns = (ALLOW_PATTERNS if weights else TOKENIZER_PATTERNS) + (
+            CODE_PATTERNS if remote_code else []
+        )
         path = Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=patterns))
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         # the hub's own first line says which (offline, not found, gated, no such revision); never a token
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"{what}: '{spec}' is neither a local directory nor reachable on the hub "
-                         f"(offline, unknown or gated: {first[:160]})") from None
+        raise InputError(
+            f"{what}: '{spec}' is neither a local directory nor reachable on the hub "
+            f"(offline, unknown or gated: {first[:160]})"
+        ) from None
     _, commit = _snapshot_info(path)
     return ResolvedModel(path, spec, repo_id, commit or revision or None)
 
@@ -124,18 +138,24 @@ def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
     if not isinstance(config, dict):
         raise InputError(f"{cfg_file}: not a model config (the top level must be a JSON object)")
     if config.get("auto_map"):
-        raise InputError(f"{cfg_file}: the model needs remote code (auto_map); kazllm never runs a checkpoint's "
-                         "own code (trust_remote_code): use a model transformers implements itself")
+        raise InputError(
+            f"{cfg_file}: the model needs remote code (auto_map); kazllm never runs a checkpoint's "
+            "own code (trust_remote_code): use a model transformers implements itself"
+        )
     archs = config.get("architectures") or []
     if config.get("model_type") != "llama" or (archs and archs != ["LlamaForCausalLM"]):
-        raise InputError(f"{cfg_file}: architecture {', '.join(archs) or config.get('model_type')!s} is not "
-                         "LlamaForCausalLM: kazllm continues Llama-family checkpoints only")
+        raise InputError(
+            f"{cfg_file}: architecture {', '.join(archs) or config.get('model_type')!s} is not "
+            "LlamaForCausalLM: kazllm continues Llama-family checkpoints only"
+        )
     if not any(path.glob("*.safetensors")):
         pickles = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
         if pickles:
-            raise InputError(f"{what}: {path} has only PyTorch pickle weights ({pickles[0]}): kazllm loads foreign "
-                             "weights from safetensors only (convert them where you trust the file, e.g. "
-                             "save_pretrained(...) with transformers 5, which writes safetensors)")
+            raise InputError(
+                f"{what}: {path} has only PyTorch pickle weights ({pickles[0]}): kazllm loads foreign "
+                "weights from safetensors only (convert them where you trust the file, e.g. "
+                "save_pretrained(...) with transformers 5, which writes safetensors)"
+            )
         raise InputError(f"{what}: {path} holds no *.safetensors weights")
     index = path / "model.safetensors.index.json"
     if index.is_file():  # an interrupted download leaves the index but not every shard it names
@@ -145,6 +165,8 @@ def check_llama_checkpoint(path: Path, what: str = "model.init_from") -> dict:
             raise InputError(f"{index}: not a safetensors index (no weight_map)") from None
         missing = [s for s in shards if not (path / s).is_file()]
         if missing:
-            raise InputError(f"{index}: names {len(missing)} shard(s) that are not in {path} (e.g. {missing[0]}): "
-                             "an incomplete download? fetch the model again")
+            raise InputError(
+                f"{index}: names {len(missing)} shard(s) that are not in {path} (e.g. {missing[0]}): "
+                "an incomplete download? fetch the model again"
+            )
     return config

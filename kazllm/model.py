@@ -41,18 +41,32 @@ def load_preset(preset: str) -> dict[str, Any]:
     return read_yaml_mapping(path, "a model preset is a mapping of LlamaConfig fields")
 
 
-def build_llama_config(model: ModelSection, vocab_size: int, bos_id: int, eos_id: int, pad_id: int) -> LlamaConfig:
+def build_llama_config(
+    model: ModelSection, vocab_size: int, bos_id: int, eos_id: int, pad_id: int
+) -> LlamaConfig:
     """The LlamaConfig of a run: preset fields, then `model.overrides`, with our tokenizer's ids."""
     fields = {**load_preset(model.preset), **model.overrides}
     _known_fields(fields, f"preset '{model.preset}' or overrides")
     try:
         config = LlamaConfig(
-            vocab_size=vocab_size, bos_token_id=bos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-            **{"rms_norm_eps": 1e-5, "attention_bias": False, "mlp_bias": False, "hidden_act": "silu", **fields},
+            vocab_size=vocab_size,
+            bos_token_id=bos_id,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+            **{
+                "rms_norm_eps": 1e-5,
+                "attention_bias": False,
+                "mlp_bias": False,
+                "hidden_act": "silu",
+                **fields,
+            },
         )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"model.overrides: {e}") from None
-    if config.hidden_size % config.num_attention_heads or config.num_attention_heads % config.num_key_value_heads:
+    if (
+        config.hidden_size % config.num_attention_heads
+        or config.num_attention_heads % config.num_key_value_heads
+    ):
         raise ConfigError(
             f"model: hidden_size {config.hidden_size} must divide into num_attention_heads "
             f"{config.num_attention_heads}, and those into num_key_value_heads {config.num_key_value_heads} groups"
@@ -60,8 +74,15 @@ def build_llama_config(model: ModelSection, vocab_size: int, bos_id: int, eos_id
     return config
 
 
-ARCHITECTURE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                     "num_key_value_heads", "head_dim", "tie_word_embeddings")
+ARCHITECTURE_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "tie_word_embeddings",
+)
 """Config fields that decide the shape of a weight other than the embeddings (whose rows follow the tokenizer)."""
 
 
@@ -89,10 +110,16 @@ def pretrained_llama_config(path, model: ModelSection) -> LlamaConfig:
     overrides = dict(model.overrides)
     _known_fields(overrides, "model.overrides")
     shape = {**architecture(saved), "vocab_size": saved.vocab_size}
-    changed = [f"{k}: checkpoint {shape[k]!r}, override {v!r}" for k, v in overrides.items() if k in shape and v != shape[k]]
+    changed = [
+        f"{k}: checkpoint {shape[k]!r}, override {v!r}"
+        for k, v in overrides.items()
+        if k in shape and v != shape[k]
+    ]
     if changed:
-        raise ConfigError(f"model.overrides cannot change the shape of model.init_from '{model.init_from}' "
-                          f"({'; '.join(changed)}): remove them")
+        raise ConfigError(
+            f"model.overrides cannot change the shape of model.init_from '{model.init_from}' "
+            f"({'; '.join(changed)}): remove them"
+        )
     fields = saved.to_dict()
     rope = dict(fields.get("rope_parameters") or {})
     if "rope_theta" in overrides:
@@ -110,8 +137,10 @@ def check_preset_matches(model: ModelSection, config: LlamaConfig) -> None:
     ours, theirs = architecture(preset), architecture(config)
     diff = [f"{k} {ours[k]!r} vs {theirs[k]!r}" for k in ARCHITECTURE_KEYS if ours[k] != theirs[k]]
     if diff:
-        raise ConfigError(f"model.preset '{model.preset}' does not match the checkpoint of model.init_from "
-                          f"'{model.init_from}' (preset vs checkpoint: {'; '.join(diff)}): fix or empty model.preset")
+        raise ConfigError(
+            f"model.preset '{model.preset}' does not match the checkpoint of model.init_from "
+            f"'{model.init_from}' (preset vs checkpoint: {'; '.join(diff)}): fix or empty model.preset"
+        )
 
 
 def head_dim(config: LlamaConfig) -> int:
@@ -137,7 +166,9 @@ def flops_per_token(config: LlamaConfig, seq_len: int) -> float:
     mask's saving, as PaLM does. Activation checkpointing's recomputation is not counted (it is not
     useful work), so MFU stays comparable across settings.
     """
-    n = count_parameters(config) - (0 if config.tie_word_embeddings else config.vocab_size * config.hidden_size)
+    n = count_parameters(config) - (
+        0 if config.tie_word_embeddings else config.vocab_size * config.hidden_size
+    )
     return 6 * n + 12 * config.num_hidden_layers * config.num_attention_heads * head_dim(config) * seq_len
 
 
@@ -185,7 +216,9 @@ def build_model(
         from transformers.utils import is_flash_attn_2_available
 
         if not is_flash_attn_2_available():
-            raise ConfigError("train.attn_implementation=flash_attention_2 needs the flash-attn package and a GPU")
+            raise ConfigError(
+                "train.attn_implementation=flash_attention_2 needs the flash-attn package and a GPU"
+            )
     if liger_kernel:
         # Patches transformers' Llama classes, so it must run before the model is built.
         from liger_kernel.transformers import apply_liger_kernel_to_llama
@@ -193,8 +226,9 @@ def build_model(
         # The fused linear cross-entropy reads lm_head.weight outside lm_head's forward, where ZeRO-3 has
         # not gathered it (only recent liger-kernel releases gather it themselves): not under ZeRO-3.
         fused_ce = zero3_config is None
-        apply_liger_kernel_to_llama(rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
-                                    fused_linear_cross_entropy=fused_ce)
+        apply_liger_kernel_to_llama(
+            rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=fused_ce
+        )
         log(f"liger-kernel: fused RMSNorm, RoPE, SwiGLU{' and linear cross-entropy' if fused_ce else ''}")
     if init_path is not None:
         model = load_pretrained(init_path, config, attn_implementation, zero3_config)
@@ -204,11 +238,15 @@ def build_model(
         from transformers.integrations import HfDeepSpeedConfig
 
         ds_flag = HfDeepSpeedConfig(zero3_config)  # noqa: F841 (held by a weak reference in transformers)
-        model = LlamaForCausalLM._from_config(config, attn_implementation=attn_implementation, dtype=torch.float32)
+        model = LlamaForCausalLM._from_config(
+            config, attn_implementation=attn_implementation, dtype=torch.float32
+        )
         del ds_flag
     else:
         with no_init_weights():
-            model = LlamaForCausalLM._from_config(config, attn_implementation=attn_implementation, dtype=torch.float32)
+            model = LlamaForCausalLM._from_config(
+                config, attn_implementation=attn_implementation, dtype=torch.float32
+            )
         model.initialize_weights()
         model.tie_weights()
     if activation_checkpointing:  # non-reentrant: works with ZeRO-3's hooks and inputs without grad
@@ -232,8 +270,13 @@ def load_pretrained(path, config: LlamaConfig, attn_implementation: str, zero3_c
 
     from kazllm.errors import InputError
 
-    kwargs = dict(config=config, dtype=torch.float32, attn_implementation=attn_implementation, use_safetensors=True,
-                  output_loading_info=True)
+    kwargs = dict(
+        config=config,
+        dtype=torch.float32,
+        attn_implementation=attn_implementation,
+        use_safetensors=True,
+        output_loading_info=True,
+    )
     if zero3_config is not None:
         from transformers.integrations import HfDeepSpeedConfig
 
@@ -242,8 +285,12 @@ def load_pretrained(path, config: LlamaConfig, attn_implementation: str, zero3_c
         del ds_flag
     else:
         model, info = LlamaForCausalLM.from_pretrained(str(path), **kwargs)
-    missing = sorted(k for k in info.get("missing_keys", ()) if not (config.tie_word_embeddings and k == "lm_head.weight"))
-    problems = missing + sorted(str(k) for k in info.get("mismatched_keys", ())) + list(info.get("error_msgs", ()))
+    missing = sorted(
+        k for k in info.get("missing_keys", ()) if not (config.tie_word_embeddings and k == "lm_head.weight")
+    )
+    problems = (
+        missing + sorted(str(k) for k in info.get("mismatched_keys", ())) + list(info.get("error_msgs", ()))
+    )
     if problems:
         raise InputError(f"{path}: the checkpoint does not fill the model ({', '.join(problems[:5])})")
     return model

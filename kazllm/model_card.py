@@ -23,12 +23,14 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from eval.report import LOWER_IS_BETTER
 from kazllm import __version__
-from kazllm.artifacts import file_sha256, read_json, write_json, write_text_atomic
+from kazllm.artifacts import file_sha256, read_json, read_metrics, write_json, write_text_atomic
 from kazllm.config import KazllmConfig, PrepSection, load_config
 from kazllm.errors import ConfigError, InputError
-from kazllm.plan import GPUS, gpu_type, measured_mfu, power_per_gpu_kw
+from kazllm.eval_metrics import LOWER_IS_BETTER
+from kazllm.hardware import GPUS
+from kazllm.placeholders import PERSON, PLACEHOLDERS
+from kazllm.plan import gpu_type, measured_mfu, power_per_gpu_kw
 
 CARD_FILE = "README.md"
 DEFAULT_LICENSE_NAME = "training-data-licences"
@@ -37,12 +39,25 @@ SOURCE_NAME = "kazllm eval"
 LOAD_MARKERS = ("<!-- kazllm:load -->", "<!-- /kazllm:load -->")
 EVAL_MARKERS = ("<!-- kazllm:evaluation -->", "<!-- /kazllm:evaluation -->")
 # results.json task type -> Hub task id; results.json metric key -> Hub metric id (metric_name keeps the key).
-TASK_TYPES = {"perplexity": "text-generation", "translation": "translation", "qa_extractive": "question-answering",
-              "multiple_choice": "multiple-choice"}
-METRIC_TYPES = {"token_perplexity": "perplexity", "word_perplexity": "perplexity", "chrf++": "chrf",
-                "acc": "accuracy", "acc_norm": "accuracy"}
-FORMAT_KINDS = {"warc": "web crawl (WARC)", "wikipedia": "Wikipedia dump", "pdf": "documents (PDF)",
-                "docx": "documents (DOCX)"}
+TASK_TYPES = {
+    "perplexity": "text-generation",
+    "translation": "translation",
+    "qa_extractive": "question-answering",
+    "multiple_choice": "multiple-choice",
+}
+METRIC_TYPES = {
+    "token_perplexity": "perplexity",
+    "word_perplexity": "perplexity",
+    "chrf++": "chrf",
+    "acc": "accuracy",
+    "acc_norm": "accuracy",
+}
+FORMAT_KINDS = {
+    "warc": "web crawl (WARC)",
+    "wikipedia": "Wikipedia dump",
+    "pdf": "documents (PDF)",
+    "docx": "documents (DOCX)",
+}
 DEMO_PARAMETERS = 50_000_000
 """Below this size the card says the model is a pipeline demo, not a language model to use."""
 
@@ -68,7 +83,7 @@ def _replace_between(text: str, markers: tuple[str, str], inner: str) -> str:
     span = _between(text, markers)
     if span is None:
         raise InputError(f"the model card has no {markers[0]} ... {markers[1]} section to rewrite")
-    return text[: span[0]] + inner + text[span[1]:]
+    return text[: span[0]] + inner + text[span[1] :]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -89,9 +104,13 @@ def _dataset_fields(name: str, task: dict) -> dict:
     data = task.get("data") or {}
     ds = data.get("dataset") or {}
     if ds.get("path"):
-        return {"dataset_type": ds["path"], "dataset_name": ds["path"] + (f" ({ds['name']})" if ds.get("name") else ""),
-                "dataset_config": ds.get("name") or None, "dataset_split": ds.get("split") or None,
-                "dataset_revision": ds.get("revision") or None}
+        return {
+            "dataset_type": ds["path"],
+            "dataset_name": ds["path"] + (f" ({ds['name']})" if ds.get("name") else ""),
+            "dataset_config": ds.get("name") or None,
+            "dataset_split": ds.get("split") or None,
+            "dataset_revision": ds.get("revision") or None,
+        }
     digests = list((data.get("files_sha256") or {}).values())
     revision = hashlib.sha256("\n".join(digests).encode()).hexdigest() if digests else None
     return {"dataset_type": name, "dataset_name": name, "dataset_revision": revision}
@@ -110,11 +129,19 @@ def eval_results_of(results: dict, repo_id: str) -> list[EvalResult]:
         for metric, value in task["metrics"].items():
             if not _is_score(value):
                 continue
-            out.append(EvalResult(
-                task_type=TASK_TYPES.get(task.get("type"), "text-generation"), task_name=name,
-                **_dataset_fields(name, task), metric_type=METRIC_TYPES.get(metric, metric), metric_name=metric,
-                metric_value=value, metric_config=signatures.get(metric), source_name=SOURCE_NAME,
-                source_url=f"https://huggingface.co/{repo_id}"))
+            out.append(
+                EvalResult(
+                    task_type=TASK_TYPES.get(task.get("type"), "text-generation"),
+                    task_name=name,
+                    **_dataset_fields(name, task),
+                    metric_type=METRIC_TYPES.get(metric, metric),
+                    metric_name=metric,
+                    metric_value=value,
+                    metric_config=signatures.get(metric),
+                    source_name=SOURCE_NAME,
+                    source_url=f"https://huggingface.co/{repo_id}",
+                )
+            )
     return out
 
 
@@ -133,7 +160,8 @@ def _evaluation_lines(results: dict) -> tuple[dict[str, list[str]], dict[str, li
                 arrow = " (lower is better)" if metric in LOWER_IS_BETTER else ""
                 rows.setdefault(name, []).append(
                     f"| {name} | {task.get('type', 'n/a')} | {task.get('n', 'n/a')} | {task.get('num_fewshot', 0)} "
-                    f"| {metric}{arrow} | {_format_value(value)} | {date} |")
+                    f"| {metric}{arrow} | {_format_value(value)} | {date} |"
+                )
         sigs[name] = [f"- {name} {metric}: `{sig}`" for metric, sig in (task.get("signatures") or {}).items()]
     return rows, sigs
 
@@ -153,12 +181,19 @@ def _existing_evaluation_lines(inner: str) -> tuple[dict[str, list[str]], dict[s
 def render_evaluation(rows: dict[str, list[str]], sigs: dict[str, list[str]]) -> str:
     """The text between the evaluation markers."""
     if not rows:
-        return ("\nNot evaluated yet. `kazllm eval --update-card EXPORT_DIR` writes the scores here and into the "
-                "card's `model-index`.\n")
-    lines = ["", "Scored with `kazllm eval` (tasks in eval/tasks/*.yaml, docs/eval.md); the card's `model-index` "
-             "holds the same values unrounded. *items* is the number scored (a `--limit` run scores a subset); the "
-             "`sample_*` tasks are smoke tests on the bundled sample, not benchmarks.", "",
-             "| task | type | items | shots | metric | value | evaluated |", "|---|---|---|---|---|---|---|"]
+        return (
+            "\nNot evaluated yet. `kazllm eval --update-card EXPORT_DIR` writes the scores here and into the "
+            "card's `model-index`.\n"
+        )
+    lines = [
+        "",
+        "Scored with `kazllm eval` (tasks in eval/tasks/*.yaml, docs/eval.md); the card's `model-index` "
+        "holds the same values unrounded. *items* is the number scored (a `--limit` run scores a subset); the "
+        "`sample_*` tasks are smoke tests on the bundled sample, not benchmarks.",
+        "",
+        "| task | type | items | shots | metric | value | evaluated |",
+        "|---|---|---|---|---|---|---|",
+    ]
     lines += [row for task_rows in rows.values() for row in task_rows]
     signature_lines = [line for task in rows for line in sigs.get(task, [])]
     if signature_lines:
@@ -175,7 +210,11 @@ def base_model_record(cfg: KazllmConfig) -> dict | None:
     """{"display", "repo_id", "revision"} of the base a continued run started from (checkpoints/init_from.json)."""
     record = _optional_json(cfg.stage_dir("checkpoints") / "init_from.json")
     if not record:
-        return {"display": cfg.model.init_from, "repo_id": None, "revision": None} if cfg.model.init_from else None
+        return (
+            {"display": cfg.model.init_from, "repo_id": None, "revision": None}
+            if cfg.model.init_from
+            else None
+        )
     name = record.get("repo_id") or record.get("init_from")
     display = f"{name} (revision {record['revision']})" if record.get("revision") else name
     return {"display": display, "repo_id": record.get("repo_id"), "revision": record.get("revision")}
@@ -187,8 +226,10 @@ def tokenizer_description(tok: dict) -> str:
     if tok.get("extended_from"):
         base = tok["extended_from"].get("repo_id") or tok["extended_from"].get("source")
         before = f" (base {tok['kk_tokens_per_word_base']})" if tok.get("kk_tokens_per_word_base") else ""
-        return (f"{tok.get('model_type', 'bpe (extended)')}: the tokenizer of {base} with {tok.get('added', 0):,} "
-                f"Kazakh pieces added (every old id kept), {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}{before}")
+        return (
+            f"{tok.get('model_type', 'bpe (extended)')}: the tokenizer of {base} with {tok.get('added', 0):,} "
+            f"Kazakh pieces added (every old id kept), {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}{before}"
+        )
     if tok.get("spm_model"):
         return f"sentencepiece {tok['model_type']} with byte fallback, {tok['vocab_size']} pieces; Kazakh tokens/word {tpw}"
     return f"{tok.get('model_type', 'the base model')} tokenizer, {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}"
@@ -204,8 +245,6 @@ def compute_summary(cfg: KazllmConfig) -> dict:
     ckpt_dir = cfg.stage_dir("checkpoints")
     summary = read_json(ckpt_dir / "manifest.json")["summary"]
     metrics_path = ckpt_dir / "metrics.jsonl"
-    from kazllm.train import read_metrics  # here: push imports this module and needs no training stack
-
     rows = [r for r in read_metrics(metrics_path) if "val_loss" not in r and r.get("tokens_per_s")]
     seconds, seen = 0.0, 0
     for row in rows:
@@ -213,10 +252,20 @@ def compute_summary(cfg: KazllmConfig) -> dict:
         seen = row["tokens_seen"]
     steady = rows[1:] or rows  # the first window holds compilation and warm-up
     device, count = summary.get("device"), int(summary.get("world_size", 1))
-    out = {"device": device, "device_name": summary.get("device_name"), "count": count,
-           "precision": summary.get("precision"), "hours": seconds / 3600, "gpu_type": None, "mfu": None,
-           "tokens_per_s": statistics.median(r["tokens_per_s"] for r in steady) if steady else None,
-           "gpu_hours": None, "energy_kwh": None, "kw_per_gpu": None, "pue": cfg.plan.pue}
+    out = {
+        "device": device,
+        "device_name": summary.get("device_name"),
+        "count": count,
+        "precision": summary.get("precision"),
+        "hours": seconds / 3600,
+        "gpu_type": None,
+        "mfu": None,
+        "tokens_per_s": statistics.median(r["tokens_per_s"] for r in steady) if steady else None,
+        "gpu_hours": None,
+        "energy_kwh": None,
+        "kw_per_gpu": None,
+        "pue": cfg.plan.pue,
+    }
     if device != "cuda":
         return out
     out["gpu_type"] = gpu_type(out["device_name"] or "")
@@ -225,7 +274,7 @@ def compute_summary(cfg: KazllmConfig) -> dict:
     if logged:
         out["mfu"] = statistics.median(logged)
     elif out["gpu_type"] and rows:
-        out["mfu"] = measured_mfu(metrics_path, GPUS[out["gpu_type"]]["peak_tflops"])
+        out["mfu"] = measured_mfu(metrics_path, GPUS[out["gpu_type"]].peak_bf16_tflops)
     if out["gpu_type"] or cfg.plan.node_power_kw:
         out["kw_per_gpu"] = power_per_gpu_kw(cfg.plan, out["gpu_type"])
         out["energy_kwh"] = count * out["kw_per_gpu"] * out["hours"] * cfg.plan.pue
@@ -240,23 +289,37 @@ def render_compute(c: dict, base: dict | None) -> str:
         per_gpu = f" ({c['tokens_per_s'] / c['count']:,.0f} per GPU)" if c["tokens_per_s"] else ""
         kind = f" ({c['gpu_type']})" if c["gpu_type"] else ""
         mfu = f"{c['mfu']:.1%}" if c["mfu"] else "not measured"
-        rows = [f"| Hardware | {c['count']} x {c['device_name']}{kind}, {c['precision'] or 'precision not recorded'} |",
-                time_row, f"| GPU-hours | {c['gpu_hours']:.3g} ({c['count']} GPUs x {c['hours']:.3g} h) |",
-                f"| Throughput | {throughput}{per_gpu}, median of the logged windows |",
-                f"| MFU | {mfu} (model FLOPs 6N + attention over the GPU's peak dense bf16 FLOP/s) |"]
+        rows = [
+            f"| Hardware | {c['count']} x {c['device_name']}{kind}, {c['precision'] or 'precision not recorded'} |",
+            time_row,
+            f"| GPU-hours | {c['gpu_hours']:.3g} ({c['count']} GPUs x {c['hours']:.3g} h) |",
+            f"| Throughput | {throughput}{per_gpu}, median of the logged windows |",
+            f"| MFU | {mfu} (model FLOPs 6N + attention over the GPU's peak dense bf16 FLOP/s) |",
+        ]
         if c["energy_kwh"] is not None:
-            rows.append(f"| Energy (estimate) | {c['energy_kwh']:.3g} kWh = {c['count']} GPUs x {c['kw_per_gpu']:.4g} kW "
-                        f"x {c['hours']:.3g} h x PUE {c['pue']}: an upper bound at the system's maximum power per GPU "
-                        "(kazllm.plan.GPUS, the table `kazllm plan` uses), not a measurement |")
+            rows.append(
+                f"| Energy (estimate) | {c['energy_kwh']:.3g} kWh = {c['count']} GPUs x {c['kw_per_gpu']:.4g} kW "
+                f"x {c['hours']:.3g} h x PUE {c['pue']}: an upper bound at the system's maximum power per GPU "
+                "(kazllm.hardware.GPUS, the table `kazllm plan` uses), not a measurement |"
+            )
         else:
-            rows.append(f"| Energy (estimate) | none: {c['device_name']} is not in kazllm.plan.GPUS (set plan.node_power_kw "
-                        "to estimate it) |")
+            rows.append(
+                f"| Energy (estimate) | none: {c['device_name']} has no power figure in "
+                "kazllm.hardware.GPUS (set plan.node_power_kw to estimate it) |"
+            )
     elif c["device"] == "cpu":
-        rows = [f"| Hardware | trained on {c['count']} CPU processes; no GPU energy estimate |", time_row,
-                f"| Throughput | {throughput} (all processes) |", "| MFU | n/a on CPU |"]
+        rows = [
+            f"| Hardware | trained on {c['count']} CPU processes; no GPU energy estimate |",
+            time_row,
+            f"| Throughput | {throughput} (all processes) |",
+            "| MFU | n/a on CPU |",
+        ]
     else:
-        rows = [f"| Hardware | not recorded ({c['count']} rank(s); the checkpoints manifest predates the device fields) |",
-                time_row, f"| Throughput | {throughput} |"]
+        rows = [
+            f"| Hardware | not recorded ({c['count']} rank(s); the checkpoints manifest predates the device fields) |",
+            time_row,
+            f"| Throughput | {throughput} |",
+        ]
     note = f"\n\nThe compute of {base['display']}'s own pretraining is not included." if base else ""
     return "| | |\n|---|---|\n" + "\n".join(rows) + note
 
@@ -277,7 +340,10 @@ def _prep_section(cfg: KazllmConfig) -> PrepSection:
 
 def language_shares(sheet: dict, shards: dict) -> dict[str, float]:
     """Share of training tokens per language (shards/manifest.json), else of kept bytes (the datasheet)."""
-    counts = {lang: row["tokens"] for lang, row in shards.get("splits", {}).get("train", {}).get("by_language", {}).items()}
+    counts = {
+        lang: row["tokens"]
+        for lang, row in shards.get("splits", {}).get("train", {}).get("by_language", {}).items()
+    }
     if not any(counts.values()):
         counts = {}
         for row in sheet.get("volume", []):
@@ -299,30 +365,37 @@ def pii_policies(prep: PrepSection) -> dict[str, str]:
 
 
 def _pii_line(prep: PrepSection, sheet: dict) -> str:
-    from data_prep.pii import PLACEHOLDERS  # the one list of the identifiers' placeholders
-    from data_prep.pii_names import PERSON
-
     policies = pii_policies(prep)
     if not any(p != "none" for p in policies.values()):
         return "- De-personalisation: off (policy none for every source); personal data was not masked."
     pseudonyms = {i.name or Path(i.path).name for i in prep.inputs if i.pii.pseudonymise}
-    per_source = ", ".join(f"{name} {p}{' with pseudonyms' if name in pseudonyms and p == 'full' else ''}"
-                           for name, p in policies.items())
+    per_source = ", ".join(
+        f"{name} {p}{' with pseudonyms' if name in pseudonyms and p == 'full' else ''}"
+        for name, p in policies.items()
+    )
     fakes = any(policies[name] == "full" for name in pseudonyms)
-    names = ("" if "full" not in policies.values() else f"; person names in sources under policy full by {PERSON}"
-             + (" (or, with pseudonyms, a fake name, the same one throughout a document)" if fakes else ""))
+    names = (
+        ""
+        if "full" not in policies.values()
+        else f"; person names in sources under policy full by {PERSON}"
+        + (" (or, with pseudonyms, a fake name, the same one throughout a document)" if fakes else "")
+    )
     kept = " Sources under policy identifiers keep their names." if "identifiers" in policies.values() else ""
-    return (f"- De-personalisation, with a policy per source ({per_source}; docs/pii.md): identifiers replaced by "
-            f"{', '.join(PLACEHOLDERS.values())}{names}. Masked in kept documents: "
-            f"{_counts(sheet.get('pii_masked') or {})}. Rule-based and imperfect: identifiers in unusual formats "
-            f"and names the tagger misses stay in the text.{kept}")
+    return (
+        f"- De-personalisation, with a policy per source ({per_source}; docs/pii.md): identifiers replaced by "
+        f"{', '.join(PLACEHOLDERS.values())}{names}. Masked in kept documents: "
+        f"{_counts(sheet.get('pii_masked') or {})}. Rule-based and imperfect: identifiers in unusual formats "
+        f"and names the tagger misses stay in the text.{kept}"
+    )
 
 
 def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
     """Section 3: each prep step with its settings and what it removed or changed."""
     reasons, q, d, decon = sheet["rejected_by_reason"], prep.quality, prep.dedup, prep.decontamination
-    langid = (f"- Language identification: documents in {', '.join(prep.keep_languages)} with confidence >= "
-              f"{prep.min_language_score} kept; rejected {_counts(reasons, 'language')}.")
+    langid = (
+        f"- Language identification: documents in {', '.join(prep.keep_languages)} with confidence >= "
+        f"{prep.min_language_score} kept; rejected {_counts(reasons, 'language')}."
+    )
     if prep.drop_foreign_lines:
         langid += f" Lines in other languages removed from kept documents: {_counts(sheet.get('foreign_lines_removed_from_kept') or {})}."
     if prep.transliterate_latin:
@@ -340,18 +413,26 @@ def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
     lines.append(_pii_line(prep, sheet))
     if decon.eval_sets:
         names = ", ".join(e.name or Path(e.path).stem for e in decon.eval_sets)
-        lines.append(f"- Decontamination: documents sharing a {decon.ngram}-word n-gram with an evaluation set "
-                     f"({names}) rejected: {_counts(reasons, 'decontam')}.")
+        lines.append(
+            f"- Decontamination: documents sharing a {decon.ngram}-word n-gram with an evaluation set "
+            f"({names}) rejected: {_counts(reasons, 'decontam')}."
+        )
     else:
-        lines.append("- Decontamination: no evaluation sets configured (prep.decontamination.eval_sets), so the "
-                     "scores below may be inflated by overlap.")
-    lines += [f"- Text normalisation repairs in kept documents: {_counts(sheet.get('normalisation_repairs_in_kept') or {})}.",
-              "- Rights reservations (text-and-data-mining opt-outs, robots.txt): kazllm does not check them; each "
-              "source is declared with its licence in the prep config by whoever assembled it."]
+        lines.append(
+            "- Decontamination: no evaluation sets configured (prep.decontamination.eval_sets), so the "
+            "scores below may be inflated by overlap."
+        )
+    lines += [
+        f"- Text normalisation repairs in kept documents: {_counts(sheet.get('normalisation_repairs_in_kept') or {})}.",
+        "- Rights reservations (text-and-data-mining opt-outs, robots.txt): kazllm does not check them; each "
+        "source is declared with its licence in the prep config by whoever assembled it.",
+    ]
     return lines
 
 
-def render_training_data(prep: PrepSection, sheet: dict, shards: dict, tokens_seen: int, base: dict | None) -> str:
+def render_training_data(
+    prep: PrepSection, sheet: dict, shards: dict, tokens_seen: int, base: dict | None
+) -> str:
     """The datasheet in the order of the EU AI Act's public training-data summary."""
     if not sheet:
         return "prep/datasheet.json was not found: this run's training data is not described here."
@@ -359,34 +440,64 @@ def render_training_data(prep: PrepSection, sheet: dict, shards: dict, tokens_se
     train_tokens, val_tokens = splits.get("train", {}).get("tokens"), splits.get("val", {}).get("tokens")
     size = f"{t['documents_kept']:,} of {t['documents_in']:,} documents read were kept, {t['bytes_kept'] / 1e6:,.2f} MB of text"
     if train_tokens:
-        size += (f"; {train_tokens:,} training and {val_tokens:,} validation tokens with this model's tokenizer; "
-                 f"{tokens_seen:,} tokens seen in training ({tokens_seen / train_tokens:.2f} passes over the training split)")
-    shares = ", ".join(f"{lang} {share:.1%}" for lang, share in language_shares(sheet, shards).items()) or "not recorded"
+        size += (
+            f"; {train_tokens:,} training and {val_tokens:,} validation tokens with this model's tokenizer; "
+            f"{tokens_seen:,} tokens seen in training ({tokens_seen / train_tokens:.2f} passes over the training split)"
+        )
+    shares = (
+        ", ".join(f"{lang} {share:.1%}" for lang, share in language_shares(sheet, shards).items())
+        or "not recorded"
+    )
     lines = [
         "Laid out like the EU AI Act's public summary of the content used to train a general-purpose AI model "
         "(Art. 53(1)(d), the Commission's template): general information, data sources, data processing. The "
         "figures are this run's `kazllm prep` datasheet (prep/datasheet.json) and token shards (shards/manifest.json).",
-        "", "### 1. General information", "", "- Modality: text.", f"- Size: {size}.",
+        "",
+        "### 1. General information",
+        "",
+        "- Modality: text.",
+        f"- Size: {size}.",
         f"- Languages (ISO 639 code: share of training tokens): {shares}.",
         f"- Prepared on {sheet.get('created', 'n/a')[:10]} by `kazllm prep`.",
     ]
     if base:
-        lines.append(f"- Continued pretraining: the weights start from {base['display']}, whose own training data "
-                     "its provider describes, not this card.")
-    lines += ["", "### 2. Data sources", "", "kazllm prep read these sources only; it collects no user data and "
-              "generates no synthetic data.", "", "| source | kind | licence | where from | retrieved |", "|---|---|---|---|---|"]
+        lines.append(
+            f"- Continued pretraining: the weights start from {base['display']}, whose own training data "
+            "its provider describes, not this card."
+        )
+    lines += [
+        "",
+        "### 2. Data sources",
+        "",
+        "kazllm prep read these sources only; it collects no user data and generates no synthetic data.",
+        "",
+        "| source | kind | licence | where from | retrieved |",
+        "|---|---|---|---|---|",
+    ]
     inputs = {i.name or Path(i.path).name: i for i in prep.inputs}
     for s in sheet["sources"]:
         spec = inputs.get(s["name"])
         kind = FORMAT_KINDS.get(s["format"], f"files ({s['format']})")
-        lines.append(f"| {s['name']} | {kind} | {s['licence']} | {(spec and spec.url) or 'local files'} "
-                     f"| {(spec and spec.retrieved) or 'n/a'} |")
-    tokens_by = {(g["source"], g["language"]): row["tokens"]
-                 for g, row in zip(shards.get("groups", []), splits.get("train", {}).get("by_group", []))}
-    lines += ["", "Volume by source and language (a source's documents may name their own sub-source):", "",
-              "| source | language | documents read | documents kept | MB kept | training tokens |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['source']} | {r['language']} | {r['documents_in']:,} | {r['documents_kept']:,} | {r['bytes_kept'] / 1e6:.3f} "
-              f"| {tokens_by.get((r['source'], r['language']), 0):,} |" for r in sheet["volume"]]
+        lines.append(
+            f"| {s['name']} | {kind} | {s['licence']} | {(spec and spec.url) or 'local files'} "
+            f"| {(spec and spec.retrieved) or 'n/a'} |"
+        )
+    tokens_by = {
+        (g["source"], g["language"]): row["tokens"]
+        for g, row in zip(shards.get("groups", []), splits.get("train", {}).get("by_group", []))
+    }
+    lines += [
+        "",
+        "Volume by source and language (a source's documents may name their own sub-source):",
+        "",
+        "| source | language | documents read | documents kept | MB kept | training tokens |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['source']} | {r['language']} | {r['documents_in']:,} | {r['documents_kept']:,} | {r['bytes_kept'] / 1e6:.3f} "
+        f"| {tokens_by.get((r['source'], r['language']), 0):,} |"
+        for r in sheet["volume"]
+    ]
     return "\n".join([*lines, "", "### 3. Data processing", "", *_processing_lines(prep, sheet)])
 
 
@@ -394,15 +505,21 @@ def render_licence(license_id: str, sheet: dict, base: dict | None) -> str:
     by_licence: dict[str, list[str]] = {}
     for s in sheet.get("sources", []):
         by_licence.setdefault(s["licence"], []).append(s["name"])
-    inherited = "; ".join(f"{lic} ({', '.join(names)})" for lic, names in by_licence.items()) or "not recorded"
+    inherited = (
+        "; ".join(f"{lic} ({', '.join(names)})" for lic, names in by_licence.items()) or "not recorded"
+    )
     base_note = f", and the licence of the base model {base['display']}" if base else ""
     if license_id:
-        return (f"Released under `{license_id}` (export.license). The training data's licences: {inherited}{base_note}; "
-                "the model's licence must respect them.")
-    return (f"No model licence was chosen (export.license is empty), so the metadata says `license: other` with "
-            f"`license_name: {DEFAULT_LICENSE_NAME}`: the model inherits the terms of its training data, {inherited}"
-            f"{base_note}. Set export.license to a Hub licence id and export again before publishing; `kazllm push` "
-            "refuses this placeholder.")
+        return (
+            f"Released under `{license_id}` (export.license). The training data's licences: {inherited}{base_note}; "
+            "the model's licence must respect them."
+        )
+    return (
+        f"No model licence was chosen (export.license is empty), so the metadata says `license: other` with "
+        f"`license_name: {DEFAULT_LICENSE_NAME}`: the model inherits the terms of its training data, {inherited}"
+        f"{base_note}. Set export.license to a Hub licence id and export again before publishing; `kazllm push` "
+        "refuses this placeholder."
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -444,21 +561,38 @@ in the Evaluation section. Languages: {languages}.
 def render_use(prep: PrepSection, params: int, steps: int, languages: list[str]) -> str:
     demo = ""
     if params < DEMO_PARAMETERS:
-        demo = (f"**A demo-sized model**: {params / 1e6:.2f}M parameters trained for {steps:,} steps. It shows that "
-                "the pipeline runs end to end and writes mostly broken Kazakh; use it to test tooling, nothing else.\n\n")
-    scripts = ("Latin-script Kazakh was transliterated to Cyrillic before training." if prep.transliterate_latin else
-               "The training text is in whatever script its sources used (mostly Cyrillic).")
+        demo = (
+            f"**A demo-sized model**: {params / 1e6:.2f}M parameters trained for {steps:,} steps. It shows that "
+            "the pipeline runs end to end and writes mostly broken Kazakh; use it to test tooling, nothing else.\n\n"
+        )
+    scripts = (
+        "Latin-script Kazakh was transliterated to Cyrillic before training."
+        if prep.transliterate_latin
+        else "The training text is in whatever script its sources used (mostly Cyrillic)."
+    )
     policies = set(pii_policies(prep).values())
     if policies <= {"none"}:
         pii = "Personal data was not masked (de-personalisation policy none for every source): the model may reproduce it."
     else:
-        masked = ("identifiers (IIN/BIN with their checksums, phone numbers, emails, IBANs, payment cards, IP "
-                  "addresses and the like)" + (" and, in sources under policy full, person names" if "full" in policies else ""))
-        kept = [x for x, on in (("names in sources under policy identifiers", "identifiers" in policies),
-                                ("everything in sources under policy none", "none" in policies)) if on]
-        pii = (f"Personal data was masked automatically, with a policy per source: {masked}. The rules and the name "
-               "tagger miss some names, addresses and numbers in unusual formats" + (f", and {' and '.join(kept)} "
-               "were kept" if kept else "") + ", so the model may still reproduce personal data of its training text.")
+        masked = (
+            "identifiers (IIN/BIN with their checksums, phone numbers, emails, IBANs, payment cards, IP "
+            "addresses and the like)"
+            + (" and, in sources under policy full, person names" if "full" in policies else "")
+        )
+        kept = [
+            x
+            for x, on in (
+                ("names in sources under policy identifiers", "identifiers" in policies),
+                ("everything in sources under policy none", "none" in policies),
+            )
+            if on
+        ]
+        pii = (
+            f"Personal data was masked automatically, with a policy per source: {masked}. The rules and the name "
+            "tagger miss some names, addresses and numbers in unusual formats"
+            + (f", and {' and '.join(kept)} were kept" if kept else "")
+            + ", so the model may still reproduce personal data of its training text."
+        )
     return USE_TEXT.format(demo=demo, languages=", ".join(languages), scripts=scripts, pii=pii)
 
 
@@ -485,7 +619,7 @@ LOAD_REPO = re.compile(r'from_pretrained\("([^"]+)"\)')
 def card_repo_id(card: ModelCard) -> str | None:
     """The repo id the card's loading example names."""
     span = _between(card.text, LOAD_MARKERS)
-    match = LOAD_REPO.search(card.text[span[0]:span[1]]) if span else None
+    match = LOAD_REPO.search(card.text[span[0] : span[1]]) if span else None
     return match.group(1) if match else None
 
 
@@ -494,18 +628,28 @@ def card_repo_id(card: ModelCard) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _card_data(cfg: KazllmConfig, languages: list[str], base: dict | None, eval_results: list[EvalResult]) -> ModelCardData:
+def _card_data(
+    cfg: KazllmConfig, languages: list[str], base: dict | None, eval_results: list[EvalResult]
+) -> ModelCardData:
     license_id = cfg.export.license
     tags = ["kazakh", "kazllm", "llama", "causal-lm"] + (["continued-pretraining"] if base else [])
     return ModelCardData(
-        language=languages, license=license_id or "other",
+        language=languages,
+        license=license_id or "other",
         license_name=None if license_id else DEFAULT_LICENSE_NAME,
-        datasets=list(cfg.export.datasets) or None, base_model=(base or {}).get("repo_id"), tags=tags,
-        pipeline_tag="text-generation", library_name="transformers",
-        model_name=cfg.export.model_name if eval_results else None, eval_results=eval_results or None)
+        datasets=list(cfg.export.datasets) or None,
+        base_model=(base or {}).get("repo_id"),
+        tags=tags,
+        pipeline_tag="text-generation",
+        library_name="transformers",
+        model_name=cfg.export.model_name if eval_results else None,
+        eval_results=eval_results or None,
+    )
 
 
-def build_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None) -> ModelCard:
+def build_model_card(
+    cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None
+) -> ModelCard:
     """The export's card. `meta` is the checkpoint's kazllm_checkpoint.json; `eval_results` a results.json
     dict (or None: the card then says how to add them). export_dir may be a temporary folder: nothing in the
     card names it (the loading example names export.repo_id)."""
@@ -527,7 +671,9 @@ def build_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_resul
     rows, sigs = _evaluation_lines(eval_results) if eval_results else ({}, {})
     origin = f" by continued pretraining of {base['display']}" if base else ""
     base_row = f"| Base model | {base['display']}: continued pretraining |\n" if base else ""
-    heads = f"{mc['num_attention_heads']} heads ({mc.get('num_key_value_heads') or mc['num_attention_heads']} KV)"
+    heads = (
+        f"{mc['num_attention_heads']} heads ({mc.get('num_key_value_heads') or mc['num_attention_heads']} KV)"
+    )
     body = f"""
 # {cfg.export.model_name}
 
@@ -538,11 +684,11 @@ models (data preparation, tokenizer, DeepSpeed pretraining, export, evaluation).
 
 | | |
 |---|---|
-| Architecture | LlamaForCausalLM, {summary['parameters'] / 1e6:.2f}M parameters, {mc['num_hidden_layers']} layers, hidden {mc['hidden_size']}, {heads}, vocab {mc['vocab_size']}, context {mc.get('max_position_embeddings', 'n/a')} |
-{base_row}| Training | {summary['steps']:,} steps, ZeRO-{meta.get('zero_stage', t.zero_stage)} on {summary['world_size']} rank(s), {precision}, sequence length {t.seq_len}, {tokens_seen:,} tokens seen |
-| Loss | {summary['first_loss']:.3f} → {summary['last_loss']:.3f} (validation {f"{val:.3f}" if val is not None else "n/a"}) |
+| Architecture | LlamaForCausalLM, {summary["parameters"] / 1e6:.2f}M parameters, {mc["num_hidden_layers"]} layers, hidden {mc["hidden_size"]}, {heads}, vocab {mc["vocab_size"]}, context {mc.get("max_position_embeddings", "n/a")} |
+{base_row}| Training | {summary["steps"]:,} steps, ZeRO-{meta.get("zero_stage", t.zero_stage)} on {summary["world_size"]} rank(s), {precision}, sequence length {t.seq_len}, {tokens_seen:,} tokens seen |
+| Loss | {summary["first_loss"]:.3f} → {summary["last_loss"]:.3f} (validation {f"{val:.3f}" if val is not None else "n/a"}) |
 | Tokenizer | {tokenizer_description(tok)} |
-| Weights | safetensors, {exported.get('dtype') or exported.get('torch_dtype') or 'n/a'}, from checkpoint step{meta.get('step', summary['steps'])} |
+| Weights | safetensors, {exported.get("dtype") or exported.get("torch_dtype") or "n/a"}, from checkpoint step{meta.get("step", summary["steps"])} |
 | Licence | {cfg.export.license or f"other ({DEFAULT_LICENSE_NAME}): see Licence"} |
 | Made with | kazllm {__version__} |
 
@@ -550,7 +696,7 @@ models (data preparation, tokenizer, DeepSpeed pretraining, export, evaluation).
 
 {LOAD_MARKERS[0]}{render_load(repo_id)}{LOAD_MARKERS[1]}
 
-{render_use(prep, summary['parameters'], summary['steps'], languages)}
+{render_use(prep, summary["parameters"], summary["steps"], languages)}
 
 ## Training data
 
@@ -584,7 +730,9 @@ def refresh_manifest_row(export_dir: Path, name: str = CARD_FILE) -> bool:
     return True
 
 
-def write_model_card(cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None) -> Path:
+def write_model_card(
+    cfg: KazllmConfig, export_dir: Path, meta: dict, eval_results: dict | None = None
+) -> Path:
     card = build_model_card(cfg, export_dir, meta, eval_results)
     path = write_text_atomic(Path(export_dir) / CARD_FILE, str(card))
     refresh_manifest_row(export_dir)
@@ -606,8 +754,10 @@ def _check_same_model(export_dir: Path, results: dict) -> None:
         return
     ours = {name: row["sha256"] for name, row in files.items() if name in scored}
     if ours and ours != {name: scored[name] for name in ours}:
-        raise InputError(f"results of {results.get('model')} are not of the weights in {export_dir} "
-                         "(sha256 differs from its export manifest): the card keeps its scores")
+        raise InputError(
+            f"results of {results.get('model')} are not of the weights in {export_dir} "
+            "(sha256 differs from its export manifest): the card keeps its scores"
+        )
 
 
 def update_model_card(export_dir: Path, results: dict) -> Path:
@@ -631,7 +781,7 @@ def update_model_card(export_dir: Path, results: dict) -> Path:
     span = _between(card.text, EVAL_MARKERS)
     if span is None:
         raise InputError(f"{path} has no {EVAL_MARKERS[0]} section: export again to get a kazllm card")
-    old_rows, old_sigs = _existing_evaluation_lines(card.text[span[0]:span[1]])
+    old_rows, old_sigs = _existing_evaluation_lines(card.text[span[0] : span[1]])
     new_rows, new_sigs = _evaluation_lines(results)
     rows, sigs = {}, {}
     for task in [r.task_name for r in merged] + list(old_rows):
@@ -679,8 +829,10 @@ def card_license_problem(card: ModelCard) -> str | None:
     if not data.license:
         return "the model card has no licence: set export.license to a Hub licence id (e.g. apache-2.0) and export again"
     if data.license == "other" and data.license_name == DEFAULT_LICENSE_NAME:
-        return (f"the model card's licence is the placeholder 'other' ({DEFAULT_LICENSE_NAME}): set export.license "
-                "to a Hub licence id compatible with the training data's licences and export again")
+        return (
+            f"the model card's licence is the placeholder 'other' ({DEFAULT_LICENSE_NAME}): set export.license "
+            "to a Hub licence id compatible with the training data's licences and export again"
+        )
     if data.license == "other" and not (data.license_name and data.license_link):
         return "the model card's licence is 'other' without license_name and license_link: name the licence and link its text"
     return None

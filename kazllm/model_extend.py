@@ -22,18 +22,31 @@ import shutil
 import time
 from pathlib import Path
 
-from data_prep.tokenizer_extend import EMBEDDING_INIT  # the file format is its writer's
 from kazllm import __version__
 from kazllm.artifacts import file_sha256, read_json, write_json
 from kazllm.errors import InputError
+from kazllm.tokenizer_files import (
+    EMBEDDING_INIT,
+    EXTEND_MANIFEST,
+    parse_embedding_init,
+    read_embedding_init,
+    resolve_hf_dir,
+)
 
-MANIFEST = "extend_manifest.json"
+MANIFEST = EXTEND_MANIFEST
+"""The same name as a tokenizer extension's manifest (both record an extension); STAGE tells them apart."""
 STAGE = "model extend"
 """manifest["stage"]: what tells our output apart from a tokenizer extension (which also writes extend_manifest.json)."""
 PARTIAL = ".kazllm-model-extend-partial"
 """Marker in DIR.tmp while it is being written: a leftover DIR.tmp with it is ours to remove."""
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-                   "chat_template.jinja", EMBEDDING_INIT)
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    EMBEDDING_INIT,
+)
 TOKENIZER_MANIFEST = "tokenizer_extend_manifest.json"
 """The tokenizer's own extend_manifest.json, copied under this name (ours takes extend_manifest.json)."""
 DTYPES = ("auto", "bf16", "fp16", "fp32")
@@ -44,41 +57,6 @@ DTYPES = ("auto", "bf16", "fp16", "fp32")
 # ---------------------------------------------------------------------------------------------------
 
 
-def parse_embedding_init(init: dict, source: str = EMBEDDING_INIT) -> tuple[int, int, dict[int, list[int]]]:
-    """(base_vocab_size, vocab_size, {new id: base ids}) of an embedding_init dict, checked.
-
-    Every new id must lie in [base_vocab_size, vocab_size) and every source id below base_vocab_size:
-    a source id past the base would read a row that is itself new (or padding), not the base's view."""
-    try:
-        base_n, size = int(init["base_vocab_size"]), int(init["vocab_size"])
-        new = {int(k): [int(i) for i in v] for k, v in dict(init["new"]).items()}
-    except KeyError as e:
-        raise InputError(f"{source}: missing field {e.args[0]!r} (base_vocab_size, vocab_size, new)") from None
-    except (TypeError, ValueError) as e:
-        raise InputError(f"{source}: base_vocab_size, vocab_size must be integers and new a mapping of "
-                         f"id -> list of ids ({e})") from None
-    if not 0 < base_n <= size:
-        raise InputError(f"{source}: vocab_size {size} must be >= base_vocab_size {base_n} > 0")
-    for new_id, src in new.items():
-        if not base_n <= new_id < size:
-            raise InputError(f"{source}: new id {new_id} is outside the extension's ids {base_n}..{size - 1}")
-        if not src or any(not 0 <= i < base_n for i in src):
-            raise InputError(f"{source}: new id {new_id} -> {src[:5]}: source ids must be base ids, 0..{base_n - 1}")
-    return base_n, size, new
-
-
-def read_embedding_init(tokenizer_dir: Path) -> dict:
-    path = Path(tokenizer_dir) / EMBEDDING_INIT
-    if not path.is_file():
-        raise InputError(f"{tokenizer_dir}: no {EMBEDDING_INIT}: not a tokenizer made by `kazllm tokenizer extend` "
-                         "(or tokenizer train with tokenizer.extend_base)")
-    init = read_json(path)
-    if not isinstance(init, dict):
-        raise InputError(f"{path}: the top level must be a JSON object")
-    parse_embedding_init(init, str(path))
-    return init
-
-
 def read_vocab(tokenizer_json: Path) -> dict[str, int]:
     """Token -> id of a tokenizer.json, added tokens included."""
     from tokenizers import Tokenizer
@@ -86,7 +64,9 @@ def read_vocab(tokenizer_json: Path) -> dict[str, int]:
     try:
         return Tokenizer.from_file(str(tokenizer_json)).get_vocab(with_added_tokens=True)
     except Exception as e:  # tokenizers raises a bare Exception on a broken file
-        raise InputError(f"{tokenizer_json}: not a readable tokenizer.json ({str(e).splitlines()[0][:120]})") from None
+        raise InputError(
+            f"{tokenizer_json}: not a readable tokenizer.json ({str(e).splitlines()[0][:120]})"
+        ) from None
 
 
 def check_extended_tokenizer(tokenizer_dir: Path, init: dict) -> None:
@@ -96,8 +76,10 @@ def check_extended_tokenizer(tokenizer_dir: Path, init: dict) -> None:
     past = [(tok, i) for tok, i in vocab.items() if i >= size]
     if past:
         tok, i = max(past, key=lambda kv: kv[1])
-        raise InputError(f"{tokenizer_dir}/tokenizer.json has id {i} ({tok!r}) but its {EMBEDDING_INIT} says "
-                         f"vocab_size {size}: the two files are not from the same extension")
+        raise InputError(
+            f"{tokenizer_dir}/tokenizer.json has id {i} ({tok!r}) but its {EMBEDDING_INIT} says "
+            f"vocab_size {size}: the two files are not from the same extension"
+        )
 
 
 def check_same_base(base_dir: Path, tokenizer_dir: Path, init: dict) -> None:
@@ -111,10 +93,15 @@ def check_same_base(base_dir: Path, tokenizer_dir: Path, init: dict) -> None:
     ext_old = {tok: i for tok, i in ext.items() if i < n}
     if base != ext_old:
         moved = sorted((i, tok) for tok, i in base.items() if ext_old.get(tok) != i)
-        example = f"e.g. {moved[0][1]!r} is id {moved[0][0]} there, {ext.get(moved[0][1])} here" if moved else \
-            f"the extension has {len(ext_old)} tokens below id {n}, the base {len(base)}"
-        raise InputError(f"tokenizer/model vocabulary mismatch: {tokenizer_dir} was not extended from the tokenizer "
-                         f"of {base_dir} ({len(base)} tokens there, the extension's base had {n}; {example})")
+        example = (
+            f"e.g. {moved[0][1]!r} is id {moved[0][0]} there, {ext.get(moved[0][1])} here"
+            if moved
+            else f"the extension has {len(ext_old)} tokens below id {n}, the base {len(base)}"
+        )
+        raise InputError(
+            f"tokenizer/model vocabulary mismatch: {tokenizer_dir} was not extended from the tokenizer "
+            f"of {base_dir} ({len(base)} tokens there, the extension's base had {n}; {example})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -136,12 +123,16 @@ def resize_embeddings(model, init: dict) -> int:
     old_in = emb.weight.detach()
     rows, hidden = old_in.shape
     if rows < base_n:
-        raise InputError(f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with {base_n} "
-                         f"tokens, the model has {rows} embedding rows")
+        raise InputError(
+            f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with {base_n} "
+            f"tokens, the model has {rows} embedding rows"
+        )
     undefined = sorted(set(range(rows, size)) - set(new))
     if undefined:  # a row past the model's with no source ids would be garbage the tokenizer can produce
-        raise InputError(f"embedding_init: new id {undefined[0]} (and {len(undefined) - 1} more) has no source ids "
-                         f"and no row in the model ({rows} rows)")
+        raise InputError(
+            f"embedding_init: new id {undefined[0]} (and {len(undefined) - 1} more) has no source ids "
+            f"and no row in the model ({rows} rows)"
+        )
     out = model.get_output_embeddings()
     tied = out is not None and out.weight is emb.weight
     new_rows = max(rows, size)
@@ -156,13 +147,17 @@ def resize_embeddings(model, init: dict) -> int:
         return w
 
     with torch.no_grad():
-        new_emb = nn.Embedding.from_pretrained(grown(old_in), freeze=not emb.weight.requires_grad,
-                                               padding_idx=emb.padding_idx)
+        new_emb = nn.Embedding.from_pretrained(
+            grown(old_in), freeze=not emb.weight.requires_grad, padding_idx=emb.padding_idx
+        )
         model.set_input_embeddings(new_emb)
         if out is not None:
             head = nn.Linear(hidden, new_rows, bias=out.bias is not None, device="meta")
-            head.weight = new_emb.weight if tied else nn.Parameter(grown(out.weight.detach()),
-                                                                   requires_grad=out.weight.requires_grad)
+            head.weight = (
+                new_emb.weight
+                if tied
+                else nn.Parameter(grown(out.weight.detach()), requires_grad=out.weight.requires_grad)
+            )
             if out.bias is not None:
                 head.bias = nn.Parameter(grown(out.bias.detach()), requires_grad=out.bias.requires_grad)
             model.set_output_embeddings(head)
@@ -202,8 +197,10 @@ def check_out_dir(out_dir: Path, keep: tuple[Path, ...]) -> Path:
     if out_dir.is_file():
         raise InputError(f"--out {out_dir} is a file: choose a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_ours(out_dir):
-        raise InputError(f"--out {out_dir} is not empty and holds no {MANIFEST} of an earlier `kazllm model "
-                         "extend`: choose a new or empty directory")
+        raise InputError(
+            f"--out {out_dir} is not empty and holds no {MANIFEST} of an earlier `kazllm model "
+            "extend`: choose a new or empty directory"
+        )
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.is_dir() and any(tmp.iterdir()) and not (tmp / PARTIAL).is_file():
         raise InputError(f"{tmp} exists and is not an unfinished `kazllm model extend`: move it away")
@@ -220,8 +217,14 @@ def start_tmp_dir(tmp: Path) -> Path:
     return tmp
 
 
-def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard_size: str = "2GB",
-                 dtype: str = "auto", revision: str = "") -> dict:
+def extend_model(
+    base: str | Path,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    max_shard_size: str = "2GB",
+    dtype: str = "auto",
+    revision: str = "",
+) -> dict:
     """Resolve and check the base, resize it to the extended tokenizer and save it (safetensors) to out_dir,
     with the tokenizer and extend_manifest.json. Written to out_dir.tmp first, then renamed.
 
@@ -229,7 +232,6 @@ def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard
     import torch
     from transformers import LlamaForCausalLM
 
-    from data_prep.tokenizer_report import resolve_hf_dir
     from kazllm.hub import check_llama_checkpoint, check_shard_size, resolve_pretrained
 
     if dtype not in DTYPES:
@@ -242,22 +244,29 @@ def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard
     resolved = resolve_pretrained(str(base), "--base", revision=revision)
     config = check_llama_checkpoint(resolved.path, "--base")
     if int(config.get("vocab_size") or 0) < int(init["base_vocab_size"]):  # before loading any weight
-        raise InputError(f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with "
-                         f"{init['base_vocab_size']} tokens, {resolved.path} has {config.get('vocab_size')} "
-                         "embedding rows")
+        raise InputError(
+            f"tokenizer/model vocabulary mismatch: the tokenizer was extended from a base with "
+            f"{init['base_vocab_size']} tokens, {resolved.path} has {config.get('vocab_size')} "
+            "embedding rows"
+        )
     out_dir = Path(out_dir).absolute()
     tmp = check_out_dir(out_dir, keep=(resolved.path, tokenizer_dir))
     check_same_base(resolved.path, tokenizer_dir, init)
     start_tmp_dir(tmp)
 
-    torch_dtype = {"auto": "auto", "bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[dtype]
+    torch_dtype = {"auto": "auto", "bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[
+        dtype
+    ]
     try:
-        model = LlamaForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype, use_safetensors=True,
-                                                 trust_remote_code=False)
+        model = LlamaForCausalLM.from_pretrained(
+            str(resolved.path), dtype=torch_dtype, use_safetensors=True, trust_remote_code=False
+        )
     except (OSError, ValueError, RuntimeError) as e:  # a truncated shard, a weight of the wrong shape
         shutil.rmtree(tmp, ignore_errors=True)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"--base {resolved.path}: the weights do not load as LlamaForCausalLM: {first[:200]}") from None
+        raise InputError(
+            f"--base {resolved.path}: the weights do not load as LlamaForCausalLM: {first[:200]}"
+        ) from None
     base_rows = model.get_input_embeddings().weight.shape[0]
     tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
     n_set = resize_embeddings(model, init)
@@ -267,24 +276,32 @@ def extend_model(base: str | Path, tokenizer_dir: Path, out_dir: Path, max_shard
     for name in TOKENIZER_FILES:
         if (tokenizer_dir / name).is_file():
             shutil.copy(tokenizer_dir / name, tmp / name)
-    if (tokenizer_dir / MANIFEST).is_file():
-        shutil.copy(tokenizer_dir / MANIFEST, tmp / TOKENIZER_MANIFEST)
+    if (tokenizer_dir / EXTEND_MANIFEST).is_file():
+        shutil.copy(tokenizer_dir / EXTEND_MANIFEST, tmp / TOKENIZER_MANIFEST)
     (tmp / PARTIAL).unlink()
     new_ids = [int(i) for i in init["new"]]
     manifest = {
         "stage": STAGE,
         "kazllm_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "base": {"source": resolved.source, "path": str(resolved.path), "repo_id": resolved.repo_id,
-                 "revision": resolved.revision},
-        "tokenizer": str(tokenizer_dir), "tokenizer_sha256": file_sha256(tokenizer_dir / "tokenizer.json"),
+        "base": {
+            "source": resolved.source,
+            "path": str(resolved.path),
+            "repo_id": resolved.repo_id,
+            "revision": resolved.revision,
+        },
+        "tokenizer": str(tokenizer_dir),
+        "tokenizer_sha256": file_sha256(tokenizer_dir / "tokenizer.json"),
         "tokenizer_base": init.get("base"),  # what the extension recorded of its base (may be absent)
-        "base_rows": base_rows, "rows": rows,
-        "base_vocab_size": int(init["base_vocab_size"]), "vocab_size": int(init["vocab_size"]),
+        "base_rows": base_rows,
+        "rows": rows,
+        "base_vocab_size": int(init["base_vocab_size"]),
+        "vocab_size": int(init["vocab_size"]),
         "rows_initialised": n_set,
         "padding_rows_overwritten": sum(i < base_rows for i in new_ids),
         "rows_appended": rows - base_rows,
-        "tied_embeddings": tied, "dtype": str(model.dtype).removeprefix("torch."),
+        "tied_embeddings": tied,
+        "dtype": str(model.dtype).removeprefix("torch."),
         "max_shard_size": max_shard_size,
         "seconds": round(time.perf_counter() - started, 1),
         "files": {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()},

@@ -18,33 +18,26 @@ from pathlib import Path
 
 import yaml
 
-from kazllm.artifacts import iter_jsonl, read_json
+from kazllm.artifacts import read_json, read_metrics
 from kazllm.config import KazllmConfig, PlanSection
 from kazllm.errors import ConfigError, InputError
+from kazllm.hardware import GPUS, GPUS_PER_NODE, gpu_kind
 from kazllm.model import build_llama_config, count_parameters, flops_per_token
 
-# Peak dense bf16 TFLOP/s per GPU (vendor datasheets, without sparsity) and the system's maximum power per
-# GPU in kW (a DGX node's maximum divided by its 8 GPUs: DGX H100 / H200 10.2 kW, DGX A100 6.5 kW).
-GPUS: dict[str, dict[str, float]] = {
-    "h100-sxm": {"peak_tflops": 989.0, "kw_per_gpu": 10.2 / 8},
-    "h200": {"peak_tflops": 989.0, "kw_per_gpu": 10.2 / 8},
-    "a100-80gb": {"peak_tflops": 312.0, "kw_per_gpu": 6.5 / 8},
-}
-GPUS_PER_NODE = 8
-# torch.cuda.get_device_name() -> GPUS key, first match in order ("NVIDIA H100 80GB HBM3" -> h100-sxm). PCIe and
-# NVL H100s, GH200 and 40 GB A100s draw other power than the DGX figures above: no type, so no estimate.
-GPU_NAMES = (("GH200", None), ("H100 PCIe", None), ("H100 NVL", None), ("H100", "h100-sxm"), ("H200", "h200"),
-             ("A100-SXM4-80GB", "a100-80gb"), ("A100-SXM-80GB", "a100-80gb"))
+PLANNED_GPUS = tuple(kind for kind, spec in GPUS.items() if spec.kw_per_gpu)
+"""The plan.gpu types a plan needs no more figures for: those with a system power (kazllm.hardware)."""
 
 
 def gpu_type(device_name: str) -> str | None:
-    """The GPUS key of a CUDA device name, or None for a GPU the table does not describe."""
-    return next((kind for key, kind in GPU_NAMES if key in device_name), None)
+    """The GPUS key of a CUDA device name when it is one of PLANNED_GPUS, else None: PCIe and NVL H100s,
+    GH200 and 40 GB A100s draw other power than the DGX figures, so they get no energy estimate."""
+    kind = gpu_kind(device_name)
+    return kind if kind in PLANNED_GPUS else None
 
 
 def power_per_gpu_kw(p: PlanSection, gpu: str | None) -> float:
     """System power per GPU at full load, kW: plan.node_power_kw / 8 when set, else the GPU type's figure."""
-    return p.node_power_kw / GPUS_PER_NODE if p.node_power_kw else GPUS[gpu]["kw_per_gpu"]
+    return p.node_power_kw / GPUS_PER_NODE if p.node_power_kw else GPUS[gpu].kw_per_gpu
 
 
 LLAMA3_VOCAB = 128_256
@@ -89,7 +82,10 @@ def vocab_rows(cfg: KazllmConfig) -> tuple[int, str]:
     config = local_model_config(base)
     rows, source = (int(config["vocab_size"]), base) if config else (LLAMA3_VOCAB, f"{base}, assumed Llama-3")
     if cfg.tokenizer.extend_base:
-        return rows + cfg.tokenizer.max_new, f"{rows:,} of {source} + tokenizer.max_new {cfg.tokenizer.max_new:,}"
+        return (
+            rows + cfg.tokenizer.max_new,
+            f"{rows:,} of {source} + tokenizer.max_new {cfg.tokenizer.max_new:,}",
+        )
     return rows, source
 
 
@@ -100,8 +96,10 @@ def plan_llama_config(cfg: KazllmConfig):
     if cfg.model.init_from and not cfg.model.preset:
         config = local_model_config(cfg.model.init_from)
         if config is None:
-            raise ConfigError(f"kazllm plan: model.init_from '{cfg.model.init_from}' is not on this machine: set "
-                              "model.preset to its shape (e.g. 8b for Llama-3.1-8B) so the plan can size it offline")
+            raise ConfigError(
+                f"kazllm plan: model.init_from '{cfg.model.init_from}' is not on this machine: set "
+                "model.preset to its shape (e.g. 8b for Llama-3.1-8B) so the plan can size it offline"
+            )
         from transformers import LlamaConfig
 
         return LlamaConfig.from_dict({**config, "vocab_size": max(rows, int(config["vocab_size"]))})
@@ -122,7 +120,7 @@ def measured_mfu(metrics_path: str | Path, peak_tflops: float) -> float:
     """
     path = Path(metrics_path)
     # training rows only: validation rows ({"step", "val_loss"}) share the file
-    rows = [r for r in iter_jsonl([path]) if "val_loss" not in r] if path.is_file() else []
+    rows = [r for r in read_metrics(path) if "val_loss" not in r] if path.is_file() else []
     if not rows:
         raise InputError(f"{path}: no metrics to measure MFU from")
     steady = rows[1:] or rows
@@ -131,10 +129,14 @@ def measured_mfu(metrics_path: str | Path, peak_tflops: float) -> float:
         return float(statistics.median(logged))
     resolved = path.parent / "resolved_config.yaml"
     if not resolved.is_file():
-        raise InputError(f"{path}: rows have no 'mfu' and there is no {resolved.name} beside it to compute one")
+        raise InputError(
+            f"{path}: rows have no 'mfu' and there is no {resolved.name} beside it to compute one"
+        )
     from kazllm.config import build_dataclass
 
-    run_cfg = build_dataclass(KazllmConfig, yaml.safe_load(resolved.read_text(encoding="utf-8")), str(resolved))
+    run_cfg = build_dataclass(
+        KazllmConfig, yaml.safe_load(resolved.read_text(encoding="utf-8")), str(resolved)
+    )
     _, fpt = model_cost(run_cfg)
     per_device = [r["tokens_per_s_per_device"] for r in steady if r.get("tokens_per_s_per_device")]
     if not per_device:  # older rows: the job's tokens_per_s over its world size (train.nproc of the job)
@@ -147,14 +149,15 @@ def measured_mfu(metrics_path: str | Path, peak_tflops: float) -> float:
 def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
     """The plan as a dict (also what --out writes)."""
     p, t = cfg.plan, cfg.train
-    if p.gpu not in GPUS and not (p.peak_tflops and p.node_power_kw):
-        raise ConfigError(f"plan.gpu '{p.gpu}' is not one of {', '.join(GPUS)}: "
-                          "set plan.peak_tflops and plan.node_power_kw for another GPU")
-    gpu = GPUS.get(p.gpu, {})
-    peak = p.peak_tflops or gpu["peak_tflops"]
+    if p.gpu not in PLANNED_GPUS and not (p.peak_tflops and p.node_power_kw):
+        raise ConfigError(
+            f"plan.gpu '{p.gpu}' is not one of {', '.join(PLANNED_GPUS)}: "
+            "set plan.peak_tflops and plan.node_power_kw for another GPU"
+        )
+    peak = p.peak_tflops or GPUS[p.gpu].peak_bf16_tflops
     kw_per_gpu = power_per_gpu_kw(p, p.gpu)
     gpus = p.gpus or cfg.slurm.nodes * (cfg.slurm.gpus_per_node or 1)
-    tokens_per_step = t.micro_batch_size * t.grad_accum * gpus * t.seq_len
+    tokens_per_step = t.tokens_per_step(gpus)
     tokens = p.tokens or t.steps * tokens_per_step
     mfu, mfu_source = p.mfu, "assumed (plan.mfu)"
     if metrics:
@@ -195,19 +198,31 @@ def estimate(cfg: KazllmConfig, metrics: str | Path | None = None) -> dict:
 
 def render_plan(r: dict) -> str:
     rows = [
-        ("model", f"{r['model']}: {r['parameters'] / 1e9:.2f}B parameters, seq {r['seq_len']}"
-                  + (f", continued from {r['init_from']}" if r.get("init_from") else "")),
+        (
+            "model",
+            f"{r['model']}: {r['parameters'] / 1e9:.2f}B parameters, seq {r['seq_len']}"
+            + (f", continued from {r['init_from']}" if r.get("init_from") else ""),
+        ),
         ("vocabulary", f"{r['vocab_size']:,} ({r['vocab_source']})"),
         ("FLOPs per token", f"{r['flops_per_token'] / 1e9:.1f} GFLOP (6N + attention)"),
         ("tokens", f"{r['tokens'] / 1e9:.2f}B ({r['tokens_per_parameter']:.1f} per parameter)"),
         ("training compute", f"{r['total_flops']:.3e} FLOP"),
-        ("GPUs", f"{r['gpus']} x {r['gpu']} ({r['nodes']} nodes), peak {r['peak_tflops_per_gpu']:.0f} TFLOP/s bf16"),
+        (
+            "GPUs",
+            f"{r['gpus']} x {r['gpu']} ({r['nodes']} nodes), peak {r['peak_tflops_per_gpu']:.0f} TFLOP/s bf16",
+        ),
         ("MFU", f"{r['mfu']:.1%} {r['mfu_source']}"),
-        ("throughput", f"{r['tokens_per_s'] / 1e6:.2f}M tokens/s ({r['tokens_per_s'] / r['gpus']:,.0f} per GPU)"),
+        (
+            "throughput",
+            f"{r['tokens_per_s'] / 1e6:.2f}M tokens/s ({r['tokens_per_s'] / r['gpus']:,.0f} per GPU)",
+        ),
         ("steps", f"{r['steps']:,} of {r['tokens_per_step']:,} tokens"),
         ("wall-clock time", f"{r['wall_clock_hours']:.1f} h ({r['wall_clock_days']:.2f} days)"),
         ("GPU-hours", f"{r['gpu_hours']:,.0f}"),
-        ("energy", f"{r['energy_kwh']:,.0f} kWh at {r['power_kw']:.1f} kW (max system power, PUE {r['pue']})"),
+        (
+            "energy",
+            f"{r['energy_kwh']:,.0f} kWh at {r['power_kw']:.1f} kW (max system power, PUE {r['pue']})",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -77,15 +77,21 @@ def check_repo_id(repo_id: str) -> str:
     except HFValidationError as e:
         raise InputError(f"--repo {repo_id!r}: {str(e).splitlines()[0]}") from None
     if repo_id.count("/") != 1:
-        raise InputError(f"--repo {repo_id!r}: give ORG/NAME (your user name or an organisation, then the repo name)")
+        raise InputError(
+            f"--repo {repo_id!r}: give ORG/NAME (your user name or an organisation, then the repo name)"
+        )
     return repo_id
 
 
 def check_revision(revision: str | None) -> str | None:
     if revision in (None, "", "main"):
         return None
-    if re.fullmatch(r"[0-9a-f]{40}", revision) or not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", revision) \
-            or ".." in revision or revision.endswith((".lock", ".")):
+    if (
+        re.fullmatch(r"[0-9a-f]{40}", revision)
+        or not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", revision)
+        or ".." in revision
+        or revision.endswith((".lock", "."))
+    ):
         raise InputError(f"--revision {revision!r}: give a branch name (letters, digits, '.', '-', '_', '/')")
     return revision
 
@@ -117,12 +123,17 @@ def logits_problem(manifest: dict) -> str | None:
     if isinstance(check, dict):
         if check.get("passed") is True:
             return None
-        return (f"its logits check did not pass (max |Δlogit| {check.get('max_abs_diff')}, "
-                f"tolerance {check.get('tolerance')})")
+        return (
+            f"its logits check did not pass (max |Δlogit| {check.get('max_abs_diff')}, "
+            f"tolerance {check.get('tolerance')})"
+        )
     diff = manifest.get("max_logit_diff")
     if isinstance(diff, (int, float)) and not isinstance(diff, bool):
-        return None if diff <= LEGACY_LOGITS_TOLERANCE else \
-            f"its logits check did not pass (max_logit_diff {diff} > {LEGACY_LOGITS_TOLERANCE})"
+        return (
+            None
+            if diff <= LEGACY_LOGITS_TOLERANCE
+            else f"its logits check did not pass (max_logit_diff {diff} > {LEGACY_LOGITS_TOLERANCE})"
+        )
     return "its manifest records no logits check"
 
 
@@ -134,33 +145,51 @@ def _verify_export_files(export_dir: Path, manifest: dict) -> tuple[dict[str, di
     if isinstance(listed, dict):
         for name in listed:
             if name not in table:
-                raise InputError(f"{export_dir / name}: listed in manifest.json but missing: re-run `kazllm export`")
+                raise InputError(
+                    f"{export_dir / name}: listed in manifest.json but missing: re-run `kazllm export`"
+                )
         for name, row in table.items():
             expected = listed.get(name)
             if name == "manifest.json":
                 continue
             if expected is None:
-                raise InputError(f"{export_dir / name}: not in manifest.json's file table (added after export?): "
-                                 "remove it or re-run `kazllm export`")
+                raise InputError(
+                    f"{export_dir / name}: not in manifest.json's file table (added after export?): "
+                    "remove it or re-run `kazllm export`"
+                )
             if expected.get("sha256") != row["sha256"]:
                 if name == "README.md":  # eval may add its results to the card
-                    notes.append("README.md differs from the exported card (updated since export): pushed as it is")
+                    notes.append(
+                        "README.md differs from the exported card (updated since export): pushed as it is"
+                    )
                     continue
-                raise InputError(f"{export_dir / name}: changed after export (sha256 {row['sha256'][:12]}…, manifest "
-                                 f"{str(expected.get('sha256'))[:12]}…): restore it or re-run `kazllm export`")
+                raise InputError(
+                    f"{export_dir / name}: changed after export (sha256 {row['sha256'][:12]}…, manifest "
+                    f"{str(expected.get('sha256'))[:12]}…): restore it or re-run `kazllm export`"
+                )
     elif isinstance(listed, list):  # an export from before the checksum table
         missing = [name for name in listed if name not in table]
         if missing:
-            raise InputError(f"{export_dir / missing[0]}: listed in manifest.json but missing: re-run `kazllm export`")
-        notes.append("manifest.json has no checksums (an export by an older kazllm): files not verified; "
-                     "re-run `kazllm export` to get them")
+            raise InputError(
+                f"{export_dir / missing[0]}: listed in manifest.json but missing: re-run `kazllm export`"
+            )
+        notes.append(
+            "manifest.json has no checksums (an export by an older kazllm): files not verified; "
+            "re-run `kazllm export` to get them"
+        )
     else:
         raise InputError(f"{export_dir / 'manifest.json'}: no file table: not a kazllm export")
     return table, notes
 
 
-def plan_export_push(export_dir: str | Path, repo_id: str, revision: str | None = None, *, private: bool = False,
-                     update_card: bool = False) -> PushPlan:
+def plan_export_push(
+    export_dir: str | Path,
+    repo_id: str,
+    revision: str | None = None,
+    *,
+    private: bool = False,
+    update_card: bool = False,
+) -> PushPlan:
     """Check an export and list the commit that would publish it. `update_card` first points the card's
     loading example at repo_id (a real push does; a dry run changes nothing)."""
     from huggingface_hub import ModelCard
@@ -168,13 +197,19 @@ def plan_export_push(export_dir: str | Path, repo_id: str, revision: str | None 
     export_dir = Path(export_dir)
     repo_id, revision = check_repo_id(repo_id), check_revision(revision)
     if not export_dir.is_dir():
-        raise InputError(f"--export {export_dir}: no such directory (run `kazllm export`, then push its export/)")
+        raise InputError(
+            f"--export {export_dir}: no such directory (run `kazllm export`, then push its export/)"
+        )
     manifest = read_json(export_dir / "manifest.json")
     if manifest.get("stage") != "export":
-        raise InputError(f"{export_dir / 'manifest.json'}: not an export manifest (stage {manifest.get('stage')!r})")
+        raise InputError(
+            f"{export_dir / 'manifest.json'}: not an export manifest (stage {manifest.get('stage')!r})"
+        )
     problem = logits_problem(manifest)
     if problem:
-        raise InputError(f"{export_dir}: refusing to push: {problem}; re-run `kazllm export` and look at its error")
+        raise InputError(
+            f"{export_dir}: refusing to push: {problem}; re-run `kazllm export` and look at its error"
+        )
     readme = export_dir / "README.md"
     if not readme.is_file():
         raise InputError(f"{readme}: missing: the export has no model card; re-run `kazllm export`")
@@ -191,34 +226,60 @@ def plan_export_push(export_dir: str | Path, repo_id: str, revision: str | None 
         if after != before:
             data = after.encode("utf-8")
             table["README.md"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            notes.append(f"README.md: a push first rewrites its loading example to name {repo_id} (size and "
-                         "sha256 listed are of that card)")
+            notes.append(
+                f"README.md: a push first rewrites its loading example to name {repo_id} (size and "
+                "sha256 listed are of that card)"
+            )
 
     checkpoint = Path(str(manifest.get("checkpoint") or f"step{manifest.get('step', '?')}")).name
     version = manifest.get("kazllm_version") or __version__
     message = f"kazllm export: run {run_name(export_dir)}, checkpoint {checkpoint} (kazllm {version})"
-    check = manifest.get("logits_check") or {"max_abs_diff": manifest.get("max_logit_diff"),
-                                             "tolerance": LEGACY_LOGITS_TOLERANCE}
+    check = manifest.get("logits_check") or {
+        "max_abs_diff": manifest.get("max_logit_diff"),
+        "tolerance": LEGACY_LOGITS_TOLERANCE,
+    }
     total = sum(row["bytes"] for row in table.values())
-    description = (f"{len(table)} files, {total:,} bytes; dtype {manifest.get('dtype', 'n/a')}; reload check passed "
-                   f"(max |Δlogit| {check.get('max_abs_diff')}, tolerance {check.get('tolerance')}).")
-    return PushPlan(repo_id, "model", revision, private, _planned_files(export_dir, table), message, description,
-                    notes)
+    description = (
+        f"{len(table)} files, {total:,} bytes; dtype {manifest.get('dtype', 'n/a')}; reload check passed "
+        f"(max |Δlogit| {check.get('max_abs_diff')}, tolerance {check.get('tolerance')})."
+    )
+    return PushPlan(
+        repo_id, "model", revision, private, _planned_files(export_dir, table), message, description, notes
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Prep corpus -> dataset repo (Parquet shards + dataset card)
 # ---------------------------------------------------------------------------------------------------
 
-COLUMNS = [("id", "string"), ("text", "string"), ("source", "string"), ("language", "string"),
-           ("language_score", "float64"), ("url", "string"), ("date", "string"), ("retrieved", "string"),
-           ("licence", "string"), ("duplicate_count", "int64"), ("minhash_cluster_size", "int64"),
-           ("pii_masked", "string")]
+COLUMNS = [
+    ("id", "string"),
+    ("text", "string"),
+    ("source", "string"),
+    ("language", "string"),
+    ("language_score", "float64"),
+    ("url", "string"),
+    ("date", "string"),
+    ("retrieved", "string"),
+    ("licence", "string"),
+    ("duplicate_count", "int64"),
+    ("minhash_cluster_size", "int64"),
+    ("pii_masked", "string"),
+]
 """The dataset's columns: id and text, then the record's provenance and prep metadata. The local `path`
 (and `line`) of the source file are dropped; `pii_masked` is the JSON object of placeholder counts."""
-SIZE_CATEGORIES = [(10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
-                   (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
-                   (10**11, "10B<n<100B"), (10**12, "100B<n<1T")]
+SIZE_CATEGORIES = [
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+]
 
 
 def _kept_records(files: list[Path]):
@@ -237,9 +298,12 @@ def _kept_records(files: list[Path]):
 
 def _row(record: dict) -> dict:
     meta = record.get("metadata") or {}
-    values = {"id": record.get("id"), "text": record.get("text"),
-              **{name: meta.get(name) for name, _ in COLUMNS[2:-1]},
-              "pii_masked": json.dumps(meta.get("pii") or {}, sort_keys=True)}
+    values = {
+        "id": record.get("id"),
+        "text": record.get("text"),
+        **{name: meta.get(name) for name, _ in COLUMNS[2:-1]},
+        "pii_masked": json.dumps(meta.get("pii") or {}, sort_keys=True),
+    }
     cast = {"string": str, "float64": float, "int64": int}
     return {name: None if values[name] is None else cast[kind](values[name]) for name, kind in COLUMNS}
 
@@ -300,16 +364,21 @@ def dataset_card(repo_id: str, run: str, prep_dir: Path, inputs: list[dict], sta
     """The Hub dataset card: metadata through DatasetCardData, the datasheet as its body."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from data_prep.pii import PLACEHOLDERS  # the one list of placeholders the masking writes
+    from kazllm.placeholders import PLACEHOLDERS  # the one list of placeholders the masking writes
 
     docs = stats["documents"]
     size = next((label for limit, label in SIZE_CATEGORIES if docs < limit), "n>1T")
     name = repo_id.split("/", 1)[1]
     data = DatasetCardData(
         language=sorted(lang for lang in stats["languages"] if lang != "unknown") or None,
-        license=_dataset_licence(inputs), task_categories=["text-generation"], size_categories=[size],
-        pretty_name=name, tags=["kazakh", "kazllm"],
-        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}],
+        license=_dataset_licence(inputs),
+        task_categories=["text-generation"],
+        size_categories=[size],
+        pretty_name=name,
+        tags=["kazakh", "kazllm"],
+        configs=[
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}
+        ],
     )
     sources = ", ".join(f"{i.get('name') or Path(i['path']).name} ({i['licence']})" for i in inputs)
     placeholders = ", ".join(f"`{p}`" for p in PLACEHOLDERS.values())
@@ -317,10 +386,10 @@ def dataset_card(repo_id: str, run: str, prep_dir: Path, inputs: list[dict], sta
     datasheet = "\n".join("#" + line if line.startswith("#") else line for line in datasheet.splitlines())
     body = f"""# {name}
 
-Text kept by `kazllm prep` (run `{run}`): {docs:,} documents, {stats['text_bytes'] / 1e6:.2f} MB of text,
-in {len(stats['shards'])} Parquet shard(s) under `data/`. Sources (licence): {sources}.
+Text kept by `kazllm prep` (run `{run}`): {docs:,} documents, {stats["text_bytes"] / 1e6:.2f} MB of text,
+in {len(stats["shards"])} Parquet shard(s) under `data/`. Sources (licence): {sources}.
 
-Columns: {', '.join(f'`{n}`' for n, _ in COLUMNS)}; each document's licence is in `licence`.
+Columns: {", ".join(f"`{n}`" for n, _ in COLUMNS)}; each document's licence is in `licence`.
 
 ```python
 from datasets import load_dataset
@@ -342,8 +411,14 @@ the machine that ran prep) are not published.
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def plan_prep_push(prep_dir: str | Path, repo_id: str, revision: str | None = None, *, private: bool = False,
-                   shard_bytes: int = SHARD_BYTES) -> PushPlan:
+def plan_prep_push(
+    prep_dir: str | Path,
+    repo_id: str,
+    revision: str | None = None,
+    *,
+    private: bool = False,
+    shard_bytes: int = SHARD_BYTES,
+) -> PushPlan:
     """Build the dataset (Parquet shards, card, datasheet.json) in prep/hub_dataset/ and list its commit."""
     prep_dir = Path(prep_dir)
     repo_id, revision = check_repo_id(repo_id), check_revision(revision)
@@ -352,24 +427,33 @@ def plan_prep_push(prep_dir: str | Path, repo_id: str, revision: str | None = No
     if manifest.get("stage") != "prep":
         raise InputError(f"{manifest_path}: not a prep manifest (stage {manifest.get('stage')!r})")
     inputs = manifest.get("inputs") or []
-    unknown = [i.get("name") or Path(i.get("path", "?")).name for i in inputs
-               if str(i.get("licence") or "").strip().lower() in UNKNOWN_LICENCES]
+    unknown = [
+        i.get("name") or Path(i.get("path", "?")).name
+        for i in inputs
+        if str(i.get("licence") or "").strip().lower() in UNKNOWN_LICENCES
+    ]
     if not inputs or unknown:
-        raise InputError(f"{manifest_path}: refusing to push: source(s) {', '.join(unknown) or '(none listed)'} "
-                         "have no licence: set prep.inputs[].licence (e.g. cc-by-4.0) and re-run `kazllm prep`")
+        raise InputError(
+            f"{manifest_path}: refusing to push: source(s) {', '.join(unknown) or '(none listed)'} "
+            "have no licence: set prep.inputs[].licence (e.g. cc-by-4.0) and re-run `kazllm prep`"
+        )
     if not (prep_dir / "datasheet.md").is_file():
         raise InputError(f"{prep_dir / 'datasheet.md'}: missing: re-run `kazllm prep`")
     kept = [prep_dir / "kept" / name for name in manifest.get("kept_files") or []]
     missing = [p for p in kept if not p.is_file()]
     if not kept or missing:
-        raise InputError(f"{missing[0] if missing else prep_dir / 'kept'}: no kept documents: re-run `kazllm prep`")
+        raise InputError(
+            f"{missing[0] if missing else prep_dir / 'kept'}: no kept documents: re-run `kazllm prep`"
+        )
 
     staging = prep_dir / DATASET_STAGING
     shutil.rmtree(staging, ignore_errors=True)
     stats = write_parquet_shards(_kept_records(kept), staging / "data", shard_bytes)
     if stats["documents"] != manifest.get("documents_kept"):
-        raise InputError(f"{prep_dir / 'kept'}: holds {stats['documents']} documents, the manifest says "
-                         f"{manifest.get('documents_kept')}: kept/ changed after prep; re-run `kazllm prep`")
+        raise InputError(
+            f"{prep_dir / 'kept'}: holds {stats['documents']} documents, the manifest says "
+            f"{manifest.get('documents_kept')}: kept/ changed after prep; re-run `kazllm prep`"
+        )
     run = run_name(prep_dir)
     dataset_card(repo_id, run, prep_dir, inputs, stats).save(staging / "README.md")
     if (prep_dir / "datasheet.json").is_file():
@@ -377,10 +461,20 @@ def plan_prep_push(prep_dir: str | Path, repo_id: str, revision: str | None = No
 
     table = file_table(staging, exclude=())
     message = f"kazllm prep: run {run}, {stats['documents']} documents (kazllm {manifest.get('kazllm_version') or __version__})"
-    description = (f"{len(stats['shards'])} Parquet shard(s), {stats['text_bytes']:,} bytes of text; "
-                   f"languages {dict(stats['languages'])}.")
-    return PushPlan(repo_id, "dataset", revision, private, _planned_files(staging, table), message, description,
-                    [f"built in {staging}"])
+    description = (
+        f"{len(stats['shards'])} Parquet shard(s), {stats['text_bytes']:,} bytes of text; "
+        f"languages {dict(stats['languages'])}."
+    )
+    return PushPlan(
+        repo_id,
+        "dataset",
+        revision,
+        private,
+        _planned_files(staging, table),
+        message,
+        description,
+        [f"built in {staging}"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -407,7 +501,10 @@ def render_plan(plan: PushPlan) -> str:
         f"commit: {plan.commit_message}",
         "",
         f"  {'path':<{width}}  {'size':>10}  {'bytes':>13}  sha256",
-        *(f"  {f.path_in_repo:<{width}}  {human_bytes(f.size):>10}  {f.size:>13,}  {f.sha256}" for f in plan.files),
+        *(
+            f"  {f.path_in_repo:<{width}}  {human_bytes(f.size):>10}  {f.size:>13,}  {f.sha256}"
+            for f in plan.files
+        ),
         f"  {len(plan.files)} files, {human_bytes(total)} ({total:,} bytes)",
     ]
     lines += [f"note: {note}" for note in plan.notes]
@@ -437,21 +534,33 @@ def push_plan(plan: PushPlan):
     if constants.HF_HUB_OFFLINE:
         raise InputError("HF_HUB_OFFLINE is set: unset it to push (or use --dry-run)")
     api = HfApi()
-    operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path))
-                  for f in plan.files]
+    operations = [
+        CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in plan.files
+    ]
     step = "create repo"
     try:
-        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=True if plan.private else None, exist_ok=True)
+        api.create_repo(
+            plan.repo_id, repo_type=plan.repo_type, private=True if plan.private else None, exist_ok=True
+        )
         if plan.revision:
             step = f"create branch {plan.revision}"
             api.create_branch(plan.repo_id, branch=plan.revision, repo_type=plan.repo_type, exist_ok=True)
         step = "commit"
-        return api.create_commit(plan.repo_id, operations=operations, commit_message=plan.commit_message,
-                                 commit_description=plan.commit_description, repo_type=plan.repo_type,
-                                 revision=plan.revision)
+        return api.create_commit(
+            plan.repo_id,
+            operations=operations,
+            commit_message=plan.commit_message,
+            commit_description=plan.commit_description,
+            repo_type=plan.repo_type,
+            revision=plan.revision,
+        )
     except Exception as e:  # any failure of the remote service or the transport: one token-free line
         line = hub_error_line(e)
-        hint = " (log in with `hf auth login` or set HF_TOKEN to a token with write access)" \
-            if re.search(r"\b40[13]\b", line) else ""
-        raise KazllmError(f"push to {plan.repo_type} repo {plan.repo_id} failed at {step}: "
-                          f"{type(e).__name__}: {line}{hint}") from None
+        hint = (
+            " (log in with `hf auth login` or set HF_TOKEN to a token with write access)"
+            if re.search(r"\b40[13]\b", line)
+            else ""
+        )
+        raise KazllmError(
+            f"push to {plan.repo_type} repo {plan.repo_id} failed at {step}: {type(e).__name__}: {line}{hint}"
+        ) from None

@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from kazllm.artifacts import write_stage_manifest
-from kazllm.config import REPO_ROOT, KazllmConfig, dump_config, resolve_path
+from kazllm.artifacts import dump_config, write_stage_manifest
+from kazllm.config import REPO_ROOT, KazllmConfig, resolve_path
 from kazllm.errors import ConfigError, InputError
 from kazllm.resources import slurm_template
 
@@ -55,7 +55,7 @@ STAGES: dict[str, StageJob] = {
     "pretokenize": StageJob(("pretokenize",), "tokenizer/manifest.json", "kazllm tokenizer train"),
     "train": StageJob(("train",), "shards/manifest.json", "kazllm pretokenize"),
     "export": StageJob(("export",), "checkpoints/latest", "kazllm train"),
-    "eval": StageJob(("eval",), "export/manifest.json", "kazllm export", gpus=1),
+    "eval": StageJob(("eval", "run"), "export/manifest.json", "kazllm export", gpus=1),
 }
 """Stages `kazllm slurm submit --stage` can run (prep has its own Slurm executor: `kazllm prep --executor slurm`)."""
 
@@ -95,6 +95,8 @@ def _sbatch_lines(cfg: KazllmConfig, gpus: int, after: str | None) -> list[str]:
         opts["gpus-per-node"] = str(gpus)
     if s.cpus_per_task:
         opts["cpus-per-task"] = str(s.cpus_per_task)
+    if s.mem_per_cpu_gb:
+        opts["mem-per-cpu"] = f"{s.mem_per_cpu_gb}G"  # as datatrove writes it for prep's jobs
     if after:
         opts["dependency"] = f"afterok:{after}"
     opts.update(s.sbatch_args)
@@ -108,8 +110,13 @@ def _env_lines(env: dict[str, str]) -> list[str]:
     return [f"export {k}={shlex.quote(str(v))}" for k, v in env.items()]
 
 
-def render_sbatch(cfg: KazllmConfig, config_path: Path, config_source: str = "", stage: str = "train",
-                  after: str | None = None) -> str:
+def render_sbatch(
+    cfg: KazllmConfig,
+    config_path: Path,
+    config_source: str = "",
+    stage: str = "train",
+    after: str | None = None,
+) -> str:
     """The batch script of `stage` for this config; `config_path` is the resolved config the job will read."""
     s = cfg.slurm
     if stage not in STAGES:
@@ -171,12 +178,19 @@ def _check_input(cfg: KazllmConfig, stage: str) -> None:
     if stage == "eval" and cfg.eval.model:
         return  # eval.model names the model to score: nothing of this run is needed
     if not (cfg.out_dir / job.needs).exists():
-        raise InputError(f"{cfg.out_dir / job.needs} is missing: run `{job.made_by}` first (same --config), "
-                         f"or queue this job after the one that writes it (--after JOBID)")
+        raise InputError(
+            f"{cfg.out_dir / job.needs} is missing: run `{job.made_by}` first (same --config), "
+            f"or queue this job after the one that writes it (--after JOBID)"
+        )
 
 
-def submit(cfg: KazllmConfig, config_source: str = "", dry_run: bool = False, stage: str = "train",
-           after: str | None = None) -> tuple[str, str | None]:
+def submit(
+    cfg: KazllmConfig,
+    config_source: str = "",
+    dry_run: bool = False,
+    stage: str = "train",
+    after: str | None = None,
+) -> tuple[str, str | None]:
     """Render (and unless dry_run, save and sbatch) the job of `stage`; returns (script, job id or None).
 
     The training job trains with train.nproc = its world size; every job with an absolute run.out_dir.
@@ -191,7 +205,9 @@ def submit(cfg: KazllmConfig, config_source: str = "", dry_run: bool = False, st
         _check_input(cfg, stage)
     sbatch = shutil.which("sbatch")
     if sbatch is None:
-        raise InputError("sbatch not found: submit from a Slurm login node (or use --dry-run to see the script)")
+        raise InputError(
+            "sbatch not found: submit from a Slurm login node (or use --dry-run to see the script)"
+        )
     slurm_dir.mkdir(parents=True, exist_ok=True)
     dump_config(job_cfg, config_path)
     script_path = slurm_dir / f"{stage}.sbatch"
@@ -201,9 +217,23 @@ def submit(cfg: KazllmConfig, config_source: str = "", dry_run: bool = False, st
         raise InputError(f"sbatch refused {script_path}: {result.stderr.strip()}")
     job_id = result.stdout.strip().split(";")[0]
     if stage == "train":
-        write_stage_manifest(job_cfg, "slurm", job_id=job_id, script=script_path.name, nodes=cfg.slurm.nodes,
-                             procs_per_node=procs_per_node(cfg), world_size=world_size(cfg), after=after)
+        write_stage_manifest(
+            job_cfg,
+            "slurm",
+            job_id=job_id,
+            script=script_path.name,
+            nodes=cfg.slurm.nodes,
+            procs_per_node=procs_per_node(cfg),
+            world_size=world_size(cfg),
+            after=after,
+        )
     else:
-        write_stage_manifest(job_cfg, f"slurm/{stage}", job_id=job_id, script=script_path.name,
-                             command=["kazllm", *STAGES[stage].command], after=after)
+        write_stage_manifest(
+            job_cfg,
+            f"slurm/{stage}",
+            job_id=job_id,
+            script=script_path.name,
+            command=["kazllm", *STAGES[stage].command],
+            after=after,
+        )
     return script, job_id

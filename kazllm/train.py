@@ -32,16 +32,18 @@ import torch
 
 from kazllm import checkpoint as ckpt
 from kazllm.artifacts import (
+    dump_config,
     progress_interval,
     read_json,
+    read_metrics,
     require_stage,
     write_json,
     write_stage_manifest,
     write_text_atomic,
 )
 from kazllm.checkpoint import EXIT_REQUEUE  # also read by job scripts as kazllm.train.EXIT_REQUEUE
-from kazllm.config import KazllmConfig, config_to_dict, dump_config, load_config, resolve_path
-from kazllm.data import SequenceLoader, TokenShardReader
+from kazllm.config import KazllmConfig, config_to_dict, load_config, resolve_path
+from kazllm.data import SequenceLoader
 from kazllm.engine import (
     LAUNCHER_PID_ENV,
     EmbeddingFreeze,
@@ -65,6 +67,7 @@ from kazllm.model import (
     pretrained_llama_config,
 )
 from kazllm.model_extend import EMBEDDING_INIT  # tokenizer/hf/embedding_init.json of an extended tokenizer
+from kazllm.shards import TokenShardReader
 
 # ---------------------------------------------------------------------------------------------------
 # Launching
@@ -87,32 +90,53 @@ def launch_training(cfg: KazllmConfig) -> None:
     world_size = int(os.environ["WORLD_SIZE"]) if under_launcher() else t.nproc
     # Check data, model and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
     reader = TokenShardReader(shards_dir)
-    SequenceLoader(reader, t.seq_len, t.micro_batch_size, 0, world_size, cfg.run.seed,
-                   mixture=t.mixture, document_masking=t.document_masking)
+    SequenceLoader(
+        reader,
+        t.seq_len,
+        t.micro_batch_size,
+        0,
+        world_size,
+        cfg.run.seed,
+        mixture=t.mixture,
+        document_masking=t.document_masking,
+    )
     deepspeed_config(t, world_size, torch.cuda.is_available())
     if not cfg.model.init_from:  # model.preset exists and model.overrides are LlamaConfig fields
         build_llama_config(cfg.model, int(reader.manifest["vocab_size"]), 1, 2, 0)
     ckpt_dir = cfg.stage_dir("checkpoints")
     check_freeze(cfg)
     rank0 = os.environ.get("RANK", "0") == "0"
-    first = rank0 and not (under_launcher() and os.environ.get(LAUNCHER_PID_ENV))  # not a rank of `kazllm train`
-    if t.warmup_steps > t.steps:  # checked here, not in TrainSection: a config file may set one, the command line the other
-        raise ConfigError(f"train.warmup_steps={t.warmup_steps} > train.steps={t.steps}: the learning rate would never "
-                          f"reach train.lr={t.lr:g}; set train.warmup_steps <= train.steps")
+    first = rank0 and not (
+        under_launcher() and os.environ.get(LAUNCHER_PID_ENV)
+    )  # not a rank of `kazllm train`
+    if (
+        t.warmup_steps > t.steps
+    ):  # checked here, not in TrainSection: a config file may set one, the command line the other
+        raise ConfigError(
+            f"train.warmup_steps={t.warmup_steps} > train.steps={t.steps}: the learning rate would never "
+            f"reach train.lr={t.lr:g}; set train.warmup_steps <= train.steps"
+        )
     lock = None
     if first:  # the job's lock: this process (launcher, single process, or rank 0 under an outside launcher)
         lock = ckpt.RunLock(ckpt_dir).acquire()
         if lock.taken_over is not None:
             old = lock.taken_over
-            print(f"warning: took over the stale lock of {ckpt_dir} (pid {old.get('pid')} on host {old.get('host')} "
-                  "is gone)", file=sys.stderr, flush=True)
+            print(
+                f"warning: took over the stale lock of {ckpt_dir} (pid {old.get('pid')} on host {old.get('host')} "
+                "is gone)",
+                file=sys.stderr,
+                flush=True,
+            )
     try:
         finished = finished_checkpoint(cfg, ckpt_dir)
         if finished is not None:
             if rank0:
-                print(f"kazllm train: {ckpt_dir} already holds the finished run ({finished.name} of train.steps="
-                      f"{t.steps}, manifest.json): nothing to do (raise train.steps to train on, or set "
-                      "train.resume=never to start over)", flush=True)
+                print(
+                    f"kazllm train: {ckpt_dir} already holds the finished run ({finished.name} of train.steps="
+                    f"{t.steps}, manifest.json): nothing to do (raise train.steps to train on, or set "
+                    "train.resume=never to start over)",
+                    flush=True,
+                )
             return
         if cfg.model.init_from and not will_resume(cfg, ckpt_dir):
             plan_init_from(cfg)  # resolve (download) and check the base model once, before any rank starts
@@ -124,7 +148,9 @@ def launch_training(cfg: KazllmConfig) -> None:
             dump_config(cfg, resolved)
         started = time.time()
         if under_launcher() or t.nproc == 1:
-            Trainer(cfg).train()
+            # installed before the trainer builds anything: a request during a long model load stops at step 1
+            with ckpt.PreemptionSignals() as signals:
+                Trainer(cfg, signals).train()
             exit_if_preempted(ckpt_dir, started)
             return
         run_torchrun(cfg, resolved, ckpt_dir, started)
@@ -142,12 +168,27 @@ def run_torchrun(cfg: KazllmConfig, resolved: Path, ckpt_dir: Path, started: flo
     """
     errors = Path(tempfile.mkdtemp(prefix="kazllm-rank-errors-"))
     cmd = [
-        sys.executable, "-m", "kazllm.train", "--torchrun", "--nproc_per_node", str(cfg.train.nproc),
-        "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-        "-m", "kazllm.train", "--config", str(resolved),
+        sys.executable,
+        "-m",
+        "kazllm.train",
+        "--torchrun",
+        "--nproc_per_node",
+        str(cfg.train.nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "kazllm.train",
+        "--config",
+        str(resolved),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-           LAUNCHER_PID_ENV: str(os.getpid()), RANK_ERROR_ENV: str(errors)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        LAUNCHER_PID_ENV: str(os.getpid()),
+        RANK_ERROR_ENV: str(errors),
+    }
     requested: list[int] = []
 
     def request_stop(signum, _frame):
@@ -172,8 +213,11 @@ def run_torchrun(cfg: KazllmConfig, resolved: Path, ckpt_dir: Path, started: flo
             message = rank_error(errors)
             if message is not None:
                 raise KazllmError(message)
-            print(f"kazllm train: a rank failed (exit code {proc.returncode}); its own output is above",
-                  file=sys.stderr, flush=True)
+            print(
+                f"kazllm train: a rank failed (exit code {proc.returncode}); its own output is above",
+                file=sys.stderr,
+                flush=True,
+            )
             raise SystemExit(proc.returncode)
     finally:
         for sig, handler in previous.items():
@@ -183,7 +227,9 @@ def run_torchrun(cfg: KazllmConfig, resolved: Path, ckpt_dir: Path, started: flo
 
 def rank_error(errors: Path) -> str | None:
     """The KazllmError message of the lowest rank that reported one (run_torchrun), or None."""
-    found = sorted(errors.glob("rank*.txt"), key=lambda p: int(p.stem[4:]) if p.stem[4:].isdigit() else 1 << 30)
+    found = sorted(
+        errors.glob("rank*.txt"), key=lambda p: int(p.stem[4:]) if p.stem[4:].isdigit() else 1 << 30
+    )
     return found[0].read_text(encoding="utf-8").strip() if found else None
 
 
@@ -198,7 +244,9 @@ def run_torchrun_agent(argv: list[str]) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    if "LOGLEVEL" not in os.environ:  # torchrun logs each failed or stopped rank itself; the launcher reports it
+    if (
+        "LOGLEVEL" not in os.environ
+    ):  # torchrun logs each failed or stopped rank itself; the launcher reports it
         for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -234,8 +282,12 @@ def exit_if_preempted(ckpt_dir: Path, started: float) -> None:
     record = ckpt.preempted_since(ckpt_dir, started)
     if record is not None:
         if os.environ.get("RANK", "0") == "0":
-            print(f"kazllm train: stopped at step {record['step']} ({record['reason']}), checkpoint saved; "
-                  f"exit code {EXIT_REQUEUE} asks the job script to requeue", file=sys.stderr, flush=True)
+            print(
+                f"kazllm train: stopped at step {record['step']} ({record['reason']}), checkpoint saved; "
+                f"exit code {EXIT_REQUEUE} asks the job script to requeue",
+                file=sys.stderr,
+                flush=True,
+            )
         raise SystemExit(EXIT_REQUEUE)
 
 
@@ -293,13 +345,17 @@ def check_freeze(cfg: KazllmConfig) -> None:
     if not t.freeze_steps:
         return
     if not cfg.model.init_from:
-        raise ConfigError(f"train.freeze_steps={t.freeze_steps} needs model.init_from: the phase trains the new "
-                          "tokens' embeddings of a base model while the rest stays frozen")
+        raise ConfigError(
+            f"train.freeze_steps={t.freeze_steps} needs model.init_from: the phase trains the new "
+            "tokens' embeddings of a base model while the rest stays frozen"
+        )
     init = embedding_init(cfg)
     if init is None or int(init["vocab_size"]) <= int(init["base_vocab_size"]):
-        raise ConfigError(f"train.freeze_steps={t.freeze_steps}: {tokenizer_dir(cfg)} adds no tokens to the base "
-                          f"(no {EMBEDDING_INIT} with new ids): extend the base's tokenizer (tokenizer.extend_base) "
-                          "or set train.freeze_steps=0")
+        raise ConfigError(
+            f"train.freeze_steps={t.freeze_steps}: {tokenizer_dir(cfg)} adds no tokens to the base "
+            f"(no {EMBEDDING_INIT} with new ids): extend the base's tokenizer (tokenizer.extend_base) "
+            "or set train.freeze_steps=0"
+        )
 
 
 def plan_init_from(cfg: KazllmConfig) -> InitPlan:
@@ -325,30 +381,48 @@ def needs_resize(cfg: KazllmConfig, base_dir: Path, rows: int) -> bool:
     spec, tok_dir = cfg.model.init_from, tokenizer_dir(cfg)
     ours, theirs, init = tokenizer_vocab(tok_dir), tokenizer_vocab(base_dir), embedding_init(cfg)
     if ours is None:
-        raise InputError(f"{tok_dir} has no tokenizer.json: run `kazllm tokenizer train` (tokenizer.extend_base={spec})")
-    if theirs is None:  # a checkpoint without a fast tokenizer: only the sizes and embedding_init.json can tell
+        raise InputError(
+            f"{tok_dir} has no tokenizer.json: run `kazllm tokenizer train` (tokenizer.extend_base={spec})"
+        )
+    if (
+        theirs is None
+    ):  # a checkpoint without a fast tokenizer: only the sizes and embedding_init.json can tell
         if init is None and len(ours) > rows:
-            raise InputError(f"{tok_dir} has {len(ours):,} tokens but model.init_from '{spec}' only {rows:,} "
-                             f"embedding rows and there is no {EMBEDDING_INIT} to initialise the others")
+            raise InputError(
+                f"{tok_dir} has {len(ours):,} tokens but model.init_from '{spec}' only {rows:,} "
+                f"embedding rows and there is no {EMBEDDING_INIT} to initialise the others"
+            )
         return init is not None
     if len(ours) < len(theirs):
-        raise InputError(f"{tok_dir} ({len(ours):,} tokens) is smaller than the tokenizer of model.init_from '{spec}' "
-                         f"({len(theirs):,}): train with the base's tokenizer or an extension of it "
-                         f"(tokenizer.extend_base={spec})")
+        raise InputError(
+            f"{tok_dir} ({len(ours):,} tokens) is smaller than the tokenizer of model.init_from '{spec}' "
+            f"({len(theirs):,}): train with the base's tokenizer or an extension of it "
+            f"(tokenizer.extend_base={spec})"
+        )
     moved = [(token, i, ours.get(token)) for token, i in theirs.items() if ours.get(token) != i]
     if moved:
         token, i, j = moved[0]
-        raise InputError(f"{tok_dir} is neither the tokenizer of model.init_from '{spec}' nor an extension of it "
-                         f"({len(moved):,} of its {len(theirs):,} tokens differ, e.g. {token!r}: id {i} there, {j} here): "
-                         f"set tokenizer.extend_base={spec} and rerun `kazllm tokenizer train` and `kazllm pretokenize`")
+        raise InputError(
+            f"{tok_dir} is neither the tokenizer of model.init_from '{spec}' nor an extension of it "
+            f"({len(moved):,} of its {len(theirs):,} tokens differ, e.g. {token!r}: id {i} there, {j} here): "
+            f"set tokenizer.extend_base={spec} and rerun `kazllm tokenizer train` and `kazllm pretokenize`"
+        )
     if len(ours) == len(theirs):
         if rows < len(ours):
-            raise InputError(f"model.init_from '{spec}' has {rows:,} embedding rows for its {len(ours):,} tokens")
+            raise InputError(
+                f"model.init_from '{spec}' has {rows:,} embedding rows for its {len(ours):,} tokens"
+            )
         return False
     if init is None or int(init["base_vocab_size"]) != len(theirs):
-        what = f"its {EMBEDDING_INIT} says base_vocab_size {init['base_vocab_size']}" if init else f"it has no {EMBEDDING_INIT}"
-        raise InputError(f"{tok_dir} has {len(ours):,} tokens, the tokenizer of model.init_from '{spec}' {len(theirs):,}, "
-                         f"but {what}: it was extended from a different base (tokenizer.extend_base must be {spec})")
+        what = (
+            f"its {EMBEDDING_INIT} says base_vocab_size {init['base_vocab_size']}"
+            if init
+            else f"it has no {EMBEDDING_INIT}"
+        )
+        raise InputError(
+            f"{tok_dir} has {len(ours):,} tokens, the tokenizer of model.init_from '{spec}' {len(theirs):,}, "
+            f"but {what}: it was extended from a different base (tokenizer.extend_base must be {spec})"
+        )
     return True
 
 
@@ -363,8 +437,10 @@ def resized_model_is_current(out: Path, base, tok_dir: Path) -> bool:
     made = read_json(manifest)
     base_info = made.get("base") or {}
     same_base = str(base_info.get("path")) == str(base.path) or (
-        base.repo_id is not None and base_info.get("repo_id") == base.repo_id
-        and base_info.get("revision") == base.revision)
+        base.repo_id is not None
+        and base_info.get("repo_id") == base.repo_id
+        and base_info.get("revision") == base.revision
+    )
     return same_base and made.get("tokenizer_sha256") == file_sha256(tok_dir / "tokenizer.json")
 
 
@@ -377,8 +453,10 @@ def resize_into_run(cfg: KazllmConfig, plan: InitPlan, log=print) -> Path:
     if resized_model_is_current(out, plan.base, tok_dir):
         log(f"model.init_from: reusing {out} (same base, same tokenizer)")
         return out
-    log(f"model.init_from: resizing {cfg.model.init_from} ({plan.config.vocab_size:,} embedding rows) to the "
-        f"extended tokenizer {tok_dir} -> {out}")
+    log(
+        f"model.init_from: resizing {cfg.model.init_from} ({plan.config.vocab_size:,} embedding rows) to the "
+        f"extended tokenizer {tok_dir} -> {out}"
+    )
     extend_model(plan.base.path, tok_dir, out)
     return out
 
@@ -415,7 +493,13 @@ def val_language_streams(reader: TokenShardReader, seq_len: int, seed: int) -> d
 
 
 class Trainer:
-    def __init__(self, cfg: KazllmConfig):
+    """One rank of a training run: its engine, data and metrics, from step 0 or a checkpoint to train.steps.
+
+    signals: the PreemptionSignals installed around it (launch_training); without, only the PREEMPT file
+    and another rank's signal stop the run early.
+    """
+
+    def __init__(self, cfg: KazllmConfig, signals: ckpt.PreemptionSignals | None = None):
         self.cfg = cfg
         t = cfg.train
         self.device = init_distributed()
@@ -433,24 +517,51 @@ class Trainer:
         self.last_val_by_language: dict[str, float] = {}
         self.first_loss = self.last_loss = None  # of this process's steps
         self.wandb_run = None
+        self.signals = signals if signals is not None else ckpt.PreemptionSignals()
+        self.stopped = False
+        """A preemption request was acted on (checkpoint saved): the loop ends, the job exits EXIT_REQUEUE."""
+        # the loop's clocks (train): until it starts, validation has no throughput window to keep clean
+        self.live_progress = False
+        self.started_at: float | None = None
+        self.window_start: float | None = None
+        self.window_steps = 0
+        self.step_start = 0
         resume_from = self.find_resume_checkpoint()
         self.model_config, init_path = self.choose_model(resume_from)
         self.ds_config = deepspeed_config(t, self.world_size, use_cuda)
         self.bf16 = bool(self.ds_config.get("bf16", {}).get("enabled"))
         self.freeze = None
         if t.freeze_steps:
-            self.freeze = EmbeddingFreeze(t.freeze_steps, int(embedding_init(cfg)["base_vocab_size"]), t.weight_decay)
-        self.engine = build_engine(self.model_config, t, self.ds_config, self.device, cfg.run.seed, self.log,
-                                   init_path=init_path, freeze=self.freeze)
-        self.loader = SequenceLoader(
-            self.train_reader, t.seq_len, t.micro_batch_size, self.rank, self.world_size, cfg.run.seed,
-            mixture=t.mixture, document_masking=t.document_masking,
+            self.freeze = EmbeddingFreeze(
+                t.freeze_steps, int(embedding_init(cfg)["base_vocab_size"]), t.weight_decay
+            )
+        self.engine = build_engine(
+            self.model_config,
+            t,
+            self.ds_config,
+            self.device,
+            cfg.run.seed,
+            self.log,
+            init_path=init_path,
+            freeze=self.freeze,
         )
-        self.val_languages = val_language_streams(self.val_reader, t.seq_len, cfg.run.seed) if t.eval_by_language else {}
+        self.loader = SequenceLoader(
+            self.train_reader,
+            t.seq_len,
+            t.micro_batch_size,
+            self.rank,
+            self.world_size,
+            cfg.run.seed,
+            mixture=t.mixture,
+            document_masking=t.document_masking,
+        )
+        self.val_languages = (
+            val_language_streams(self.val_reader, t.seq_len, cfg.run.seed) if t.eval_by_language else {}
+        )
         self.n_params = count_parameters(self.model_config)
         self.flops_per_token = flops_per_token(self.model_config, t.seq_len)
         self.peak_flops = peak_flops(t, self.device, self.bf16)
-        self.tokens_per_step = t.micro_batch_size * t.grad_accum * self.world_size * t.seq_len
+        self.tokens_per_step = t.tokens_per_step(self.world_size)
         if resume_from is not None:
             self.resume(resume_from)
 
@@ -475,8 +586,10 @@ class Trainer:
         path = self.initial_weights()
         config = pretrained_llama_config(path, cfg.model)
         if vocab > config.vocab_size:
-            raise InputError(f"{self.train_reader.shards_dir} holds token ids up to {vocab - 1:,} but {path} has "
-                             f"{config.vocab_size:,} embedding rows: pretokenize with the run's tokenizer")
+            raise InputError(
+                f"{self.train_reader.shards_dir} holds token ids up to {vocab - 1:,} but {path} has "
+                f"{config.vocab_size:,} embedding rows: pretokenize with the run's tokenizer"
+            )
         return config, path
 
     def initial_weights(self) -> Path:
@@ -491,7 +604,10 @@ class Trainer:
                 try:
                     path = resize_into_run(self.cfg, plan, log=self.log)
                 except Exception as e:  # noqa: BLE001 (every rank must learn of it, not wait forever)
-                    error, failure = [f"{type(e).__name__}: {e}" if not isinstance(e, KazllmError) else str(e)], e
+                    error, failure = (
+                        [f"{type(e).__name__}: {e}" if not isinstance(e, KazllmError) else str(e)],
+                        e,
+                    )
             if self.world_size > 1:
                 torch.distributed.broadcast_object_list(error, src=0)
             if failure is not None:
@@ -501,9 +617,18 @@ class Trainer:
             path = self.cfg.out_dir / INIT_MODEL_DIR
         if self.rank == 0:
             b = plan.base
-            write_json(self.ckpt_dir / INIT_RECORD, {
-                "init_from": self.cfg.model.init_from, "source": b.source, "repo_id": b.repo_id,
-                "revision": b.revision, "path": str(b.path), "resized": plan.resize, "loaded_from": str(path)})
+            write_json(
+                self.ckpt_dir / INIT_RECORD,
+                {
+                    "init_from": self.cfg.model.init_from,
+                    "source": b.source,
+                    "repo_id": b.repo_id,
+                    "revision": b.revision,
+                    "path": str(b.path),
+                    "resized": plan.resize,
+                    "loaded_from": str(path),
+                },
+            )
         return path
 
     # -- logging ---------------------------------------------------------------------------------------
@@ -516,20 +641,31 @@ class Trainer:
             return
         write_json(self.ckpt_dir / "deepspeed_config.json", self.ds_config)
         # A resumed run keeps the metric lines up to its step; a fresh run starts a new file.
-        kept = [] if self.step == 0 else [row for row in read_metrics(self.metrics_path) if row["step"] <= self.step]
+        kept = (
+            []
+            if self.step == 0
+            else [row for row in read_metrics(self.metrics_path) if row["step"] <= self.step]
+        )
         self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
         done = [row for row in kept if row["step"] == self.step and "val_loss" in row]
         if done:  # killed after validating the last step: finish() must not append the same line again
             self.last_val_step, self.last_val_loss = self.step, done[-1]["val_loss"]
-            self.last_val_by_language = {k.removeprefix("val_loss_"): v for k, v in done[-1].items()
-                                         if k.startswith("val_loss_")}
+            self.last_val_by_language = {
+                k.removeprefix("val_loss_"): v for k, v in done[-1].items() if k.startswith("val_loss_")
+            }
         wandb_cfg = self.cfg.train.wandb
         if wandb_cfg.enabled:
             import wandb
 
             os.environ.setdefault("WANDB_MODE", wandb_cfg.mode)
-            self.wandb_run = wandb.init(project=wandb_cfg.project, mode=wandb_cfg.mode, dir=str(self.ckpt_dir),
-                                        config=config_to_dict(self.cfg), id=self.wandb_run_id(), resume="allow")
+            self.wandb_run = wandb.init(
+                project=wandb_cfg.project,
+                mode=wandb_cfg.mode,
+                dir=str(self.ckpt_dir),
+                config=config_to_dict(self.cfg),
+                id=self.wandb_run_id(),
+                resume="allow",
+            )
 
     def wandb_run_id(self) -> str:
         """One W&B run per training run: the id is made once and kept in <run>/checkpoints/wandb_id, so every
@@ -572,8 +708,10 @@ class Trainer:
         )
         if self.freeze is not None:
             new_rows = self.model_config.vocab_size - self.freeze.first_new_row
-            self.log(f"freeze phase: steps 1-{t.freeze_steps} train only the {new_rows:,} embedding rows from id "
-                     f"{self.freeze.first_new_row:,} on; then every weight, the LR warming up again")
+            self.log(
+                f"freeze phase: steps 1-{t.freeze_steps} train only the {new_rows:,} embedding rows from id "
+                f"{self.freeze.first_new_row:,} on; then every weight, the LR warming up again"
+            )
         if self.val_languages:
             self.log(f"validation also per language: {', '.join(self.val_languages)}")
 
@@ -594,17 +732,26 @@ class Trainer:
             if i == accum - 1 and self.engine.zero_optimization_stage() == 0 and not self.bf16:
                 # Plain fp32 DeepSpeed clips without keeping the norm; the gradients here are already
                 # all-reduced and whole on every rank, so the norm before clipping is this.
-                grad_norm = torch.linalg.vector_norm(torch.stack(
-                    [p.grad.detach().float().norm() for p in self.engine.module.parameters() if p.grad is not None]
-                )).item()
+                grad_norm = torch.linalg.vector_norm(
+                    torch.stack(
+                        [
+                            p.grad.detach().float().norm()
+                            for p in self.engine.module.parameters()
+                            if p.grad is not None
+                        ]
+                    )
+                ).item()
             self.engine.step()  # DeepSpeed applies the update (and the LR schedule) at the accumulation boundary
             total += loss.detach().float()
         total /= accum
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
         if grad_norm is None:
             grad_norm = self.engine.get_global_grad_norm()
-        metrics = {"loss": total.item() / self.world_size, "lr": lr,
-                   "grad_norm": float(grad_norm) if grad_norm is not None else None}
+        metrics = {
+            "loss": total.item() / self.world_size,
+            "lr": lr,
+            "grad_norm": float(grad_norm) if grad_norm is not None else None,
+        }
         if self.freeze is not None:  # the embeddings group's own LR (the only one above 0 while frozen)
             metrics["lr_embeddings"] = lrs[-1]
         return metrics
@@ -623,13 +770,18 @@ class Trainer:
         started = time.perf_counter()
         val_loss = self.validation_loss()
         by_language = self.validation_losses_by_language() if val_loss is not None else {}
-        if hasattr(self, "window_start"):  # validation time is not training throughput
+        if self.window_start is not None:  # validation time is not training throughput
             self.window_start += time.perf_counter() - started
         self.last_val_step, self.last_val_loss = self.step, val_loss
         self.last_val_by_language = by_language
         if val_loss is not None:
-            self.record({"step": self.step, "val_loss": round(val_loss, 5),
-                         **{f"val_loss_{lang}": round(v, 5) for lang, v in by_language.items()}})
+            self.record(
+                {
+                    "step": self.step,
+                    "val_loss": round(val_loss, 5),
+                    **{f"val_loss_{lang}": round(v, 5) for lang, v in by_language.items()},
+                }
+            )
             langs = ", ".join(f"{lang} {v:.4f}" for lang, v in by_language.items())
             self.log(f"step {self.step}: validation loss {val_loss:.4f}" + (f" ({langs})" if langs else ""))
             self.refresh_loss_curve()
@@ -638,14 +790,18 @@ class Trainer:
     def validation_loss(self) -> float | None:
         """Mean loss over `eval_sequences` windows spread evenly over the val split (the same every call)."""
         seq_len = self.cfg.train.seq_len
-        return self.mean_loss(self.val_reader.num_sequences(seq_len), lambda i: self.val_reader.sequence(i, seq_len))
+        return self.mean_loss(
+            self.val_reader.num_sequences(seq_len), lambda i: self.val_reader.sequence(i, seq_len)
+        )
 
     def validation_losses_by_language(self) -> dict[str, float]:
         """train.eval_by_language: the same figure on each language's own documents, `eval_sequences` windows
         each, so that forgetting of the base's languages (and learning of Kazakh) shows separately."""
         losses = {}
         for lang, stream in self.val_languages.items():
-            loss = self.mean_loss(stream.components[0].num_windows, lambda i, s=stream: s.read_window(0, i)[0])
+            loss = self.mean_loss(
+                stream.components[0].num_windows, lambda i, s=stream: s.read_window(0, i)[0]
+            )
             if loss is not None:
                 losses[lang] = loss
         return losses
@@ -676,24 +832,6 @@ class Trainer:
         return (stats[0] / stats[1]).item()
 
     # -- checkpoints and preemption (kazllm/checkpoint.py) --------------------------------------------
-    _signal_reason: str | None = None
-    """Name of the preemption signal this rank received; acted on at the next step boundary."""
-    _stopped: bool = False
-
-    def install_preemption_handlers(self) -> None:
-        """SIGUSR1 and SIGTERM only set a flag; maybe_save acts on it at the next step, on all ranks at once.
-
-        Under torchrun, a SIGTERM sent to torchrun is forwarded to the workers (which get ~30 s before
-        SIGKILL), but a SIGUSR1 sent to torchrun kills the agent itself. The robust path under torchrun and
-        srun is the stop file <run>/checkpoints/PREEMPT (the sbatch trap touches it; shared filesystem).
-        """
-
-        def request_stop(signum, _frame):
-            self._signal_reason = signal.Signals(signum).name
-
-        for sig in (signal.SIGUSR1, signal.SIGTERM):
-            signal.signal(sig, request_stop)
-
     def _warn(self, msg: str) -> None:
         if self.rank == 0:
             print(f"warning: {msg}", file=sys.stderr, flush=True)
@@ -702,11 +840,10 @@ class Trainer:
         """The checkpoint to continue from per `train.resume` (auto | never | path), or None to start at step 0.
 
         auto takes the newest checkpoint whose checksums verify, warning about each one it refuses, and
-        starts fresh when there is none. Also installs the preemption handlers and clears debris of a
-        crashed attempt (unfinished stepN.tmp, a PREEMPT file from before this process started). Runs
-        before the model is built, because a resumed run does not load model.init_from's weights.
+        starts fresh when there is none. Also clears debris of a crashed attempt (unfinished stepN.tmp, a
+        PREEMPT file from before this process started). Runs before the model is built, because a resumed
+        run does not load model.init_from's weights.
         """
-        self.install_preemption_handlers()
         mode = self.cfg.train.resume
         if self.rank == 0:
             stale = ckpt.remove_stale_tmp(self.ckpt_dir)
@@ -731,30 +868,61 @@ class Trainer:
             raise InputError(f"train.resume={mode}: checkpoint refused: " + "; ".join(problems[:5]))
         return path
 
+    def train_state(self) -> ckpt.TrainState:
+        """What a checkpoint keeps of this trainer besides the engine."""
+        return ckpt.TrainState(step=self.step, loader=self.loader.state_dict(), rng=ckpt.rng_state())
+
     def resume(self, path: Path) -> int:
         """Load a checkpoint chosen by find_resume_checkpoint (weights, optimizer, schedule, loader, RNG)."""
-        ckpt.load_trainer(self, path, self.ckpt_dir, log=self.log, warn=self._warn)
+        loaded = ckpt.load_checkpoint(
+            self.engine,
+            path,
+            ckpt_dir=self.ckpt_dir,
+            train=self.cfg.train,
+            model_config=self.model_config,
+            log=self.log,
+            warn=self._warn,
+        )
+        state = loaded.state
+        self.step = state.step
+        self.loader.load_state_dict(state.loader)
+        if state.rng is not None:
+            ckpt.set_rng_state(state.rng)
+        else:
+            self._warn(
+                f"{path} has no RNG state for rank {self.rank} (saved by {loaded.saved_world_size} ranks)"
+            )
+        self.log(
+            f"resumed from {path} at step {self.step} ({self.loader.consumed} sequences consumed; "
+            f"saved by {loaded.saved_world_size} rank(s)"
+            f"{', via universal checkpoint' if loaded.via_universal else ''})"
+        )
         self.last_checkpoint = path
         return self.step
 
     def save_checkpoint(self) -> Path:
         """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last train.keep_last."""
-        self.last_checkpoint = ckpt.save_trainer(self, self.ckpt_dir)
+        self.last_checkpoint = ckpt.save_checkpoint(
+            self.engine, self.ckpt_dir, self.train_state(), cfg=self.cfg, model_config=self.model_config
+        )
         self.refresh_loss_curve()
         return self.last_checkpoint
 
     def _stop_reason(self) -> str | None:
         """Collective: why to stop now (a signal on any rank, or the PREEMPT file rank 0 sees), or None."""
-        flags = torch.tensor([
-            float(self._signal_reason is not None),
-            float(self.rank == 0 and ckpt.stop_requested_by_file(self.ckpt_dir)),
-        ], device=self.device)
+        flags = torch.tensor(
+            [
+                float(self.signals.reason is not None),
+                float(self.rank == 0 and ckpt.stop_requested_by_file(self.ckpt_dir)),
+            ],
+            device=self.device,
+        )
         if self.world_size > 1:
             torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
         if flags[1] > 0:
             return f"{ckpt.PREEMPT_FILE} file"
         if flags[0] > 0:
-            return self._signal_reason or "signal on another rank"
+            return self.signals.reason or "signal on another rank"
         return None
 
     def maybe_save(self) -> Path | None:
@@ -770,8 +938,10 @@ class Trainer:
                 ckpt.write_preempted(self.ckpt_dir, self.step, reason)
             if self.world_size > 1:  # every rank's launch_training reads preempted.json to pick exit code 75
                 torch.distributed.barrier()
-            self._stopped = True
-            self.log(f"stop requested ({reason}): saved {path.name}; exiting with code {EXIT_REQUEUE} to be requeued")
+            self.stopped = True
+            self.log(
+                f"stop requested ({reason}): saved {path.name}; exiting with code {EXIT_REQUEUE} to be requeued"
+            )
             return path
         if t.save_every and self.step % t.save_every == 0:
             return self.save_checkpoint()
@@ -779,7 +949,7 @@ class Trainer:
 
     def should_stop(self) -> bool:
         """True once a preemption request was acted on (checkpoint saved): leave the loop, exit EXIT_REQUEUE."""
-        return self._stopped
+        return self.stopped
 
     # -- the loop --------------------------------------------------------------------------------------
     def train(self) -> dict:
@@ -792,8 +962,14 @@ class Trainer:
         # each metrics row is also printed as one plain progress line (log_step).
         self.live_progress = sys.stdout.isatty() and sys.stderr.isatty()
         self.started_at = time.perf_counter()
-        bar = tqdm(initial=self.step, total=t.steps, desc="train", unit="step",
-                   disable=self.rank != 0 or not self.live_progress, mininterval=progress_interval())
+        bar = tqdm(
+            initial=self.step,
+            total=t.steps,
+            desc="train",
+            unit="step",
+            disable=self.rank != 0 or not self.live_progress,
+            mininterval=progress_interval(),
+        )
         if self.step == 0 and self.cfg.model.init_from and t.eval_every:
             # the base model's own validation losses: the reference that forgetting is measured against
             self.validate()
@@ -838,9 +1014,17 @@ class Trainer:
             row["lr_embeddings"] = metrics["lr_embeddings"]
         self.record(row)
         if not self.live_progress:
-            self.log(progress_line(row, self.cfg.train.steps, time.perf_counter() - self.started_at, self.step_start))
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}", tok_s=f"{tokens_per_s:,.0f}",
-                        **({"mfu": f"{mfu:.1%}"} if mfu is not None else {}))
+            self.log(
+                progress_line(
+                    row, self.cfg.train.steps, time.perf_counter() - self.started_at, self.step_start
+                )
+            )
+        bar.set_postfix(
+            loss=f"{metrics['loss']:.3f}",
+            lr=f"{metrics['lr']:.2e}",
+            tok_s=f"{tokens_per_s:,.0f}",
+            **({"mfu": f"{mfu:.1%}"} if mfu is not None else {}),
+        )
         self.window_start, self.window_steps = time.perf_counter(), 0
 
     def finish(self) -> dict:
@@ -871,39 +1055,15 @@ class Trainer:
                 summary["first_loss"], summary["last_loss"] = losses[0], losses[-1]
             write_stage_manifest(self.cfg, "checkpoints", latest=summary["checkpoint"], summary=summary)
             plot_loss_curve(self.metrics_path, self.ckpt_dir / "loss_curve.png")
-            self.log(f"loss {summary['first_loss']} -> {summary['last_loss']}, validation loss {val_loss}; "
-                     f"checkpoint {self.last_checkpoint}")
+            self.log(
+                f"loss {summary['first_loss']} -> {summary['last_loss']}, validation loss {val_loss}; "
+                f"checkpoint {self.last_checkpoint}"
+            )
         if self.wandb_run is not None:
             self.wandb_run.summary.update({k: v for k, v in summary.items() if v is not None})
             self.wandb_run.finish()
         torch.distributed.barrier()
         return summary
-
-
-_warned_metrics: set[tuple[str, int]] = set()
-
-
-def read_metrics(metrics_path: Path) -> list[dict]:
-    """metrics.jsonl rows; a line cut short by a kill (the last one, typically) is skipped, not fatal, with
-    one warning on stderr naming the file and the line (once per file and line in a process)."""
-    rows, bad = [], []
-    if metrics_path.exists():
-        for number, line in enumerate(metrics_path.read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad.append(number)
-                continue
-            if isinstance(row, dict) and "step" in row:
-                rows.append(row)
-            else:
-                bad.append(number)
-    if bad and (str(metrics_path), bad[0]) not in _warned_metrics:
-        _warned_metrics.add((str(metrics_path), bad[0]))
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        print(f"warning: {metrics_path}:{bad[0]}: unreadable metrics line skipped{more}: its metrics are lost "
-              "(a line cut short by a kill)", file=sys.stderr, flush=True)
-    return rows
 
 
 def progress_line(row: dict, total: int, elapsed: float, first_step: int) -> str:
@@ -937,7 +1097,13 @@ def plot_loss_curve(metrics_path: Path, out_png: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot([r["step"] for r in train], [r["loss"] for r in train], marker="o", markersize=3, label="train")
     if val:
-        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], marker="s", markersize=4, label="validation")
+        ax.plot(
+            [r["step"] for r in val],
+            [r["val_loss"] for r in val],
+            marker="s",
+            markersize=4,
+            label="validation",
+        )
     languages = sorted({k.removeprefix("val_loss_") for r in val for k in r if k.startswith("val_loss_")})
     for lang in languages:
         points = [(r["step"], r[f"val_loss_{lang}"]) for r in val if f"val_loss_{lang}" in r]
@@ -958,12 +1124,16 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["--torchrun"]:  # the agent process of run_torchrun, not a rank
         run_torchrun_agent(argv[1:])
         return
-    parser = argparse.ArgumentParser(description="kazllm training worker (one rank); `kazllm train` launches it.")
+    parser = argparse.ArgumentParser(
+        description="kazllm training worker (one rank); `kazllm train` launches it."
+    )
     parser.add_argument("--config", required=True)
     parser.add_argument("--local_rank", type=int, help=argparse.SUPPRESS)  # added by the deepspeed launcher
     parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. train.steps=10")
     args = parser.parse_args(argv)
-    if under_launcher():  # a rank dies with its launcher: no training on (and writing checkpoints) after a kill
+    if (
+        under_launcher()
+    ):  # a rank dies with its launcher: no training on (and writing checkpoints) after a kill
         die_with_parent()
         watch_launcher()
     try:

@@ -51,35 +51,57 @@ def run_overrides(out: Path, hidden: int, layers: int) -> list[str]:
     heads = max(1, hidden // 64)
     intermediate = -(-hidden * 8 // 3 // 256) * 256
     return [
-        f"run.out_dir={out}", "tokenizer.vocab_size=4000", "tokenizer.parity_lines=200",
-        f"model.overrides.hidden_size={hidden}", f"model.overrides.num_hidden_layers={layers}",
-        f"model.overrides.num_attention_heads={heads}", f"model.overrides.num_key_value_heads={max(1, heads // 2)}",
+        f"run.out_dir={out}",
+        "tokenizer.vocab_size=4000",
+        "tokenizer.parity_lines=200",
+        f"model.overrides.hidden_size={hidden}",
+        f"model.overrides.num_hidden_layers={layers}",
+        f"model.overrides.num_attention_heads={heads}",
+        f"model.overrides.num_key_value_heads={max(1, heads // 2)}",
         f"model.overrides.intermediate_size={intermediate}",
     ]
 
 
 TRAIN_OVERRIDES = [
-    "train.nproc=2", "train.zero_stage=3", "train.steps=1", "train.save_every=1", "train.keep_last=1",
-    "train.seq_len=64", "train.micro_batch_size=1", "train.warmup_steps=0", "train.log_every=1",
-    "train.eval_every=0", "train.eval_sequences=1",
+    "train.nproc=2",
+    "train.zero_stage=3",
+    "train.steps=1",
+    "train.save_every=1",
+    "train.keep_last=1",
+    "train.seq_len=64",
+    "train.micro_batch_size=1",
+    "train.warmup_steps=0",
+    "train.log_every=1",
+    "train.eval_every=0",
+    "train.eval_sequences=1",
 ]
 
 
 def kazllm(*args: str) -> None:
     """One real `kazllm` command in a subprocess; its output is shown only when it fails."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "kazllm.cli", *args], cwd=REPO, capture_output=True, text=True,
-                            env=child_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "kazllm.cli", *args], cwd=REPO, capture_output=True, text=True, env=child_env()
+    )
     if result.returncode != 0:
-        sys.exit(f"`kazllm {' '.join(args[:2])}` failed ({result.returncode}):\n"
-                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    print(f"  kazllm {args[0]}{' ' + args[1] if args[0] == 'tokenizer' else ''}: {time.perf_counter() - start:.1f} s",
-          flush=True)
+        sys.exit(
+            f"`kazllm {' '.join(args[:2])}` failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    print(
+        f"  kazllm {args[0]}{' ' + args[1] if args[0] == 'tokenizer' else ''}: {time.perf_counter() - start:.1f} s",
+        flush=True,
+    )
 
 
 def child_env() -> dict[str, str]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_MODE="offline",
-               TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        WANDB_MODE="offline",
+        TOKENIZERS_PARALLELISM="false",
+    )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -109,8 +131,13 @@ def checkpoint_facts(out: Path) -> dict:
     meta = read_json(ckpt / tag / "kazllm_checkpoint.json")
     params = count_parameters(LlamaConfig.from_dict(meta["model_config"]))
     disk = sum(p.stat().st_size for p in (ckpt / tag).rglob("*") if p.is_file())
-    return {"tag": tag, "params": params, "fp32_mib": params * 4 / MIB, "disk_mib": disk / MIB,
-            "shape": f"{meta['model_config']['num_hidden_layers']} x {meta['model_config']['hidden_size']}"}
+    return {
+        "tag": tag,
+        "params": params,
+        "fp32_mib": params * 4 / MIB,
+        "disk_mib": disk / MIB,
+        "shape": f"{meta['model_config']['num_hidden_layers']} x {meta['model_config']['hidden_size']}",
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -196,21 +223,41 @@ def child(variant: str, out: Path, overrides: list[str], tag: str) -> None:
     sampler.stop.set()
     sampler.join()
     final = status_kib()
-    print("RESULT " + json.dumps({
-        "wall_s": wall, "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "vmhwm_kib": final["VmHWM"], "baseline_kib": baseline["VmRSS"], "peak_sample": sampler.at_peak,
-        "max_anon_kib": sampler.max_anon, "ref_logit_diff": diff,
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "wall_s": wall,
+                "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "vmhwm_kib": final["VmHWM"],
+                "baseline_kib": baseline["VmRSS"],
+                "peak_sample": sampler.at_peak,
+                "max_anon_kib": sampler.max_anon,
+                "ref_logit_diff": diff,
+            }
+        ),
+        flush=True,
+    )
 
 
 def measure(variant: str, out: Path, overrides: list[str], tag: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", variant, "--work", str(out), "--tag", tag,
-           "--overrides-json", json.dumps(overrides)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        variant,
+        "--work",
+        str(out),
+        "--tag",
+        tag,
+        "--overrides-json",
+        json.dumps(overrides),
+    ]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=child_env())
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
         sys.exit(f"{variant} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -241,22 +288,31 @@ def main() -> None:
         results = {}
         for variant in VARIANTS:
             results[variant] = measure(variant, out, overrides, facts["tag"])
-            print(f"  {variant}: {results[variant]['ru_maxrss_kib'] / 1024:.0f} MiB, "
-                  f"{results[variant]['wall_s']:.1f} s", flush=True)
+            print(
+                f"  {variant}: {results[variant]['ru_maxrss_kib'] / 1024:.0f} MiB, "
+                f"{results[variant]['wall_s']:.1f} s",
+                flush=True,
+            )
 
-    print(f"\nmodel {facts['shape']}, {facts['params'] / 1e6:.1f}M parameters, fp32 weights "
-          f"{facts['fp32_mib']:.0f} MiB, ZeRO-3 checkpoint {facts['tag']} on disk {facts['disk_mib']:.0f} MiB "
-          f"(weights + Adam states); child baseline after imports "
-          f"{results['reference']['baseline_kib'] / 1024:.0f} MiB")
-    print("| variant | peak RSS MiB (ru_maxrss) | VmHWM MiB | at sampled peak: anon / file MiB | max anon MiB "
-          "| wall s |")
+    print(
+        f"\nmodel {facts['shape']}, {facts['params'] / 1e6:.1f}M parameters, fp32 weights "
+        f"{facts['fp32_mib']:.0f} MiB, ZeRO-3 checkpoint {facts['tag']} on disk {facts['disk_mib']:.0f} MiB "
+        f"(weights + Adam states); child baseline after imports "
+        f"{results['reference']['baseline_kib'] / 1024:.0f} MiB"
+    )
+    print(
+        "| variant | peak RSS MiB (ru_maxrss) | VmHWM MiB | at sampled peak: anon / file MiB | max anon MiB "
+        "| wall s |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for variant in VARIANTS:
         r = results[variant]
         peak = r["peak_sample"]
-        print(f"| {variant} | {r['ru_maxrss_kib'] / 1024:.0f} | {r['vmhwm_kib'] / 1024:.0f} | "
-              f"{peak['RssAnon'] / 1024:.0f} / {peak['RssFile'] / 1024:.0f} | {r['max_anon_kib'] / 1024:.0f} | "
-              f"{r['wall_s']:.1f} |")
+        print(
+            f"| {variant} | {r['ru_maxrss_kib'] / 1024:.0f} | {r['vmhwm_kib'] / 1024:.0f} | "
+            f"{peak['RssAnon'] / 1024:.0f} / {peak['RssFile'] / 1024:.0f} | {r['max_anon_kib'] / 1024:.0f} | "
+            f"{r['wall_s']:.1f} |"
+        )
     print(f"reference reload check: max |Δlogit| {results['reference']['ref_logit_diff']:.3g}")
     print(f"ratio {results['export-fp32']['ru_maxrss_kib'] / results['reference']['ru_maxrss_kib']:.4f}")
 

@@ -41,7 +41,10 @@ def main() -> None:
     if not (shared / "ntrex128").is_dir():
         sys.exit(f"no ../shared corpora at {shared}")
     caps = [int(x) for x in args.caps.split(",")]
-    evals = [f"{lang}={shared}/ntrex128/newstest2019-{'src' if lang == 'eng' else 'ref'}.{lang}.txt" for lang in NTREX]
+    evals = [
+        f"{lang}={shared}/ntrex128/newstest2019-{'src' if lang == 'eng' else 'ref'}.{lang}.txt"
+        for lang in NTREX
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -54,8 +57,11 @@ def main() -> None:
                 r = extend_tokenizer(base, work / f"{variant}_{cap}", lines, eval_files=evals, max_new=cap)
                 rows.append((variant, cap, r, time.perf_counter() - t0))
                 kk = next(f for f in r["fertility"] if f["language"] == "kaz")
-                print(f"{variant} +{r['added']}: kk {kk['before']:.3f} -> {kk['after']:.3f} tokens/word "
-                      f"({time.perf_counter() - t0:.0f} s, last merge seen {r['last_merge_count']} times)", flush=True)
+                print(
+                    f"{variant} +{r['added']}: kk {kk['before']:.3f} -> {kk['after']:.3f} tokens/word "
+                    f"({time.perf_counter() - t0:.0f} s, last merge seen {r['last_merge_count']} times)",
+                    flush=True,
+                )
     print("\n| base | new pieces | " + " | ".join(NTREX) + " |")
     print("|---|---:|" + "---:|" * len(NTREX))
     seen = set()
@@ -65,9 +71,19 @@ def main() -> None:
             print(f"| {variant} (before) | 0 | " + " | ".join(f"{by[x]['before']:.3f}" for x in NTREX) + " |")
             seen.add(variant)
         print(f"| {variant} | {r['added']:,} | " + " | ".join(f"{by[x]['after']:.3f}" for x in NTREX) + " |")
-    print("\nround trip failures: " + str(sum(f["round_trip_failures"] for _, _, r, _ in rows for f in r["fertility"]))
-          + "; English lines with changed ids: "
-          + str(sum(f["of_those_ids_changed"] for _, _, r, _ in rows for f in r["fertility"] if f["language"] == "eng")))
+    print(
+        "\nround trip failures: "
+        + str(sum(f["round_trip_failures"] for _, _, r, _ in rows for f in r["fertility"]))
+        + "; English lines with changed ids: "
+        + str(
+            sum(
+                f["of_those_ids_changed"]
+                for _, _, r, _ in rows
+                for f in r["fertility"]
+                if f["language"] == "eng"
+            )
+        )
+    )
     first = [r for v, c, r, _ in rows if v == rows[0][0] and c == max(caps)][0]
     kk = next(f for f in first["fertility"] if f["language"] == "kaz")
     print(f"ratio {kk['after'] / kk['before']:.4f}")

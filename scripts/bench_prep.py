@@ -30,13 +30,21 @@ SHARED = REPO.parent / "shared" / "data" / "text_mix"  # --data overrides
 sys.path.insert(0, str(REPO))
 
 # FineWeb-2 kaz_Cyrl thresholds (datatrove examples/fineweb-2 configs).
-KAZ = dict(line_punct_thr=0.176, dup_line_frac=0.304, new_line_ratio=0.186, min_avg_word_length=3,
-           max_avg_word_length=12, max_non_alpha_words_ratio=0.694)
+KAZ = dict(
+    line_punct_thr=0.176,
+    dup_line_frac=0.304,
+    new_line_ratio=0.186,
+    min_avg_word_length=3,
+    max_avg_word_length=12,
+    max_non_alpha_words_ratio=0.694,
+)
 
 
 def make_documents(n_docs: int, out: Path, data: Path = SHARED) -> int:
     """Interleave kk/ru/en documents of 20 lines each; returns total bytes."""
-    sources = {lang: (data / f"{lang}.txt").read_text(encoding="utf-8").split("\n") for lang in ("kk", "ru", "en")}
+    sources = {
+        lang: (data / f"{lang}.txt").read_text(encoding="utf-8").split("\n") for lang in ("kk", "ru", "en")
+    }
     total, rows, i = 0, [], 0
     while len(rows) < n_docs:
         for lang, weight in (("kk", 6), ("ru", 2), ("en", 2)):
@@ -56,16 +64,23 @@ def reference_pipeline(src: Path, out: Path):
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
-    from data_prep.quality import KAZAKH_STOP_WORDS, KazakhWordTokenizer
+    from data_prep.kk_words import KazakhWordTokenizer
+    from data_prep.quality import KAZAKH_STOP_WORDS
 
     tok = KazakhWordTokenizer()
     return [
         JsonlReader(str(src)),
         GopherRepetitionFilter(dup_line_frac=KAZ["dup_line_frac"], language=tok),
-        GopherQualityFilter(min_avg_word_length=KAZ["min_avg_word_length"], max_avg_word_length=KAZ["max_avg_word_length"],
-                            max_non_alpha_words_ratio=KAZ["max_non_alpha_words_ratio"], stop_words=list(KAZAKH_STOP_WORDS),
-                            language=tok),
-        FineWebQualityFilter(line_punct_thr=KAZ["line_punct_thr"], new_line_ratio=KAZ["new_line_ratio"], language=tok),
+        GopherQualityFilter(
+            min_avg_word_length=KAZ["min_avg_word_length"],
+            max_avg_word_length=KAZ["max_avg_word_length"],
+            max_non_alpha_words_ratio=KAZ["max_non_alpha_words_ratio"],
+            stop_words=list(KAZAKH_STOP_WORDS),
+            language=tok,
+        ),
+        FineWebQualityFilter(
+            line_punct_thr=KAZ["line_punct_thr"], new_line_ratio=KAZ["new_line_ratio"], language=tok
+        ),
         JsonlWriter(str(out), output_filename="${rank}.jsonl", compression=None),
     ]
 
@@ -74,8 +89,13 @@ def our_pipeline(src: Path, out: Path, run_dir: Path, pii_policy: str = "identif
     from data_prep.pipeline import filter_stage
     from kazllm.config import load_config
 
-    cfg = load_config(None, [f"run.out_dir={run_dir}",
-                             f"prep.inputs=[{{path: {src}, format: jsonl, name: bench, pii: {{policy: {pii_policy}}}}}]"])
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={run_dir}",
+            f"prep.inputs=[{{path: {src}, format: jsonl, name: bench, pii: {{policy: {pii_policy}}}}}]",
+        ],
+    )
     return filter_stage(cfg, cfg.stage_dir("prep"), out)
 
 
@@ -83,7 +103,9 @@ def timed(pipeline, tasks: int, logs: Path) -> float:
     from datatrove.executor import LocalPipelineExecutor
 
     start = time.perf_counter()
-    LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=tasks, logging_dir=str(logs), skip_completed=False).run()
+    LocalPipelineExecutor(
+        pipeline=pipeline, tasks=tasks, workers=tasks, logging_dir=str(logs), skip_completed=False
+    ).run()
     return time.perf_counter() - start
 
 
@@ -92,13 +114,21 @@ def count_lines(folder: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=8000)
     parser.add_argument("--tasks", type=int, default=2, help="tasks = worker processes = cores used")
     parser.add_argument("--data", type=Path, default=SHARED, help="folder with kk.txt, ru.txt, en.txt")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per side, interleaved; the best time counts")
-    parser.add_argument("--pii-policy", default="identifiers", choices=("identifiers", "full"),
-                        help="kazllm's PII policy for every document (full adds the person-name tagger)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per side, interleaved; the best time counts"
+    )
+    parser.add_argument(
+        "--pii-policy",
+        default="identifiers",
+        choices=("identifiers", "full"),
+        help="kazllm's PII policy for every document (full adds the person-name tagger)",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"needs {args.data} (the shared text_mix corpus; see --data)")
@@ -113,15 +143,19 @@ def main() -> None:
         mb = total_bytes / 1e6
         results: dict[str, tuple[float, int]] = {}
         for repeat in range(args.repeats):  # interleaved, so a noisy moment hits both sides alike
-            for name, build in (("datatrove stock", lambda o: reference_pipeline(src, o)),
-                                ("kazllm", lambda o: our_pipeline(src, o, o.with_name(o.name + "_run"), args.pii_policy))):
+            for name, build in (
+                ("datatrove stock", lambda o: reference_pipeline(src, o)),
+                ("kazllm", lambda o: our_pipeline(src, o, o.with_name(o.name + "_run"), args.pii_policy)),
+            ):
                 out = work / f"{name.replace(' ', '_')}_{repeat}"
                 seconds = timed(build(out), args.tasks, work / f"logs_{out.name}")
                 best = results.get(name, (float("inf"), 0))[0]
                 results[name] = (min(best, seconds), count_lines(out))
         for name, (seconds, kept) in results.items():
-            print(f"{name:16s} {args.docs / seconds:9.0f} docs/s  {mb / seconds / args.tasks:6.2f} MB/s/core  "
-                  f"kept {kept}/{args.docs}  ({seconds:.2f} s, {args.tasks} cores, {mb:.1f} MB)")
+            print(
+                f"{name:16s} {args.docs / seconds:9.0f} docs/s  {mb / seconds / args.tasks:6.2f} MB/s/core  "
+                f"kept {kept}/{args.docs}  ({seconds:.2f} s, {args.tasks} cores, {mb:.1f} MB)"
+            )
         print(f"ratio {results['datatrove stock'][0] / results['kazllm'][0]:.3f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data" / "text_mix"
 sys.path.insert(0, str(REPO))
 
+
 def measure(cmd: list[str], log: Path, env: dict | None = None, every: float = 0.2) -> dict:
     """Run `cmd` (output to `log`), sampling its whole process tree: wall time, CPU time summed over every
     process seen, and the peak RSS of the largest one. Sampled with psutil (a DeepSpeed dependency), since
@@ -65,7 +66,9 @@ def measure(cmd: list[str], log: Path, env: dict | None = None, every: float = 0
         rc = proc.wait()
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        sys.exit(f"{' '.join(map(str, cmd[:4]))} ... failed (exit {rc}); last lines of {log}:\n" + "\n".join(tail))
+        sys.exit(
+            f"{' '.join(map(str, cmd[:4]))} ... failed (exit {rc}); last lines of {log}:\n" + "\n".join(tail)
+        )
     return {"wall_s": time.perf_counter() - started, "cpu_s": sum(cpu.values()), "peak_rss_mb": peak / 1e6}
 
 
@@ -96,13 +99,21 @@ def kazllm_runs(corpus: Path, run_dir: Path, tasks: int, logs: Path) -> dict:
     """kazllm prep, tokenizer train and pretokenize on `corpus`, each through the real CLI."""
     shutil.rmtree(run_dir, ignore_errors=True)
     kazllm = [sys.executable, "-m", "kazllm.cli"]
-    common = [f"run.out_dir={run_dir}", f"prep.inputs=[{{path: {corpus / 'corpus'}, format: jsonl, name: scale}}]",
-              f"prep.executor.tasks={tasks}", f"prep.executor.workers={tasks}", f"pretokenize.workers={tasks}"]
+    common = [
+        f"run.out_dir={run_dir}",
+        f"prep.inputs=[{{path: {corpus / 'corpus'}, format: jsonl, name: scale}}]",
+        f"prep.executor.tasks={tasks}",
+        f"prep.executor.workers={tasks}",
+        f"pretokenize.workers={tasks}",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = {"prep": measure([*kazllm, "prep", *common], logs / "kazllm_prep.log", env)}
     stats = json.loads((run_dir / "prep" / "stats.json").read_text())
     out["prep"]["stages"] = json.loads((run_dir / "prep" / "logs" / "stage_seconds.json").read_text())
-    out["prep"]["documents_in"], out["prep"]["documents_kept"] = stats["documents_in"], stats["documents_kept"]
+    out["prep"]["documents_in"], out["prep"]["documents_kept"] = (
+        stats["documents_in"],
+        stats["documents_kept"],
+    )
     out["prep"]["disk_mb"] = disk_mb(run_dir / "prep")
     out["tokenizer"] = measure([*kazllm, "tokenizer", "train", *common], logs / "kazllm_tokenizer.log", env)
     out["pretokenize"] = measure([*kazllm, "pretokenize", *common], logs / "kazllm_pretokenize.log", env)
@@ -123,25 +134,51 @@ def datatrove_stock(corpus: Path, out: Path, tasks: int) -> dict[str, float]:
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
-    from data_prep.quality import KazakhWordTokenizer
+    from data_prep.kk_words import KazakhWordTokenizer
     from scripts.bench_prep import reference_pipeline
 
     mh = MinhashConfig()
     filtered, logs = out / "filtered", out / "logs"
     stages = [
         ("1_filter", reference_pipeline(corpus / "corpus", filtered), tasks),
-        ("2_minhash_signatures", [JsonlReader(str(filtered)),
-                                  MinhashDedupSignature(str(out / "sigs"), mh, language=KazakhWordTokenizer())], tasks),
-        ("3_minhash_buckets", [MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), config=mh)], mh.num_buckets),
-        ("4_minhash_cluster", [MinhashDedupCluster(str(out / "buckets"), str(out / "clusters"), config=mh)], 1),
-        ("5_minhash_filter", [JsonlReader(str(filtered)), MinhashDedupFilter(str(out / "clusters")),
-                              JsonlWriter(str(out / "kept"), compression=None)], tasks),
+        (
+            "2_minhash_signatures",
+            [
+                JsonlReader(str(filtered)),
+                MinhashDedupSignature(str(out / "sigs"), mh, language=KazakhWordTokenizer()),
+            ],
+            tasks,
+        ),
+        (
+            "3_minhash_buckets",
+            [MinhashDedupBuckets(str(out / "sigs"), str(out / "buckets"), config=mh)],
+            mh.num_buckets,
+        ),
+        (
+            "4_minhash_cluster",
+            [MinhashDedupCluster(str(out / "buckets"), str(out / "clusters"), config=mh)],
+            1,
+        ),
+        (
+            "5_minhash_filter",
+            [
+                JsonlReader(str(filtered)),
+                MinhashDedupFilter(str(out / "clusters")),
+                JsonlWriter(str(out / "kept"), compression=None),
+            ],
+            tasks,
+        ),
     ]
     seconds = {}
     for name, pipeline, n in stages:
         t = time.perf_counter()
-        LocalPipelineExecutor(pipeline=pipeline, tasks=n, workers=min(n, tasks), logging_dir=str(logs / name),
-                              skip_completed=False).run()
+        LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=n,
+            workers=min(n, tasks),
+            logging_dir=str(logs / name),
+            skip_completed=False,
+        ).run()
         seconds[name] = time.perf_counter() - t
     return seconds
 
@@ -149,8 +186,11 @@ def datatrove_stock(corpus: Path, out: Path, tasks: int) -> dict[str, float]:
 def reference_runs(corpus: Path, out: Path, tasks: int, logs: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    run = measure([sys.executable, __file__, "--datatrove-run", str(corpus), str(out), str(tasks)],
-                  logs / "datatrove.log", {**os.environ, "OMP_NUM_THREADS": "1"})
+    run = measure(
+        [sys.executable, __file__, "--datatrove-run", str(corpus), str(out), str(tasks)],
+        logs / "datatrove.log",
+        {**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     run["stages"] = json.loads((out / "stages.json").read_text())
     run["disk_mb"] = disk_mb(out)
     return run
@@ -160,8 +200,11 @@ def raw_encode(run_dir: Path, tasks: int) -> float:
     """Seconds for raw encode_batch over the kept text with the run's tokenizer (bench_tokenize's reference)."""
     from scripts.bench_tokenize import raw_processes
 
-    texts = [json.loads(line)["text"] for f in sorted((run_dir / "prep" / "kept").glob("*.jsonl"))
-             for line in f.open(encoding="utf-8")]
+    texts = [
+        json.loads(line)["text"]
+        for f in sorted((run_dir / "prep" / "kept").glob("*.jsonl"))
+        for line in f.open(encoding="utf-8")
+    ]
     seconds, _ = raw_processes(str(run_dir / "tokenizer" / "hf" / "tokenizer.json"), texts, tasks, 256)
     return seconds
 
@@ -175,8 +218,9 @@ def near_duplicates(corpus: Path, run_dir: Path) -> dict:
             row = json.loads(line)
             dropped[row["id"]] = (row.get("metadata") or {}).get("filter_reason", "")
     pairs = [t for t in truth if t["kind"] == "near_dup"]
-    planted = {t["id"] for t in truth if t["kind"] in ("near_dup", "exact_dup")} | \
-        {t["of"] for t in truth if t["kind"] in ("near_dup", "exact_dup")}
+    planted = {t["id"] for t in truth if t["kind"] in ("near_dup", "exact_dup")} | {
+        t["of"] for t in truth if t["kind"] in ("near_dup", "exact_dup")
+    }
     bands: dict[str, list[int]] = {label: [0, 0] for label, _ in JACCARD_BANDS}
     for t in pairs:
         a, b = dropped.get(t["of"], ""), dropped.get(t["id"], "")
@@ -190,18 +234,30 @@ def near_duplicates(corpus: Path, run_dir: Path) -> dict:
     judged, found = sum(n for n, _ in bands.values()), sum(f for _, f in bands.values())
     at_target = [bands[label] for label, low in JACCARD_BANDS if low >= NEAR_DUP_TARGET_JACCARD]
     n_target, f_target = sum(n for n, _ in at_target), sum(f for _, f in at_target)
-    return {"near_pairs": judged, "near_found": found / judged if judged else None,
-            "near_pairs_at_target": n_target, "near_found_at_target": f_target / n_target if n_target else None,
-            "bands": {label: {"pairs": n, "found": f / n if n else None, "lsh_probability": lsh_probability(low)}
-                      for (label, low), (n, f) in zip(JACCARD_BANDS, bands.values())},
-            "false_merges": len(false), "false_merge_share": len(false) / max(1, len(dedup_drops))}
+    return {
+        "near_pairs": judged,
+        "near_found": found / judged if judged else None,
+        "near_pairs_at_target": n_target,
+        "near_found_at_target": f_target / n_target if n_target else None,
+        "bands": {
+            label: {"pairs": n, "found": f / n if n else None, "lsh_probability": lsh_probability(low)}
+            for (label, low), (n, f) in zip(JACCARD_BANDS, bands.values())
+        },
+        "false_merges": len(false),
+        "false_merge_share": len(false) / max(1, len(dedup_drops)),
+    }
 
 
 # Recall is judged per band of the copy's measured word 5-gram Jaccard similarity (truth.jsonl), since
 # MinHash finds a pair with a probability that depends on it (lsh_probability); the target (>= 95%) is on
 # pairs at or above NEAR_DUP_TARGET_JACCARD.
-JACCARD_BANDS = [("J >= 0.9", 0.9), ("0.85 <= J < 0.9", 0.85), ("0.8 <= J < 0.85", 0.8),
-                 ("0.75 <= J < 0.8", 0.75), ("J < 0.75", 0.0)]
+JACCARD_BANDS = [
+    ("J >= 0.9", 0.9),
+    ("0.85 <= J < 0.9", 0.85),
+    ("0.8 <= J < 0.85", 0.8),
+    ("0.75 <= J < 0.8", 0.75),
+    ("J < 0.75", 0.0),
+]
 NEAR_DUP_TARGET_JACCARD = 0.8
 
 
@@ -211,7 +267,7 @@ def lsh_probability(jaccard: float) -> float:
     from kazllm.config import DedupSection
 
     d = DedupSection()
-    return 1 - (1 - jaccard ** d.hashes_per_bucket) ** d.buckets
+    return 1 - (1 - jaccard**d.hashes_per_bucket) ** d.buckets
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,12 +276,18 @@ def main() -> None:
         corpus, out, tasks = Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
         (out / "stages.json").write_text(json.dumps(datatrove_stock(corpus, out, tasks)))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="0.25,0.5,1,2", help="corpus sizes in GB, comma-separated")
-    parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench_scale", help="corpora, runs, logs")
+    parser.add_argument(
+        "--work", type=Path, default=REPO / "runs" / "bench_scale", help="corpora, runs, logs"
+    )
     parser.add_argument("--tasks", type=int, default=2, help="workers per stage = cores used")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=SHARED, help="folder with kk.txt, ru.txt, en.txt (the corpus' source)")
+    parser.add_argument(
+        "--data", type=Path, default=SHARED, help="folder with kk.txt, ru.txt, en.txt (the corpus' source)"
+    )
     args = parser.parse_args()
     if not (args.data / "kk.txt").is_file():
         sys.exit(f"needs {args.data}/kk.txt (the shared text_mix corpus; see --data)")
@@ -240,8 +302,14 @@ def main() -> None:
         ref = reference_runs(corpus, args.work / f"datatrove_{size:g}gb", args.tasks, logs)
         gb = json.loads((corpus / "manifest.json").read_text())["text_bytes"] / 1e9
         encode_s = raw_encode(args.work / f"kazllm_{size:g}gb", args.tasks)
-        row = {"size_gb": size, "text_gb": gb, "kazllm": ours, "datatrove": ref, "raw_encode_s": encode_s,
-               "dedup": near_duplicates(corpus, args.work / f"kazllm_{size:g}gb")}
+        row = {
+            "size_gb": size,
+            "text_gb": gb,
+            "kazllm": ours,
+            "datatrove": ref,
+            "raw_encode_s": encode_s,
+            "dedup": near_duplicates(corpus, args.work / f"kazllm_{size:g}gb"),
+        }
         results.append(row)
         print_size(row)
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -282,29 +350,43 @@ def print_size(row: dict) -> None:
     print(f"\n## {row['size_gb']:g} GB ({gb:.3f} GB of text, {prep['documents_in']:,} documents)")
     print("| run | wall s | CPU s | peak RSS MB | disk MB | docs/s |")
     print("|---|---|---|---|---|---|")
-    for name, r in (("kazllm prep", prep), ("kazllm tokenizer train", ours["tokenizer"]),
-                    ("kazllm pretokenize", ours["pretokenize"]), ("datatrove stock prep", ref)):
+    for name, r in (
+        ("kazllm prep", prep),
+        ("kazllm tokenizer train", ours["tokenizer"]),
+        ("kazllm pretokenize", ours["pretokenize"]),
+        ("datatrove stock prep", ref),
+    ):
         docs = f"{prep['documents_in'] / r['wall_s']:,.0f}" if "prep" in name else ""
-        print(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} | "
-              f"{r.get('disk_mb', 0):.0f} | {docs} |")
+        print(
+            f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} | "
+            f"{r.get('disk_mb', 0):.0f} | {docs} |"
+        )
     print(f"| raw encode_batch (reference of pretokenize) | {row['raw_encode_s']:.1f} | | | | |")
     print("\n| stage | s/GB |\n|---|---|")
     for stage, value in per_gb_table(row).items():
         print(f"| {stage} | {value:.1f} |")
     d = row["dedup"]
     found = f"{d['near_found']:.3f}" if d["near_found"] is not None else "n/a"
-    print(f"\nnear duplicates found {found} of {d['near_pairs']} planted pairs; false merges {d['false_merges']} "
-          f"({d['false_merge_share']:.4f} of dedup drops)")
+    print(
+        f"\nnear duplicates found {found} of {d['near_pairs']} planted pairs; false merges {d['false_merges']} "
+        f"({d['false_merge_share']:.4f} of dedup drops)"
+    )
     if d.get("bands"):
         at = d["near_found_at_target"]
-        print(f"at Jaccard >= {NEAR_DUP_TARGET_JACCARD}: found {at if at is None else round(at, 4)} of "
-              f"{d['near_pairs_at_target']} pairs")
-        print("| measured Jaccard | pairs | found | MinHash LSH probability at the band's floor |\n|---|---|---|---|")
+        print(
+            f"at Jaccard >= {NEAR_DUP_TARGET_JACCARD}: found {at if at is None else round(at, 4)} of "
+            f"{d['near_pairs_at_target']} pairs"
+        )
+        print(
+            "| measured Jaccard | pairs | found | MinHash LSH probability at the band's floor |\n|---|---|---|---|"
+        )
         for label, band in d["bands"].items():
             f = "n/a" if band["found"] is None else f"{band['found']:.3f}"
             print(f"| {label} | {band['pairs']} | {f} | {band['lsh_probability']:.3f} |")
-    print(f"prep end to end: kazllm {gb / prep['wall_s'] * 1000:.1f} MB/s vs datatrove {gb / ref['wall_s'] * 1000:.1f} MB/s; "
-          f"pretokenize {row['raw_encode_s'] / ours['pretokenize']['wall_s']:.3f}x raw encode_batch")
+    print(
+        f"prep end to end: kazllm {gb / prep['wall_s'] * 1000:.1f} MB/s vs datatrove {gb / ref['wall_s'] * 1000:.1f} MB/s; "
+        f"pretokenize {row['raw_encode_s'] / ours['pretokenize']['wall_s']:.3f}x raw encode_batch"
+    )
 
 
 if __name__ == "__main__":

@@ -44,11 +44,19 @@ sys.path.insert(0, str(REPO))
 def make_kept_corpus(path: Path, megabytes: float) -> int:
     """A kept JSONL of `megabytes` MiB of 20-line documents; returns the number of documents."""
     if SHARED.is_dir():
-        sources = {lang: (SHARED / f"{lang}.txt").read_text(encoding="utf-8").split("\n") for lang in ("kk", "ru", "en")}
+        sources = {
+            lang: (SHARED / f"{lang}.txt").read_text(encoding="utf-8").split("\n")
+            for lang in ("kk", "ru", "en")
+        }
         plan = (("kk", 6), ("ru", 2), ("en", 2))
     else:
-        lines = [ln for f in sorted((REPO / "data" / "sample" / "corpus").rglob("*")) if f.is_file()
-                 for ln in f.read_text(encoding="utf-8", errors="replace").split("\n") if ln.strip()]
+        lines = [
+            ln
+            for f in sorted((REPO / "data" / "sample" / "corpus").rglob("*"))
+            if f.is_file()
+            for ln in f.read_text(encoding="utf-8", errors="replace").split("\n")
+            if ln.strip()
+        ]
         sources, plan = {"kk": lines}, (("kk", 1),)
     path.parent.mkdir(parents=True, exist_ok=True)
     budget, size, i = int(megabytes * 2**20), 0, 0
@@ -58,8 +66,11 @@ def make_kept_corpus(path: Path, megabytes: float) -> int:
                 lines = sources[lang]
                 for _ in range(weight):
                     start = (i * 20) % max(1, len(lines) - 20)
-                    rec = {"id": f"{lang}-{i}", "text": "\n".join(lines[start : start + 20]),
-                           "metadata": {"source": f"text_mix_{lang}", "language": lang}}
+                    rec = {
+                        "id": f"{lang}-{i}",
+                        "text": "\n".join(lines[start : start + 20]),
+                        "metadata": {"source": f"text_mix_{lang}", "language": lang},
+                    }
                     line = json.dumps(rec, ensure_ascii=False) + "\n"
                     f.write(line)
                     size += len(line.encode("utf-8"))
@@ -72,8 +83,17 @@ def prepare_run(run_dir: Path, megabytes: float):
     from kazllm.artifacts import write_stage_manifest
     from kazllm.config import load_config
 
-    cfg = load_config(None, [f"run.out_dir={run_dir}", "tokenizer.vocab_size=8000", "tokenizer.max_sentences=20000",
-                             "tokenizer.parity_lines=200", "pretokenize.unit_mb=1", "pretokenize.val_fraction=0.01"])
+    cfg = load_config(
+        None,
+        [
+            f"run.out_dir={run_dir}",
+            "tokenizer.vocab_size=8000",
+            "tokenizer.max_sentences=20000",
+            "tokenizer.parity_lines=200",
+            "pretokenize.unit_mb=1",
+            "pretokenize.val_fraction=0.01",
+        ],
+    )
     docs = make_kept_corpus(cfg.stage_dir("prep") / "kept" / "000_kept_00000.jsonl", megabytes)
     write_stage_manifest(cfg, "prep", note="bench_tokenize corpus", documents=docs)
     run_tokenizer_train(cfg)
@@ -138,7 +158,8 @@ def ours(cfg, workers: int) -> tuple[float, int]:
 def reading(shards_dir: Path, seq_len: int = 2048) -> dict[str, float]:
     import numpy as np
 
-    from kazllm.data import SequenceLoader, TokenShardReader
+    from kazllm.data import SequenceLoader
+    from kazllm.shards import TokenShardReader
 
     reader = TokenShardReader(shards_dir, "train")
     n = reader.num_sequences(seq_len)
@@ -163,7 +184,9 @@ def reading(shards_dir: Path, seq_len: int = 2048) -> dict[str, float]:
         t0 = time.perf_counter()
         for _ in range(steps):
             loader.next_micro_batch()
-        out[f"loader micro-batches{' + position_ids' if masking else ''}"] = steps * 8 * (seq_len + 1) / (time.perf_counter() - t0)
+        out[f"loader micro-batches{' + position_ids' if masking else ''}"] = (
+            steps * 8 * (seq_len + 1) / (time.perf_counter() - t0)
+        )
     return out
 
 
@@ -176,7 +199,9 @@ def cpu_seconds() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=16.0, help="MiB of kept JSONL to encode")
-    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="processes / cores on both sides")
+    ap.add_argument(
+        "--workers", type=int, default=len(os.sched_getaffinity(0)), help="processes / cores on both sides"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the temporary run directory")
     args = ap.parse_args()
@@ -196,28 +221,37 @@ def main() -> None:
         best_cpu = dict(best)
         tokens = {}
         for r in range(args.repeats):
-            for name, fn in (("raw processes", lambda: raw_processes(tok_path, texts, args.workers, bs)),
-                             ("raw threads", lambda: raw_threads(tok_path, texts, args.workers, bs)),
-                             ("ours", lambda: ours(cfg, args.workers))):
+            for name, fn in (
+                ("raw processes", lambda: raw_processes(tok_path, texts, args.workers, bs)),
+                ("raw threads", lambda: raw_threads(tok_path, texts, args.workers, bs)),
+                ("ours", lambda: ours(cfg, args.workers)),
+            ):
                 cpu0 = cpu_seconds()
                 elapsed, n = fn()
                 cpu = cpu_seconds() - cpu0
                 tokens[name] = n
                 best[name] = min(best[name], elapsed)
                 best_cpu[name] = min(best_cpu[name], cpu)
-                print(f"  repeat {r + 1}: {name:14s} {elapsed:7.2f} s  {n / elapsed / args.workers / 1e6:.3f} M tokens/s/core"
-                      f"  ({cpu:.2f} CPU s, start-up included)", flush=True)
+                print(
+                    f"  repeat {r + 1}: {name:14s} {elapsed:7.2f} s  {n / elapsed / args.workers / 1e6:.3f} M tokens/s/core"
+                    f"  ({cpu:.2f} CPU s, start-up included)",
+                    flush=True,
+                )
         assert len(set(tokens.values())) == 1, f"the sides encoded different token counts: {tokens}"
         n = tokens["ours"]
         ref_name = min(("raw processes", "raw threads"), key=best.get)
         per_core = {k: n / v / args.workers for k, v in best.items()}
-        print(f"\n{len(texts)} documents, {args.mb} MiB, {n} tokens, {args.workers} cores, best of {args.repeats}")
+        print(
+            f"\n{len(texts)} documents, {args.mb} MiB, {n} tokens, {args.workers} cores, best of {args.repeats}"
+        )
         for k, v in per_core.items():
             print(f"{k:14s} {v / 1e6:8.3f} M tokens/s per core ({best[k]:.2f} s)")
         print(f"reference = {ref_name}")
         cpu_ref = min(("raw processes", "raw threads"), key=best_cpu.get)
-        print(f"tokens per CPU second: ours {n / best_cpu['ours'] / 1e6:.3f} M, {cpu_ref} {n / best_cpu[cpu_ref] / 1e6:.3f} M "
-              f"-> CPU-time ratio {best_cpu[cpu_ref] / best_cpu['ours']:.3f}")
+        print(
+            f"tokens per CPU second: ours {n / best_cpu['ours'] / 1e6:.3f} M, {cpu_ref} {n / best_cpu[cpu_ref] / 1e6:.3f} M "
+            f"-> CPU-time ratio {best_cpu[cpu_ref] / best_cpu['ours']:.3f}"
+        )
         print("\nshard reading, one process (target >= 50 M tokens/s):")
         for k, v in reading(cfg.stage_dir("shards")).items():
             print(f"  {k:38s} {v / 1e6:9.1f} M tokens/s")

@@ -43,9 +43,15 @@ def variants(cuda: bool, with_compile: bool) -> list[dict]:
     from transformers.utils import is_flash_attn_2_available
 
     attns = ["eager", "sdpa"] + (["flash_attention_2"] if cuda and is_flash_attn_2_available() else [])
-    rows = [dict(attn=a, compile=c, liger=False) for a in attns for c in ([False, True] if with_compile else [False])]
+    rows = [
+        dict(attn=a, compile=c, liger=False)
+        for a in attns
+        for c in ([False, True] if with_compile else [False])
+    ]
     if cuda and liger_installed():
-        rows += [dict(attn=attns[-1], compile=c, liger=True) for c in ([False, True] if with_compile else [False])]
+        rows += [
+            dict(attn=attns[-1], compile=c, liger=True) for c in ([False, True] if with_compile else [False])
+        ]
     return rows
 
 
@@ -62,9 +68,17 @@ def measure(preset: str, v: dict, args, device: torch.device) -> dict:
     cuda = device.type == "cuda"
     config = build_llama_config(ModelSection(preset=preset), args.vocab_size, 1, 2, 0)
     t = TrainSection(
-        micro_batch_size=args.micro_batch, grad_accum=1, seq_len=args.seq_len, zero_stage=args.zero_stage,
-        steps=1000, warmup_steps=1, attn_implementation=v["attn"], compile=v["compile"], liger_kernel=v["liger"],
-        activation_checkpointing=args.activation_checkpointing, peak_tflops=args.peak_tflops,
+        micro_batch_size=args.micro_batch,
+        grad_accum=1,
+        seq_len=args.seq_len,
+        zero_stage=args.zero_stage,
+        steps=1000,
+        warmup_steps=1,
+        attn_implementation=v["attn"],
+        compile=v["compile"],
+        liger_kernel=v["liger"],
+        activation_checkpointing=args.activation_checkpointing,
+        peak_tflops=args.peak_tflops,
     )
     ds_config = deepspeed_config(t, world_size=1, cuda=cuda)
     bf16 = ds_config["bf16"]["enabled"]
@@ -87,23 +101,33 @@ def measure(preset: str, v: dict, args, device: torch.device) -> dict:
         if cuda:
             torch.cuda.empty_cache()
         torch._dynamo.reset()
-    tokens_per_s = args.steps * args.micro_batch * args.seq_len / elapsed
+    tokens_per_s = args.steps * t.tokens_per_step(world_size=1) / elapsed
     peak = peak_flops(t, device, bf16)
     return {
-        "preset": preset, **v, "tokens_per_s": tokens_per_s, "loss": loss,
+        "preset": preset,
+        **v,
+        "tokens_per_s": tokens_per_s,
+        "loss": loss,
         "mfu": tokens_per_s * flops_per_token(config, args.seq_len) / peak if peak else None,
-        "memory_gib": memory_gib(device), "params": count_parameters(config),
+        "memory_gib": memory_gib(device),
+        "params": count_parameters(config),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", action="append", help="model preset (repeatable; default 125m and 1b)")
     parser.add_argument("--seq-len", type=int, default=4096)
-    parser.add_argument("--micro-batch", type=int, default=0, help="sequences per step (0: 16384 tokens on GPU, 2 on CPU)")
+    parser.add_argument(
+        "--micro-batch", type=int, default=0, help="sequences per step (0: 16384 tokens on GPU, 2 on CPU)"
+    )
     parser.add_argument("--steps", type=int, default=10, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (0: 3 on GPU, 1 on CPU)")
-    parser.add_argument("--vocab-size", type=int, default=32768, help="vocabulary (a Kazakh sentencepiece size)")
+    parser.add_argument(
+        "--vocab-size", type=int, default=32768, help="vocabulary (a Kazakh sentencepiece size)"
+    )
     parser.add_argument("--zero-stage", type=int, default=1)
     parser.add_argument("--activation-checkpointing", action="store_true")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
@@ -116,13 +140,17 @@ def main() -> None:
     args.warmup = args.warmup or (3 if cuda else 1)
     presets = args.preset or ["125m", "1b"]
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
-    print(f"device {name}, {'bf16' if cuda else 'fp32'}, ZeRO-{args.zero_stage}, seq {args.seq_len}, "
-          f"micro-batch {args.micro_batch}, vocab {args.vocab_size}, {args.steps} timed steps after {args.warmup}")
+    print(
+        f"device {name}, {'bf16' if cuda else 'fp32'}, ZeRO-{args.zero_stage}, seq {args.seq_len}, "
+        f"micro-batch {args.micro_batch}, vocab {args.vocab_size}, {args.steps} timed steps after {args.warmup}"
+    )
 
     rows, ratios = [], {}
     for preset in presets:
         baseline = None
-        print(f"\n{preset}: {'attention':<18} {'compile':<8} {'liger':<6} {'tokens/s/GPU':>13} {'MFU':>7} {'GiB':>7}")
+        print(
+            f"\n{preset}: {'attention':<18} {'compile':<8} {'liger':<6} {'tokens/s/GPU':>13} {'MFU':>7} {'GiB':>7}"
+        )
         for v in variants(cuda, not args.no_compile):
             try:
                 row = measure(preset, v, args, device)
@@ -130,18 +158,27 @@ def main() -> None:
                 if baseline is None:
                     raise
                 row = {"preset": preset, **v, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"}
-                print(f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} {row['error']}")
+                print(
+                    f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} {row['error']}"
+                )
                 rows.append(row)
                 continue
             baseline = baseline or row["tokens_per_s"]
             mfu = f"{row['mfu']:.1%}" if row["mfu"] is not None else "-"
-            print(f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} "
-                  f"{row['tokens_per_s']:>13,.0f} {mfu:>7} {row['memory_gib']:>7.1f}", flush=True)
+            print(
+                f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} "
+                f"{row['tokens_per_s']:>13,.0f} {mfu:>7} {row['memory_gib']:>7.1f}",
+                flush=True,
+            )
             rows.append(row)
-        best = max((r for r in rows if r["preset"] == preset and "error" not in r), key=lambda r: r["tokens_per_s"])
+        best = max(
+            (r for r in rows if r["preset"] == preset and "error" not in r), key=lambda r: r["tokens_per_s"]
+        )
         ratios[preset] = best["tokens_per_s"] / baseline
-        print(f"{preset}: best {best['attn']}{' + compile' if best['compile'] else ''}{' + liger' if best['liger'] else ''}"
-              f" = {ratios[preset]:.2f}x eager/no-compile")
+        print(
+            f"{preset}: best {best['attn']}{' + compile' if best['compile'] else ''}{' + liger' if best['liger'] else ''}"
+            f" = {ratios[preset]:.2f}x eager/no-compile"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if torch.distributed.is_initialized():

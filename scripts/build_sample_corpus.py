@@ -47,7 +47,9 @@ def phone() -> str:
     op = rng.choice(["701", "702", "705", "707", "747", "771", "775", "778"])
     d = [rng.randrange(10) for _ in range(7)]
     a, b, c = "".join(map(str, d[:3])), "".join(map(str, d[3:5])), "".join(map(str, d[5:]))
-    return rng.choice([f"+7 {op} {a} {b} {c}", f"8 ({op}) {a}-{b}-{c}", f"+7{op}{a}{b}{c}", f"8-{op}-{a}-{b}-{c}"])
+    return rng.choice(
+        [f"+7 {op} {a} {b} {c}", f"8 ({op}) {a}-{b}-{c}", f"+7{op}{a}{b}{c}", f"8-{op}-{a}-{b}-{c}"]
+    )
 
 
 def email() -> str:
@@ -63,7 +65,11 @@ def pii_sentence() -> str:
         "Жауапты маман: телефон {phone}, электрондық пошта {email}.",
         "Құжатқа азаматтың ЖСН {iin} нөмірі көрсетілген.",
     ]
-    return rng.choice(templates).format(phone=phone(), email=email(), iin=iin(f"{rng.randrange(60, 99)}0{rng.randrange(1, 10)}1{rng.randrange(0, 9)}", rng.choice([3, 4])))
+    return rng.choice(templates).format(
+        phone=phone(),
+        email=email(),
+        iin=iin(f"{rng.randrange(60, 99)}0{rng.randrange(1, 10)}1{rng.randrange(0, 9)}", rng.choice([3, 4])),
+    )
 
 
 def with_pii(doc: str) -> str:
@@ -96,7 +102,12 @@ JUNK = [
 
 def record(source: str, i: int, text: str) -> dict:
     day = 1 + (i * 7) % 28
-    return {"id": f"{source}-{i:03d}", "text": text, "url": f"https://example.kz/{source}/{i}", "date": f"2025-03-{day:02d}"}
+    return {
+        "id": f"{source}-{i:03d}",
+        "text": text,
+        "url": f"https://example.kz/{source}/{i}",
+        "date": f"2025-03-{day:02d}",
+    }
 
 
 def write_jsonl(path: Path, records: list[dict], extra_lines: list[str] = ()) -> None:
@@ -115,7 +126,9 @@ def main() -> None:
     topics = sorted(p.stem[3:] for p in WRITTEN.glob("kk_*.txt") if p.stem not in special)
     for topic in topics:
         docs = read_docs(f"kk_{topic}")
-        recs = [record(f"kk_{topic}", i, with_pii(d) if rng.random() < 0.12 else d) for i, d in enumerate(docs)]
+        recs = [
+            record(f"kk_{topic}", i, with_pii(d) if rng.random() < 0.12 else d) for i, d in enumerate(docs)
+        ]
         kazakh_jsonl[topic] = recs
         write_jsonl(CORPUS / "jsonl" / f"kk_{topic}.jsonl", recs)
 
@@ -129,7 +142,10 @@ def main() -> None:
         mixed.append(record("web_near", i, near_duplicate(src["text"])))
     mixed += [record("web_junk", i, text) for i, text in enumerate(JUNK)]
     rng.shuffle(mixed)
-    broken = ['{"id": "web-broken-1", "text": "Бұл жол жартылай жазылып қалған', '{"id": "web-notext-1", "body": "мәтін өрісі жоқ"}']
+    broken = [
+        '{"id": "web-broken-1", "text": "Бұл жол жартылай жазылып қалған',
+        '{"id": "web-notext-1", "body": "мәтін өрісі жоқ"}',
+    ]
     write_jsonl(CORPUS / "jsonl" / "web_mixed.jsonl", mixed, broken)
 
     literature = read_docs("kk_literature")
@@ -139,7 +155,9 @@ def main() -> None:
     for i, doc in enumerate(read_docs("kk_official")):
         doc = with_pii(doc) if rng.random() < 0.3 else doc
         (CORPUS / "official" / f"state_doc_{i:03d}.txt").write_text(doc + "\n", encoding="utf-8")
-    (CORPUS / "official" / "scan_broken.txt").write_bytes(bytes(rng.randrange(256) for _ in range(512)) + b"\x00")
+    (CORPUS / "official" / "scan_broken.txt").write_bytes(
+        bytes(rng.randrange(256) for _ in range(512)) + b"\x00"
+    )
 
     heldout = read_docs("kk_heldout")
     (SAMPLE / "eval" / "heldout_kk.txt").write_text("\n@@@\n".join(heldout) + "\n", encoding="utf-8")

@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a plain script from anywhere
 
 from data_prep.deidentify import Deidentifier  # noqa: E402
-from data_prep.pii import _PLATE_STOP, PLACEHOLDERS, find_pii, mask_pii  # noqa: E402
+from data_prep.pii import _PLATE_STOP, find_pii, mask_pii  # noqa: E402
+from kazllm.placeholders import PLACEHOLDERS  # noqa: E402
 
 FULL = Deidentifier("full")
 
@@ -59,16 +60,35 @@ REAL_FILES = [
 # Real personal data in the real files above, checked by eye. A masked span is a reviewed true positive when
 # one of these strings holds it and stands in its line (an e-mail is its own context).
 REVIEWED_TRUE_POSITIVES = {
-    "jo@samaritans.org",        # Samaritans helpline e-mail (kaz, rus, eng, kk)
-    "jasaqyn.kz@mail.ru",       # poetry-contest submission addresses (kk)
+    "jo@samaritans.org",  # Samaritans helpline e-mail (kaz, rus, eng, kk)
+    "jasaqyn.kz@mail.ru",  # poetry-contest submission addresses (kk)
     "jasaqyn.kz@gmail.com",
     # years of birth of people in news reports (kk, and the same reports in ru/en)
-    "үлкені 2006 жылы туған", "жақындаған 1986 жылы туған әйел", "бойынша, 1980 жылы туған әйел",
-    "Ол 1990 жылы туған", "малышку, 2010 года рождения", "Шымкента, 1988 года рождения",
-    "woman, born in 1986", "woman, born in 1980", "Uzbekistan, born in 1990",
+    "үлкені 2006 жылы туған",
+    "жақындаған 1986 жылы туған әйел",
+    "бойынша, 1980 жылы туған әйел",
+    "Ол 1990 жылы туған",
+    "малышку, 2010 года рождения",
+    "Шымкента, 1988 года рождения",
+    "woman, born in 1986",
+    "woman, born in 1980",
+    "Uzbekistan, born in 1990",
     "Достық көшесі 14-інші үйдің",  # a house number on a named street (kk)
 }
-KINDS = ("iin", "bin", "document", "plate", "address", "dob", "phone", "email", "iban", "card", "ip", "person")
+KINDS = (
+    "iin",
+    "bin",
+    "document",
+    "plate",
+    "address",
+    "dob",
+    "phone",
+    "email",
+    "iban",
+    "card",
+    "ip",
+    "person",
+)
 PLACEHOLDER = {**{k: PLACEHOLDERS[k] for k in KINDS if k != "person"}, "person": "<PERSON>"}
 
 
@@ -91,7 +111,9 @@ def kz_check_digit(first11: str) -> int | None:
 
 def luhn_check_digit(body: str) -> int:
     total = 0
-    for i, c in enumerate(reversed(body)):  # the check digit will sit right of body, so body's last is doubled
+    for i, c in enumerate(
+        reversed(body)
+    ):  # the check digit will sit right of body, so body's last is doubled
         d = int(c) * (2 if i % 2 == 0 else 1)
         total += d - 9 if d > 9 else d
     return (10 - total % 10) % 10
@@ -108,11 +130,49 @@ class Gen:
     MOBILE = ["700", "701", "702", "705", "707", "708", "747", "771", "775", "776", "777", "778"]
     CITY6 = ["7172", "7212", "7252", "7232", "7292", "7122", "7132", "7182", "7142"]  # 6-digit subscriber
     CITY7 = ["727"]  # Almaty: 7-digit subscriber
-    FIRST = ["aigerim", "nurlan", "dana", "baurzhan", "asel", "yerlan", "madina", "daniyar", "zhanna", "arman",
-             "aliya", "timur", "saule", "olzhas", "kamila"]
-    LAST = ["seitkali", "nurpeisova", "omarov", "zhaksybekov", "abenova", "ivanov", "kim", "tulegenov", "akhmet"]
-    DOMAINS = ["mail.kz", "mail.ru", "gmail.com", "inbox.kz", "yandex.kz", "bk.ru", "list.ru", "kaznu.kz",
-               "nu.edu.kz", "akimat.almaty.gov.kz", "outlook.com", "kazpost.kz", "example-company.kz"]
+    FIRST = [
+        "aigerim",
+        "nurlan",
+        "dana",
+        "baurzhan",
+        "asel",
+        "yerlan",
+        "madina",
+        "daniyar",
+        "zhanna",
+        "arman",
+        "aliya",
+        "timur",
+        "saule",
+        "olzhas",
+        "kamila",
+    ]
+    LAST = [
+        "seitkali",
+        "nurpeisova",
+        "omarov",
+        "zhaksybekov",
+        "abenova",
+        "ivanov",
+        "kim",
+        "tulegenov",
+        "akhmet",
+    ]
+    DOMAINS = [
+        "mail.kz",
+        "mail.ru",
+        "gmail.com",
+        "inbox.kz",
+        "yandex.kz",
+        "bk.ru",
+        "list.ru",
+        "kaznu.kz",
+        "nu.edu.kz",
+        "akimat.almaty.gov.kz",
+        "outlook.com",
+        "kazpost.kz",
+        "example-company.kz",
+    ]
     CYR_LOCAL = ["айгерім", "нұрлан", "дана.сейітқали", "инфо", "хабарлама", "иван_петров"]
     CYR_DOMAIN = ["мысал.қаз", "пошта.қаз", "компания.рф", "мектеп.қаз", "почта.рф"]
     BANKS = ["601", "722", "998", "856", "914", "965", "070", "826", "125", "551"]
@@ -138,14 +198,25 @@ class Gen:
 
     def bin(self) -> str:
         while True:
-            body = (f"{self.rng.randint(95, 123) % 100:02d}{self.rng.randint(1, 12):02d}"
-                    f"{self.rng.choice('456')}{self.rng.randrange(4)}{self.digits(5)}")
+            body = (
+                f"{self.rng.randint(95, 123) % 100:02d}{self.rng.randint(1, 12):02d}"
+                f"{self.rng.choice('456')}{self.rng.randrange(4)}{self.digits(5)}"
+            )
             check = kz_check_digit(body)
             if check is not None:
                 return body + str(check)
 
-    GROUPINGS = [(12,), (6, 6), (6, 3, 3), (4, 4, 4), (3, 3, 3, 3), (2, 2, 2, 6), (2, 4, 6), (6, 1, 5),
-                 (2, 2, 2, 2, 2, 2)]
+    GROUPINGS = [
+        (12,),
+        (6, 6),
+        (6, 3, 3),
+        (4, 4, 4),
+        (3, 3, 3, 3),
+        (2, 2, 2, 6),
+        (2, 4, 6),
+        (6, 1, 5),
+        (2, 2, 2, 2, 2, 2),
+    ]
     SEPARATORS = {"space": " ", "dash": "-", "dot": ".", "nbsp": "\u00a0", "narrow nbsp": "\u202f"}
 
     def group12(self, n: str) -> tuple[str, str]:
@@ -155,7 +226,7 @@ class Gen:
         name, sep = self.rng.choice(list(self.SEPARATORS.items()))
         parts, i = [], 0
         for size in grouping:
-            parts.append(n[i:i + size])
+            parts.append(n[i : i + size])
             i += size
         return f"{'-'.join(map(str, grouping))} {name}", sep.join(parts)
 
@@ -165,8 +236,16 @@ class Gen:
         forms = [
             ("жеке куәлік № 9", f"жеке куәлік № {id9}", "жеке куәлік № <DOCUMENT>"),
             ("жеке куәлігі №9", f"жеке куәлігі №{id9}", "жеке куәлігі №<DOCUMENT>"),
-            ("Жеке куәлігінің нөмірі: 9", f"Жеке куәлігінің нөмірі: {id9}", "Жеке куәлігінің нөмірі: <DOCUMENT>"),
-            ("удостоверение личности № 9", f"удостоверение личности № {id9}", "удостоверение личности № <DOCUMENT>"),
+            (
+                "Жеке куәлігінің нөмірі: 9",
+                f"Жеке куәлігінің нөмірі: {id9}",
+                "Жеке куәлігінің нөмірі: <DOCUMENT>",
+            ),
+            (
+                "удостоверение личности № 9",
+                f"удостоверение личности № {id9}",
+                "удостоверение личности № <DOCUMENT>",
+            ),
             ("уд. личности 9", f"уд. личности {id9}", "уд. личности <DOCUMENT>"),
             ("удостоверение №9", f"удостоверение №{id9}", "удостоверение №<DOCUMENT>"),
             ("ID card 9", f"ID card {id9}", "ID card <DOCUMENT>"),
@@ -175,14 +254,30 @@ class Gen:
             ("Паспорт: N8", f"Паспорт: {n8}", "Паспорт: <DOCUMENT>"),
             ("passport no. N8", f"passport no. {n8}", "passport no. <DOCUMENT>"),
             ("төлқұжат № N8", f"төлқұжат № {n8}", "төлқұжат № <DOCUMENT>"),
-            ("паспорт гражданина РК № N8", f"паспорт гражданина РК № {n8}", "паспорт гражданина РК № <DOCUMENT>"),
+            (
+                "паспорт гражданина РК № N8",
+                f"паспорт гражданина РК № {n8}",
+                "паспорт гражданина РК № <DOCUMENT>",
+            ),
         ]
         return self.rng.choice(forms)
 
     # vehicle plates
     LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    LOOKALIKE = {"A": "А", "B": "В", "E": "Е", "K": "К", "M": "М", "H": "Н", "O": "О", "P": "Р", "C": "С",
-                 "T": "Т", "X": "Х", "Y": "У"}
+    LOOKALIKE = {
+        "A": "А",
+        "B": "В",
+        "E": "Е",
+        "K": "К",
+        "M": "М",
+        "H": "Н",
+        "O": "О",
+        "P": "Р",
+        "C": "С",
+        "T": "Т",
+        "X": "Х",
+        "Y": "У",
+    }
 
     def plate_letters(self, n: int, alphabet: str | None = None) -> str:
         while True:  # a unit, currency or acronym block is no plate series (see pii.py's precision notes)
@@ -205,15 +300,42 @@ class Gen:
             ("көлігі 123 ABC 45 any region", f"көлігі {d} {l3} {r.randint(21, 99)}", "көлігі <PLATE>"),
             ("көлік A 123 BCD old", f"көлік {lead} {d} {l3}", "көлік <PLATE>"),
             ("госномер A123BCD old", f"госномер {lead}{d}{l3}", "госномер <PLATE>"),
-            ("мемлекеттік нөмірі A 123 BC old", f"мемлекеттік нөмірі {lead} {d} {l2}", "мемлекеттік нөмірі <PLATE>"),
+            (
+                "мемлекеттік нөмірі A 123 BC old",
+                f"мемлекеттік нөмірі {lead} {d} {l2}",
+                "мемлекеттік нөмірі <PLATE>",
+            ),
         ]
         return r.choice(forms)
 
     # postal addresses: house and flat numbers are masked, the street stays
-    KZ_STREETS = ["Абай", "Достық", "Қабанбай батыр", "Сәтбаев", "Төле би", "Мәңгілік Ел", "Тұран", "Сарыарқа",
-                  "Әл-Фараби", "Назарбаев"]
-    RU_STREETS = ["Ленина", "Абая", "Сатпаева", "Жандосова", "Кабанбай батыра", "Гоголя", "Горького",
-                  "Розыбакиева", "Пушкина", "Кенесары", "Момышулы", "Толе би", "Ауэзова"]
+    KZ_STREETS = [
+        "Абай",
+        "Достық",
+        "Қабанбай батыр",
+        "Сәтбаев",
+        "Төле би",
+        "Мәңгілік Ел",
+        "Тұран",
+        "Сарыарқа",
+        "Әл-Фараби",
+        "Назарбаев",
+    ]
+    RU_STREETS = [
+        "Ленина",
+        "Абая",
+        "Сатпаева",
+        "Жандосова",
+        "Кабанбай батыра",
+        "Гоголя",
+        "Горького",
+        "Розыбакиева",
+        "Пушкина",
+        "Кенесары",
+        "Момышулы",
+        "Толе би",
+        "Ауэзова",
+    ]
 
     def house(self) -> str:
         r, n = self.rng, str(self.rng.randint(1, 250))
@@ -221,23 +343,42 @@ class Gen:
 
     def address(self) -> tuple[str, str, str]:
         r = self.rng
-        kz, ru, h, f = r.choice(self.KZ_STREETS), r.choice(self.RU_STREETS), self.house(), str(r.randint(1, 300))
+        kz, ru, h, f = (
+            r.choice(self.KZ_STREETS),
+            r.choice(self.RU_STREETS),
+            self.house(),
+            str(r.randint(1, 300)),
+        )
         forms = [
-            ("X көшесі, N-үй, M-пәтер", f"{kz} көшесі, {h}-үй, {f}-пәтер", f"{kz} көшесі, <HOUSE>-үй, <HOUSE>-пәтер"),
+            (
+                "X көшесі, N-үй, M-пәтер",
+                f"{kz} көшесі, {h}-үй, {f}-пәтер",
+                f"{kz} көшесі, <HOUSE>-үй, <HOUSE>-пәтер",
+            ),
             ("X көшесі N", f"{kz} көшесі {h}", f"{kz} көшесі <HOUSE>"),
             ("X көшесі, N", f"{kz} көшесі, {h}", f"{kz} көшесі, <HOUSE>"),
             ("X даңғылы N, M пәтер", f"{kz} даңғылы {h}, {f} пәтер", f"{kz} даңғылы <HOUSE>, <HOUSE> пәтер"),
             ("X даңғылы, N-үй", f"{kz} даңғылы, {h}-үй", f"{kz} даңғылы, <HOUSE>-үй"),
             ("X көшесі N, M-кеңсе", f"{kz} көшесі {h}, {f}-кеңсе", f"{kz} көшесі <HOUSE>, <HOUSE>-кеңсе"),
-            ("Самал-2 шағынауданы, N-үй, M-пәтер", f"Самал-2 шағынауданы, {h}-үй, {f}-пәтер",
-             "Самал-2 шағынауданы, <HOUSE>-үй, <HOUSE>-пәтер"),
+            (
+                "Самал-2 шағынауданы, N-үй, M-пәтер",
+                f"Самал-2 шағынауданы, {h}-үй, {f}-пәтер",
+                "Самал-2 шағынауданы, <HOUSE>-үй, <HOUSE>-пәтер",
+            ),
             ("ул. X, д. N, кв. M", f"ул. {ru}, д. {h}, кв. {f}", f"ул. {ru}, д. <HOUSE>, кв. <HOUSE>"),
             ("ул. X N", f"ул. {ru} {h}", f"ул. {ru} <HOUSE>"),
             ("ул. X, N", f"ул. {ru}, {h}", f"ул. {ru}, <HOUSE>"),
             ("пр. X N, кв M", f"пр. {ru} {h}, кв {f}", f"пр. {ru} <HOUSE>, кв <HOUSE>"),
-            ("проспект X, дом N, квартира M", f"проспект {ru}, дом {h}, квартира {f}",
-             f"проспект {ru}, дом <HOUSE>, квартира <HOUSE>"),
-            ("мкр Самал-2, д. N, кв. M", f"мкр Самал-2, д. {h}, кв. {f}", "мкр Самал-2, д. <HOUSE>, кв. <HOUSE>"),
+            (
+                "проспект X, дом N, квартира M",
+                f"проспект {ru}, дом {h}, квартира {f}",
+                f"проспект {ru}, дом <HOUSE>, квартира <HOUSE>",
+            ),
+            (
+                "мкр Самал-2, д. N, кв. M",
+                f"мкр Самал-2, д. {h}, кв. {f}",
+                "мкр Самал-2, д. <HOUSE>, кв. <HOUSE>",
+            ),
             ("ул. X N, оф. M", f"ул. {ru} {h}, оф. {f}", f"ул. {ru} <HOUSE>, оф. <HOUSE>"),
             ("N-үй, M-пәтер (no street)", f"{h}-үй, {f}-пәтер", "<HOUSE>-үй, <HOUSE>-пәтер"),
             ("д. N, кв. M (no street)", f"д. {h}, кв. {f}", "д. <HOUSE>, кв. <HOUSE>"),
@@ -245,14 +386,62 @@ class Gen:
         return r.choice(forms)
 
     # dates of birth: the birth word stays, the date goes
-    KZ_MONTHS_LOC = ["қаңтарда", "ақпанда", "наурызда", "сәуірде", "мамырда", "маусымда", "шілдеде", "тамызда",
-                     "қыркүйекте", "қазанда", "қарашада", "желтоқсанда"]
-    KZ_MONTHS = ["қаңтар", "ақпан", "наурыз", "сәуір", "мамыр", "маусым", "шілде", "тамыз", "қыркүйек", "қазан",
-                 "қараша", "желтоқсан"]
-    RU_MONTHS_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-                     "октября", "ноября", "декабря"]
-    EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                 "October", "November", "December"]
+    KZ_MONTHS_LOC = [
+        "қаңтарда",
+        "ақпанда",
+        "наурызда",
+        "сәуірде",
+        "мамырда",
+        "маусымда",
+        "шілдеде",
+        "тамызда",
+        "қыркүйекте",
+        "қазанда",
+        "қарашада",
+        "желтоқсанда",
+    ]
+    KZ_MONTHS = [
+        "қаңтар",
+        "ақпан",
+        "наурыз",
+        "сәуір",
+        "мамыр",
+        "маусым",
+        "шілде",
+        "тамыз",
+        "қыркүйек",
+        "қазан",
+        "қараша",
+        "желтоқсан",
+    ]
+    RU_MONTHS_GEN = [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ]
+    EN_MONTHS = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
 
     def dob(self) -> tuple[str, str, str]:
         b = self.birth_date()
@@ -261,24 +450,40 @@ class Gen:
             ("туған күні: dd.mm.yyyy", f"туған күні: {num}", "туған күні: <DATE_OF_BIRTH>"),
             ("Туған күні dd.mm.yy", f"Туған күні {b:%d.%m.%y}", "Туған күні <DATE_OF_BIRTH>"),
             ("dd.mm.yyyy ж.т.", f"{num} ж.т.", "<DATE_OF_BIRTH> ж.т."),
-            ("yyyy жылы d наурызда туған", f"{b.year} жылы {b.day} {self.KZ_MONTHS_LOC[m]} туған",
-             "<DATE_OF_BIRTH> туған"),
-            ("туған күні: d наурыз yyyy", f"туған күні: {b.day} {self.KZ_MONTHS[m]} {b.year} ж.",
-             "туған күні: <DATE_OF_BIRTH>"),
+            (
+                "yyyy жылы d наурызда туған",
+                f"{b.year} жылы {b.day} {self.KZ_MONTHS_LOC[m]} туған",
+                "<DATE_OF_BIRTH> туған",
+            ),
+            (
+                "туған күні: d наурыз yyyy",
+                f"туған күні: {b.day} {self.KZ_MONTHS[m]} {b.year} ж.",
+                "туған күні: <DATE_OF_BIRTH>",
+            ),
             ("yyyy жылы туған", f"{b.year} жылы туған", "<DATE_OF_BIRTH> туған"),
             ("дата рождения dd.mm.yyyy", f"дата рождения {num}", "дата рождения <DATE_OF_BIRTH>"),
             ("Дата рождения: dd/mm/yyyy", f"Дата рождения: {b:%d/%m/%Y}", "Дата рождения: <DATE_OF_BIRTH>"),
             ("dd.mm.yyyy г.р.", f"{num} г.р.", "<DATE_OF_BIRTH> г.р."),
             ("yyyy г.р.", f"{b.year} г.р.", "<DATE_OF_BIRTH> г.р."),
             ("yyyy года рождения", f"{b.year} года рождения", "<DATE_OF_BIRTH> рождения"),
-            ("родился d мая yyyy года", f"родился {b.day} {self.RU_MONTHS_GEN[m]} {b.year} года",
-             "родился <DATE_OF_BIRTH>"),
-            ("родилась d мая yyyy г.", f"родилась {b.day} {self.RU_MONTHS_GEN[m]} {b.year} г.",
-             "родилась <DATE_OF_BIRTH>"),
+            (
+                "родился d мая yyyy года",
+                f"родился {b.day} {self.RU_MONTHS_GEN[m]} {b.year} года",
+                "родился <DATE_OF_BIRTH>",
+            ),
+            (
+                "родилась d мая yyyy г.",
+                f"родилась {b.day} {self.RU_MONTHS_GEN[m]} {b.year} г.",
+                "родилась <DATE_OF_BIRTH>",
+            ),
             ("родился в yyyy году", f"родился в {b.year} году", "родился в <DATE_OF_BIRTH>"),
             ("д.р. dd.mm.yyyy", f"д.р. {num}", "д.р. <DATE_OF_BIRTH>"),
             ("born d March yyyy", f"born {b.day} {self.EN_MONTHS[m]} {b.year}", "born <DATE_OF_BIRTH>"),
-            ("born on March d, yyyy", f"born on {self.EN_MONTHS[m]} {b.day}, {b.year}", "born on <DATE_OF_BIRTH>"),
+            (
+                "born on March d, yyyy",
+                f"born on {self.EN_MONTHS[m]} {b.day}, {b.year}",
+                "born on <DATE_OF_BIRTH>",
+            ),
             ("date of birth: yyyy-mm-dd", f"date of birth: {b:%Y-%m-%d}", "date of birth: <DATE_OF_BIRTH>"),
         ]
         return self.rng.choice(forms)
@@ -321,13 +526,23 @@ class Gen:
             ("тел.: xxx-xx-xx", f"тел.: {al[:3]}-{al[3:5]}-{al[5:]}", "тел.: <PHONE>"),
             ("тел. xx-xx-xx", f"тел. {x}-{y}-{z}", "тел. <PHONE>"),
             ("тел. x xx xx xx", f"тел. {al[0]} {al[1:3]} {al[3:5]} {al[5:]}", "тел. <PHONE>"),
-            ("Телефондар: xx-xx-xx, xx-xx-xx", f"Телефондар: {x}-{y}-{z}, {y}-{z}-{x}", "Телефондар: <PHONE>, <PHONE>"),
-            ("тел.: 8 (7172) xx-xx-xx, xx-xx-xx", f"тел.: 8 ({city6}) {x}-{y}-{z}, {z}-{x}-{y}",
-             "тел.: <PHONE>, <PHONE>"),
+            (
+                "Телефондар: xx-xx-xx, xx-xx-xx",
+                f"Телефондар: {x}-{y}-{z}, {y}-{z}-{x}",
+                "Телефондар: <PHONE>, <PHONE>",
+            ),
+            (
+                "тел.: 8 (7172) xx-xx-xx, xx-xx-xx",
+                f"тел.: 8 ({city6}) {x}-{y}-{z}, {z}-{x}-{y}",
+                "тел.: <PHONE>, <PHONE>",
+            ),
             ("Телефон: xxx xx xx", f"Телефон: {al[:3]} {al[3:5]} {al[5:]}", "Телефон: <PHONE>"),
             ("телефон нөмірі: xx-xx-xx", f"телефон нөмірі: {x}-{y}-{z}", "телефон нөмірі: <PHONE>"),
-            ("Тел./факс: (727) xxx-xx-xx", f"Тел./факс: (727) {al[:3]}-{al[3:5]}-{al[5:]}",
-             "Тел./факс: <PHONE>"),
+            (
+                "Тел./факс: (727) xxx-xx-xx",
+                f"Тел./факс: (727) {al[:3]}-{al[3:5]}-{al[5:]}",
+                "Тел./факс: <PHONE>",
+            ),
             ("тел.: (7172) xx-xx-xx", f"тел.: ({city6}) {x}-{y}-{z}", "тел.: <PHONE>"),
             ("ұялы: 7xx xxx xx xx", f"ұялы: {op} {a} {b} {c}", "ұялы: <PHONE>"),
             ("моб.: 7xx-xxx-xx-xx", f"моб.: {op}-{a}-{b}-{c}", "моб.: <PHONE>"),
@@ -339,20 +554,30 @@ class Gen:
     # e-mails
     def email(self) -> tuple[str, str]:
         r = self.rng
-        user = r.choice([
-            f"{r.choice(self.FIRST)}.{r.choice(self.LAST)}", f"{r.choice(self.FIRST)}_{r.randint(70, 99)}",
-            f"{r.choice(self.FIRST)}{r.choice(self.LAST)}{r.randint(1, 2005)}", r.choice(["info", "kense", "press"]),
-            f"{r.choice(self.FIRST)[0]}.{r.choice(self.LAST)}+news",
-        ])
+        user = r.choice(
+            [
+                f"{r.choice(self.FIRST)}.{r.choice(self.LAST)}",
+                f"{r.choice(self.FIRST)}_{r.randint(70, 99)}",
+                f"{r.choice(self.FIRST)}{r.choice(self.LAST)}{r.randint(1, 2005)}",
+                r.choice(["info", "kense", "press"]),
+                f"{r.choice(self.FIRST)[0]}.{r.choice(self.LAST)}+news",
+            ]
+        )
         domain = r.choice(self.DOMAINS)
         spoken = domain.replace(".", " dot ")
-        return r.choice([
-            ("latin", f"{user}@{domain}"), ("latin", f"{user}@{domain}"), ("mailto:", f"mailto:{user}@{domain}"),
-            ("upper case", f"{user.capitalize()}@{domain.upper()}"),
-            ("cyrillic", f"{r.choice(self.CYR_LOCAL)}@{r.choice(self.CYR_DOMAIN)}"),
-            ("[at]", f"{user} [at] {domain}"), ("[at] no spaces", f"{user}[at]{domain}"),
-            ("(at) dot", f"{user} (at) {spoken}"), ("(собака)", f"{user} (собака) {domain}"),
-        ])
+        return r.choice(
+            [
+                ("latin", f"{user}@{domain}"),
+                ("latin", f"{user}@{domain}"),
+                ("mailto:", f"mailto:{user}@{domain}"),
+                ("upper case", f"{user.capitalize()}@{domain.upper()}"),
+                ("cyrillic", f"{r.choice(self.CYR_LOCAL)}@{r.choice(self.CYR_DOMAIN)}"),
+                ("[at]", f"{user} [at] {domain}"),
+                ("[at] no spaces", f"{user}[at]{domain}"),
+                ("(at) dot", f"{user} (at) {spoken}"),
+                ("(собака)", f"{user} (собака) {domain}"),
+            ]
+        )
 
     # IBAN
     def iban(self) -> tuple[str, str]:
@@ -360,29 +585,50 @@ class Gen:
         account = r.choice([f"KZT{self.digits(10)}", self.digits(13), f"{self.digits(3)}KZT{self.digits(7)}"])
         bban = r.choice(self.BANKS) + account
         iban = "KZ" + iban_check_digits("KZ", bban) + bban
-        grouped = " ".join(iban[i:i + 4] for i in range(0, 20, 4))
-        return r.choice([("plain", iban), ("groups of 4", grouped), ("groups of 4 dash", grouped.replace(" ", "-")),
-                         ("lower case", iban.lower())])
+        grouped = " ".join(iban[i : i + 4] for i in range(0, 20, 4))
+        return r.choice(
+            [
+                ("plain", iban),
+                ("groups of 4", grouped),
+                ("groups of 4 dash", grouped.replace(" ", "-")),
+                ("lower case", iban.lower()),
+            ]
+        )
 
     # payment cards
     def card(self) -> tuple[str, str]:
         r = self.rng
-        scheme, prefix, length = r.choice([
-            ("visa", "4", 16), ("mastercard", str(r.randint(51, 55)), 16), ("mastercard-2", str(r.randint(2221, 2720)), 16),
-            ("mir", f"220{r.randint(0, 4)}", 16), ("amex", r.choice(["34", "37"]), 15),
-            ("unionpay", "62", 16), ("unionpay-19", "62", 19), ("visa-13", "4", 13),
-        ])
+        scheme, prefix, length = r.choice(
+            [
+                ("visa", "4", 16),
+                ("mastercard", str(r.randint(51, 55)), 16),
+                ("mastercard-2", str(r.randint(2221, 2720)), 16),
+                ("mir", f"220{r.randint(0, 4)}", 16),
+                ("amex", r.choice(["34", "37"]), 15),
+                ("unionpay", "62", 16),
+                ("unionpay-19", "62", 19),
+                ("visa-13", "4", 13),
+            ]
+        )
         body = prefix + self.digits(length - len(prefix) - 1)
         n = body + str(luhn_check_digit(body))
         if length == 15:
             return r.choice([("amex plain", n), ("amex 4-6-5", f"{n[:4]} {n[4:10]} {n[10:]}")])
         if length == 19:
-            return r.choice([("19 plain", n), ("19 4-4-4-4-3", " ".join(n[i:i + 4] for i in range(0, 19, 4)))])
+            return r.choice(
+                [("19 plain", n), ("19 4-4-4-4-3", " ".join(n[i : i + 4] for i in range(0, 19, 4)))]
+            )
         if length == 13:
             return ("13 plain", n)
-        g = [n[i:i + 4] for i in range(0, 16, 4)]
-        return r.choice([(f"{scheme} plain", n), (f"{scheme} 4-4-4-4 space", " ".join(g)),
-                         (f"{scheme} 4-4-4-4 dash", "-".join(g)), (f"{scheme} 4-4-4-4 nbsp", "\u00a0".join(g))])
+        g = [n[i : i + 4] for i in range(0, 16, 4)]
+        return r.choice(
+            [
+                (f"{scheme} plain", n),
+                (f"{scheme} 4-4-4-4 space", " ".join(g)),
+                (f"{scheme} 4-4-4-4 dash", "-".join(g)),
+                (f"{scheme} 4-4-4-4 nbsp", "\u00a0".join(g)),
+            ]
+        )
 
     # IP addresses
     def ip(self) -> tuple[str, str, str]:
@@ -396,12 +642,18 @@ class Gen:
         groups = [f"{r.randrange(65536):x}" for _ in range(8)]
         full = ":".join(groups)
         zero_from = r.randint(1, 5)
-        compressed = ":".join(groups[:zero_from]) + "::" + ":".join(groups[zero_from + 2:])
-        return r.choice([
-            ("ipv4", v4, "<IP>"), ("ipv4", v4, "<IP>"), ("ipv4:port", f"{v4}:8080", "<IP>:8080"),
-            ("ipv6 full", full, "<IP>"), ("ipv6 full upper", full.upper(), "<IP>"),
-            ("ipv6 compressed", compressed, "<IP>"), ("ipv6 mapped v4", f"::ffff:{v4}", "<IP>"),
-        ])
+        compressed = ":".join(groups[:zero_from]) + "::" + ":".join(groups[zero_from + 2 :])
+        return r.choice(
+            [
+                ("ipv4", v4, "<IP>"),
+                ("ipv4", v4, "<IP>"),
+                ("ipv4:port", f"{v4}:8080", "<IP>:8080"),
+                ("ipv6 full", full, "<IP>"),
+                ("ipv6 full upper", full.upper(), "<IP>"),
+                ("ipv6 compressed", compressed, "<IP>"),
+                ("ipv6 mapped v4", f"::ffff:{v4}", "<IP>"),
+            ]
+        )
 
 
 # --- person names (masked under policy full, data_prep/deidentify.py) ------------------------------------
@@ -409,8 +661,18 @@ class Gen:
 # a mistake shared with the tagger's name lists or the pseudonymiser's morphology cannot hide.
 KK_MALE = ["Нұрлан", "Ерлан", "Бауыржан", "Дәурен", "Асқар", "Талғат", "Жандос", "Серік", "Ермек", "Қайрат"]
 KK_FEMALE = ["Айгүл", "Гүлнар", "Әсел", "Жанар", "Сәуле", "Айгерім", "Мадина", "Динара", "Ақмарал", "Ләззат"]
-KK_SURNAME_STEMS = ["Серікбай", "Омар", "Жақсыбек", "Тұрсын", "Ахмет", "Сейіт", "Нұрпейіс", "Әбдірахман",
-                    "Қасым", "Мұқан"]
+KK_SURNAME_STEMS = [
+    "Серікбай",
+    "Омар",
+    "Жақсыбек",
+    "Тұрсын",
+    "Ахмет",
+    "Сейіт",
+    "Нұрпейіс",
+    "Әбдірахман",
+    "Қасым",
+    "Мұқан",
+]
 RU_MALE = [("Иван", "Ивана", "Ивану"), ("Сергей", "Сергея", "Сергею"), ("Олег", "Олега", "Олегу")]
 RU_FEMALE = [("Мария", "Марии", "Марии"), ("Ольга", "Ольги", "Ольге"), ("Елена", "Елены", "Елене")]
 RU_SURNAMES = ["Петров", "Смирнов", "Кузнецов", "Соколов", "Морозов"]
@@ -427,7 +689,11 @@ def kk_case(word: str, case: str) -> str:
     elif case == "dat":
         end = ("на" if word.endswith(("ұлы", "қызы")) else "ға") if vowel or sonorant or voiced else "қа"
     elif case == "abl":
-        end = "нан" if word.endswith(("ұлы", "қызы")) or last in "мнң" else ("дан" if vowel or sonorant or voiced else "тан")
+        end = (
+            "нан"
+            if word.endswith(("ұлы", "қызы")) or last in "мнң"
+            else ("дан" if vowel or sonorant or voiced else "тан")
+        )
     elif case == "ins":
         end = "мен" if vowel or sonorant or last in "мнң" else ("бен" if last in "зж" else "пен")
     else:
@@ -443,9 +709,11 @@ def kk_surname(stem: str, female: bool) -> str:
 
 
 TEMPLATES_PERSON = {
-    "nom": ["Өтінішке {x} қол қойды, құжат 2024 жылғы 12 наурызда тіркелді.",
-            "Жиналысты {x} ашып, 2023 жылдың қорытындысын баяндады.",
-            "Комиссия төрағасы {x} 3 ұсынысты қолдады."],
+    "nom": [
+        "Өтінішке {x} қол қойды, құжат 2024 жылғы 12 наурызда тіркелді.",
+        "Жиналысты {x} ашып, 2023 жылдың қорытындысын баяндады.",
+        "Комиссия төрағасы {x} 3 ұсынысты қолдады.",
+    ],
     "gen": ["Бұл {x} үшінші кітабы, ол 2021 жылы жарық көрді.", "Комиссия {x} өтінішін қарады."],
     "dat": ["Марапат {x} 2022 жылы берілді.", "Хатты {x} жібердік, жауап 5 күнде келді."],
     "abl": ["Біз бұл ақпаратты {x} алдық.", "Өтінішті {x} 14 қазанда қабылдадық."],
@@ -467,7 +735,7 @@ def person_variant(g: Gen) -> tuple[str, str, str]:
     initials = f"{given[0]}.{father[0]}."
     ru_given = r.choice(RU_FEMALE if female else RU_MALE)
     ru_surname = r.choice(RU_SURNAMES) + ("а" if female else "")
-    ru_patronymic = ("Сергеевна" if female else "Сергеевич")
+    ru_patronymic = "Сергеевна" if female else "Сергеевич"
     case = r.choice(["gen", "dat", "abl", "ins"])
     forms = [
         ("given surname", "nom", f"{given} {surname}"),
@@ -488,11 +756,48 @@ def person_variant(g: Gen) -> tuple[str, str, str]:
     return r.choice(forms)
 
 
-_LATIN_PASSPORT = str.maketrans({"ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ө": "o", "ұ": "u", "ү": "u", "һ": "h",
-                                 "і": "i", "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh",
-                                 "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-                                 "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ы": "y",
-                                 "ш": "sh", "ч": "ch", "ц": "ts", "ю": "yu", "я": "ya", "э": "e"})
+_LATIN_PASSPORT = str.maketrans(
+    {
+        "ә": "a",
+        "ғ": "g",
+        "қ": "k",
+        "ң": "n",
+        "ө": "o",
+        "ұ": "u",
+        "ү": "u",
+        "һ": "h",
+        "і": "i",
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "й": "i",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ф": "f",
+        "х": "kh",
+        "ы": "y",
+        "ш": "sh",
+        "ч": "ch",
+        "ц": "ts",
+        "ю": "yu",
+        "я": "ya",
+        "э": "e",
+    }
+)
 
 
 def cyr_to_latin(word: str) -> str:
@@ -602,8 +907,14 @@ def generate_variants(n: int, seed: int = 13) -> list[Variant]:
             form, surface = g.group12(g.iin() if kind == "iin" else g.bin())
             expected = PLACEHOLDER[kind]
         elif kind in ("phone", "ip", "document", "plate", "address", "dob"):
-            form, surface, expected = {"phone": g.phone, "ip": g.ip, "document": g.document, "plate": g.plate,
-                                       "address": g.address, "dob": g.dob}[kind]()
+            form, surface, expected = {
+                "phone": g.phone,
+                "ip": g.ip,
+                "document": g.document,
+                "plate": g.plate,
+                "address": g.address,
+                "dob": g.dob,
+            }[kind]()
         else:
             form, surface = {"email": g.email, "iban": g.iban, "card": g.card}[kind]()
             expected = ("mailto:" if form == "mailto:" else "") + PLACEHOLDER[kind]
@@ -614,8 +925,9 @@ def generate_variants(n: int, seed: int = 13) -> list[Variant]:
     return out
 
 
-def recall(variants: list[Variant]) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], tuple[int, int]],
-                                              list[tuple[Variant, str]]]:
+def recall(
+    variants: list[Variant],
+) -> tuple[dict[str, tuple[int, int]], dict[tuple[str, str], tuple[int, int]], list[tuple[Variant, str]]]:
     """Per kind and per (kind, form): (found, total); plus the misses with what mask_pii made of them."""
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_form: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -654,7 +966,7 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
 
     def spaced_longer() -> str:  # a valid IIN in 3-3-3-3 groups with one more group before or after it
         n = g.iin()
-        grouped = " ".join(n[i:i + 3] for i in range(0, 12, 3))
+        grouped = " ".join(n[i : i + 3] for i in range(0, 12, 3))
         return r.choice([f"{r.randint(1, 999)} {grouped}", f"{grouped} {r.randint(100, 999)}"])
 
     def money() -> str:
@@ -668,50 +980,82 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Тапсырыс нөмірі {bad_iin()} бойынша төлем өтті.",
         lambda: f"Номер заказа {bad_card()}, доставка {r.randint(1, 28)} мая.",
         lambda: f"Бағдарлама нұсқасы {r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 99)} шықты.",
-        lambda: f"Версия {r.randint(1, 12)}.{r.randint(0, 20)}.{r.randint(0, 99)}.{r.randint(0, 300)} вышла вчера.",
+        lambda: (
+            f"Версия {r.randint(1, 12)}.{r.randint(0, 20)}.{r.randint(0, 99)}.{r.randint(0, 300)} вышла вчера."
+        ),
         lambda: f"Кездесу {r.randint(8, 20)}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}-де басталды.",
         lambda: f"{r.randint(1900, 2030)}–{r.randint(1900, 2030)} жылдары {r.randint(2, 99)} мың адам көшті.",
         lambda: f"ISBN 978-601-{g.digits(4)}-{g.digits(2)}-{g.digits(1)}, индекс {r.randint(10, 19)}0000.",
-        lambda: f"Инфляция {r.randint(1, 20)},{r.randint(0, 9)}%, ставка {r.randint(5, 17)}.{r.randint(0, 99)}%.",
+        lambda: (
+            f"Инфляция {r.randint(1, 20)},{r.randint(0, 9)}%, ставка {r.randint(5, 17)}.{r.randint(0, 99)}%."
+        ),
         lambda: f"Тармақ {r.randint(1, 9)}.{r.randint(1, 9)}.{r.randint(1, 9)}.{r.randint(1, 9)} өзгертілді.",
         lambda: f"{r.randint(1, 9)} {r.randint(700, 799)} {g.digits(3)} {g.digits(3)} теңге қайтарылды.",
         lambda: f"Счёт {r.randint(2, 5)}:{r.randint(0, 4)}, зрителей {r.randint(10, 80)} {g.digits(3)}.",
         lambda: f"Жазба id={luhn_id()} базада сақталды.",
-        lambda: f"Телефонның бағасы {r.randint(50, 900)} {g.digits(3)} теңге, {r.randint(2, 40)} мың дана сатылды.",
+        lambda: (
+            f"Телефонның бағасы {r.randint(50, 900)} {g.digits(3)} теңге, {r.randint(2, 40)} мың дана сатылды."
+        ),
         lambda: f"Координаты {r.randint(40, 55)}.{g.digits(6)}, {r.randint(50, 87)}.{g.digits(6)}.",
         # checksum-valid 12-digit numbers that are amounts: a unit follows them, in any grouping
         lambda: f"Бюджетке {g.group12(g.iin())[1]} {r.choice(UNITS)} бөлінді.",
-        lambda: f"Сумма сделки {g.group12(g.bin())[1]} {r.choice(UNITS)}, срок до {r.randint(2024, 2030)} года.",
+        lambda: (
+            f"Сумма сделки {g.group12(g.bin())[1]} {r.choice(UNITS)}, срок до {r.randint(2024, 2030)} года."
+        ),
         # an IIN-shaped run inside a longer number is part of that number
         lambda: f"Жүк коды {spaced_longer()} тіркелді.",
         # dates, birthdays of others, "native"
-        lambda: f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} {r.randint(1990, 2030)} жылы мәжіліс өтті.",
-        lambda: f"{r.randint(1990, 2030)} жылғы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} шешім қабылданды.",
-        lambda: f"Заседание состоялось {r.randint(1, 28)} {r.choice(Gen.RU_MONTHS_GEN)} {r.randint(1990, 2030)} года.",
-        lambda: f"The meeting took place on {r.choice(Gen.EN_MONTHS)} {r.randint(1, 28)}, {r.randint(1990, 2030)}.",
-        lambda: f"Ол {r.randint(1990, 2030)} жылы туған {r.choice(['жеріне', 'ауылына', 'қаласына'])} оралды.",
+        lambda: (
+            f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} {r.randint(1990, 2030)} жылы мәжіліс өтті."
+        ),
+        lambda: (
+            f"{r.randint(1990, 2030)} жылғы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} шешім қабылданды."
+        ),
+        lambda: (
+            f"Заседание состоялось {r.randint(1, 28)} {r.choice(Gen.RU_MONTHS_GEN)} {r.randint(1990, 2030)} года."
+        ),
+        lambda: (
+            f"The meeting took place on {r.choice(Gen.EN_MONTHS)} {r.randint(1, 28)}, {r.randint(1990, 2030)}."
+        ),
+        lambda: (
+            f"Ол {r.randint(1990, 2030)} жылы туған {r.choice(['жеріне', 'ауылына', 'қаласына'])} оралды."
+        ),
         lambda: f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} туған күнін атап өтті.",
-        lambda: f"В {r.randint(1990, 2030)} году родился проект, а {r.randint(1, 28)}.{r.randint(1, 12):02d}."
-                f"{r.randint(1990, 2030)} его закрыли.",
+        lambda: (
+            f"В {r.randint(1990, 2030)} году родился проект, а {r.randint(1, 28)}.{r.randint(1, 12):02d}."
+            f"{r.randint(1990, 2030)} его закрыли."
+        ),
         # document words without a document number
         lambda: f"Паспортов выдано {g.digits(7)} штук, удостоверений — {r.randint(2, 900)} {g.digits(3)}.",
-        lambda: f"Жеке куәлік {r.randint(2000, 2030)} жылы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} берілді.",
-        lambda: f"Паспорт алу үшін {r.randint(2, 30)} {g.digits(3)} теңге төленеді, мерзімі {r.randint(5, 20)} күн.",
+        lambda: (
+            f"Жеке куәлік {r.randint(2000, 2030)} жылы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} берілді."
+        ),
+        lambda: (
+            f"Паспорт алу үшін {r.randint(2, 30)} {g.digits(3)} теңге төленеді, мерзімі {r.randint(5, 20)} күн."
+        ),
         # plate-like unit and model codes
-        lambda: f"Ноутбук: {r.choice(['256', '512'])} GB {r.randint(8, 20)} GB RAM, бағасы {r.randint(200, 900)} "
-                f"{g.digits(3)} теңге.",
+        lambda: (
+            f"Ноутбук: {r.choice(['256', '512'])} GB {r.randint(8, 20)} GB RAM, бағасы {r.randint(200, 900)} "
+            f"{g.digits(3)} теңге."
+        ),
         lambda: f"Курс: {r.randint(100, 999)} USD {r.randint(10, 20)} центке өсті.",
         lambda: f"Айыппұл {r.randint(100, 999)} АЕК {r.randint(1, 20)} күн ішінде төленеді.",
-        lambda: f"Boeing {r.randint(700, 799)} MAX {r.randint(7, 9)} және Airbus A {r.randint(300, 380)} NEO ұшақтары.",
+        lambda: (
+            f"Boeing {r.randint(700, 799)} MAX {r.randint(7, 9)} және Airbus A {r.randint(300, 380)} NEO ұшақтары."
+        ),
         # house and article numbers without a street, counts of houses and flats
         lambda: f"Заңның {r.randint(1, 99)}-бабы, {r.randint(1, 12)}-тармағы, {r.randint(1, 11)}-сынып.",
         lambda: f"Кітаптың {r.randint(2, 400)}-бетінде {r.randint(1, 20)}-суретті қараңыз.",
         lambda: f"Су тасқынынан {r.randint(2, 90)} үй зардап шекті, {r.randint(2, 300)} пәтерлік үй салынды.",
-        lambda: f"{r.randint(1, 4)} бөлмелі пәтер {r.randint(30, 120)} шаршы метр, {r.randint(20, 90)} кв. м.",
+        lambda: (
+            f"{r.randint(1, 4)} бөлмелі пәтер {r.randint(30, 120)} шаршы метр, {r.randint(20, 90)} кв. м."
+        ),
         lambda: f"Абай көшесі {r.randint(1990, 2030)} жылы жөнделді, Достық даңғылы {r.randint(2, 9)} км.",
         lambda: f"Абай көшесінде {r.randint(2, 90)} {g.digits(3)} адам жиналды.",
         lambda: f"На ул. Абая {r.randint(2, 90)} человек ждали автобус {r.randint(2, 50)} минут.",
-        lambda: f"Москва {r.randint(1990, 2030)}: бойынша {r.randint(2, 90)} орын, Астана {r.randint(1990, 2030)}.",
+        lambda: (
+            f"Москва {r.randint(1990, 2030)}: бойынша {r.randint(2, 90)} орын, Астана {r.randint(1990, 2030)}."
+        ),
     ]
     return [r.choice(makers)() for _ in range(n)]
 
@@ -738,7 +1082,9 @@ def real_text_report(path: Path) -> FileReport:
         if not spans:
             continue
         found = [f"{kind}:{line[s:e]}" for s, e, kind in spans]
-        if all(any(line[s:e] in seen and seen in line for seen in REVIEWED_TRUE_POSITIVES) for s, e, _ in spans):
+        if all(
+            any(line[s:e] in seen and seen in line for seen in REVIEWED_TRUE_POSITIVES) for s, e, _ in spans
+        ):
             tp.append((line, found))
         else:
             fp.append((line, found))
@@ -760,10 +1106,14 @@ def speed_mb_s(texts: list[str], repeats: int = 5) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=11000, help=f"generated variants (spread over the {len(KINDS)} kinds)")
+    ap.add_argument(
+        "--n", type=int, default=11000, help=f"generated variants (spread over the {len(KINDS)} kinds)"
+    )
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--show", type=int, default=10, help="examples to print for misses and false positives")
-    ap.add_argument("--forms", action="store_true", help="print recall for every written form, not only weak ones")
+    ap.add_argument(
+        "--forms", action="store_true", help="print recall for every written form, not only weak ones"
+    )
     args = ap.parse_args(argv)
 
     variants = generate_variants(args.n, args.seed)
@@ -775,35 +1125,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:<10}{f:>8}{t:>8}{f / t:>9.4f}")
     found, total = sum(f for f, _ in by_kind.values()), sum(t for _, t in by_kind.values())
     print(f"{'all':<10}{found:>8}{total:>8}{found / total:>9.4f}")
-    listed = [(k, f, t) for k, (f, t) in sorted(by_form.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1]))
-              if args.forms or f < t]
+    listed = [
+        (k, f, t)
+        for k, (f, t) in sorted(by_form.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1]))
+        if args.forms or f < t
+    ]
     if listed:
         print("recall by written form:" if args.forms else "forms with misses:")
         for (kind, form), f, t in listed:
             print(f"  {kind:<9} {form:<36} {f:>4}/{t:<4} {f / t:.3f}")
-    for v, masked in misses[:args.show]:
+    for v, masked in misses[: args.show]:
         print(f"  MISS {v.kind}/{v.form}: {v.text!r}\n       -> {masked!r}")
 
     lookalikes = generate_lookalikes(args.n // 2, args.seed)
     changed = [(s, mask_pii(s)[0]) for s in lookalikes if mask_pii(s)[0] != s]
-    print(f"\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, house numbers ...): "
-          f"{len(changed)}/{len(lookalikes)} changed = {len(changed) / len(lookalikes):.4%}")
-    for s, masked in changed[:args.show]:
+    print(
+        f"\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, house numbers ...): "
+        f"{len(changed)}/{len(lookalikes)} changed = {len(changed) / len(lookalikes):.4%}"
+    )
+    for s, masked in changed[: args.show]:
         print(f"  FP {s!r}\n     -> {masked!r}")
 
     named_changed = [(s, FULL(s)[0]) for s in NAME_LOOKALIKES if FULL(s)[0] != s]
-    print(f"places and organisations named after people, headings (policy full): "
-          f"{len(named_changed)}/{len(NAME_LOOKALIKES)} changed")
+    print(
+        f"places and organisations named after people, headings (policy full): "
+        f"{len(named_changed)}/{len(NAME_LOOKALIKES)} changed"
+    )
     for s, masked in named_changed:
         print(f"  FP {s!r}\n     -> {masked!r}")
 
     r = random.Random(args.seed)
     rand12 = [f"{r.randrange(10**12):012d}" for _ in range(20000)]
     rand16 = [f"{r.randrange(10**16):016d}" for _ in range(20000)]
-    print(f"random 12-digit numbers masked (valid check digit + IIN/BIN structure): "
-          f"{sum(bool(find_pii(x)) for x in rand12) / len(rand12):.2%}")
-    print(f"random 16-digit numbers masked (Luhn + card prefix): "
-          f"{sum(bool(find_pii(x)) for x in rand16) / len(rand16):.2%}")
+    print(
+        f"random 12-digit numbers masked (valid check digit + IIN/BIN structure): "
+        f"{sum(bool(find_pii(x)) for x in rand12) / len(rand12):.2%}"
+    )
+    print(
+        f"random 16-digit numbers masked (Luhn + card prefix): "
+        f"{sum(bool(find_pii(x)) for x in rand16) / len(rand16):.2%}"
+    )
 
     print("\n== real text (share of lines changed)")
     print(f"{'file':<38}{'lines':>7}{'changed':>9}{'true pos':>10}{'false pos':>11}{'FP rate':>9}")
@@ -815,14 +1176,16 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rep = real_text_report(path)
         reports.append(rep)
-        print(f"{rep.name:<38}{rep.lines:>7}{rep.changed:>9}{len(rep.true_positive_lines):>10}"
-              f"{len(rep.false_positive_lines):>11}{rep.fp_rate:>9.4%}")
+        print(
+            f"{rep.name:<38}{rep.lines:>7}{rep.changed:>9}{len(rep.true_positive_lines):>10}"
+            f"{len(rep.false_positive_lines):>11}{rep.fp_rate:>9.4%}"
+        )
         lines = path.read_text(encoding="utf-8").splitlines()
-        all_texts += ["\n".join(lines[i:i + 20]) for i in range(0, len(lines), 20)]
+        all_texts += ["\n".join(lines[i : i + 20]) for i in range(0, len(lines), 20)]
     for rep in reports:
         for line, found in rep.true_positive_lines:
             print(f"  TRUE POSITIVE [{rep.name}] {found}: {line[:140]!r}")
-        for line, found in rep.false_positive_lines[:args.show]:
+        for line, found in rep.false_positive_lines[: args.show]:
             print(f"  FALSE POSITIVE [{rep.name}] {found}: {line[:140]!r}")
 
     print("\n== speed (one core, mask_pii per document)")

@@ -96,7 +96,7 @@ def main() -> None:
     sents = read_conll(args.data)
     n_person = sum(g for s in sents for _, g in s)
     print(f"KazNERD {args.data.name}: {len(sents)} sentences, {n_person} PERSON tokens")
-    docs = [" ".join(t for s in sents[i:i + 20] for t, _ in s) for i in range(0, len(sents), 20)]
+    docs = [" ".join(t for s in sents[i : i + 20] for t, _ in s) for i in range(0, len(sents), 20)]
     rows = [("kazllm names", kazllm_names), ("kazllm full policy", kazllm_full)]
     airlock = airlock_finder()
     if airlock is not None:
@@ -105,8 +105,11 @@ def main() -> None:
     for name, finder in rows:
         r = score(finder, sents, args.show if name == "kazllm names" else 0, name)
         mbs = throughput(finder, docs)
-        print(f"| {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['clean_changed']:.4f} "
-              f"({round(r['clean_changed'] * r['clean_sentences'])}/{r['clean_sentences']}) | {mbs:.2f} |", flush=True)
+        print(
+            f"| {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['clean_changed']:.4f} "
+            f"({round(r['clean_changed'] * r['clean_sentences'])}/{r['clean_sentences']}) | {mbs:.2f} |",
+            flush=True,
+        )
     if airlock is None:
         print("airlock-pii not installed (pip install airlock-pii==0.1.0): its row is left out")
 

@@ -46,8 +46,24 @@ _SPACE_BEFORE = re.compile(r" ([,.!?:;»)”])")
 _SPACE_AFTER = re.compile(r"([«(“]) ")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[«\"(“]?[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ])")
 JUNK_KINDS = ("foreign", "menu", "repeated_line", "few_words", "symbols")
-MENU = ["Басты бет", "Жаңалықтар", "Біз туралы", "Байланыс", "Кіру", "Тіркелу", "Іздеу", "Мұрағат", "Қызметтер",
-        "Жарнама", "Сайт картасы", "Құпиялық саясаты", "RSS", "Facebook", "Instagram", "Telegram"]
+MENU = [
+    "Басты бет",
+    "Жаңалықтар",
+    "Біз туралы",
+    "Байланыс",
+    "Кіру",
+    "Тіркелу",
+    "Іздеу",
+    "Мұрағат",
+    "Қызметтер",
+    "Жарнама",
+    "Сайт картасы",
+    "Құпиялық саясаты",
+    "RSS",
+    "Facebook",
+    "Instagram",
+    "Telegram",
+]
 
 
 @dataclass
@@ -88,7 +104,7 @@ def read_sentences(path: Path) -> list[str]:
 
 def shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
-    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -108,7 +124,7 @@ def near_duplicate(text: str, target: float, vocabulary: list[str], rng: random.
         # one word at a time near the target, and the edit that would cross it undone: a copy lands at or
         # just above its level, so a pair planted at 0.8 is one of similarity >= 0.8
         n = step if similarity - target > 0.06 else 1
-        before = [(i, copy[i]) for i in words[done:done + n]]
+        before = [(i, copy[i]) for i in words[done : done + n]]
         for i, _ in before:
             copy[i] = rng.choice(vocabulary)
         done += n
@@ -138,7 +154,7 @@ class Generator:
         paragraphs, i = [], 0
         while i < n:
             k = r.randint(1, 6)
-            paragraphs.append(" ".join(sentences[i:i + k]))
+            paragraphs.append(" ".join(sentences[i : i + k]))
             i += k
         return "\n\n".join(paragraphs)
 
@@ -163,7 +179,7 @@ class Generator:
         elif kind == "repeated_line":
             text = "\n".join([r.choice(self.sentences)] * r.randint(8, 30))
         elif kind == "few_words":
-            text = " ".join(r.choice(self.sentences).split()[:r.randint(1, 5)])
+            text = " ".join(r.choice(self.sentences).split()[: r.randint(1, 5)])
         else:
             text = "".join(r.choice("#*=+-_/|~<>[]{}0123456789 ") for _ in range(r.randint(40, 400)))
         return f"junk:{kind}", text
@@ -186,8 +202,13 @@ class Generator:
                 if len(_WORD.findall(original)) >= need:
                     break
             text, similarity = near_duplicate(original, target, self.vocabulary, r)
-            return text, {"id": doc_id, "kind": "near_dup", "of": of, "target": target,
-                          "jaccard": round(similarity, 4)}
+            return text, {
+                "id": doc_id,
+                "kind": "near_dup",
+                "of": of,
+                "target": target,
+                "jaccard": round(similarity, 4),
+            }
         roll -= s.near_dups
         if roll < s.pii:
             text = self.plain()
@@ -206,8 +227,15 @@ class Generator:
         return text, None
 
 
-def generate(out: Path, size_gb: float, seed: int = 0, shares: Shares | None = None, shard_mb: int = 128,
-             data: Path = SHARED, progress: bool = True) -> dict:
+def generate(
+    out: Path,
+    size_gb: float,
+    seed: int = 0,
+    shares: Shares | None = None,
+    shard_mb: int = 128,
+    data: Path = SHARED,
+    progress: bool = True,
+) -> dict:
     shares = shares or Shares()
     kk, foreign_files = data / "kk.txt", [data / f"{lang}.txt" for lang in ("ru", "en")]
     sentences = read_sentences(kk)
@@ -236,42 +264,79 @@ def generate(out: Path, size_gb: float, seed: int = 0, shares: Shares | None = N
             if row:
                 truth.write(json.dumps(row, ensure_ascii=False) + "\n")
             if progress and counts.documents % 50_000 == 0:
-                print(f"  {counts.bytes / 1e9:.2f} / {size_gb} GB, {counts.documents:,} documents, "
-                      f"{time.time() - started:.0f} s", file=sys.stderr)
+                print(
+                    f"  {counts.bytes / 1e9:.2f} / {size_gb} GB, {counts.documents:,} documents, "
+                    f"{time.time() - started:.0f} s",
+                    file=sys.stderr,
+                )
     if handle:
         handle.close()
     manifest = {
-        "generator": "scripts/make_scale_corpus.py", "seed": seed, "size_gb": size_gb, "shard_mb": shard_mb,
-        "shares": asdict(shares), "documents": counts.documents, "text_bytes": counts.bytes,
-        "kinds": dict(sorted(counts.kinds.items())), "shards": shard,
-        "source": {str(f.name): hashlib.sha256(f.read_bytes()).hexdigest() for f in [kk, *foreign_files] if f.is_file()},
+        "generator": "scripts/make_scale_corpus.py",
+        "seed": seed,
+        "size_gb": size_gb,
+        "shard_mb": shard_mb,
+        "shares": asdict(shares),
+        "documents": counts.documents,
+        "text_bytes": counts.bytes,
+        "kinds": dict(sorted(counts.kinds.items())),
+        "shards": shard,
+        "source": {
+            str(f.name): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in [kk, *foreign_files]
+            if f.is_file()
+        },
         "distinct_sentences": len(sentences),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return manifest
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="folder for corpus/, truth.jsonl and manifest.json")
-    parser.add_argument("--size-gb", type=float, required=True, help="text size to generate, in GB (1e9 bytes of UTF-8 text)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder for corpus/, truth.jsonl and manifest.json"
+    )
+    parser.add_argument(
+        "--size-gb", type=float, required=True, help="text size to generate, in GB (1e9 bytes of UTF-8 text)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shard-mb", type=int, default=128, help="size of each part_NNNNN.jsonl")
-    parser.add_argument("--data", type=Path, default=SHARED, help="folder with kk.txt (and ru.txt, en.txt for junk)")
+    parser.add_argument(
+        "--data", type=Path, default=SHARED, help="folder with kk.txt (and ru.txt, en.txt for junk)"
+    )
     d = Shares()
     parser.add_argument("--exact-dups", type=float, default=d.exact_dups, help="share of exact copies")
     parser.add_argument("--near-dups", type=float, default=d.near_dups, help="share of near copies")
-    parser.add_argument("--jaccard", default=",".join(map(str, d.jaccard)),
-                        help="similarity levels of near copies (word 5-gram Jaccard), comma-separated")
-    parser.add_argument("--pii", type=float, default=d.pii, help="share of documents with a planted identifier or name")
+    parser.add_argument(
+        "--jaccard",
+        default=",".join(map(str, d.jaccard)),
+        help="similarity levels of near copies (word 5-gram Jaccard), comma-separated",
+    )
+    parser.add_argument(
+        "--pii", type=float, default=d.pii, help="share of documents with a planted identifier or name"
+    )
     parser.add_argument("--junk", type=float, default=d.junk, help="share of junk documents")
     args = parser.parse_args()
     if not (args.data / "kk.txt").is_file():
         sys.exit(f"needs {args.data}/kk.txt (the shared text_mix corpus; see --data)")
-    shares = Shares(args.exact_dups, args.near_dups, args.pii, args.junk,
-                    tuple(float(x) for x in args.jaccard.split(",") if x.strip()))
+    shares = Shares(
+        args.exact_dups,
+        args.near_dups,
+        args.pii,
+        args.junk,
+        tuple(float(x) for x in args.jaccard.split(",") if x.strip()),
+    )
     manifest = generate(args.out, args.size_gb, args.seed, shares, args.shard_mb, args.data)
-    print(json.dumps({k: manifest[k] for k in ("documents", "text_bytes", "kinds", "shards")}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {k: manifest[k] for k in ("documents", "text_bytes", "kinds", "shards")}, ensure_ascii=False
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,28 +28,48 @@ sys.path.insert(0, str(REPO))
 from data_prep.tokenizer import WORD, run_tokenizer_train  # noqa: E402
 from kazllm.config import load_config  # noqa: E402
 
-TRAIN = {"kk": ["text_mix/kk.txt", "tatoeba_kaz_test/kaz-rus/tatoeba-test-v2021-08-07.kaz",
-                "tatoeba_kaz_test/eng-kaz/tatoeba-test-v2021-08-07.kaz"],
-         "ru": ["text_mix/ru.txt"], "en": ["text_mix/en.txt"]}
+TRAIN = {
+    "kk": [
+        "text_mix/kk.txt",
+        "tatoeba_kaz_test/kaz-rus/tatoeba-test-v2021-08-07.kaz",
+        "tatoeba_kaz_test/eng-kaz/tatoeba-test-v2021-08-07.kaz",
+    ],
+    "ru": ["text_mix/ru.txt"],
+    "en": ["text_mix/en.txt"],
+}
 # More Kazakh: KazNERD sentences (rejoined from its token-per-line files) and KazQAD contexts.
 KAZNERD = ["kaznerd/IOB2_test.txt", "kaznerd/IOB2_valid.txt"]
 KAZQAD = "kazqad/reading-comprehension"
-TEST = {"kk": "ntrex128/newstest2019-ref.kaz.txt", "ru": "ntrex128/newstest2019-ref.rus.txt",
-        "en": "ntrex128/newstest2019-src.eng.txt"}
+TEST = {
+    "kk": "ntrex128/newstest2019-ref.kaz.txt",
+    "ru": "ntrex128/newstest2019-ref.rus.txt",
+    "en": "ntrex128/newstest2019-src.eng.txt",
+}
 HELD_OUT = [*TEST.values(), "wmt19_kk_en/en-kk/newstest2019.kk"]
 # ours: what the measurements below chose (see docs/tokenizer.md)
 # (since issue 11 these are the config defaults: OURS only sets the size)
 OURS = ["tokenizer.vocab_size=48000", "tokenizer.parity_lines=3000"]
 EARLIER = ["tokenizer.vocab_size=48000", "tokenizer.split_by_whitespace=true"]
 VARIANTS = {
-    "earlier defaults (script split, 0.9995)": [*EARLIER, "tokenizer.split_by_script=true",
-                                                "tokenizer.character_coverage=0.9995"],
+    "earlier defaults (script split, 0.9995)": [
+        *EARLIER,
+        "tokenizer.split_by_script=true",
+        "tokenizer.character_coverage=0.9995",
+    ],
     "+ split_by_script=false": [*EARLIER, "tokenizer.character_coverage=0.9995"],
     "+ split_by_script=false, coverage 1.0": EARLIER,
     "ours + max_piece_length 24": [*OURS, "tokenizer.max_piece_length=24"],
     "ours + ru/en upsampled x2": [*OURS, "tokenizer.max_upsample=2"],
-    "ours balanced (9 MB sample, ru/en up to x2)": [*OURS, "tokenizer.max_bytes=9000000", "tokenizer.max_upsample=2"],
-    "ours balanced (9 MB sample, ru/en up to x3)": [*OURS, "tokenizer.max_bytes=9000000", "tokenizer.max_upsample=3"],
+    "ours balanced (9 MB sample, ru/en up to x2)": [
+        *OURS,
+        "tokenizer.max_bytes=9000000",
+        "tokenizer.max_upsample=2",
+    ],
+    "ours balanced (9 MB sample, ru/en up to x3)": [
+        *OURS,
+        "tokenizer.max_bytes=9000000",
+        "tokenizer.max_upsample=3",
+    ],
 }
 
 
@@ -89,7 +109,9 @@ def build_training_files(shared: Path, work: Path) -> list[str]:
         kept = [line for line in lines if line.strip() and line.strip() not in held]
         (work / f"{lang}.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
         specs.append(f"{lang}={work / f'{lang}.txt'}")
-        print(f"train {lang}: {len(kept)} lines, {sum(len(x.encode()) for x in kept) / 1e6:.2f} MB", flush=True)
+        print(
+            f"train {lang}: {len(kept)} lines, {sum(len(x.encode()) for x in kept) / 1e6:.2f} MB", flush=True
+        )
     return specs
 
 
@@ -108,8 +130,14 @@ def train_baseline(specs: list[str], work: Path) -> Path:
     with open(text, "w", encoding="utf-8") as f:
         for spec in specs:
             f.write(Path(spec.split("=", 1)[1]).read_text(encoding="utf-8"))
-    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(work / "baseline"), model_type="bpe",
-                                   vocab_size=48000, num_threads=2, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        input=str(text),
+        model_prefix=str(work / "baseline"),
+        model_type="bpe",
+        vocab_size=48000,
+        num_threads=2,
+        minloglevel=2,
+    )
     return work / "baseline.model"
 
 

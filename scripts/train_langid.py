@@ -34,11 +34,18 @@ from data_prep.langid import (  # noqa: E402
 )
 
 # NTREX-128 file code -> our label.
-NTREX_FILES = {"kk": "newstest2019-ref.kaz.txt", "ky": "newstest2019-ref.kir.txt",
-               "tt": "newstest2019-ref.tat.txt", "ba": "newstest2019-ref.bak.txt",
-               "ru": "newstest2019-ref.rus.txt", "uk": "newstest2019-ref.ukr.txt",
-               "be": "newstest2019-ref.bel.txt", "tr": "newstest2019-ref.tur.txt",
-               "uz": "newstest2019-ref.uzb.txt", "en": "newstest2019-src.eng.txt"}
+NTREX_FILES = {
+    "kk": "newstest2019-ref.kaz.txt",
+    "ky": "newstest2019-ref.kir.txt",
+    "tt": "newstest2019-ref.tat.txt",
+    "ba": "newstest2019-ref.bak.txt",
+    "ru": "newstest2019-ref.rus.txt",
+    "uk": "newstest2019-ref.ukr.txt",
+    "be": "newstest2019-ref.bel.txt",
+    "tr": "newstest2019-ref.tur.txt",
+    "uz": "newstest2019-ref.uzb.txt",
+    "en": "newstest2019-src.eng.txt",
+}
 HELDOUT_LINES = 400
 # Additive smoothing; small because the classes are close and one unseen n-gram should not outweigh many.
 ALPHA = 0.05
@@ -49,8 +56,10 @@ MAX_NGRAMS = 150_000
 
 def read_ntrex(ntrex: Path) -> dict[str, list[str]]:
     # split("\n"), not splitlines(): a stray U+2028 inside a sentence must not break the alignment.
-    lines = {lang: [s.strip() for s in (ntrex / name).read_text(encoding="utf-8").rstrip("\n").split("\n")]
-             for lang, name in NTREX_FILES.items()}
+    lines = {
+        lang: [s.strip() for s in (ntrex / name).read_text(encoding="utf-8").rstrip("\n").split("\n")]
+        for lang, name in NTREX_FILES.items()
+    }
     sizes = {len(v) for v in lines.values()}
     if len(sizes) != 1:
         raise SystemExit(f"NTREX files are not line-aligned: {sizes}")
@@ -126,8 +135,10 @@ def evaluate(model: LangIdModel, examples: list[tuple[str, str]], title: str) ->
     print(f"{'other':>6} predicted {pred.count('other')} times (low confidence)")
     confusions = Counter((g, p) for g, p in zip(gold, pred) if g != p)
     if confusions:
-        print("most common confusions (gold -> predicted):",
-              ", ".join(f"{g}->{p} {n}" for (g, p), n in confusions.most_common(8)))
+        print(
+            "most common confusions (gold -> predicted):",
+            ", ".join(f"{g}->{p} {n}" for (g, p), n in confusions.most_common(8)),
+        )
     return table
 
 
@@ -185,8 +196,10 @@ def benchmark(model: LangIdModel, data: Path) -> None:
         for d in docs:
             model.predict(sample_text(d))
         rate = len(docs) / (time.perf_counter() - start)
-        print(f"speed ({label}): {rate:,.0f} documents/s over {len(docs)} documents of "
-              f"{np.mean([len(d) for d in docs]):,.0f} characters on average")
+        print(
+            f"speed ({label}): {rate:,.0f} documents/s over {len(docs)} documents of "
+            f"{np.mean([len(d) for d in docs]):,.0f} characters on average"
+        )
 
 
 def main() -> None:
@@ -200,20 +213,27 @@ def main() -> None:
     # Temperature: fitted on every 5th training line index with a model trained on the other four.
     n_train = len(lines["kk"]) - HELDOUT_LINES
     calib_idx = set(range(4, n_train, 5))
-    fold = [(lang, ls[i]) for lang, ls in lines.items() for i in range(n_train) if ls[i] and i not in calib_idx]
+    fold = [
+        (lang, ls[i]) for lang, ls in lines.items() for i in range(n_train) if ls[i] and i not in calib_idx
+    ]
     calib = [(lang, ls[i]) for lang, ls in lines.items() for i in sorted(calib_idx) if ls[i]]
     temperature = fit_temperature(train_model(fold), calib)
     model = train_model(train, temperature)
-    print(f"trained on {len(train)} sentences ({n_train} per language), {len(model.ngrams)} n-grams, "
-          f"temperature {temperature:.2f}")
+    print(
+        f"trained on {len(train)} sentences ({n_train} per language), {len(model.ngrams)} n-grams, "
+        f"temperature {temperature:.2f}"
+    )
 
     # Evaluate the model exactly as shipped (int8 weights), not the float one in memory.
     model.save(args.out)
     shipped = LangIdModel.load(args.out)
     table = evaluate(shipped, held, f"NTREX-128 held-out (last {HELDOUT_LINES} line indices)")
     print(f"\nKazakh F1 (kk vs all others), held-out NTREX sentences: {table['kk']['f1']:.4f}")
-    extra = {"trained_on": "NTREX-128 newstest2019 (Microsoft, CC BY-SA 4.0)", "train_lines": [0, n_train],
-             "heldout_f1": {lang: row["f1"] for lang, row in table.items()}}
+    extra = {
+        "trained_on": "NTREX-128 newstest2019 (Microsoft, CC BY-SA 4.0)",
+        "train_lines": [0, n_train],
+        "heldout_f1": {lang: row["f1"] for lang, row in table.items()},
+    }
     shipped.save(args.out, extra)
     print(f"model: {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
 

@@ -93,14 +93,21 @@ def stage1_examples(sents):
     out = []
     for s in sents:
         toks = [t for t, _ in s]
-        out += [(pii_names.stage1_features(toks, i), 1 if gold else -1)
-                for i, (t, gold) in enumerate(s) if pii_names.is_candidate(t)]
+        out += [
+            (pii_names.stage1_features(toks, i), 1 if gold else -1)
+            for i, (t, gold) in enumerate(s)
+            if pii_names.is_candidate(t)
+        ]
     return out
 
 
 def stage1_scores(w1: dict[str, float], toks: list[str]) -> list[float]:
-    return [sum(w1.get(x, 0.0) for x in pii_names.stage1_features(toks, i)) if pii_names.is_candidate(t)
-            else pii_names.NOT_CANDIDATE for i, t in enumerate(toks)]
+    return [
+        sum(w1.get(x, 0.0) for x in pii_names.stage1_features(toks, i))
+        if pii_names.is_candidate(t)
+        else pii_names.NOT_CANDIDATE
+        for i, t in enumerate(toks)
+    ]
 
 
 def lowercase_words(sents) -> frozenset[str]:
@@ -121,8 +128,15 @@ def train(sents, epochs: int, folds: int) -> pii_names.NameTagger:
         toks = [t for t, _ in s]
         stems = [pii_names.stem(t.lower()) for t in toks]
         named = pii_names.named_stem_counts(stems, s1)
-        examples += [(pii_names.stage1_features(toks, i) + pii_names.stage2_extra_features(toks, i, s1, named, stems),
-                      1 if gold else -1) for i, (t, gold) in enumerate(s) if pii_names.is_candidate(t)]
+        examples += [
+            (
+                pii_names.stage1_features(toks, i)
+                + pii_names.stage2_extra_features(toks, i, s1, named, stems),
+                1 if gold else -1,
+            )
+            for i, (t, gold) in enumerate(s)
+            if pii_names.is_candidate(t)
+        ]
     w2 = fit(examples, epochs, seed=100)
     return pii_names.NameTagger(w1, w2)
 
@@ -133,9 +147,16 @@ def feature_scores(tagger: pii_names.NameTagger, toks: list[str]) -> list[float]
     stems = [pii_names.stem(t.lower()) for t in toks]
     named = pii_names.named_stem_counts(stems, s1)
     w2 = tagger.stage2
-    return [sum(w2.get(x, 0.0) for x in pii_names.stage1_features(toks, i)
-                + pii_names.stage2_extra_features(toks, i, s1, named, stems))
-            if pii_names.is_candidate(t) else pii_names.NOT_CANDIDATE for i, t in enumerate(toks)]
+    return [
+        sum(
+            w2.get(x, 0.0)
+            for x in pii_names.stage1_features(toks, i)
+            + pii_names.stage2_extra_features(toks, i, s1, named, stems)
+        )
+        if pii_names.is_candidate(t)
+        else pii_names.NOT_CANDIDATE
+        for i, t in enumerate(toks)
+    ]
 
 
 def tally(counts: Counter, masked: list[bool], sent: list[tuple[str, bool]], changed: bool) -> None:
@@ -151,9 +172,11 @@ def tally(counts: Counter, masked: list[bool], sent: list[tuple[str, bool]], cha
 
 def rates(counts: Counter) -> dict[str, float]:
     """Precision, recall and the share of clean sentences changed, from `tally`'s counts."""
-    return {"precision": counts["tp"] / max(1, counts["tp"] + counts["fp"]),
-            "recall": counts["tp"] / max(1, counts["tp"] + counts["fn"]),
-            "clean_changed": counts["clean_changed"] / max(1, counts["clean_sentences"])}
+    return {
+        "precision": counts["tp"] / max(1, counts["tp"] + counts["fp"]),
+        "recall": counts["tp"] / max(1, counts["tp"] + counts["fn"]),
+        "clean_changed": counts["clean_changed"] / max(1, counts["clean_sentences"]),
+    }
 
 
 def token_counts(tagger: pii_names.NameTagger, sents, slow: bool = False) -> Counter:
@@ -173,9 +196,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--folds", type=int, default=5, help="out-of-fold stage-1 predictions for stage 2")
     ap.add_argument("--cv", type=int, default=0, help="only report K-fold cross-validation on --data")
-    ap.add_argument("--threshold", type=float, default=-2.0,
-                    help="score above which a token is a name (-2: the best precision/recall balance in --cv 5)")
-    ap.add_argument("--slow", action="store_true", help="with --cv: score from the feature lists, not NameTagger")
+    ap.add_argument(
+        "--threshold",
+        type=float,
+        default=-2.0,
+        help="score above which a token is a name (-2: the best precision/recall balance in --cv 5)",
+    )
+    ap.add_argument(
+        "--slow", action="store_true", help="with --cv: score from the feature lists, not NameTagger"
+    )
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data}: no such file (KazNERD valid lives in ../shared/data/kaznerd)")
@@ -186,25 +215,36 @@ def main() -> None:
         total: Counter = Counter()
         size = -(-len(sents) // args.cv)
         for k in range(args.cv):
-            held = sents[k * size:(k + 1) * size]
-            tagger = train(sents[:k * size] + sents[(k + 1) * size:], args.epochs, args.folds)
+            held = sents[k * size : (k + 1) * size]
+            tagger = train(sents[: k * size] + sents[(k + 1) * size :], args.epochs, args.folds)
             tagger.threshold = args.threshold
             total += token_counts(tagger, held, slow=args.slow)
             print(f"fold {k}: {dict(total)}", flush=True)
         r = rates(total)
-        print(f"cv precision {r['precision']:.4f} recall {r['recall']:.4f} clean changed {r['clean_changed']:.4f}")
+        print(
+            f"cv precision {r['precision']:.4f} recall {r['recall']:.4f} clean changed {r['clean_changed']:.4f}"
+        )
         return
     tagger = train(sents, args.epochs, args.folds)
-    blob = {"format": 1, "trained_on": f"KazNERD {args.data.name}",
-            "trained_on_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
-            "licence_of_training_data": "CC BY 4.0 (KazNERD, IS2AI)", "epochs": args.epochs, "folds": args.folds,
-            "threshold": args.threshold, "stage1": tagger.stage1, "stage2": tagger.stage2}
+    blob = {
+        "format": 1,
+        "trained_on": f"KazNERD {args.data.name}",
+        "trained_on_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(),
+        "licence_of_training_data": "CC BY 4.0 (KazNERD, IS2AI)",
+        "epochs": args.epochs,
+        "folds": args.folds,
+        "threshold": args.threshold,
+        "stage1": tagger.stage1,
+        "stage2": tagger.stage2,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(args.out, "wb", mtime=0) as f:  # mtime=0: the same weights give the same bytes
         f.write(json.dumps(blob, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())
     with gzip.GzipFile(pii_names.LOWERCASE_WORDS, "wb", mtime=0) as f:
         f.write("".join(w + "\n" for w in sorted(lowercase_words(sents))).encode())
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; {len(tagger.stage1)} + {len(tagger.stage2)} weights)")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; {len(tagger.stage1)} + {len(tagger.stage2)} weights)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ bundled sample, so stage tests start from real artifacts instead of hand-made on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,8 +26,33 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def run_kazllm(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the real `kazllm` CLI in a subprocess and capture its output."""
-    return subprocess.run([sys.executable, "-m", "kazllm.cli", *args], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kazllm.cli", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+LAUNCHER_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@contextlib.contextmanager
+def process_group_of_one():
+    """What `kazllm train` forms with train.nproc=1 and no launcher: a gloo group of one rank on CPU; yields
+    the device. Inside the block the variables a launcher would set (RANK, LOCAL_RANK...) are set, as
+    DeepSpeed's engine reads them; afterwards they are gone again, so later tests and their subprocesses do
+    not believe they run under a launcher.
+
+    The group itself stays for the rest of the test session: DeepSpeed's comm layer keeps the first group it
+    joins, so an engine built after a destroy and a new group would talk to the destroyed one."""
+    from kazllm.engine import init_distributed
+
+    with pytest.MonkeyPatch.context() as env:
+        for key in LAUNCHER_ENV:
+            env.delenv(key, raising=False)  # undone on exit: a key that was not set is removed again
+        yield init_distributed()
 
 
 def write_config(path: Path, text: str) -> Path:
@@ -43,10 +69,20 @@ def sample_run(tmp_path_factory):
     from kazllm.config import load_config
 
     out = tmp_path_factory.mktemp("sample_run")
-    cfg = load_config(REPO / "configs" / "quickstart.yaml", [
-        f"run.out_dir={out}", "tokenizer.vocab_size=2000", "tokenizer.parity_lines=500",
-        "train.nproc=1", "train.steps=6", "train.warmup_steps=2", "train.seq_len=64", "train.micro_batch_size=4", "train.log_every=2",
-    ])
+    cfg = load_config(
+        REPO / "configs" / "quickstart.yaml",
+        [
+            f"run.out_dir={out}",
+            "tokenizer.vocab_size=2000",
+            "tokenizer.parity_lines=500",
+            "train.nproc=1",
+            "train.steps=6",
+            "train.warmup_steps=2",
+            "train.seq_len=64",
+            "train.micro_batch_size=4",
+            "train.log_every=2",
+        ],
+    )
     run_prep(cfg)
     run_tokenizer_train(cfg)
     run_pretokenize(cfg)
@@ -70,7 +106,9 @@ def tiny_qwen_base(tmp_path_factory, qwen2_tokenizer_dir):
     spec = importlib.util.spec_from_file_location("make_tiny_base", REPO / "scripts" / "make_tiny_base.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_tiny_base(tmp_path_factory.mktemp("tiny_qwen_base"), tokenizer_dir=qwen2_tokenizer_dir)
+    return module.build_tiny_base(
+        tmp_path_factory.mktemp("tiny_qwen_base"), tokenizer_dir=qwen2_tokenizer_dir
+    )
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +121,16 @@ def exported_run(sample_run, tmp_path_factory):
     for stage in ("prep", "tokenizer", "shards"):
         (out / stage).symlink_to(sample_run.stage_dir(stage))
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    overrides = [f"run.out_dir={out}", "train.steps=4", "train.warmup_steps=2", "train.nproc=1", "train.zero_stage=2", "train.save_every=2",
-                 "train.eval_every=2", "export.license=apache-2.0"]
+    overrides = [
+        f"run.out_dir={out}",
+        "train.steps=4",
+        "train.warmup_steps=2",
+        "train.nproc=1",
+        "train.zero_stage=2",
+        "train.save_every=2",
+        "train.eval_every=2",
+        "export.license=apache-2.0",
+    ]
     for command in ("train", "export"):
         result = run_kazllm(command, "--config", str(config), *overrides)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -113,3 +159,19 @@ def link_prepared_stages(sample_run, out: Path) -> Path:
     for stage in ("prep", "tokenizer", "shards"):
         (out / stage).symlink_to(sample_run.stage_dir(stage))
     return out / "checkpoints"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` are skipped where torch sees no CUDA device, with a reason `pytest -rs` lists.
+
+    torch is imported only when such a test was collected, so collecting the CPU tests stays fast."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="gpu marker: needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in gpu_tests:
+        item.add_marker(skip)

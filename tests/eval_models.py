@@ -28,12 +28,24 @@ def build_tiny_model(tokenizer_dir: Path, out: Path, arch: str = "llama") -> Pat
     torch.manual_seed(0)
     ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
     if arch == "llama":
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                                             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                             max_position_embeddings=1024, tie_word_embeddings=True,
-                                             pad_token_id=tok.pad_token_id, **ids))
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=len(tok),
+                hidden_size=64,
+                intermediate_size=128,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=1024,
+                tie_word_embeddings=True,
+                pad_token_id=tok.pad_token_id,
+                **ids,
+            )
+        )
     else:
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=1024, **ids))
+        model = GPT2LMHeadModel(
+            GPT2Config(vocab_size=len(tok), n_embd=64, n_layer=2, n_head=4, n_positions=1024, **ids)
+        )
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     return out

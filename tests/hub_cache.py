@@ -22,8 +22,14 @@ def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def fill_hf_cache(cache: Path, repo_id: str, src: Path, commit: str, refs: tuple[str, ...] = ("main",),
-                  repo_type: str = "model") -> Path:
+def fill_hf_cache(
+    cache: Path,
+    repo_id: str,
+    src: Path,
+    commit: str,
+    refs: tuple[str, ...] = ("main",),
+    repo_type: str = "model",
+) -> Path:
     """Add `src`'s files as `commit` of repo_id to the cache; each ref in `refs` points at it. Returns the
     snapshot directory."""
     from huggingface_hub.constants import REPO_ID_SEPARATOR

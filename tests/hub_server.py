@@ -45,12 +45,33 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-LFS_PATTERNS = ["*.7z", "*.arrow", "*.bin", "*.bz2", "*.gz", "*.h5", "*.model", "*.msgpack", "*.npy", "*.onnx",
-                "*.parquet", "*.pt", "*.pth", "*.safetensors", "*.tar", "*.tflite", "*.xz", "*.zip", "*.zst"]
+LFS_PATTERNS = [
+    "*.7z",
+    "*.arrow",
+    "*.bin",
+    "*.bz2",
+    "*.gz",
+    "*.h5",
+    "*.model",
+    "*.msgpack",
+    "*.npy",
+    "*.onnx",
+    "*.parquet",
+    "*.pt",
+    "*.pth",
+    "*.safetensors",
+    "*.tar",
+    "*.tflite",
+    "*.xz",
+    "*.zip",
+    "*.zst",
+]
 GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS).encode()
 LFS_SIZE = 10 * 1024 * 1024
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
-REPO_API = re.compile(r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|branch|revision)/(.+)$")
+REPO_API = re.compile(
+    r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)/(preupload|commit|branch|revision)/(.+)$"
+)
 LFS_BATCH = re.compile(r"^/(?:(datasets|spaces)/)?([^/]+)/([^/]+)\.git/info/lfs/objects/batch$")
 
 
@@ -84,8 +105,11 @@ class Repo:
         rules = self.head(branch).files.get(".gitattributes", b"").decode()
         patterns = [line.split()[0] for line in rules.splitlines() if "filter=lfs" in line]
         name = path.rsplit("/", 1)[-1]
-        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns) or size >= LFS_SIZE \
+        return (
+            any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
+            or size >= LFS_SIZE
             or b"\0" in sample
+        )
 
 
 def git_blob_oid(content: bytes) -> str:
@@ -175,7 +199,9 @@ class FakeHub:
 
     def _route(self, method: str, path: str, query: dict, body: bytes, auth: str | None):
         # LFS uploads go to a pre-signed URL (S3 on the Hub) that carries no Authorization header
-        write = method in ("POST", "PUT") and path != "/api/validate-yaml" and not path.startswith("/lfs-upload/")
+        write = (
+            method in ("POST", "PUT") and path != "/api/validate-yaml" and not path.startswith("/lfs-upload/")
+        )
         if write and not (auth or "").startswith("Bearer "):
             raise HubError(401, "Invalid username or password.")
         if method == "POST" and path == "/api/repos/create":
@@ -208,8 +234,12 @@ class FakeHub:
                 return self._commit(repo, self._branch(repo, rev), body)
             if method == "GET" and action == "revision":
                 head = repo.head(self._branch(repo, rev))
-                return 200, {"id": repo.repo_id, "sha": head.oid, "private": repo.private,
-                             "siblings": [{"rfilename": p} for p in sorted(head.files)]}
+                return 200, {
+                    "id": repo.repo_id,
+                    "sha": head.oid,
+                    "private": repo.private,
+                    "siblings": [{"rfilename": p} for p in sorted(head.files)],
+                }
         raise HubError(404, f"Not found: {method} {path} (the fake hub does not implement it)")
 
     def _repo(self, repo_type: str, repo_id: str) -> Repo:
@@ -226,13 +256,20 @@ class FakeHub:
 
     def _create_repo(self, payload: dict):
         repo_type = payload.get("type") or "model"
-        repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        repo_id = (
+            f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        )
         url = f"{self.endpoint}/{URL_PREFIX[repo_type]}{repo_id}"
         if (repo_type, repo_id) in self.repos:
             raise HubError(409, f"You already created this {repo_type} repo")
         repo = Repo(repo_type, repo_id, private=payload.get("visibility") == "private")
-        first = Commit(_oid("initial commit", repo_id), "initial commit", "", {".gitattributes": GITATTRIBUTES},
-                       added=[".gitattributes"])
+        first = Commit(
+            _oid("initial commit", repo_id),
+            "initial commit",
+            "",
+            {".gitattributes": GITATTRIBUTES},
+            added=[".gitattributes"],
+        )
         repo.branches["main"] = [first]
         self.repos[(repo_type, repo_id)] = repo
         return 200, {"url": url, "name": repo_id}
@@ -261,8 +298,14 @@ class FakeHub:
             lfs = repo.is_lfs(branch, f["path"], f["size"], base64.b64decode(f["sample"]))
             old = head.files.get(f["path"])
             oid = None if old is None else hashlib.sha256(old).hexdigest() if lfs else git_blob_oid(old)
-            files.append({"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
-                          "oid": oid})
+            files.append(
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
+            )
         return 200, {"files": files, "commitOid": head.oid}
 
     def _lfs_batch(self, repo: Repo, payload: dict):
@@ -274,8 +317,10 @@ class FakeHub:
             if obj["oid"] not in repo.lfs:  # no "actions": already stored upstream, nothing to send
                 signature = repo.pending.setdefault(obj["oid"], secrets.token_hex(16))
                 entry["actions"] = {
-                    "upload": {"href": f"{self.endpoint}/lfs-upload/{obj['oid']}?signature={signature}",
-                               "header": {}},
+                    "upload": {
+                        "href": f"{self.endpoint}/lfs-upload/{obj['oid']}?signature={signature}",
+                        "header": {},
+                    },
                     "verify": {"href": f"{self.endpoint}/lfs-verify/{obj['oid']}", "header": {}},
                 }
             objects.append(entry)
@@ -320,10 +365,14 @@ class FakeHub:
             else:
                 raise HubError(400, f"the fake hub does not implement commit operation {line['key']!r}")
             added.append(value["path"])
-        oid = _oid(parent.oid, header["summary"], *sorted(f"{p}:{hashlib.sha256(c).hexdigest()}"
-                                                         for p, c in files.items()))
-        repo.branches[branch].append(Commit(oid, header["summary"], header.get("description", ""), files,
-                                            lfs_paths, added))
+        oid = _oid(
+            parent.oid,
+            header["summary"],
+            *sorted(f"{p}:{hashlib.sha256(c).hexdigest()}" for p, c in files.items()),
+        )
+        repo.branches[branch].append(
+            Commit(oid, header["summary"], header.get("description", ""), files, lfs_paths, added)
+        )
         url = f"{self.endpoint}/{URL_PREFIX[repo.repo_type]}{repo.repo_id}/commit/{oid}"
         return 200, {"success": True, "commitOid": oid, "commitUrl": url, "pullRequestUrl": None}
 

@@ -49,8 +49,10 @@ def ensure_packages() -> None:
     if not shutil.which("apt-get"):
         raise ClusterUnavailable("Slurm is not installed and there is no apt-get to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]):
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+    ):
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise ClusterUnavailable(f"`{' '.join(cmd)}` failed: {r.stderr.strip()[-500:]}")
@@ -122,11 +124,25 @@ class LocalSlurmCluster:
             ctld_port, *node_ports = _free_ports(1 + len(NODES))
             self.conf.write_text(slurm_conf(self.root, ctld_port, node_ports, self.cpus, self.mem_mb))
             log = open(self.root / "log" / "daemons.out", "ab")
-            self._procs.append(subprocess.Popen(["slurmctld", "-D", "-c", "-f", str(self.conf)], env=self.env,
-                                                stdout=log, stderr=log, start_new_session=True))
+            self._procs.append(
+                subprocess.Popen(
+                    ["slurmctld", "-D", "-c", "-f", str(self.conf)],
+                    env=self.env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
             for name in NODES:
-                self._procs.append(subprocess.Popen(["slurmd", "-D", "-N", name, "-f", str(self.conf)],
-                                                    env=self.env, stdout=log, stderr=log, start_new_session=True))
+                self._procs.append(
+                    subprocess.Popen(
+                        ["slurmd", "-D", "-N", name, "-f", str(self.conf)],
+                        env=self.env,
+                        stdout=log,
+                        stderr=log,
+                        start_new_session=True,
+                    )
+                )
             self._wait_idle(timeout)
         except BaseException:
             self.stop()
@@ -138,9 +154,14 @@ class LocalSlurmCluster:
             return  # a munged is already serving the default socket: share it
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         shutil.chown("/run/munge", "munge", "munge")
-        self._munged = subprocess.Popen(["/usr/sbin/munged", "-F"], user="munge", group="munge",
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+        self._munged = subprocess.Popen(
+            ["/usr/sbin/munged", "-F"],
+            user="munge",
+            group="munge",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while not self._munge_works():
             if time.monotonic() > deadline or self._munged.poll() is not None:
@@ -152,8 +173,10 @@ class LocalSlurmCluster:
         if not MUNGE_SOCKET.exists():
             return False
         cred = subprocess.run(["munge", "-n"], capture_output=True)
-        return cred.returncode == 0 and subprocess.run(["unmunge"], input=cred.stdout,
-                                                        capture_output=True).returncode == 0
+        return (
+            cred.returncode == 0
+            and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True).returncode == 0
+        )
 
     def _add_hosts_line(self) -> None:
         hosts = Path("/etc/hosts")
@@ -192,7 +215,9 @@ class LocalSlurmCluster:
 
     def log_tail(self, chars: int = 2000) -> str:
         logs = sorted((self.root / "log").glob("*"))
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in logs if p.is_file())
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in logs if p.is_file()
+        )
 
     # -- stop ----------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -211,8 +236,13 @@ class LocalSlurmCluster:
             self._munged = None
         if self._hosts_added:
             hosts = Path("/etc/hosts")
-            hosts.write_text("".join(line for line in hosts.read_text().splitlines(keepends=True)
-                                     if line.rstrip("\n") != HOSTS_LINE))
+            hosts.write_text(
+                "".join(
+                    line
+                    for line in hosts.read_text().splitlines(keepends=True)
+                    if line.rstrip("\n") != HOSTS_LINE
+                )
+            )
             self._hosts_added = False
 
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import random
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
-from data_prep.readers import SourceReader, binary_kind
+from data_prep.readers import SourceReader
 from kazllm.config import InputSource, load_config
 from tests.conftest import SAMPLE
-from tests.test_readers import KK_1, KK_2, KK_3, _warc_gz, jsonl_lines, kept, read_all, reasons
+from tests.test_readers import KK_1, KK_2, KK_3, jsonl_lines, kept, read_all, reasons
+from tests.test_readers_docs import _warc_gz
 
 
 def storable(doc) -> bytes:
@@ -43,19 +43,47 @@ def write_surrogates(path: Path, text: str) -> None:
 
 
 def write_deep_and_long_numbers(path: Path, good: str) -> None:
-    path.write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n"                    # RecursionError in json.loads
-                     + b'{"text": "x", "n": ' + b"9" * 5000 + b"}\n"             # int max str digits
-                     + b'{"text": "x", "id": ' + str(2**64).encode() + b"}\n"    # beyond what orjson stores
-                     + jsonl_lines([{"text": "x", "deep": json.loads("[" * 150 + "]" * 150)},  # orjson nests 255
-                                    {"id": "after-deep", "text": good}]))
+    path.write_bytes(
+        b"[" * 100_000
+        + b"]" * 100_000
+        + b"\n"  # RecursionError in json.loads
+        + b'{"text": "x", "n": '
+        + b"9" * 5000
+        + b"}\n"  # int max str digits
+        + b'{"text": "x", "id": '
+        + str(2**64).encode()
+        + b"}\n"  # beyond what orjson stores
+        + jsonl_lines(
+            [
+                {"text": "x", "deep": json.loads("[" * 150 + "]" * 150)},  # orjson nests 255
+                {"id": "after-deep", "text": good},
+            ]
+        )
+    )
 
 
 def write_pipeline_keys(path: Path, text: str) -> None:
-    path.write_bytes(jsonl_lines([{
-        "id": "owned", "text": text, "filter_reason": "forged", "unreadable": "forged", "language": "zz",
-        "source": "forged", "pii": {"email": 9}, "line": 99, "path": "/etc/passwd", "input": "nested?",
-        "url": "https://example.kz/owned", "date": "2024-02-01", "author": "Айгерім",
-    }]))
+    path.write_bytes(
+        jsonl_lines(
+            [
+                {
+                    "id": "owned",
+                    "text": text,
+                    "filter_reason": "forged",
+                    "unreadable": "forged",
+                    "language": "zz",
+                    "source": "forged",
+                    "pii": {"email": 9},
+                    "line": 99,
+                    "path": "/etc/passwd",
+                    "input": "nested?",
+                    "url": "https://example.kz/owned",
+                    "date": "2024-02-01",
+                    "author": "Айгерім",
+                }
+            ]
+        )
+    )
 
 
 def write_symlinks(folder: Path) -> None:
@@ -65,10 +93,17 @@ def write_symlinks(folder: Path) -> None:
 
 def write_warc_gz(path: Path, texts: list[str]) -> None:
     """A request and an HTML response record for each text."""
-    pages = [f"<html><body><article><p>{t.replace(chr(10) * 2, '</p><p>')}</p></article></body></html>".encode()
-             for t in texts]
-    _warc_gz(path, [(f"https://example.kz/{i}", "text/html; charset=utf-8", page, "200 OK")
-                    for i, page in enumerate(pages)])
+    pages = [
+        f"<html><body><article><p>{t.replace(chr(10) * 2, '</p><p>')}</p></article></body></html>".encode()
+        for t in texts
+    ]
+    _warc_gz(
+        path,
+        [
+            (f"https://example.kz/{i}", "text/html; charset=utf-8", page, "200 OK")
+            for i, page in enumerate(pages)
+        ],
+    )
 
 
 def cut_inside_last_record(path: Path) -> None:
@@ -91,7 +126,10 @@ def test_lone_surrogates_in_text_id_and_metadata_become_U_FFFD_and_the_document_
     write_surrogates(tmp_path / "s.jsonl", KK_1)
     (doc,) = read_all(tmp_path, path=tmp_path / "s.jsonl")
     assert doc.text == KK_1 + " \ufffd" and doc.id == "emoji\ufffd"
-    assert doc.metadata["input"] == {"tag": "\ufffd", "\ufffdkey": "v"} and doc.metadata["surrogates_replaced"] == 4
+    assert (
+        doc.metadata["input"] == {"tag": "\ufffd", "\ufffdkey": "v"}
+        and doc.metadata["surrogates_replaced"] == 4
+    )
     storable(doc)
 
 
@@ -103,7 +141,11 @@ def test_a_file_name_with_non_utf8_bytes_is_carried_with_escapes(tmp_path):
     docs = list(SourceReader([InputSource(path=str(folder))], counts_dir=counts).run())
     assert [d.text for d in kept(docs)] == [KK_1] and reasons(docs) == ["bad_json"]
     assert docs[0].id == "\\xffnews:1" and docs[1].id == "\\xffnews.jsonl:2"
-    assert {d.metadata["path"] for d in docs} == {d.metadata["url"] for d in docs} == {f"{folder}/\\xffnews.jsonl"}
+    assert (
+        {d.metadata["path"] for d in docs}
+        == {d.metadata["url"] for d in docs}
+        == {f"{folder}/\\xffnews.jsonl"}
+    )
     assert json.loads((counts / "00000.json").read_text(encoding="utf-8")) == {"\\xffnews": 2}
     for doc in docs:
         storable(doc)
@@ -124,18 +166,10 @@ def test_real_binary_files_are_still_quarantined_whole(tmp_path):
     (folder / "b_program.jsonl").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(200))
     (folder / "c_utf16.jsonl").write_bytes("Қазақстан".encode("utf-16-le") * 50)  # no BOM, no NUL
     assert reasons(read_all(tmp_path, path=folder)) == [
-        "binary (gzip signature)", "binary (NUL bytes)", "binary (control bytes)"]
-
-
-@pytest.mark.parametrize(("head", "kind"), [
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "pdf signature"),
-    ("\ufeffмәтін".encode("utf-16-le"), "utf-16 signature"),
-    (random.Random(0).randbytes(8192).replace(b"\x00", b"\x01"), "control bytes"),  # compressed or encrypted
-    (jsonl_lines([{"text": KK_1}]) + b'{"text": "a\x00b"}\n', None),  # one NUL in text
-    ("Республика Казахстан — государство.\n".encode("cp1251"), None),  # legacy text: judged per line
-])
-def test_what_makes_a_file_binary(head, kind):
-    assert binary_kind(head) == kind
+        "binary (gzip signature)",
+        "binary (NUL bytes)",
+        "binary (control bytes)",
+    ]
 
 
 def test_deep_json_and_long_numbers_cost_one_line_each_and_reading_goes_on(tmp_path):
@@ -164,9 +198,13 @@ def test_a_warc_cut_inside_a_record_makes_that_record_one_truncation_reject(tmp_
 def test_kz1048_kazakh_is_decoded_and_cp1251_is_named_not_guessed(tmp_path):
     (tmp_path / "kz1048.txt").write_bytes(f"{KK_1}\n{KK_2}\n".encode("kz1048"))
     (tmp_path / "mixed.jsonl").write_bytes(
-        json.dumps({"text": KK_3}, ensure_ascii=False).encode("kz1048") + b"\n"
-        + json.dumps({"text": "Київ є столицею України."}, ensure_ascii=False).encode("cp1251") + b"\n"
-        + json.dumps({"text": "Республика Казахстан."}, ensure_ascii=False).encode("cp1251") + b"\n")
+        json.dumps({"text": KK_3}, ensure_ascii=False).encode("kz1048")
+        + b"\n"
+        + json.dumps({"text": "Київ є столицею України."}, ensure_ascii=False).encode("cp1251")
+        + b"\n"
+        + json.dumps({"text": "Республика Казахстан."}, ensure_ascii=False).encode("cp1251")
+        + b"\n"
+    )
     (text_doc,) = read_all(tmp_path, path=tmp_path / "kz1048.txt", format="text")
     jsonl_docs = read_all(tmp_path, path=tmp_path / "mixed.jsonl")
     assert text_doc.text == f"{KK_1}\n{KK_2}\n" and text_doc.metadata["encoding"] == "kz1048"
@@ -183,8 +221,12 @@ def test_skipped_directory_entries_leave_a_reject_each(tmp_path):
     os.mkfifo(folder / "pipe.jsonl")
     docs = read_all(tmp_path, path=folder)
     assert {Path(d.metadata["path"]).name: d.metadata.get("unreadable") for d in docs} == {
-        "dangling.jsonl": "broken_symlink", "good.jsonl": None, "linked": "symlinked_directory",
-        "loop.jsonl": "symlink_loop", "pipe.jsonl": "not_a_regular_file"}
+        "dangling.jsonl": "broken_symlink",
+        "good.jsonl": None,
+        "linked": "symlinked_directory",
+        "loop.jsonl": "symlink_loop",
+        "pipe.jsonl": "not_a_regular_file",
+    }
     assert docs[0].metadata["target"] == str(folder / "missing.jsonl")
 
 
@@ -192,11 +234,23 @@ def test_record_fields_live_in_their_own_namespace(tmp_path):
     write_pipeline_keys(tmp_path / "owned.jsonl", KK_1)
     (doc,) = read_all(tmp_path, path=tmp_path / "owned.jsonl", name="web")
     assert doc.metadata["input"] == {
-        "filter_reason": "forged", "unreadable": "forged", "language": "zz", "source": "forged",
-        "pii": {"email": 9}, "line": 99, "path": "/etc/passwd", "input": "nested?", "author": "Айгерім"}
+        "filter_reason": "forged",
+        "unreadable": "forged",
+        "language": "zz",
+        "source": "forged",
+        "pii": {"email": 9},
+        "line": 99,
+        "path": "/etc/passwd",
+        "input": "nested?",
+        "author": "Айгерім",
+    }
     assert {k: doc.metadata[k] for k in ("source", "line", "path", "url", "date")} == {
-        "source": "web", "line": 1, "path": str(tmp_path / "owned.jsonl"), "url": "https://example.kz/owned",
-        "date": "2024-02-01"}
+        "source": "web",
+        "line": 1,
+        "path": str(tmp_path / "owned.jsonl"),
+        "url": "https://example.kz/owned",
+        "date": "2024-02-01",
+    }
     assert not {"unreadable", "filter_reason", "language", "pii"} & set(doc.metadata)
 
 
@@ -212,32 +266,47 @@ def test_prep_over_hostile_input_keeps_every_good_document_and_rejects_each_bad_
     web, crawl = tmp_path / "web", tmp_path / "crawl"
     web.mkdir()
     crawl.mkdir()
-    (web / "good.jsonl").write_bytes(jsonl_lines([{"id": f"good-{i}", "text": t} for i, t in enumerate(texts[:4])]))
+    (web / "good.jsonl").write_bytes(
+        jsonl_lines([{"id": f"good-{i}", "text": t} for i, t in enumerate(texts[:4])])
+    )
     write_surrogates(web / "surrogates.jsonl", texts[4])
-    (web / os.fsdecode(b"\xffnews.jsonl")).write_bytes(jsonl_lines([{"id": "odd-name", "text": texts[5]}])
-                                                        + b"{broken\n")
-    (web / "nul.jsonl").write_bytes(b'{"text": "a\x00b"}\n' + jsonl_lines([{"id": "after-nul", "text": texts[6]}]))
+    (web / os.fsdecode(b"\xffnews.jsonl")).write_bytes(
+        jsonl_lines([{"id": "odd-name", "text": texts[5]}]) + b"{broken\n"
+    )
+    (web / "nul.jsonl").write_bytes(
+        b'{"text": "a\x00b"}\n' + jsonl_lines([{"id": "after-nul", "text": texts[6]}])
+    )
     (web / "packed.jsonl").write_bytes(gzip.compress(jsonl_lines([{"text": KK_1}] * 50), mtime=0))
     write_deep_and_long_numbers(web / "deep.jsonl", texts[7])
-    (web / "legacy.jsonl").write_bytes(json.dumps({"id": "kz1048", "text": texts[8]}, ensure_ascii=False)
-                                       .encode("kz1048") + b"\n" + '{"text": "Привет, как дела?"}\n'.encode("cp1251"))
+    (web / "legacy.jsonl").write_bytes(
+        json.dumps({"id": "kz1048", "text": texts[8]}, ensure_ascii=False).encode("kz1048")
+        + b"\n"
+        + '{"text": "Привет, как дела?"}\n'.encode("cp1251")
+    )
     write_pipeline_keys(web / "owned.jsonl", texts[9])
     write_symlinks(web)
     write_warc_gz(crawl / "cut.warc.gz", texts[10:] + [KK_1])
     cut_inside_last_record(crawl / "cut.warc.gz")
 
     cfg_path = tmp_path / "prep.yaml"
-    cfg_path.write_text(f"run: {{out_dir: {tmp_path / 'run'}}}\nprep:\n  inputs:\n"
-                        f"    - {{path: {web}, name: web}}\n    - {{path: {crawl}, format: warc, name: crawl}}\n",
-                        encoding="utf-8")
+    cfg_path.write_text(
+        f"run: {{out_dir: {tmp_path / 'run'}}}\nprep:\n  inputs:\n"
+        f"    - {{path: {web}, name: web}}\n    - {{path: {crawl}, format: warc, name: crawl}}\n",
+        encoding="utf-8",
+    )
     cfg = load_config(cfg_path)
     stats = run_prep(cfg)  # used to end with TypeError (surrogates) or lose records without a row
 
     expected_rejects = {
         "unreadable:bad_json": 1,
-        "unreadable:nul_byte": 1, "unreadable:binary (gzip signature)": 1, "unreadable:json_too_deep": 2,
-        "unreadable:json_number_too_long": 2, "unreadable:encoding:cp1251": 1, "unreadable:broken_symlink": 1,
-        "unreadable:symlink_loop": 1, "unreadable:truncated_gzip": 1,
+        "unreadable:nul_byte": 1,
+        "unreadable:binary (gzip signature)": 1,
+        "unreadable:json_too_deep": 2,
+        "unreadable:json_number_too_long": 2,
+        "unreadable:encoding:cp1251": 1,
+        "unreadable:broken_symlink": 1,
+        "unreadable:symlink_loop": 1,
+        "unreadable:truncated_gzip": 1,
     }
     assert stats["rejected_by_reason"] == expected_rejects
     assert stats["documents_in"] == stats["documents_kept"] + stats["documents_rejected"] == 12 + 11
@@ -245,7 +314,13 @@ def test_prep_over_hostile_input_keeps_every_good_document_and_rejects_each_bad_
     prep_dir = cfg.stage_dir("prep")
     kept_docs = {r["id"]: r for f in (prep_dir / "kept").glob("*.jsonl") for r in map(json.loads, f.open())}
     assert len(kept_docs) == 12 and {f"good-{i}" for i in range(4)} | {
-        "emoji\ufffd", "odd-name", "after-nul", "after-deep", "kz1048", "owned"} <= set(kept_docs)
+        "emoji\ufffd",
+        "odd-name",
+        "after-nul",
+        "after-deep",
+        "kz1048",
+        "owned",
+    } <= set(kept_docs)
     assert kept_docs["odd-name"]["metadata"]["path"].endswith("\\xffnews.jsonl")
     assert kept_docs["kz1048"]["metadata"]["encoding"] == "kz1048"
     assert kept_docs["owned"]["metadata"]["input"]["filter_reason"] == "forged"

@@ -5,6 +5,7 @@ The end-to-end behaviour with real DeepSpeed ranks (kill -9, SIGUSR1, world-size
 
 import os
 import random
+import signal
 import time
 
 import numpy as np
@@ -16,15 +17,19 @@ from kazllm.artifacts import read_json
 from kazllm.config import load_config
 from kazllm.errors import ConfigError
 
+from .conftest import process_group_of_one
+
 
 def _save(ckpt_dir, step, payload=b"weights"):
-    """What Trainer.save_checkpoint does on one rank: files into stepN.tmp, checksums, publish."""
+    """What save_checkpoint does on one rank: files into stepN.tmp, checksums, publish."""
     tmp = ckpt_dir / f"step{step}.tmp"
     (tmp / "sub").mkdir(parents=True)
     (tmp / "model_states.pt").write_bytes(payload + bytes([step]))
     (tmp / "sub" / "optim_states.pt").write_bytes(b"adam" * 100 + bytes([step]))
     names = ckpt.checkpoint_files(tmp)
-    return ckpt.publish(ckpt_dir, tmp, ckpt.step_tag(step), {"step": step, "sha256": ckpt.hash_files(tmp, names)})
+    return ckpt.publish(
+        ckpt_dir, tmp, ckpt.step_tag(step), {"step": step, "sha256": ckpt.hash_files(tmp, names)}
+    )
 
 
 def test_publish_renames_the_finished_directory_and_moves_latest_last(tmp_path):
@@ -62,7 +67,9 @@ def test_missing_files_and_metadata_make_a_checkpoint_unusable(tmp_path):
     _save(tmp_path, 2)
     _save(tmp_path, 4)
     (tmp_path / "step4" / "model_states.pt").unlink()
-    assert ckpt.verify_checkpoint(tmp_path / "step4") == [f"{tmp_path / 'step4' / 'model_states.pt'}: file missing"]
+    assert ckpt.verify_checkpoint(tmp_path / "step4") == [
+        f"{tmp_path / 'step4' / 'model_states.pt'}: file missing"
+    ]
     (tmp_path / "step2" / ckpt.META_FILE).unlink()
     assert "unreadable checkpoint metadata" in ckpt.verify_checkpoint(tmp_path / "step2")[0]
     assert ckpt.find_latest_good(tmp_path, warn=lambda m: None) is None
@@ -131,7 +138,11 @@ def test_preempted_record_belongs_to_the_attempt_that_wrote_it(tmp_path):
     (tmp_path / ckpt.PREEMPT_FILE).touch()
     ckpt.write_preempted(tmp_path, 12, "SIGUSR1")
     assert not (tmp_path / ckpt.PREEMPT_FILE).exists()  # the request was served
-    assert ckpt.preempted_since(tmp_path, before) == {"step": 12, "reason": "SIGUSR1", "time": pytest.approx(before, abs=60)}
+    assert ckpt.preempted_since(tmp_path, before) == {
+        "step": 12,
+        "reason": "SIGUSR1",
+        "time": pytest.approx(before, abs=60),
+    }
     assert ckpt.preempted_since(tmp_path, time.time() + 1) is None  # a later attempt ignores it
     ckpt.clear_preemption_markers(tmp_path)
     assert ckpt.preempted_since(tmp_path, 0) is None
@@ -141,10 +152,109 @@ def test_model_shape_differences_name_the_key():
     saved = {"hidden_size": 128, "num_hidden_layers": 4, "use_cache": True}
     assert ckpt.model_shape_differences(saved, {**saved, "use_cache": False}) == []
     assert ckpt.model_shape_differences(saved, {**saved, "hidden_size": 256}) == [
-        "hidden_size: checkpoint 128, config 256"]
+        "hidden_size: checkpoint 128, config 256"
+    ]
 
 
-@pytest.mark.parametrize("override, message", [("train.keep_last=0", "keep_last"), ("train.save_every=-1", "save_every")])
+@pytest.mark.parametrize(
+    "override, message", [("train.keep_last=0", "keep_last"), ("train.save_every=-1", "save_every")]
+)
 def test_checkpoint_settings_are_checked(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_preemption_signals_only_record_the_request_while_installed():
+    before = signal.getsignal(signal.SIGUSR1)
+    with ckpt.PreemptionSignals() as signals:
+        assert signals.reason is None
+        os.kill(os.getpid(), signal.SIGUSR1)  # what Slurm sends before the time limit: no exit, a flag
+        deadline = time.monotonic() + 5
+        while signals.reason is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert signals.reason == "SIGUSR1"
+    assert signal.getsignal(signal.SIGUSR1) is before  # leaving the block puts the old handler back
+    assert ckpt.PreemptionSignals().reason is None  # one never installed never fires
+
+
+# --- the seam: save_checkpoint(engine, dir, TrainState) / load_checkpoint(engine, path) -------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    """A debug-tiny DeepSpeed engine (ZeRO-2, CPU) in a process group of one, as `kazllm train` builds it."""
+    from kazllm.config import ModelSection
+    from kazllm.engine import build_engine, deepspeed_config
+    from kazllm.model import build_llama_config
+
+    with process_group_of_one() as device:
+        cfg = load_config(
+            None,
+            [
+                "train.zero_stage=2",
+                "train.micro_batch_size=2",
+                "train.steps=10",
+                "train.warmup_steps=2",
+                "train.keep_last=2",
+            ],
+        )
+        model_config = build_llama_config(ModelSection(), 300, 1, 2, 0)
+        engine = build_engine(
+            model_config,
+            cfg.train,
+            deepspeed_config(cfg.train, 1, cuda=False),
+            device,
+            7,
+            log=lambda msg: None,
+        )
+        yield engine, cfg, model_config
+
+
+def _step(engine) -> float:
+    """One optimizer step on a fixed batch; its loss."""
+    from kazllm.engine import causal_lm_loss
+
+    window = torch.randint(0, 300, (2, 17), generator=torch.Generator().manual_seed(1))
+    loss = causal_lm_loss(engine, {"input_ids": window[:, :-1], "labels": window[:, 1:]})
+    engine.backward(loss)
+    engine.step()
+    return loss.item()
+
+
+def _weights(engine) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in engine.module.named_parameters()}
+
+
+def test_a_train_state_round_trips_and_training_repeats_the_steps_after_the_save(tiny_run, tmp_path):
+    """The trainer hands over a TrainState, never itself; loading gives the same state back, and the engine
+    continues exactly as it did after the save (weights, Adam moments and LR schedule restored)."""
+    engine, cfg, model_config = tiny_run
+    _step(engine)
+    state = ckpt.TrainState(step=3, loader={"consumed": 12, "seed": 7}, rng=ckpt.rng_state())
+    path = ckpt.save_checkpoint(engine, tmp_path, state, cfg=cfg, model_config=model_config)
+    assert path == tmp_path / "step3" and ckpt.verify_checkpoint(path) == []
+    meta = read_json(path / ckpt.META_FILE)
+    assert (meta["step"], meta["loader"], meta["world_size"]) == (3, state.loader, 1)
+    assert meta["global_batch"] == cfg.train.global_batch(1) == 2
+    assert read_json(path / ckpt.rng_file(0)) == state.rng
+
+    after_save = [_step(engine) for _ in range(2)], _weights(engine)
+    loaded = ckpt.load_checkpoint(engine, path, ckpt_dir=tmp_path, train=cfg.train, model_config=model_config)
+    assert loaded.state == state
+    assert loaded.saved_world_size == 1 and not loaded.via_universal
+    after_load = [_step(engine) for _ in range(2)], _weights(engine)
+    assert after_load[0] == after_save[0]
+    assert all(torch.equal(after_load[1][name], w) for name, w in after_save[1].items())
+
+
+def test_a_checkpoint_of_another_model_is_refused_before_anything_loads(tiny_run, tmp_path):
+    from kazllm.config import ModelSection
+    from kazllm.errors import InputError
+    from kazllm.model import build_llama_config
+
+    engine, cfg, model_config = tiny_run
+    state = ckpt.TrainState(step=1, loader={"consumed": 2})
+    path = ckpt.save_checkpoint(engine, tmp_path, state, cfg=cfg, model_config=model_config)
+    other = build_llama_config(ModelSection(overrides={"hidden_size": 96}), 300, 1, 2, 0)
+    with pytest.raises(InputError, match="saved for another model .*hidden_size: checkpoint"):
+        ckpt.load_checkpoint(engine, path, ckpt_dir=tmp_path, train=cfg.train, model_config=other)

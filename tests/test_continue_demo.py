@@ -15,11 +15,20 @@ QWEN_SIZE = 151851
 @pytest.mark.slow
 def test_the_continue_demo_runs_end_to_end(tiny_qwen_base, tmp_path):
     run = tmp_path / "demo"
-    proc = run_kazllm("quickstart", "--config", str(REPO / "configs" / "continue_demo.yaml"), f"run.out_dir={run}",
-                      f"tokenizer.extend_base={tiny_qwen_base}", f"model.init_from={tiny_qwen_base}",
-                      # shorter than `make continue-demo` (80 steps): CI time; every stage, both phases, two validations
-                      "train.steps=30", "train.freeze_steps=10", "train.eval_every=15", "train.save_every=15",
-                      timeout=1500)
+    proc = run_kazllm(
+        "quickstart",
+        "--config",
+        str(REPO / "configs" / "continue_demo.yaml"),
+        f"run.out_dir={run}",
+        f"tokenizer.extend_base={tiny_qwen_base}",
+        f"model.init_from={tiny_qwen_base}",
+        # shorter than `make continue-demo` (80 steps): CI time; every stage, both phases, two validations
+        "train.steps=30",
+        "train.freeze_steps=10",
+        "train.eval_every=15",
+        "train.save_every=15",
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["vocab_size"] == QWEN_SIZE + 4000

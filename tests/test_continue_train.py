@@ -38,9 +38,19 @@ from tests.conftest import REPO, run_kazllm
 DEMO = REPO / "configs" / "continue_demo.yaml"
 QWEN_SIZE, ADDED = 151851, 300
 STEPS, FREEZE = 4, 2
-COMMON = ["train.seq_len=64", "train.micro_batch_size=4", f"train.steps={STEPS}", "train.log_every=1",
-          "train.warmup_steps=2", "train.lr=2e-3", "train.eval_every=2", "train.eval_sequences=4",
-          "train.save_every=1", "train.keep_last=8", "train.freeze_steps=0"]
+COMMON = [
+    "train.seq_len=64",
+    "train.micro_batch_size=4",
+    f"train.steps={STEPS}",
+    "train.log_every=1",
+    "train.warmup_steps=2",
+    "train.lr=2e-3",
+    "train.eval_every=2",
+    "train.eval_sequences=4",
+    "train.save_every=1",
+    "train.keep_last=8",
+    "train.freeze_steps=0",
+]
 TIMEOUT = 900
 
 
@@ -48,9 +58,19 @@ TIMEOUT = 900
 
 
 def _cfg(out: Path, base: Path, *overrides: str):
-    return load_config(DEMO, [f"run.out_dir={out}", f"tokenizer.extend_base={base}", f"model.init_from={base}",
-                              f"tokenizer.max_new={ADDED}", "tokenizer.parity_lines=200",
-                              "pretokenize.val_fraction=0.2", "train.nproc=1", *overrides])
+    return load_config(
+        DEMO,
+        [
+            f"run.out_dir={out}",
+            f"tokenizer.extend_base={base}",
+            f"model.init_from={base}",
+            f"tokenizer.max_new={ADDED}",
+            "tokenizer.parity_lines=200",
+            "pretokenize.val_fraction=0.2",
+            "train.nproc=1",
+            *overrides,
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +96,18 @@ def base_run(prep_dir, tiny_qwen_base, qwen2_tokenizer_dir, tmp_path_factory):
     (out / "prep").symlink_to(prep_dir)
     shutil.copytree(qwen2_tokenizer_dir, out / "tokenizer" / "hf")
     tok = AutoTokenizer.from_pretrained(str(out / "tokenizer" / "hf"))
-    write_json(out / "tokenizer" / "manifest.json", {
-        "stage": "tokenizer", "vocab_size": len(tok), "model_type": "bpe (byte-level)", "hf_dir": "hf",
-        "special_tokens": base_special_tokens(tok), "kk_tokens_per_word": None,
-        "tokenizer_sha256": file_sha256(out / "tokenizer" / "hf" / "tokenizer.json")})
+    write_json(
+        out / "tokenizer" / "manifest.json",
+        {
+            "stage": "tokenizer",
+            "vocab_size": len(tok),
+            "model_type": "bpe (byte-level)",
+            "hf_dir": "hf",
+            "special_tokens": base_special_tokens(tok),
+            "kk_tokens_per_word": None,
+            "tokenizer_sha256": file_sha256(out / "tokenizer" / "hf" / "tokenizer.json"),
+        },
+    )
     run_pretokenize(cfg)
     return cfg
 
@@ -137,14 +165,16 @@ def _first_batch_loss(config: Path, model_dir: Path) -> float:
     """The loss the model in model_dir has on the run's first global batch (what step 1 reports)."""
     from transformers import LlamaForCausalLM
 
-    from kazllm.data import SequenceLoader, TokenShardReader
+    from kazllm.data import SequenceLoader
     from kazllm.engine import causal_lm_loss
+    from kazllm.shards import TokenShardReader
 
     cfg = load_config(config)
     t = cfg.train
     reader = TokenShardReader(cfg.stage_dir("shards"), "train")
-    loader = SequenceLoader(reader, t.seq_len, t.micro_batch_size * cfg.train.nproc, 0, 1, cfg.run.seed,
-                            mixture=t.mixture)
+    loader = SequenceLoader(
+        reader, t.seq_len, t.micro_batch_size * cfg.train.nproc, 0, 1, cfg.run.seed, mixture=t.mixture
+    )
     model = LlamaForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     with torch.no_grad():
         return causal_lm_loss(model, loader.next_micro_batch()).item()
@@ -153,7 +183,9 @@ def _first_batch_loss(config: Path, model_dir: Path) -> float:
 def _checkpoint_weights(ckpt_dir: Path, tag: str) -> dict[str, torch.Tensor]:
     from kazllm.export import checkpoint_state_dict
 
-    return checkpoint_state_dict(ckpt_dir, tag, read_json(ckpt_dir / tag / "kazllm_checkpoint.json")["zero_stage"])
+    return checkpoint_state_dict(
+        ckpt_dir, tag, read_json(ckpt_dir / tag / "kazllm_checkpoint.json")["zero_stage"]
+    )
 
 
 # The step-0 weights as the ranks hold them (gathered under ZeRO-3), then the run itself.
@@ -184,9 +216,26 @@ trainer.train()
 def _train_with_step0_check(config: Path, expected_dir: Path, nproc: int, tmp_path: Path) -> dict[str, bool]:
     script = tmp_path / "step0_worker.py"
     script.write_text(STEP0_WORKER)
-    env = {**os.environ, "STEP0_OUT": str(tmp_path / "step0.json"), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
-           "127.0.0.1", "--master_port", str(free_port()), str(script), str(config), str(expected_dir)]
+    env = {
+        **os.environ,
+        "STEP0_OUT": str(tmp_path / "step0.json"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        str(script),
+        str(config),
+        str(expected_dir),
+    ]
     _ok(subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT))
     return json.loads((tmp_path / "step0.json").read_text())
 
@@ -207,7 +256,10 @@ def test_freeze_phase_gives_the_body_lr_0_and_then_warms_up_again_over_the_remai
     body = [group_lr_factor(s, t, trains_while_frozen=False) for s in range(100)]
     embeddings = [group_lr_factor(s, t, trains_while_frozen=True) for s in range(100)]
     assert body[:20] == [0.0] * 20
-    assert embeddings[:10] == pytest.approx([(s + 1) / 10 for s in range(10)]) and embeddings[10:20] == [1.0] * 10
+    assert (
+        embeddings[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
+        and embeddings[10:20] == [1.0] * 10
+    )
     after = TrainSection(steps=80, warmup_steps=10, min_lr_ratio=0.1)  # the run as if it started at step 20
     assert body[20:] == embeddings[20:] == pytest.approx([lr_factor(s, after) for s in range(80)])
     assert body[20] == pytest.approx(0.1) and body[-1] == pytest.approx(0.1)  # re-warm-up, decay to the floor
@@ -222,8 +274,17 @@ def test_during_the_freeze_only_new_embedding_rows_change_then_every_weight(tied
 
     torch.manual_seed(0)
     vocab, first_new = 60, 48
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            tie_word_embeddings=tied,
+        )
+    )
     t = TrainSection(steps=6, warmup_steps=1, freeze_steps=3, weight_decay=0.1)
     freeze = EmbeddingFreeze(t.freeze_steps, first_new, t.weight_decay)
     freeze.attach(model)
@@ -254,9 +315,16 @@ def test_the_loss_curve_has_one_validation_line_per_language(tmp_path):
     from kazllm.train import plot_loss_curve
 
     metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"step": 1, "loss": 5.0}, {"step": 2, "loss": 4.0},
-        {"step": 2, "val_loss": 4.5, "val_loss_kk": 4.4, "val_loss_ru": 4.9, "val_loss_en": 5.1}]))
+    metrics.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"step": 1, "loss": 5.0},
+                {"step": 2, "loss": 4.0},
+                {"step": 2, "val_loss": 4.5, "val_loss_kk": 4.4, "val_loss_ru": 4.9, "val_loss_en": 5.1},
+            ]
+        )
+    )
     plot_loss_curve(metrics, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -267,7 +335,7 @@ def test_the_loss_curve_has_one_validation_line_per_language(tmp_path):
 def test_each_language_gets_windows_of_its_own_documents_only(base_run):
     import numpy as np
 
-    from kazllm.data import TokenShardReader
+    from kazllm.shards import TokenShardReader
     from kazllm.train import val_language_streams
 
     reader = TokenShardReader(base_run.stage_dir("shards"), "val")
@@ -294,10 +362,14 @@ def test_the_base_tokenizer_loads_directly_and_an_extended_one_is_resized(base_r
     plain, grown = plan_init_from(base_run), plan_init_from(extended_run)
     assert not plain.resize and grown.resize
     assert plain.config.vocab_size == grown.config.vocab_size == 151936  # the checkpoint's own architecture
-    assert plain.config.eos_token_id == 151643 and plain.config.bos_token_id is None  # its ids, not a preset's
+    assert (
+        plain.config.eos_token_id == 151643 and plain.config.bos_token_id is None
+    )  # its ids, not a preset's
 
 
-def test_a_tokenizer_that_is_not_the_bases_is_one_line_input_error(base_run, extended_run, sample_run, tmp_path):
+def test_a_tokenizer_that_is_not_the_bases_is_one_line_input_error(
+    base_run, extended_run, sample_run, tmp_path
+):
     from kazllm.train import needs_resize
 
     ours = load_config(_fork(sample_run, tmp_path / "spm", f"model.init_from={base_run.model.init_from}"))
@@ -334,21 +406,30 @@ def foreign_checkpoints(tiny_qwen_base, tmp_path_factory):
         shutil.copytree(tiny_qwen_base, path)
     config = read_json(tiny_qwen_base / "config.json")
     write_json(gpt2 / "config.json", {**config, "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]})
-    write_json(remote / "config.json", {**config, "auto_map": {"AutoModelForCausalLM": "modeling_x.XForCausalLM"}})
+    write_json(
+        remote / "config.json", {**config, "auto_map": {"AutoModelForCausalLM": "modeling_x.XForCausalLM"}}
+    )
     return {"gpt2": gpt2, "remote": remote}
 
 
-@pytest.mark.parametrize("case,message", [
-    ("preset", "model.preset '1b' does not match the checkpoint of model.init_from"),
-    ("shape", "model.overrides cannot change the shape of model.init_from"),
-    ("gpt2", "is not LlamaForCausalLM"),
-    ("remote", "needs remote code (auto_map)"),
-])
-def test_a_bad_base_is_one_line_from_kazllm_train_before_any_rank_starts(case, message, base_run,
-                                                                        foreign_checkpoints, tmp_path):
-    overrides = {"preset": ["model.preset=1b"], "shape": ["model.overrides={num_hidden_layers: 3}"],
-                 "gpt2": [f"model.init_from={foreign_checkpoints['gpt2']}"],
-                 "remote": [f"model.init_from={foreign_checkpoints['remote']}"]}[case]
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("preset", "model.preset '1b' does not match the checkpoint of model.init_from"),
+        ("shape", "model.overrides cannot change the shape of model.init_from"),
+        ("gpt2", "is not LlamaForCausalLM"),
+        ("remote", "needs remote code (auto_map)"),
+    ],
+)
+def test_a_bad_base_is_one_line_from_kazllm_train_before_any_rank_starts(
+    case, message, base_run, foreign_checkpoints, tmp_path
+):
+    overrides = {
+        "preset": ["model.preset=1b"],
+        "shape": ["model.overrides={num_hidden_layers: 3}"],
+        "gpt2": [f"model.init_from={foreign_checkpoints['gpt2']}"],
+        "remote": [f"model.init_from={foreign_checkpoints['remote']}"],
+    }[case]
     config = _fork(base_run, tmp_path, "train.nproc=2", *overrides)
     result = run_kazllm("train", "--config", str(config))
     assert result.returncode == 2, result.stderr[-2000:]
@@ -366,17 +447,23 @@ def test_a_bad_base_is_one_line_from_kazllm_train_before_any_rank_starts(case, m
 def test_training_starts_from_the_base_weights_and_resumes_exactly(zero, nproc, base_run, tmp_path):
     out = tmp_path / "run"
     mb = 4 // nproc
-    config = _fork(base_run, out, f"train.zero_stage={zero}", f"train.nproc={nproc}", f"train.micro_batch_size={mb}")
+    config = _fork(
+        base_run, out, f"train.zero_stage={zero}", f"train.nproc={nproc}", f"train.micro_batch_size={mb}"
+    )
     base = Path(base_run.model.init_from)
     same = _train_with_step0_check(config, base, nproc, tmp_path)
-    assert same and all(same.values()), [k for k, v in same.items() if not v]  # every step-0 weight = the base's
+    assert same and all(same.values()), [
+        k for k, v in same.items() if not v
+    ]  # every step-0 weight = the base's
     rows = _train_rows(out)
     assert rows[0][1] == pytest.approx(_first_batch_loss(config, base), abs=1e-4)  # loaded, not a fresh init
     assert not (out / "init_model").exists()  # the base tokenizer needs no resize
     record = read_json(out / "checkpoints" / "init_from.json")
     assert record["resized"] is False and record["loaded_from"] == str(base.resolve())
     val = [r for r in _metrics(out) if "val_loss" in r]  # step 0: the base itself, before any update
-    assert [r["step"] for r in val] == [0, 2, 4] and all({"val_loss_kk", "val_loss_ru", "val_loss_en"} <= set(r) for r in val)
+    assert [r["step"] for r in val] == [0, 2, 4] and all(
+        {"val_loss_kk", "val_loss_ru", "val_loss_en"} <= set(r) for r in val
+    )
 
     _rewind(out / "checkpoints", 1)  # a stop after step 1; the base directory is not read again on resume
     output = _ok(run_kazllm("train", "--config", str(config), f"model.init_from={tmp_path / 'gone'}"))
@@ -386,18 +473,29 @@ def test_training_starts_from_the_base_weights_and_resumes_exactly(zero, nproc, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("zero,nproc", [(0, 1), (1, 1), (2, 1), (3, 2)])
-def test_an_extended_tokenizer_resizes_the_base_and_the_freeze_keeps_it_bit_identical(zero, nproc, extended_run,
-                                                                                     tmp_path):
+def test_an_extended_tokenizer_resizes_the_base_and_the_freeze_keeps_it_bit_identical(
+    zero, nproc, extended_run, tmp_path
+):
     out = tmp_path / "run"
-    config = _fork(extended_run, out, f"train.zero_stage={zero}", f"train.nproc={nproc}",
-                   f"train.micro_batch_size={4 // nproc}", f"train.freeze_steps={FREEZE}")
+    config = _fork(
+        extended_run,
+        out,
+        f"train.zero_stage={zero}",
+        f"train.nproc={nproc}",
+        f"train.micro_batch_size={4 // nproc}",
+        f"train.freeze_steps={FREEZE}",
+    )
     output = _ok(run_kazllm("train", "--config", str(config)))
     assert "resizing" in output and "freeze phase: steps 1-2" in output
     init_model = out / "init_model"
     manifest = read_json(init_model / "extend_manifest.json")
-    assert manifest["rows"] == QWEN_SIZE + ADDED and read_json(out / "checkpoints" / "init_from.json")["resized"]
+    assert (
+        manifest["rows"] == QWEN_SIZE + ADDED and read_json(out / "checkpoints" / "init_from.json")["resized"]
+    )
     rows = _train_rows(out)
-    assert rows[0][1] == pytest.approx(_first_batch_loss(config, init_model), abs=1e-4)  # init_model was loaded
+    assert rows[0][1] == pytest.approx(
+        _first_batch_loss(config, init_model), abs=1e-4
+    )  # init_model was loaded
     metrics = [r for r in _metrics(out) if "loss" in r]
     assert [r["lr"] for r in metrics[:FREEZE]] == [0.0, 0.0] and all(r["lr"] > 0 for r in metrics[FREEZE:])
     assert all(r["lr_embeddings"] > 0 for r in metrics)
@@ -417,12 +515,16 @@ def test_an_extended_tokenizer_resizes_the_base_and_the_freeze_keeps_it_bit_iden
         _rewind(out / "checkpoints", 1)
         shutil.rmtree(init_model)
         output = _ok(run_kazllm("train", "--config", str(config)))
-        assert f"resumed from {out / 'checkpoints' / 'step1'} at step 1" in output and "resizing" not in output
+        assert (
+            f"resumed from {out / 'checkpoints' / 'step1'} at step 1" in output and "resizing" not in output
+        )
         assert _train_rows(out) == rows
 
 
 @pytest.mark.slow
-def test_export_of_a_continued_model_carries_the_extended_tokenizer_and_names_the_base(extended_run, tmp_path):
+def test_export_of_a_continued_model_carries_the_extended_tokenizer_and_names_the_base(
+    extended_run, tmp_path
+):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "run"

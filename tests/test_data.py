@@ -1,5 +1,5 @@
-"""Token shards and the loader: random access, determinism, mixtures, document masking and exact resume
-(also on another number of ranks)."""
+"""The training loader over token shards: determinism, mixtures, document masking and exact resume (also
+on another number of ranks). The shard format and its reader: tests/test_shards.py."""
 
 from collections import Counter
 
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from kazllm.data import MIXTURE_CHUNK, SequenceLoader, TokenShardReader, token_dtype
+from kazllm.data import MIXTURE_CHUNK, SequenceLoader
 from kazllm.errors import InputError
+from kazllm.shards import TokenShardReader
 
 
 @pytest.fixture(scope="module")
@@ -23,43 +24,6 @@ def take(loader, n):
 def stream(batches, key="input_ids"):
     """The samples of consecutive micro-batches of one rank, one row per sample."""
     return torch.cat([b[key] for b in batches])
-
-
-def test_dtype_follows_vocabulary_size():
-    assert token_dtype(32000) == np.uint16 and token_dtype(65536) == np.uint16
-    assert token_dtype(65537) == np.uint32 and token_dtype(128256) == np.uint32
-
-
-def test_documents_spans_and_sequences_agree(reader):
-    assert reader.num_documents > 100 and reader.doc_starts[-1] == reader.num_tokens
-    whole = reader.span(0, reader.num_tokens)
-    for i in (0, 1, reader.num_documents // 2, reader.num_documents - 1):
-        a, b = reader.doc_starts[i], reader.doc_starts[i + 1]
-        np.testing.assert_array_equal(reader.document(i), whole[a:b])
-        assert reader.document(i)[-1] == reader.eos_id
-    np.testing.assert_array_equal(reader.sequence(3, 64), whole[192:257])
-    with pytest.raises(IndexError):
-        reader.span(reader.num_tokens - 5, 10)
-    with pytest.raises(IndexError):
-        reader.document(reader.num_documents)
-
-
-def test_windows_cross_shard_boundaries(sample_run, tmp_path):
-    """Re-shard with a tiny token budget: the token stream, and so every window, must not change."""
-    from data_prep.pretokenize import run_pretokenize
-    from kazllm.config import load_config
-
-    for stage in ("prep", "tokenizer"):
-        (tmp_path / stage).symlink_to(sample_run.stage_dir(stage))
-    run_pretokenize(load_config(None, [f"run.out_dir={tmp_path}", "pretokenize.tokens_per_shard=5000"]))
-    many = TokenShardReader(tmp_path / "shards", "train")
-    one = TokenShardReader(sample_run.stage_dir("shards"), "train")
-    assert len(many.tokens) > 3 and len(one.tokens) == 1
-    for i in range(0, one.num_sequences(64), 37):
-        np.testing.assert_array_equal(many.sequence(i, 64), one.sequence(i, 64))
-    for i in range(0, one.num_documents, 23):
-        np.testing.assert_array_equal(many.document(i), one.document(i))
-        assert many.document_group(i) == one.document_group(i)
 
 
 def test_loader_is_deterministic_and_resumes_exactly(reader):
@@ -140,11 +104,12 @@ def test_mixture_weights_are_met_and_a_small_group_is_upsampled(reader):
 
 def test_mixture_errors_name_the_missing_or_unknown_key(reader):
     with pytest.raises(InputError, match="no weight to source:kk_news"):
-        SequenceLoader(reader, 64, 1, 0, 1, seed=0, mixture={f"source:{s}": 1 for s in
-                                                             ("kk_culture", "kk_everyday", "kk_literature", "kk_official", "kk_science")})
+        sources = ("kk_culture", "kk_everyday", "kk_literature", "kk_official", "kk_science")
+        SequenceLoader(reader, 64, 1, 0, 1, seed=0, mixture={f"source:{s}": 1 for s in sources})
     with pytest.raises(InputError, match="ru match no documents; known: kk, source:"):
         SequenceLoader(reader, 64, 1, 0, 1, seed=0, mixture={"kk": 1, "ru": 1})
-    loader = SequenceLoader(reader, 64, 1, 0, 1, seed=0, mixture={"kk": 1, "source:kk_news": 0})  # 0 leaves it out
+    # weight 0 leaves a source out
+    loader = SequenceLoader(reader, 64, 1, 0, 1, seed=0, mixture={"kk": 1, "source:kk_news": 0})
     assert [c.name for c in loader.components] == ["kk"]
     state = loader.state_dict()
     other = SequenceLoader(reader, 64, 1, 0, 1, seed=0)
@@ -173,12 +138,21 @@ def test_document_masking_keeps_attention_inside_documents(reader):
     row = next(r for r in range(8) if (batch["position_ids"][r, 10:] == 0).any())
     ids, pos = batch["input_ids"][row : row + 1], batch["position_ids"][row : row + 1]
     cut = 10 + int(torch.nonzero(pos[0, 10:] == 0)[0])
-    end = cut + (int(torch.nonzero(pos[0, cut + 1 :] == 0)[0]) + 1 if (pos[0, cut + 1 :] == 0).any() else 512 - cut)
+    after = pos[0, cut + 1 :] == 0
+    end = cut + (int(torch.nonzero(after)[0]) + 1 if after.any() else 512 - cut)
     other = ids.clone()
     other[0, :cut] = torch.randint(5, 2000, (cut,))
     for impl in ("sdpa", "eager"):
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=2000, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                             num_attention_heads=4, num_key_value_heads=2, attn_implementation=impl)).eval()
+        config = LlamaConfig(
+            vocab_size=2000,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            attn_implementation=impl,
+        )
+        model = LlamaForCausalLM(config).eval()
         with torch.no_grad():
             packed = model(input_ids=ids, position_ids=pos, use_cache=False).logits[0, cut:end]
             swapped = model(input_ids=other, position_ids=pos, use_cache=False).logits[0, cut:end]

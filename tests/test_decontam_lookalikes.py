@@ -21,9 +21,30 @@ EVAL_SET = Path(__file__).resolve().parent.parent / "data" / "sample" / "eval" /
 NGRAM = 8
 # Latin letters people type for Cyrillic ones (keyboards without Kazakh letters, or on purpose).
 LOOKALIKE = {
-    "а": "a", "с": "c", "е": "e", "о": "o", "р": "p", "х": "x", "у": "y", "і": "i", "һ": "h", "ә": "ə",
-    "ө": "ɵ", "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "К": "K", "М": "M", "О": "O", "Р": "P",
-    "Т": "T", "Х": "X", "У": "Y", "І": "I",
+    "а": "a",
+    "с": "c",
+    "е": "e",
+    "о": "o",
+    "р": "p",
+    "х": "x",
+    "у": "y",
+    "і": "i",
+    "һ": "h",
+    "ә": "ə",
+    "ө": "ɵ",
+    "А": "A",
+    "В": "B",
+    "С": "C",
+    "Е": "E",
+    "Н": "H",
+    "К": "K",
+    "М": "M",
+    "О": "O",
+    "Р": "P",
+    "Т": "T",
+    "Х": "X",
+    "У": "Y",
+    "І": "I",
 }
 # Around each planted item: ordinary Kazakh text that shares no n-gram with the eval set.
 BEFORE = "Кеше кешке біз достарымызбен бірге қалалық саябақта серуендеп, көп әңгіме айттық."
@@ -62,8 +83,11 @@ def test_planted_items_typed_with_latin_lookalikes_are_all_caught_after_normalis
 
 def test_clean_text_with_latin_words_is_not_taken_for_an_eval_item():
     decontam = _filter()
-    docs = [f"{BEFORE} {AFTER}", "Apple iPhone 15 смартфонын 2023 жылы шығарды, ал Samsung компаниясы Galaxy "
-            "сериясын жаңартты. Бағасы әлі белгісіз, бірақ сатылымы жақсы болады деп күтілуде."]
+    docs = [
+        f"{BEFORE} {AFTER}",
+        "Apple iPhone 15 смартфонын 2023 жылы шығарды, ал Samsung компаниясы Galaxy "
+        "сериясын жаңартты. Бағасы әлі белгісіз, бірақ сатылымы жақсы болады деп күтілуде.",
+    ]
     assert [decontam.filter(Document(text=t, id=str(i))) for i, t in enumerate(docs)] == [True, True]
 
 

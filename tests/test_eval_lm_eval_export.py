@@ -33,12 +33,16 @@ def exported(tmp_path_factory):
     data = REPO / "data" / "sample" / "eval"
     (root / "qa_described.yaml").write_text(
         qa.replace("../../data/sample/eval", str(data)).replace("num_fewshot: 1", "num_fewshot: 2")
-        + 'description: "Мәтінді оқып, сұраққа жауап беріңіз.\\n\\n"\n', encoding="utf-8")
+        + 'description: "Мәтінді оқып, сұраққа жауап беріңіз.\\n\\n"\n',
+        encoding="utf-8",
+    )
     tasks = TASKS + [str(root / "qa_described.yaml")]
     main(["eval", "export-lm-eval", "--out", str(root / "tasks"), "--tasks", ",".join(tasks)])
     model = bench_eval().build_tiny_model(root / "model", vocab=1000)
     names = [Path(t).stem for t in tasks]
-    ours = evaluate(str(model), tasks, root / "ours", limit=LIMIT, batch_size=1, device="cpu", dtype="float32")
+    ours = evaluate(
+        str(model), tasks, root / "ours", limit=LIMIT, batch_size=1, device="cpu", dtype="float32"
+    )
     samples: dict = {}
     for line in (root / "ours" / "samples.jsonl").read_text(encoding="utf-8").splitlines():
         s = json.loads(line)
@@ -47,10 +51,16 @@ def exported(tmp_path_factory):
     # only chrf++/bleu are resampled (10 draws, in-process)
     os.environ["DISABLE_MULTIPROC"] = "1"
     theirs = lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": str(model), "dtype": "float32", "add_bos_token": True},
-        tasks=[f"kazllm_{n}" for n in names], task_manager=TaskManager(include_path=str(root / "tasks"),
-                                                                        include_defaults=False),
-        batch_size=1, device="cpu", log_samples=True, limit=LIMIT, bootstrap_iters=10)
+        model="hf",
+        model_args={"pretrained": str(model), "dtype": "float32", "add_bos_token": True},
+        tasks=[f"kazllm_{n}" for n in names],
+        task_manager=TaskManager(include_path=str(root / "tasks"), include_defaults=False),
+        batch_size=1,
+        device="cpu",
+        log_samples=True,
+        limit=LIMIT,
+        bootstrap_iters=10,
+    )
     del os.environ["DISABLE_MULTIPROC"]
     return root, names, ours, samples, theirs
 
@@ -83,7 +93,9 @@ def test_generation_tasks_equal_lm_eval_item_by_item(exported, name):
         assert t["filtered_resps"][0].strip() == s["prediction"]
     if task["type"] == "qa_extractive":
         for s, t in zip(mine, logged):
-            assert t["exact_match"] == 100 * s["score"]["exact_match"] and t["f1"] == pytest.approx(100 * s["score"]["f1"])
+            assert t["exact_match"] == 100 * s["score"]["exact_match"] and t["f1"] == pytest.approx(
+                100 * s["score"]["f1"]
+            )
         for m in ("exact_match", "f1"):
             assert task["metrics"][m] == pytest.approx(result[f"{m},none"])
             assert task["stderr"][m] == pytest.approx(result[f"{m}_stderr,none"])
@@ -118,26 +130,42 @@ def test_perplexity_equals_lm_eval_for_documents_within_one_window(tmp_path):
     from eval.runner import evaluate
     from kazllm.cli import main
 
-    lines = [line for line in (REPO / "data/sample/eval/heldout_kk.txt").read_text(encoding="utf-8").splitlines()
-             if 40 <= len(line) <= 300][:3]
+    lines = [
+        line
+        for line in (REPO / "data/sample/eval/heldout_kk.txt").read_text(encoding="utf-8").splitlines()
+        if 40 <= len(line) <= 300
+    ][:3]
     (tmp_path / "docs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (tmp_path / "short_ppl.yaml").write_text(
-        f'type: perplexity\ndata: {{path: {tmp_path / "docs.txt"}, separator: "\\n"}}\nmax_length: 256\n', encoding="utf-8")
+        f'type: perplexity\ndata: {{path: {tmp_path / "docs.txt"}, separator: "\\n"}}\nmax_length: 256\n',
+        encoding="utf-8",
+    )
     task = str(tmp_path / "short_ppl.yaml")
     main(["eval", "export-lm-eval", "--out", str(tmp_path / "tasks"), "--tasks", task])
     model = bench_eval().build_tiny_model(tmp_path / "model", vocab=1000)
     ours = evaluate(str(model), [task], tmp_path / "ours", batch_size=1, device="cpu", dtype="float32")
-    mine = [json.loads(line) for line in (tmp_path / "ours" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    mine = [
+        json.loads(line)
+        for line in (tmp_path / "ours" / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(mine) == 3 and all(s["tokens"] < 256 for s in mine)
     os.environ["DISABLE_MULTIPROC"] = "1"
     try:
         theirs = lm_eval.simple_evaluate(
-            model="hf", model_args={"pretrained": str(model), "dtype": "float32", "add_bos_token": False},
-            tasks=["kazllm_short_ppl"], task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
-            batch_size=1, device="cpu", log_samples=True, bootstrap_iters=0)
+            model="hf",
+            model_args={"pretrained": str(model), "dtype": "float32", "add_bos_token": False},
+            tasks=["kazllm_short_ppl"],
+            task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
+            batch_size=1,
+            device="cpu",
+            log_samples=True,
+            bootstrap_iters=0,
+        )
     finally:
         del os.environ["DISABLE_MULTIPROC"]
     logged = sorted(theirs["samples"]["kazllm_short_ppl"], key=lambda s: s["doc_id"])
     assert [-s["nll"] for s in mine] == pytest.approx([float(t["resps"][0][0]) for t in logged], abs=1e-3)
     result = theirs["results"]["kazllm_short_ppl"]
-    assert ours["tasks"]["short_ppl"]["metrics"]["bits_per_byte"] == pytest.approx(result["bits_per_byte,none"], rel=1e-6)
+    assert ours["tasks"]["short_ppl"]["metrics"]["bits_per_byte"] == pytest.approx(
+        result["bits_per_byte,none"], rel=1e-6
+    )

@@ -31,7 +31,7 @@ TASKS = {
     "kazllm_parity_belebele": {
         "file": "kk_belebele.jsonl",
         "doc_to_text": "P: {{flores_passage}}\nQ: {{question.strip()}}\nA: {{mc_answer1}}\nB: {{mc_answer2}}\n"
-                       "C: {{mc_answer3}}\nD: {{mc_answer4}}\nAnswer:",
+        "C: {{mc_answer3}}\nD: {{mc_answer4}}\nAnswer:",
         "doc_to_choice": ["A", "B", "C", "D"],
         "doc_to_target": "{{['1', '2', '3', '4'].index(correct_answer_num)}}",
     },
@@ -50,12 +50,21 @@ def our_items(task: str) -> list[dict]:
     for line in (QA / TASKS[task]["file"]).read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         if task == "kazllm_parity_belebele":
-            prompt = (f"P: {r['flores_passage']}\nQ: {r['question'].strip()}\nA: {r['mc_answer1']}\n"
-                      f"B: {r['mc_answer2']}\nC: {r['mc_answer3']}\nD: {r['mc_answer4']}\nAnswer:")
-            items.append({"prompt": prompt, "choices": list("ABCD"), "gold": int(r["correct_answer_num"]) - 1})
+            prompt = (
+                f"P: {r['flores_passage']}\nQ: {r['question'].strip()}\nA: {r['mc_answer1']}\n"
+                f"B: {r['mc_answer2']}\nC: {r['mc_answer3']}\nD: {r['mc_answer4']}\nAnswer:"
+            )
+            items.append(
+                {"prompt": prompt, "choices": list("ABCD"), "gold": int(r["correct_answer_num"]) - 1}
+            )
         else:
-            items.append({"prompt": f"Сұрақ: {r['question']}\nЖауап:", "choices": r["choices"],
-                          "gold": "ABCD".index(r["answer"])})
+            items.append(
+                {
+                    "prompt": f"Сұрақ: {r['question']}\nЖауап:",
+                    "choices": r["choices"],
+                    "gold": "ABCD".index(r["answer"]),
+                }
+            )
     return items
 
 
@@ -65,7 +74,9 @@ def argmax(values: list[float]) -> int:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    return bench_eval().build_tiny_model(tmp_path_factory.mktemp("tiny_llama"), hidden=64, layers=2, vocab=1000)
+    return bench_eval().build_tiny_model(
+        tmp_path_factory.mktemp("tiny_llama"), hidden=64, layers=2, vocab=1000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +89,29 @@ def harness(tiny_model, tmp_path_factory) -> dict:
 
     task_dir = tmp_path_factory.mktemp("lm_eval_tasks")
     for name, t in TASKS.items():
-        config = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(QA / t["file"])}},
-                  "test_split": "test", "output_type": "multiple_choice", "target_delimiter": " ",
-                  **{k: t[k] for k in ("doc_to_text", "doc_to_choice", "doc_to_target")},
-                  "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                                  {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}]}
+        config = {
+            "task": name,
+            "dataset_path": "json",
+            "dataset_kwargs": {"data_files": {"test": str(QA / t["file"])}},
+            "test_split": "test",
+            "output_type": "multiple_choice",
+            "target_delimiter": " ",
+            **{k: t[k] for k in ("doc_to_text", "doc_to_choice", "doc_to_target")},
+            "metric_list": [
+                {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+                {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True},
+            ],
+        }
         (task_dir / f"{name}.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": str(tiny_model), "dtype": "float32", "add_bos_token": True},
-        tasks=list(TASKS), task_manager=TaskManager(include_path=str(task_dir), include_defaults=False), batch_size=4, device="cpu",
-        log_samples=True, bootstrap_iters=0,
+        model="hf",
+        model_args={"pretrained": str(tiny_model), "dtype": "float32", "add_bos_token": True},
+        tasks=list(TASKS),
+        task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
+        batch_size=4,
+        device="cpu",
+        log_samples=True,
+        bootstrap_iters=0,
     )
 
 
@@ -122,7 +146,6 @@ def test_choices_loglikelihoods_and_accuracy_equal_lm_eval(task, harness, ours):
     result = harness["results"][task]
     assert acc / len(items) == result["acc,none"]
     assert acc_norm / len(items) == result["acc_norm,none"]
-
 
 
 # The shipped task YAMLs that the runner scores, and the lm-eval definition each must equal.
@@ -168,16 +191,15 @@ def test_runner_on_shipped_tasks_equals_lm_eval(task, harness, runner_results):
         assert any(s["prediction"] != s["prediction_norm"] for s in ours_)
 
 
-
 def reference_loglikelihood(lm, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
     """The plain definition: one full forward of context + continuation (as lm-eval feeds it, the last
     token dropped and at most max_length + 1 tokens kept), every position projected onto the vocabulary."""
     import torch
 
-    seq = (ctx + cont)[-(lm.max_length + 1):]
+    seq = (ctx + cont)[-(lm.max_length + 1) :]
     with torch.no_grad():
         logprobs = torch.log_softmax(lm.model(torch.tensor([seq[:-1]])).logits[0].float(), dim=-1)
-    lp = logprobs[-len(cont):]
+    lp = logprobs[-len(cont) :]
     target = torch.tensor(cont)
     return lp.gather(1, target[:, None]).sum().item(), bool((lp.argmax(-1) == target).all())
 
@@ -246,5 +268,5 @@ def test_dtype_option_sets_the_weights_dtype(tiny_model):
 
     lm = CausalLM(str(tiny_model), device="cpu", dtype="bfloat16", batch_size=2)
     assert lm.model.dtype == torch.bfloat16
-    (lp, _), = lm.loglikelihood([("Сұрақ:", " иә")])
+    ((lp, _),) = lm.loglikelihood([("Сұрақ:", " иә")])
     assert lp < 0

@@ -63,7 +63,9 @@ def test_paired_bootstrap_of_means_equals_sacrebleus_paired_bs():
         bl_metric = _MeanMetric(bl)
         bl_stats = bl_metric._extract_corpus_statistics(hyps, None)
         baseline = {"mean": (bl_stats, bl_metric._aggregate_and_compute(bl_stats))}
-        _, res = _paired_bs_test(baseline, "sys", hyps, None, {"mean": _MeanMetric(sy)}, n_samples=1000, seed=12345)
+        _, res = _paired_bs_test(
+            baseline, "sys", hyps, None, {"mean": _MeanMetric(sy)}, n_samples=1000, seed=12345
+        )
         ours = paired_bootstrap_mean(bl, sy, seed=12345)
         assert ours["p_value"] == res["mean"].p_value
         assert ours["mean"] == pytest.approx(res["mean"].mean, abs=1e-6)
@@ -75,7 +77,11 @@ def test_paired_bootstrap_of_means_equals_sacrebleus_paired_bs():
 def test_mcnemar_equals_scipys_exact_binomial_test():
     stats = pytest.importorskip("scipy.stats")
     a = [1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1]
-    for b in ([0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0], [1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0]):
+    for b in (
+        [0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0],
+        [1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1],
+        [0, 0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0],
+    ):
         n10 = sum(x and not y for x, y in zip(a, b))
         n01 = sum(y and not x for x, y in zip(a, b))
         assert mcnemar_exact(a, b) == pytest.approx(stats.binomtest(n10, n10 + n01, 0.5).pvalue, rel=1e-12)
@@ -88,9 +94,30 @@ def test_paired_translation_test_equals_sacrebleu_command_line(tmp_path):
     system = [" ".join(r.split()[:-1]) if i % 2 else r for i, r in enumerate(refs)]
     for name, lines in (("ref", refs), ("base", base), ("sys", system)):
         (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cli = subprocess.run([sys.executable, "-m", "sacrebleu", str(tmp_path / "ref"), "-i", str(tmp_path / "base"),
-                          str(tmp_path / "sys"), "-m", "chrf", "bleu", "--chrf-word-order", "2", "-w", "4",
-                          "--paired-bs", "-f", "text"], capture_output=True, text=True, check=True).stdout
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sacrebleu",
+            str(tmp_path / "ref"),
+            "-i",
+            str(tmp_path / "base"),
+            str(tmp_path / "sys"),
+            "-m",
+            "chrf",
+            "bleu",
+            "--chrf-word-order",
+            "2",
+            "-w",
+            "4",
+            "--paired-bs",
+            "-f",
+            "text",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     # sacrebleu 2.6's JSON output of a paired test fails (float32); its table: "score (mean ± ci)" and "(p = P)"
     p_values = [float(p) for p in re.findall(r"\(p = ([0-9.]+)\)", cli)]
     system_row = re.findall(r"([0-9.]+) \(([0-9.]+) ± ([0-9.]+)\)", cli.split(str(tmp_path / "sys"))[-1])
@@ -98,7 +125,9 @@ def test_paired_translation_test_equals_sacrebleu_command_line(tmp_path):
     assert len(p_values) == 2 and p_values[0] < 0.05
     for (metric, res), p, (_, mean, ci) in zip(ours.items(), p_values, system_row):
         assert round(res["p_value"], 4) == p, metric
-        assert res["mean"] == pytest.approx(float(mean), abs=1e-4) and res["ci95"] == pytest.approx(float(ci), abs=1e-4)
+        assert res["mean"] == pytest.approx(float(mean), abs=1e-4) and res["ci95"] == pytest.approx(
+            float(ci), abs=1e-4
+        )
 
 
 # -- --predictions ---------------------------------------------------------------------------------------
@@ -108,36 +137,78 @@ def test_predictions_score_qa_and_multiple_choice_without_a_model(tmp_path):
 
     qa = _lines(QA_FILE)
     answers = [r["answers"]["text"][0] if i % 3 else "білмеймін" for i, r in enumerate(qa)]
-    (tmp_path / "qa.jsonl").write_text("".join(json.dumps({"index": i, "prediction": a}, ensure_ascii=False) + "\n"
-                                               for i, a in reversed(list(enumerate(answers)))), encoding="utf-8")
-    main(["eval", "--tasks", "sample_qa_kk", "--predictions", str(tmp_path / "qa.jsonl"), "--out", str(tmp_path / "qa")])
+    (tmp_path / "qa.jsonl").write_text(
+        "".join(
+            json.dumps({"index": i, "prediction": a}, ensure_ascii=False) + "\n"
+            for i, a in reversed(list(enumerate(answers)))
+        ),
+        encoding="utf-8",
+    )
+    main(
+        [
+            "eval",
+            "--tasks",
+            "sample_qa_kk",
+            "--predictions",
+            str(tmp_path / "qa.jsonl"),
+            "--out",
+            str(tmp_path / "qa"),
+        ]
+    )
     task = json.loads((tmp_path / "qa" / "results.json").read_text(encoding="utf-8"))["tasks"]["sample_qa_kk"]
     em = [exact_match(a, r["answers"]["text"]) for a, r in zip(answers, qa)]
     assert task["n"] == len(qa) and task["num_fewshot"] == 0  # every item scored, no examples
     assert task["metrics"]["exact_match"] == pytest.approx(100 * sum(em) / len(em)) and 0 < sum(em) < len(em)
-    assert task["metrics"]["f1"] == pytest.approx(100 * sum(token_f1(a, r["answers"]["text"]) for a, r in zip(answers, qa)) / len(qa))
+    assert task["metrics"]["f1"] == pytest.approx(
+        100 * sum(token_f1(a, r["answers"]["text"]) for a, r in zip(answers, qa)) / len(qa)
+    )
     assert task["stderr"]["exact_match"] == pytest.approx(100 * mean_stderr(em))
     assert "predictions file sha256" in (tmp_path / "qa" / "report.md").read_text(encoding="utf-8")
 
     mc = _lines(MC_FILE)
     picks = [("ABCD".index(r["answer"]) + (i % 2)) % len(r["choices"]) for i, r in enumerate(mc)]
-    (tmp_path / "mc.jsonl").write_text("".join(json.dumps({"index": i, "choice": k}) + "\n" for i, k in enumerate(picks)),
-                                       encoding="utf-8")
-    main(["eval", "--tasks", "sample_kkmmlu", "--predictions", str(tmp_path / "mc.jsonl"), "--out", str(tmp_path / "mc")])
-    task = json.loads((tmp_path / "mc" / "results.json").read_text(encoding="utf-8"))["tasks"]["sample_kkmmlu"]
+    (tmp_path / "mc.jsonl").write_text(
+        "".join(json.dumps({"index": i, "choice": k}) + "\n" for i, k in enumerate(picks)), encoding="utf-8"
+    )
+    main(
+        [
+            "eval",
+            "--tasks",
+            "sample_kkmmlu",
+            "--predictions",
+            str(tmp_path / "mc.jsonl"),
+            "--out",
+            str(tmp_path / "mc"),
+        ]
+    )
+    task = json.loads((tmp_path / "mc" / "results.json").read_text(encoding="utf-8"))["tasks"][
+        "sample_kkmmlu"
+    ]
     right = [float(k == "ABCD".index(r["answer"])) for k, r in zip(picks, mc)]
     assert task["metrics"] == {"acc": sum(right) / len(mc)} and task["stderr"]["acc"] == mean_stderr(right)
     assert task["confidence"]["acc"]["ci95"] == pytest.approx(1.96 * mean_stderr(right), rel=1e-3)
 
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"index": 0, "choice": 1}', '{"index": 0, "choice": 2}'], r"mc.jsonl:2: index 0 again \(first on line 1\)"),
-    (['{"index": 99, "choice": 1}'], r"mc.jsonl:1: index 99 is not an item of task 'sample_kkmmlu' \(indices 0\.\.\d+\)"),
-    (['{"index": 0, "choice": 7}'], r'mc.jsonl:1: "choice" must be an integer 0\.\.3 \(0-based\), got 7'),
-    (['{"index": 0, "choice": 1}', "{oops"], r"mc.jsonl:2: not JSON"),
-    (['{"choice": 1}'], r'mc.jsonl:1: needs an integer "index"'),
-    (['{"index": 0, "choice": 1}'], r"mc.jsonl: no prediction for index 1 and \d+ more of task 'sample_kkmmlu'"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (
+            ['{"index": 0, "choice": 1}', '{"index": 0, "choice": 2}'],
+            r"mc.jsonl:2: index 0 again \(first on line 1\)",
+        ),
+        (
+            ['{"index": 99, "choice": 1}'],
+            r"mc.jsonl:1: index 99 is not an item of task 'sample_kkmmlu' \(indices 0\.\.\d+\)",
+        ),
+        (['{"index": 0, "choice": 7}'], r'mc.jsonl:1: "choice" must be an integer 0\.\.3 \(0-based\), got 7'),
+        (['{"index": 0, "choice": 1}', "{oops"], r"mc.jsonl:2: not JSON"),
+        (['{"choice": 1}'], r'mc.jsonl:1: needs an integer "index"'),
+        (
+            ['{"index": 0, "choice": 1}'],
+            r"mc.jsonl: no prediction for index 1 and \d+ more of task 'sample_kkmmlu'",
+        ),
+    ],
+)
 def test_bad_predictions_are_one_line_errors_naming_file_and_line(tmp_path, lines, message):
     from eval.runner import evaluate
 
@@ -163,14 +234,21 @@ def _mt_run(tmp_path, name, hyps, limit=0):
     from eval.runner import evaluate
 
     (tmp_path / f"{name}.txt").write_text("\n".join(hyps) + "\n", encoding="utf-8")
-    return evaluate(None, ["sample_mt_kk_en"], tmp_path / name, hypotheses=str(tmp_path / f"{name}.txt"), limit=limit)
+    return evaluate(
+        None, ["sample_mt_kk_en"], tmp_path / name, hypotheses=str(tmp_path / f"{name}.txt"), limit=limit
+    )
 
 
 def _qa_run(tmp_path, name, answers):
     from eval.runner import evaluate
 
-    (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"index": i, "prediction": a}, ensure_ascii=False) + "\n"
-                                                    for i, a in enumerate(answers)), encoding="utf-8")
+    (tmp_path / f"{name}.jsonl").write_text(
+        "".join(
+            json.dumps({"index": i, "prediction": a}, ensure_ascii=False) + "\n"
+            for i, a in enumerate(answers)
+        ),
+        encoding="utf-8",
+    )
     return evaluate(None, ["sample_qa_kk"], tmp_path / name, predictions=str(tmp_path / f"{name}.jsonl"))
 
 
@@ -182,8 +260,17 @@ def test_compare_shows_n_and_intervals_warns_and_tests_significance(tmp_path, ca
     strong = [" ".join(r.split()[:-1]) if i % 4 == 0 else r for i, r in enumerate(refs)]
     _mt_run(tmp_path, "weak", weak)
     _mt_run(tmp_path, "strong", strong)
-    main(["eval", "compare", str(tmp_path / "weak"), str(tmp_path / "strong"), "--out", str(tmp_path / "cmp"),
-          "--significance"])
+    main(
+        [
+            "eval",
+            "compare",
+            str(tmp_path / "weak"),
+            str(tmp_path / "strong"),
+            "--out",
+            str(tmp_path / "cmp"),
+            "--significance",
+        ]
+    )
     summary = json.loads((tmp_path / "cmp" / "compare.json").read_text(encoding="utf-8"))
     row = next(r for r in summary["table"] if r["metric"] == "chrf++")
     assert row["n"] == {"weak": 60, "strong": 60} and all(0 < v < 20 for v in row["ci95"].values())
@@ -202,11 +289,22 @@ def test_compare_shows_n_and_intervals_warns_and_tests_significance(tmp_path, ca
     task["num_fewshot"], task["prompts_sha256"] = 2, "f" * 64
     (tmp_path / "edited").mkdir()
     (tmp_path / "edited" / "results.json").write_text(json.dumps(other), encoding="utf-8")
-    (tmp_path / "edited" / "samples.jsonl").write_text((tmp_path / "strong" / "samples.jsonl").read_text(encoding="utf-8"),
-                                                       encoding="utf-8")
+    (tmp_path / "edited" / "samples.jsonl").write_text(
+        (tmp_path / "strong" / "samples.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     capsys.readouterr()
-    main(["eval", "compare", str(tmp_path / "weak"), str(tmp_path / "partial"), str(tmp_path / "edited"),
-          "--out", str(tmp_path / "cmp2"), "--significance"])
+    main(
+        [
+            "eval",
+            "compare",
+            str(tmp_path / "weak"),
+            str(tmp_path / "partial"),
+            str(tmp_path / "edited"),
+            "--out",
+            str(tmp_path / "cmp2"),
+            "--significance",
+        ]
+    )
     err = capsys.readouterr().err
     summary = json.loads((tmp_path / "cmp2" / "compare.json").read_text(encoding="utf-8"))
     assert {w["differs"] for w in summary["warnings"]} == {"n", "shots", "prompt", "data"}

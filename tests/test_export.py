@@ -17,12 +17,15 @@ from data_prep.pretokenize import is_validation
 from kazllm import export
 from kazllm.artifacts import file_table
 from kazllm.config import load_config
-from kazllm.data import TokenShardReader
 from kazllm.errors import KazllmError
+from kazllm.shards import TokenShardReader
 
 from .conftest import run_kazllm
 
-CHAT = [{"role": "system", "content": "Қысқа жауап бер."}, {"role": "user", "content": "Қазақстанның астанасы қай қала?"}]
+CHAT = [
+    {"role": "system", "content": "Қысқа жауап бер."},
+    {"role": "user", "content": "Қазақстанның астанасы қай қала?"},
+]
 
 
 def readable_mode() -> int:
@@ -82,11 +85,16 @@ def test_manifest_names_checkpoint_dtype_logits_check_and_the_checksum_of_every_
     assert (manifest["stage"], manifest["checkpoint"], manifest["step"]) == ("export", "checkpoints/step4", 4)
     assert manifest["dtype"] == "float32"  # auto: the run trained in fp32 (CPU)
     check = manifest["logits_check"]
-    assert check["passed"] is True and 0 <= check["max_abs_diff"] <= check["tolerance"] == export.LOGITS_TOLERANCE
+    assert (
+        check["passed"] is True
+        and 0 <= check["max_abs_diff"] <= check["tolerance"] == export.LOGITS_TOLERANCE
+    )
     assert manifest["max_logit_diff"] == check["max_abs_diff"]  # kept for readers of the first version
     assert manifest["sharded"] is False and manifest["bos_id"] == 1
     assert manifest["files"] == file_table(export_dir)
-    assert {"README.md", "resolved_config.yaml", "model.safetensors", "tokenizer.json"} <= set(manifest["files"])
+    assert {"README.md", "resolved_config.yaml", "model.safetensors", "tokenizer.json"} <= set(
+        manifest["files"]
+    )
     assert set(manifest["files"]) == {p.name for p in export_dir.iterdir()} - {"manifest.json"}
     assert json.loads((export_dir / "config.json").read_text())["dtype"] == "float32"
     for name in [*manifest["files"], "manifest.json"]:  # safetensors alone would be 0600
@@ -131,7 +139,10 @@ def test_text_that_spells_a_special_token_keeps_training_ids_with_split_special_
     text = "Мәтін </s> <s> соңы."
     training = Tokenizer.from_file(str(exported_run.stage_dir("tokenizer") / "hf" / "tokenizer.json"))
     training.encode_special_tokens = True  # as data_prep/pretokenize.py encodes
-    assert tokenizer(text, split_special_tokens=True).input_ids == [1, *training.encode(text, add_special_tokens=False).ids]
+    assert tokenizer(text, split_special_tokens=True).input_ids == [
+        1,
+        *training.encode(text, add_special_tokens=False).ids,
+    ]
     assert 2 in tokenizer(text).input_ids
 
 
@@ -140,8 +151,10 @@ def test_chat_template_starts_with_one_bos_and_ends_on_the_assistant_turn(export
 
     tokenizer = AutoTokenizer.from_pretrained(str(exported_run.stage_dir("export")))
     text = tokenizer.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=False)
-    assert text == ("<s><|system|>\nҚысқа жауап бер.<|end|>\n<|user|>\nҚазақстанның астанасы қай қала?<|end|>\n"
-                    "<|assistant|>\n")
+    assert text == (
+        "<s><|system|>\nҚысқа жауап бер.<|end|>\n<|user|>\nҚазақстанның астанасы қай қала?<|end|>\n"
+        "<|assistant|>\n"
+    )
     ids = chat_ids(tokenizer, CHAT)
     chat = json.loads((exported_run.stage_dir("tokenizer") / "manifest.json").read_text())["chat_tokens"]
     assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
@@ -155,7 +168,9 @@ def test_chat_template_starts_with_one_bos_and_ends_on_the_assistant_turn(export
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_step_picks_that_checkpoint_and_a_missing_or_corrupted_one_names_the_available(exported_run, tmp_path):
+def test_step_picks_that_checkpoint_and_a_missing_or_corrupted_one_names_the_available(
+    exported_run, tmp_path
+):
     config, args, cfg = new_run(exported_run, tmp_path)
     export_ok(config, args, "--step", "2")
     manifest = json.loads((cfg.stage_dir("export") / "manifest.json").read_text())
@@ -175,7 +190,10 @@ def test_step_picks_that_checkpoint_and_a_missing_or_corrupted_one_names_the_ava
     weights.write_bytes(bytes(data))
     corrupted = run_kazllm("export", "--config", str(config), *args, "export.step=2")
     assert corrupted.returncode == 2 and "Traceback" not in corrupted.stderr
-    assert "step2 fails its checksum verification" in corrupted.stderr and "available: step2, step4" in corrupted.stderr
+    assert (
+        "step2 fails its checksum verification" in corrupted.stderr
+        and "available: step2, step4" in corrupted.stderr
+    )
 
 
 def test_bf16_export_past_the_shard_size_has_an_index_and_loads_with_auto_classes(exported_run, tmp_path):
@@ -202,8 +220,9 @@ def test_bf16_export_past_the_shard_size_has_an_index_and_loads_with_auto_classe
     assert model.generate(ids, max_new_tokens=4, do_sample=False).shape[1] > ids.shape[1]
 
 
-def test_a_failed_logits_check_keeps_the_previous_export_and_leaves_no_temporary_folder(exported_run, tmp_path,
-                                                                                        monkeypatch):
+def test_a_failed_logits_check_keeps_the_previous_export_and_leaves_no_temporary_folder(
+    exported_run, tmp_path, monkeypatch
+):
     """The check really runs and really fails: a tolerance below zero rejects even identical logits."""
     _, _, cfg = new_run(exported_run, tmp_path)
     export.run_export(cfg)
@@ -214,7 +233,13 @@ def test_a_failed_logits_check_keeps_the_previous_export_and_leaves_no_temporary
         export.run_export(cfg)
     assert "\n" not in str(e.value)
     assert file_table(cfg.stage_dir("export"), exclude=()) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "export", "prep", "shards", "tokenizer"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoints",
+        "export",
+        "prep",
+        "shards",
+        "tokenizer",
+    ]
 
 
 def test_a_bad_shard_size_is_a_one_line_error_before_any_work(exported_run, tmp_path):
@@ -225,9 +250,12 @@ def test_a_bad_shard_size_is_a_one_line_error_before_any_work(exported_run, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("zero, nproc, precision, dtype", [(3, 2, "bf16", torch.bfloat16), (0, 1, "fp32", torch.float32)])
-def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(sample_run, tmp_path, zero, nproc,
-                                                                          precision, dtype):
+@pytest.mark.parametrize(
+    "zero, nproc, precision, dtype", [(3, 2, "bf16", torch.bfloat16), (0, 1, "fp32", torch.float32)]
+)
+def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(
+    sample_run, tmp_path, zero, nproc, precision, dtype
+):
     """ZeRO-3 (2 ranks, bf16: export.dtype auto gives bf16) goes through DeepSpeed's lazy gather one parameter
     at a time, ZeRO-0 through the model-states file: both give DeepSpeed's own eager gather, in the export dtype."""
     from safetensors.torch import load_file
@@ -235,8 +263,17 @@ def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(sample
     for stage in ("prep", "tokenizer", "shards"):
         (tmp_path / stage).symlink_to(sample_run.stage_dir(stage))
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    args = [f"run.out_dir={tmp_path}", "train.steps=2", "train.warmup_steps=1", f"train.nproc={nproc}", f"train.zero_stage={zero}",
-            f"train.precision={precision}", "train.micro_batch_size=2", "train.eval_every=0", "export.license=apache-2.0"]
+    args = [
+        f"run.out_dir={tmp_path}",
+        "train.steps=2",
+        "train.warmup_steps=1",
+        f"train.nproc={nproc}",
+        f"train.zero_stage={zero}",
+        f"train.precision={precision}",
+        "train.micro_batch_size=2",
+        "train.eval_every=0",
+        "export.license=apache-2.0",
+    ]
     for command in ("train", "export"):
         result = run_kazllm(command, "--config", str(config), *args)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -244,7 +281,9 @@ def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(sample
     assert manifest["dtype"] == export.DTYPE_NAMES[dtype] and manifest["logits_check"]["passed"] is True
     ckpt = tmp_path / "checkpoints"
     if zero == 0:
-        states = torch.load(ckpt / "step2" / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False)
+        states = torch.load(
+            ckpt / "step2" / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False
+        )
         reference = states["module"]
     else:
         from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
@@ -290,13 +329,19 @@ def tf4_python() -> Path:
         return python
     shutil.rmtree(venv, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
-    for step in ([sys.executable, "-m", "venv", str(venv)],
-                 [str(python), "-m", "pip", "install", "-q", f"torch=={torch_version}", TF4_SPEC]):
+    for step in (
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", "-q", f"torch=={torch_version}", TF4_SPEC],
+    ):
         result = subprocess.run(step, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
-            pytest.skip(f"cannot build a transformers 4.x venv ({' '.join(step[-2:])}): "
-                        f"{(result.stderr.strip().splitlines() or ['?'])[-1][:200]}")
-    marker.write_text(subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True).stdout)
+            pytest.skip(
+                f"cannot build a transformers 4.x venv ({' '.join(step[-2:])}): "
+                f"{(result.stderr.strip().splitlines() or ['?'])[-1][:200]}"
+            )
+    marker.write_text(
+        subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True).stdout
+    )
     return python
 
 
@@ -307,7 +352,9 @@ def test_transformers_4_loads_the_export_with_the_same_ids_chat_and_logits(expor
     t0 = time.perf_counter()
     python = tf4_python()
     built = time.perf_counter() - t0
-    config, args, cfg = new_run(exported_run, tmp_path / "bf16", "export.dtype=bf16", "export.max_shard_size=1MB")
+    config, args, cfg = new_run(
+        exported_run, tmp_path / "bf16", "export.dtype=bf16", "export.max_shard_size=1MB"
+    )
     export_ok(config, args)
     exports = {"fp32": str(exported_run.stage_dir("export")), "bf16_sharded": str(cfg.stage_dir("export"))}
     docs = training_documents(exported_run, limit=30)
@@ -316,8 +363,14 @@ def test_transformers_4_loads_the_export_with_the_same_ids_chat_and_logits(expor
     request.write_text(json.dumps({"exports": exports, "texts": texts, "chat": CHAT}, ensure_ascii=False))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     t1 = time.perf_counter()
-    result = subprocess.run([str(python), "-c", TF4_PROBE, str(request)], capture_output=True, text=True,
-                            timeout=300, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [str(python), "-c", TF4_PROBE, str(request)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     old = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"transformers {old['version']}: venv {built:.1f} s, load and run {time.perf_counter() - t1:.1f} s")

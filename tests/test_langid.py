@@ -33,22 +33,31 @@ ENGLISH = [
 ]
 
 
-@pytest.mark.parametrize(("text", "label"), [*((t, "kk") for t in KAZAKH), *((t, "ru") for t in RUSSIAN),
-                                             *((t, "en") for t in ENGLISH)])
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [*((t, "kk") for t in KAZAKH), *((t, "ru") for t in RUSSIAN), *((t, "en") for t in ENGLISH)],
+)
 def test_short_sentences_get_their_language(text, label):
     got, score = identify_language(text)
     assert got == label and 0.5 <= score <= 1.0
 
 
-@pytest.mark.parametrize(("text", "label"), [("Мен бүгүн мектепке барам.", "ky"),
-                                             ("Мин бүген мәктәпкә барам.", "tt"),
-                                             ("Мен бүгін мектепке барамын.", "kk")])
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Мен бүгүн мектепке барам.", "ky"),
+        ("Мин бүген мәктәпкә барам.", "tt"),
+        ("Мен бүгін мектепке барамын.", "kk"),
+    ],
+)
 def test_close_turkic_languages_are_not_taken_for_kazakh(text, label):
     assert identify_language(text)[0] == label
 
 
-@pytest.mark.parametrize("text", ["12345 !!!", "", "   \n\t", "2024-01-01 12:00 -- 3.14", "这是一个中文句子。",
-                                  "مرحبا بكم في المدينة"])
+@pytest.mark.parametrize(
+    "text",
+    ["12345 !!!", "", "   \n\t", "2024-01-01 12:00 -- 3.14", "这是一个中文句子。", "مرحبا بكم في المدينة"],
+)
 def test_text_without_letters_of_a_known_script_is_other(text):
     label, score = identify_language(text)
     assert label == "other" and 0.0 <= score <= 1.0
@@ -106,8 +115,18 @@ def test_model_ships_with_the_project_small_and_loaded_once():
 
 @pytest.mark.skipif(not NTREX.is_dir(), reason="NTREX-128 is not in the shared data folder")
 def test_kazakh_f1_on_held_out_ntrex_sentences_is_at_least_0_99():
-    files = {"kk": "ref.kaz", "ky": "ref.kir", "tt": "ref.tat", "ba": "ref.bak", "ru": "ref.rus",
-             "uk": "ref.ukr", "be": "ref.bel", "tr": "ref.tur", "uz": "ref.uzb", "en": "src.eng"}
+    files = {
+        "kk": "ref.kaz",
+        "ky": "ref.kir",
+        "tt": "ref.tat",
+        "ba": "ref.bak",
+        "ru": "ref.rus",
+        "uk": "ref.ukr",
+        "be": "ref.bel",
+        "tr": "ref.tur",
+        "uz": "ref.uzb",
+        "en": "src.eng",
+    }
     first_held_out = langid.get_model().meta["train_lines"][1]  # lines from here on were never trained on
     gold, pred = [], []
     for label, name in files.items():
@@ -134,30 +153,10 @@ def test_a_batch_gets_exactly_the_answers_of_one_text_at_a_time():
 
 def test_a_batch_larger_than_the_cache_is_scored_text_by_text():
     model = langid.LangIdModel.load(langid.MODEL_PATH)
-    many = " ".join(f"сөз{i}" for i in range(langid._CACHE_SIZE // 4 + 10))  # more new words than one lookup takes
+    many = " ".join(
+        f"сөз{i}" for i in range(langid._CACHE_SIZE // 4 + 10)
+    )  # more new words than one lookup takes
     texts = [KAZAKH[0], many, RUSSIAN[0]]
-    assert model.predict_batch(texts) == [langid.LangIdModel.load(langid.MODEL_PATH).predict(t) for t in texts]
-
-
-def test_the_language_filter_judges_a_batch_as_it_judges_each_document():
-    from datatrove.data import Document
-
-    from data_prep.filters import LanguageFilter
-
-    texts = [*KAZAKH, *RUSSIAN, *ENGLISH, ""]
-    step = LanguageFilter(["kk"], min_score=0.5)
-    batch = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
-    single = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
-    assert step.filter_batch(batch) == [step.filter(d) for d in single]
-    assert [d.metadata for d in batch] == [d.metadata for d in single]
-    assert step.filter_batch(batch)[:5] == [True] * 5 and step.filter_batch(batch)[5] == (False, "language:ru")
-
-
-def test_foreign_lines_go_and_are_counted_kazakh_lines_stay():
-    from data_prep.filters import ForeignLineRemover
-
-    text = "\n".join([KAZAKH[0], RUSSIAN[0], KAZAKH[1], ENGLISH[0], "Қысқа жол."])
-    cleaned, removed = ForeignLineRemover(["kk"]).clean(text)
-    assert cleaned == "\n".join([KAZAKH[0], KAZAKH[1], "Қысқа жол."])
-    assert removed == {"ru": 1, "en": 1}
-    assert ForeignLineRemover(["kk"]).clean(KAZAKH[0]) == (KAZAKH[0], {})
+    assert model.predict_batch(texts) == [
+        langid.LangIdModel.load(langid.MODEL_PATH).predict(t) for t in texts
+    ]

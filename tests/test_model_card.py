@@ -10,6 +10,7 @@ from huggingface_hub.repocard_data import eval_results_to_model_index, model_ind
 
 from kazllm.artifacts import file_sha256, file_table, read_json, write_json
 from kazllm.config import load_config
+from kazllm.hardware import GPUS
 from kazllm.model_card import (
     DEFAULT_LICENSE_NAME,
     EVAL_MARKERS,
@@ -22,13 +23,23 @@ from kazllm.model_card import (
     update_model_card,
     write_model_card,
 )
-from kazllm.plan import GPUS, gpu_type
+from kazllm.plan import gpu_type
 
 pytestmark = pytest.mark.slow  # the exported_run fixture trains with DeepSpeed
 
 # Top-level metadata keys of the Hub's model card spec (huggingface.co/docs/hub/model-cards#card-metadata).
-HUB_KEYS = {"language", "license", "license_name", "license_link", "datasets", "base_model", "tags",
-            "pipeline_tag", "library_name", "model-index"}
+HUB_KEYS = {
+    "language",
+    "license",
+    "license_name",
+    "license_link",
+    "datasets",
+    "base_model",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "model-index",
+}
 TASKS = ["sample_ppl_kk", "sample_mt_kk_en", "sample_qa_kk", "sample_kkmmlu"]
 FAKE_HF_TOKEN = "hf_FAKEcardTest0123456789abcdefXYZ"
 FAKE_WANDB_KEY = "0123456789abcdef0123456789abcdefcardtest"
@@ -39,8 +50,13 @@ def results(exported_run, tmp_path_factory):
     """A real results.json of the exported model (4 items per task)."""
     from eval.runner import evaluate
 
-    return evaluate(str(exported_run.stage_dir("export")), TASKS, tmp_path_factory.mktemp("card_eval"), limit=4,
-                    max_new_tokens=4)
+    return evaluate(
+        str(exported_run.stage_dir("export")),
+        TASKS,
+        tmp_path_factory.mktemp("card_eval"),
+        limit=4,
+        max_new_tokens=4,
+    )
 
 
 def _meta(cfg):
@@ -63,12 +79,17 @@ def _values(eval_results):
 
 
 def _expected(results, tasks=None):
-    return {(task, metric): value for task, t in results["tasks"].items() if tasks is None or task in tasks
-            for metric, value in t["metrics"].items() if isinstance(value, (int, float))}
+    return {
+        (task, metric): value
+        for task, t in results["tasks"].items()
+        if tasks is None or task in tasks
+        for metric, value in t["metrics"].items()
+        if isinstance(value, (int, float))
+    }
 
 
 def _outside(text, markers):
-    return text[: text.index(markers[0])], text[text.index(markers[1]):]
+    return text[: text.index(markers[0])], text[text.index(markers[1]) :]
 
 
 def test_card_is_hub_valid_and_has_every_section(exported_run, tmp_path, monkeypatch):
@@ -84,19 +105,33 @@ def test_card_is_hub_valid_and_has_every_section(exported_run, tmp_path, monkeyp
     assert metadata["pipeline_tag"] == "text-generation" and metadata["library_name"] == "transformers"
     assert "model-index" not in metadata and "base_model" not in metadata  # not evaluated, not continued
     assert card_license_problem(card) is None
-    for heading in ("## Model details", "## How to load", "## Intended use", "## Out-of-scope use",
-                    "## Limitations and biases", "## Training data", "### 1. General information",
-                    "### 2. Data sources", "### 3. Data processing", "## Compute and energy", "## Evaluation",
-                    "## Licence"):
+    for heading in (
+        "## Model details",
+        "## How to load",
+        "## Intended use",
+        "## Out-of-scope use",
+        "## Limitations and biases",
+        "## Training data",
+        "### 1. General information",
+        "### 2. Data sources",
+        "### 3. Data processing",
+        "## Compute and energy",
+        "## Evaluation",
+        "## Licence",
+    ):
         assert f"\n{heading}\n" in text, heading
-    assert 'from_pretrained("kazllm/kazllm-quickstart-tiny")' in text  # export.repo_id empty: kazllm/<model_name>
+    assert (
+        'from_pretrained("kazllm/kazllm-quickstart-tiny")' in text
+    )  # export.repo_id empty: kazllm/<model_name>
     assert "trained on 1 CPU processes; no GPU energy estimate" in text
     assert "ZeRO-2 on 1 rank(s), fp32" in text and "LlamaForCausalLM" in text
     sheet = read_json(exported_run.stage_dir("prep") / "datasheet.json")
     for kind, count in sheet["pii_masked"].items():
         assert f"{kind} {count:,}" in text
     assert f"dedup:exact {sheet['rejected_by_reason']['dedup:exact']}" in text
-    assert "| kk_literature | files (text) | CC0-1.0 |" in text and "sample_kkmmlu" in text  # decontamination sets
+    assert (
+        "| kk_literature | files (text) | CC0-1.0 |" in text and "sample_kkmmlu" in text
+    )  # decontamination sets
     assert "demo-sized model" in text and "not instruction-tuned" in text
     assert str(export) not in text and str(exported_run.out_dir) not in text  # no local paths
     for written in export.rglob("*"):
@@ -113,7 +148,10 @@ def test_model_index_equals_results_json_exactly(exported_run, results, tmp_path
     card = ModelCard.load(path)
     assert _values(card.data.eval_results) == _expected(results)  # every numeric metric, no rounding
     by_key = {(r.task_name, r.metric_name): r for r in card.data.eval_results}
-    assert by_key[("sample_mt_kk_en", "chrf++")].metric_config == results["tasks"]["sample_mt_kk_en"]["signatures"]["chrf++"]
+    assert (
+        by_key[("sample_mt_kk_en", "chrf++")].metric_config
+        == results["tasks"]["sample_mt_kk_en"]["signatures"]["chrf++"]
+    )
     assert by_key[("sample_mt_kk_en", "bleu")].task_type == "translation"
     assert by_key[("sample_kkmmlu", "acc_norm")].metric_type == "accuracy"
     assert {r.source_name for r in card.data.eval_results} == {"kazllm eval"}
@@ -124,7 +162,10 @@ def test_model_index_equals_results_json_exactly(exported_run, results, tmp_path
     assert "| sample_ppl_kk | perplexity | 4 | 0 | bits_per_byte (lower is better) |" in card.text
     assert "sacrebleu signatures:" in card.text
     # eval.report.headline_metrics' shape ({task: {metric: value}}) gives the same values
-    headline = {t: {m: v for m, v in r["metrics"].items() if isinstance(v, (int, float))} for t, r in results["tasks"].items()}
+    headline = {
+        t: {m: v for m, v in r["metrics"].items() if isinstance(v, (int, float))}
+        for t, r in results["tasks"].items()
+    }
     again = build_model_card(exported_run, export, _meta(exported_run), headline)
     assert _values(again.data.eval_results) == _expected(results)
 
@@ -139,7 +180,11 @@ def test_update_replaces_its_tasks_keeps_the_others_and_the_rest_of_the_text(exp
     rerun["created"] = "2031-01-02T03:04:05+0000"
     update_model_card(export, rerun)
     card = ModelCard.load(path)
-    expected = {**_expected(results), ("sample_qa_kk", "exact_match"): 12.5, ("sample_qa_kk", "f1"): 33.333333333333336}
+    expected = {
+        **_expected(results),
+        ("sample_qa_kk", "exact_match"): 12.5,
+        ("sample_qa_kk", "f1"): 33.333333333333336,
+    }
     assert _values(card.data.eval_results) == expected
     assert [r.task_name for r in card.data.eval_results][:4] == ["sample_ppl_kk"] * 4  # the order stays
     assert _outside(card.text, EVAL_MARKERS) == _outside(before, EVAL_MARKERS)
@@ -171,7 +216,9 @@ def test_set_card_repo_id_rewrites_the_loading_example_and_sources(exported_run,
     before = ModelCard.load(path).text
     assert set_card_repo_id(export, "issai/kaz-tiny") is True
     card = ModelCard.load(path)
-    assert 'from_pretrained("issai/kaz-tiny")' in card.text and "kazllm/kazllm-quickstart-tiny" not in card.text
+    assert (
+        'from_pretrained("issai/kaz-tiny")' in card.text and "kazllm/kazllm-quickstart-tiny" not in card.text
+    )
     assert {r.source_url for r in card.data.eval_results} == {"https://huggingface.co/issai/kaz-tiny"}
     assert _values(card.data.eval_results) == _expected(results)
     assert _outside(card.text, LOAD_MARKERS) == _outside(before, LOAD_MARKERS)
@@ -180,9 +227,15 @@ def test_set_card_repo_id_rewrites_the_loading_example_and_sources(exported_run,
 
 
 def test_an_empty_export_licence_is_a_placeholder_that_push_refuses(exported_run, tmp_path):
-    cfg = load_config(exported_run.stage_dir("prep") / "resolved_config.yaml",
-                      [f"run.out_dir={exported_run.out_dir}", "export.license=", "export.repo_id=issai/kaz-tiny",
-                       "export.datasets=[kz-transformers/multidomain-kazakh-dataset]"])
+    cfg = load_config(
+        exported_run.stage_dir("prep") / "resolved_config.yaml",
+        [
+            f"run.out_dir={exported_run.out_dir}",
+            "export.license=",
+            "export.repo_id=issai/kaz-tiny",
+            "export.datasets=[kz-transformers/multidomain-kazakh-dataset]",
+        ],
+    )
     card = build_model_card(cfg, exported_run.stage_dir("export"), _meta(exported_run))
     data = card.data.to_dict()
     assert data["license"] == "other" and data["license_name"] == DEFAULT_LICENSE_NAME
@@ -192,7 +245,12 @@ def test_an_empty_export_licence_is_a_placeholder_that_push_refuses(exported_run
     assert "placeholder" in card_license_problem(card)
     assert "no licence" in card_license_problem(ModelCard("---\nlanguage: kk\n---\n# x\n"))
     assert "license_link" in card_license_problem(ModelCard("---\nlicense: other\nlicense_name: mine\n---\n"))
-    assert card_license_problem(ModelCard("---\nlicense: other\nlicense_name: mine\nlicense_link: LICENSE\n---\n")) is None
+    assert (
+        card_license_problem(
+            ModelCard("---\nlicense: other\nlicense_name: mine\nlicense_link: LICENSE\n---\n")
+        )
+        is None
+    )
 
 
 def test_a_continued_run_names_its_base_with_the_commit(exported_run, tmp_path):
@@ -203,10 +261,20 @@ def test_a_continued_run_names_its_base_with_the_commit(exported_run, tmp_path):
     for name in ("manifest.json", "metrics.jsonl"):
         shutil.copy(exported_run.stage_dir("checkpoints") / name, out / "checkpoints" / name)
     commit = "a" * 40
-    write_json(out / "checkpoints" / "init_from.json", {"init_from": "Qwen/Qwen2.5-0.5B", "repo_id": "Qwen/Qwen2.5-0.5B",
-                                                        "revision": commit, "path": "/cache/x", "resized": True})
-    cfg = load_config(exported_run.stage_dir("prep") / "resolved_config.yaml",
-                      [f"run.out_dir={out}", "model.init_from=Qwen/Qwen2.5-0.5B", "export.license=apache-2.0"])
+    write_json(
+        out / "checkpoints" / "init_from.json",
+        {
+            "init_from": "Qwen/Qwen2.5-0.5B",
+            "repo_id": "Qwen/Qwen2.5-0.5B",
+            "revision": commit,
+            "path": "/cache/x",
+            "resized": True,
+        },
+    )
+    cfg = load_config(
+        exported_run.stage_dir("prep") / "resolved_config.yaml",
+        [f"run.out_dir={out}", "model.init_from=Qwen/Qwen2.5-0.5B", "export.license=apache-2.0"],
+    )
     card = build_model_card(cfg, exported_run.stage_dir("export"), _meta(exported_run))
     assert card.data.base_model == "Qwen/Qwen2.5-0.5B" and "continued-pretraining" in card.data.tags
     assert f"continued pretraining of Qwen/Qwen2.5-0.5B (revision {commit})" in card.text
@@ -217,21 +285,40 @@ def test_a_continued_run_names_its_base_with_the_commit(exported_run, tmp_path):
 def test_gpu_compute_and_energy_come_from_the_plan_table(exported_run, tmp_path):
     ckpt = tmp_path / "checkpoints"
     ckpt.mkdir()
-    write_json(ckpt / "manifest.json", {"summary": {"steps": 3, "world_size": 16, "device": "cuda",
-                                                    "device_name": "NVIDIA H100 80GB HBM3", "precision": "bf16"}})
-    rows = [{"step": 1, "loss": 3.0, "tokens_per_s": 1000.0, "mfu": 0.1, "tokens_seen": 3_600_000},
-            {"step": 2, "loss": 2.9, "tokens_per_s": 2000.0, "mfu": 0.4, "tokens_seen": 10_800_000},
-            {"step": 2, "val_loss": 2.8},
-            {"step": 3, "loss": 2.8, "tokens_per_s": 2000.0, "mfu": 0.42, "tokens_seen": 18_000_000}]
+    write_json(
+        ckpt / "manifest.json",
+        {
+            "summary": {
+                "steps": 3,
+                "world_size": 16,
+                "device": "cuda",
+                "device_name": "NVIDIA H100 80GB HBM3",
+                "precision": "bf16",
+            }
+        },
+    )
+    rows = [
+        {"step": 1, "loss": 3.0, "tokens_per_s": 1000.0, "mfu": 0.1, "tokens_seen": 3_600_000},
+        {"step": 2, "loss": 2.9, "tokens_per_s": 2000.0, "mfu": 0.4, "tokens_seen": 10_800_000},
+        {"step": 2, "val_loss": 2.8},
+        {"step": 3, "loss": 2.8, "tokens_per_s": 2000.0, "mfu": 0.42, "tokens_seen": 18_000_000},
+    ]
     (ckpt / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    cfg = load_config(exported_run.stage_dir("prep") / "resolved_config.yaml", [f"run.out_dir={tmp_path}", "plan.pue=1.2"])
+    cfg = load_config(
+        exported_run.stage_dir("prep") / "resolved_config.yaml", [f"run.out_dir={tmp_path}", "plan.pue=1.2"]
+    )
     c = compute_summary(cfg)
     assert c["gpu_type"] == "h100-sxm" and c["hours"] == pytest.approx(3.0)  # 1 h + 1 h + 1 h of windows
     assert c["gpu_hours"] == pytest.approx(48.0) and c["mfu"] == pytest.approx(0.41)  # first window dropped
-    assert c["energy_kwh"] == pytest.approx(16 * GPUS["h100-sxm"]["kw_per_gpu"] * 3.0 * 1.2)
+    assert c["energy_kwh"] == pytest.approx(16 * GPUS["h100-sxm"].kw_per_gpu * 3.0 * 1.2)
     assert (gpu_type("NVIDIA H200"), gpu_type("NVIDIA A100-SXM4-80GB")) == ("h200", "a100-80gb")
     assert gpu_type("NVIDIA H100 PCIe") is None and gpu_type("NVIDIA GH200 480GB") is None
     text = render_compute(c, None)
-    assert "| Hardware | 16 x NVIDIA H100 80GB HBM3 (h100-sxm), bf16 |" in text and "| GPU-hours | 48 " in text
-    assert "| MFU | 41.0% " in text and "| Energy (estimate) | 73.4 kWh = 16 GPUs x 1.275 kW x 3 h x PUE 1.2" in text
+    assert (
+        "| Hardware | 16 x NVIDIA H100 80GB HBM3 (h100-sxm), bf16 |" in text and "| GPU-hours | 48 " in text
+    )
+    assert (
+        "| MFU | 41.0% " in text
+        and "| Energy (estimate) | 73.4 kWh = 16 GPUs x 1.275 kW x 3 h x PUE 1.2" in text
+    )
     assert "upper bound" in text and "`kazllm plan`" in text

@@ -36,13 +36,18 @@ def extended_tokenizer(qwen2_tokenizer_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def untied_base(qwen2_tokenizer_dir, tmp_path_factory):
-    return _tiny_base_module().build_tiny_base(tmp_path_factory.mktemp("untied"), tie_word_embeddings=False,
-                                               tokenizer_dir=qwen2_tokenizer_dir, seed=1)
+    return _tiny_base_module().build_tiny_base(
+        tmp_path_factory.mktemp("untied"),
+        tie_word_embeddings=False,
+        tokenizer_dir=qwen2_tokenizer_dir,
+        seed=1,
+    )
 
 
 @pytest.mark.parametrize("which", ["tied", "untied"])
-def test_extended_model_is_function_preserving_and_new_rows_are_means(which, tiny_qwen_base, untied_base,
-                                                                      extended_tokenizer, tmp_path):
+def test_extended_model_is_function_preserving_and_new_rows_are_means(
+    which, tiny_qwen_base, untied_base, extended_tokenizer, tmp_path
+):
     base_dir = tiny_qwen_base if which == "tied" else untied_base
     out = tmp_path / "ext"
     manifest = extend_model(base_dir, extended_tokenizer, out)
@@ -50,7 +55,9 @@ def test_extended_model_is_function_preserving_and_new_rows_are_means(which, tin
     ext = AutoModelForCausalLM.from_pretrained(str(out)).eval()
     assert manifest["rows"] == ext.config.vocab_size == QWEN_SIZE + ADDED  # past Qwen2's 151,936 padded rows
     assert manifest["padding_rows_overwritten"] == QWEN_ROWS - QWEN_SIZE
-    assert manifest["rows_appended"] == QWEN_SIZE + ADDED - QWEN_ROWS == manifest["rows"] - manifest["base_rows"]
+    assert (
+        manifest["rows_appended"] == QWEN_SIZE + ADDED - QWEN_ROWS == manifest["rows"] - manifest["base_rows"]
+    )
     assert manifest["tied_embeddings"] == (which == "tied") == ext.config.tie_word_embeddings
     # old rows bit-identical, new rows the mean of their base sub-token rows (in the padding and appended)
     old_in, new_in = base.get_input_embeddings().weight, ext.get_input_embeddings().weight
@@ -75,7 +82,9 @@ def test_extended_model_is_function_preserving_and_new_rows_are_means(which, tin
     assert ids.max() >= QWEN_SIZE and ext(ids).logits.shape[-1] == QWEN_SIZE + ADDED
 
 
-def test_weights_shard_past_the_size_limit_and_the_manifest_names_the_base(tiny_qwen_base, extended_tokenizer, tmp_path):
+def test_weights_shard_past_the_size_limit_and_the_manifest_names_the_base(
+    tiny_qwen_base, extended_tokenizer, tmp_path
+):
     import shutil
 
     stage = tmp_path / "tokenizer"  # a kazllm tokenizer stage directory: the tokenizer sits in hf/
@@ -100,7 +109,7 @@ def test_a_directory_in_the_hub_cache_records_its_commit(tiny_qwen_base, tmp_pat
     assert resolve_pretrained(str(snap)).revision is None  # a symlink resolves to where it points ...
     real = tmp_path / "hub2" / "models--org--tiny" / "snapshots" / sha
     real.mkdir(parents=True)
-    assert resolve_pretrained(str(real)).revision == sha   # ... a real snapshot directory names its commit
+    assert resolve_pretrained(str(real)).revision == sha  # ... a real snapshot directory names its commit
     with pytest.raises(InputError, match="neither a local directory nor reachable on the hub"):
         resolve_pretrained("no-such-org/no-such-model@main")  # HF_HUB_OFFLINE=1 in the tests
 
@@ -118,22 +127,46 @@ def _save_variant(base, out, **config_changes):
 def test_bad_bases_get_one_line_errors(tiny_qwen_base, extended_tokenizer, tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    remote = _save_variant(tiny_qwen_base, tmp_path / "remote", auto_map={"AutoModelForCausalLM": "modeling_x.X"})
+    remote = _save_variant(
+        tiny_qwen_base, tmp_path / "remote", auto_map={"AutoModelForCausalLM": "modeling_x.X"}
+    )
     pickle = _save_variant(tiny_qwen_base, tmp_path / "pickle")
     (pickle / "model.safetensors").rename(pickle / "pytorch_model.bin")
     gpt2 = tmp_path / "gpt2"
-    GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=QWEN_ROWS)).save_pretrained(str(gpt2))
+    GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=QWEN_ROWS)).save_pretrained(
+        str(gpt2)
+    )
     from transformers import LlamaConfig, LlamaForCausalLM
 
     small = tmp_path / "small"  # 1,000 rows: not the model the tokenizer's base belongs to
-    LlamaForCausalLM(LlamaConfig(vocab_size=1000, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(str(small))
-    cases = [(remote, "needs remote code (auto_map)"), (pickle, "only PyTorch pickle weights"),
-             (gpt2, "is not LlamaForCausalLM"), (small, "vocabulary mismatch"),
-             ("no-such-org/no-such-model", "neither a local directory nor reachable")]
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=1000,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+        )
+    ).save_pretrained(str(small))
+    cases = [
+        (remote, "needs remote code (auto_map)"),
+        (pickle, "only PyTorch pickle weights"),
+        (gpt2, "is not LlamaForCausalLM"),
+        (small, "vocabulary mismatch"),
+        ("no-such-org/no-such-model", "neither a local directory nor reachable"),
+    ]
     for base, message in cases:
-        proc = run_kazllm("model", "extend", "--base", str(base), "--tokenizer", str(extended_tokenizer),
-                          "--out", str(tmp_path / "out"))
+        proc = run_kazllm(
+            "model",
+            "extend",
+            "--base",
+            str(base),
+            "--tokenizer",
+            str(extended_tokenizer),
+            "--out",
+            str(tmp_path / "out"),
+        )
         assert proc.returncode == 2 and message in proc.stderr, (base, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     with pytest.raises(InputError, match="needs remote code"):
@@ -164,14 +197,25 @@ def _tiny_llama(rows: int, tied: bool):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=rows, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                        num_attention_heads=2, num_key_value_heads=1,
-                                        tie_word_embeddings=tied)).eval()
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=rows,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            tie_word_embeddings=tied,
+        )
+    ).eval()
 
 
 def _init(base_n: int, size: int) -> dict:
-    return {"base_vocab_size": base_n, "vocab_size": size,
-            "new": {str(i): [i % base_n, (7 * i) % base_n, 3] for i in range(base_n, size)}}
+    return {
+        "base_vocab_size": base_n,
+        "vocab_size": size,
+        "new": {str(i): [i % base_n, (7 * i) % base_n, 3] for i in range(base_n, size)},
+    }
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -204,14 +248,20 @@ def test_an_extension_inside_the_padding_keeps_the_matrix_size_and_the_unused_pa
     assert torch.equal(new_in[110:], old_in[110:]) and torch.equal(new_in[:100], old_in[:100])
 
 
-@pytest.mark.parametrize("init, message", [
-    (_init(130, 140), "extended from a base with 130 tokens, the model has 120 embedding rows"),
-    ({**_init(100, 130), "new": {"99": [1]}}, "new id 99 is outside the extension's ids 100..129"),
-    ({**_init(100, 130), "new": {"100": [100]}}, "source ids must be base ids, 0..99"),
-    ({**_init(100, 130), "new": {"100": []}}, "source ids must be base ids"),
-    ({"vocab_size": 130, "new": {}}, "missing field 'base_vocab_size'"),
-    ({**_init(100, 130), "new": {str(i): [1] for i in range(100, 125)}}, "new id 125 (and 4 more) has no source ids"),
-])
+@pytest.mark.parametrize(
+    "init, message",
+    [
+        (_init(130, 140), "extended from a base with 130 tokens, the model has 120 embedding rows"),
+        ({**_init(100, 130), "new": {"99": [1]}}, "new id 99 is outside the extension's ids 100..129"),
+        ({**_init(100, 130), "new": {"100": [100]}}, "source ids must be base ids, 0..99"),
+        ({**_init(100, 130), "new": {"100": []}}, "source ids must be base ids"),
+        ({"vocab_size": 130, "new": {}}, "missing field 'base_vocab_size'"),
+        (
+            {**_init(100, 130), "new": {str(i): [1] for i in range(100, 125)}},
+            "new id 125 (and 4 more) has no source ids",
+        ),
+    ],
+)
 def test_a_bad_embedding_init_is_refused_before_any_row_changes(init, message):
     model = _tiny_llama(rows=120, tied=True)
     before = model.get_input_embeddings().weight.detach().clone()
@@ -245,7 +295,9 @@ def test_out_dir_that_is_not_ours_or_is_an_input_is_refused(tiny_qwen_base, exte
         extend_model(tiny_qwen_base, extended_tokenizer, tmp_path / "x", dtype="int8")
 
 
-def test_a_rerun_replaces_an_earlier_output_and_an_interrupted_one(tiny_qwen_base, extended_tokenizer, tmp_path):
+def test_a_rerun_replaces_an_earlier_output_and_an_interrupted_one(
+    tiny_qwen_base, extended_tokenizer, tmp_path
+):
     out = tmp_path / "ext"
     first = extend_model(tiny_qwen_base, extended_tokenizer, out)
     (out / "stale.txt").write_text("from the first run")
@@ -305,7 +357,10 @@ def test_a_local_directory_wins_relative_to_the_cwd_then_to_the_repository(tmp_p
     assert (got.path, got.repo_id, got.revision) == ((tmp_path / "org" / "tiny").resolve(), None, None)
     assert resolve_pretrained("configs/model").path == (REPO / "configs" / "model").resolve()
     snap = _fake_hub_cache(tmp_path / "cache")
-    assert (resolve_pretrained(str(snap)).repo_id, resolve_pretrained(str(snap)).revision) == ("org/tiny", SHA)
+    assert (resolve_pretrained(str(snap)).repo_id, resolve_pretrained(str(snap)).revision) == (
+        "org/tiny",
+        SHA,
+    )
     with pytest.raises(InputError, match="is a file"):
         resolve_pretrained(str(snap / "config.json"))
     with pytest.raises(InputError, match="empty"):
@@ -317,11 +372,18 @@ def test_a_local_directory_wins_relative_to_the_cwd_then_to_the_repository(tmp_p
 def test_an_index_naming_missing_shards_is_an_incomplete_download(tmp_path):
     base = tmp_path / "partial"
     base.mkdir()
-    (base / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    (base / "config.json").write_text(
+        json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+    )
     (base / "model-00001-of-00002.safetensors").write_bytes(b"")
-    (base / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
-        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
-    with pytest.raises(InputError, match="names 1 shard.*model-00002-of-00002.safetensors.*incomplete download"):
+    (base / "model.safetensors.index.json").write_text(
+        json.dumps(
+            {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+        )
+    )
+    with pytest.raises(
+        InputError, match="names 1 shard.*model-00002-of-00002.safetensors.*incomplete download"
+    ):
         check_llama_checkpoint(base, "--base")
     (base / "model-00002-of-00002.safetensors").write_bytes(b"")
     assert check_llama_checkpoint(base, "--base")["model_type"] == "llama"

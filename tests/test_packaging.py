@@ -64,20 +64,52 @@ def installed(tmp_path_factory):
         if (REPO / name).is_file():
             shutil.copy2(REPO / name, checkout / name)
     hook = "import sys, setuptools.build_meta as b; print(b.build_sdist(sys.argv[1]))"
-    sdist = root / "dist" / _run([sys.executable, "-c", hook, str(root / "dist")], cwd=checkout).stdout.split()[-1]
+    sdist = (
+        root
+        / "dist"
+        / _run([sys.executable, "-c", hook, str(root / "dist")], cwd=checkout).stdout.split()[-1]
+    )
     with tarfile.open(sdist) as tar:
         tar.extractall(root / "src", filter="data")
     (src,) = (root / "src").iterdir()
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
-          str(src)], cwd=root)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(src),
+        ],
+        cwd=root,
+    )
     (wheel,) = (root / "dist").glob("kazllm-*.whl")
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
-    site = Path(_run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
-                .stdout.strip())
+    site = Path(
+        _run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]
+        ).stdout.strip()
+    )
     (site / "_kazllm_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "--no-index",
-          "-q", str(wheel)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ]
+    )
     work = root / "work"  # the cwd of every command: no configs/, slurm/ or kazllm/ next to it
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -94,10 +126,14 @@ def test_the_wheel_holds_every_runtime_file_and_the_install_imports_only_it(inst
     for folder in PACKAGE_DATA:
         files = {p.relative_to(REPO).as_posix() for p in (REPO / folder).rglob("*") if p.is_file()}
         assert files and files <= names, sorted(files - names)
-    code = ("import json, kazllm, data_prep, eval, kazllm.resources as r, kazllm.model as m, data_prep.quality as q;"
-            "print(json.dumps({'files': [x.__file__ for x in (kazllm, data_prep, eval)], 'presets': m.preset_names(),"
-            "'templates': sorted(p.name for p in r.SLURM_DIR.iterdir()), 'blocklist': str(q.DEFAULT_URL_BLOCKLIST)}))")
-    found = json.loads(_run([str(installed.bin / "python"), "-c", code], cwd=installed.work, env=installed.env).stdout)
+    code = (
+        "import json, kazllm, data_prep, eval, kazllm.resources as r, kazllm.model as m, data_prep.filters as q;"
+        "print(json.dumps({'files': [x.__file__ for x in (kazllm, data_prep, eval)], 'presets': m.preset_names(),"
+        "'templates': sorted(p.name for p in r.SLURM_DIR.iterdir()), 'blocklist': str(q.DEFAULT_URL_BLOCKLIST)}))"
+    )
+    found = json.loads(
+        _run([str(installed.bin / "python"), "-c", code], cwd=installed.work, env=installed.env).stdout
+    )
     assert all(Path(f).is_relative_to(installed.site) for f in [*found["files"], found["blocklist"]]), found
     assert found["presets"] == ["125m", "1b", "70b", "8b", "debug-tiny"]
     assert found["templates"] == ["stage.sbatch", "train_multinode.sbatch"]
@@ -119,12 +155,24 @@ def test_installed_slurm_submit_dry_runs_render_from_the_packaged_templates(inst
     config.write_text(USER_CONFIG.format(out_dir=installed.work / "run"), encoding="utf-8")
     python = str(installed.bin / "python")
     train = kazllm(installed, "slurm", "submit", "--config", config.name, "--dry-run").stdout
-    for line in ["#SBATCH --nodes=2", "#SBATCH --gpus-per-node=8", "#SBATCH --partition=gpu",
-                 f"#SBATCH --output={installed.work}/run/slurm/slurm-%j.out", f"CONFIG={installed.work}/run/slurm/",
-                 f"    {python} -m torch.distributed.run", "--nproc_per_node=8", "-m kazllm.train --config"]:
+    for line in [
+        "#SBATCH --nodes=2",
+        "#SBATCH --gpus-per-node=8",
+        "#SBATCH --partition=gpu",
+        f"#SBATCH --output={installed.work}/run/slurm/slurm-%j.out",
+        f"CONFIG={installed.work}/run/slurm/",
+        f"    {python} -m torch.distributed.run",
+        "--nproc_per_node=8",
+        "-m kazllm.train --config",
+    ]:
         assert line in train, line
-    tok = kazllm(installed, "slurm", "submit", "--stage", "tokenizer", "--config", config.name, "--dry-run").stdout
-    assert f"{python} -m kazllm.cli tokenizer train --config {installed.work}/run/slurm/tokenizer/resolved_config" in tok
+    tok = kazllm(
+        installed, "slurm", "submit", "--stage", "tokenizer", "--config", config.name, "--dry-run"
+    ).stdout
+    assert (
+        f"{python} -m kazllm.cli tokenizer train --config {installed.work}/run/slurm/tokenizer/resolved_config"
+        in tok
+    )
     for script in (train, tok):
         assert "{{" not in script and subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
     assert not (installed.work / "run").exists()  # dry runs write nothing
@@ -132,10 +180,24 @@ def test_installed_slurm_submit_dry_runs_render_from_the_packaged_templates(inst
 
 def test_installed_line_tools_load_the_data_prep_assets(installed):
     line = "Менің атым Айгүл Серікова, телефоным +7 701 123 45 67.\n"
-    masked = kazllm(installed, "pii", "--policy", "full", stdin=line).stdout  # the name tagger and lists
+    masked = kazllm(
+        installed, "text", "pii", "--policy", "full", stdin=line
+    ).stdout  # the name tagger and lists
     assert masked == "Менің атым <PERSON>, телефоным <PHONE>.\n"
-    fake = kazllm(installed, "pii", "--policy", "full", "--pseudonymise", stdin=line).stdout  # pseudonym lists
-    assert "Айгүл" not in fake and "<PERSON>" not in fake and "<PHONE>" in fake and fake.startswith("Менің атым ")
-    labels = kazllm(installed, "langid", stdin="Қазақстан Республикасы – Орталық Азиядағы мемлекет, астанасы Астана.\n"
-                    "The quick brown fox jumps over the lazy dog near the river bank.\n").stdout  # the langid model
+    fake = kazllm(
+        installed, "text", "pii", "--policy", "full", "--pseudonymise", stdin=line
+    ).stdout  # pseudonym lists
+    assert (
+        "Айгүл" not in fake
+        and "<PERSON>" not in fake
+        and "<PHONE>" in fake
+        and fake.startswith("Менің атым ")
+    )
+    labels = kazllm(
+        installed,
+        "text",
+        "langid",
+        stdin="Қазақстан Республикасы – Орталық Азиядағы мемлекет, астанасы Астана.\n"
+        "The quick brown fox jumps over the lazy dog near the river bank.\n",
+    ).stdout  # the langid model
     assert [x.split("\t")[0] for x in labels.splitlines()] == ["kk", "en"]

@@ -16,7 +16,6 @@ import pytest
 from data_prep.pii_pseudonym import (
     KK_CASES,
     NAME_LISTS,
-    NAMES_DIR,
     Pseudonymiser,
     inflect_kk,
     load_name_list,
@@ -25,6 +24,7 @@ from data_prep.pii_pseudonym import (
     public_figure_names,
     split_case_ending,
 )
+from data_prep.resources import NAMES_DIR
 
 KK_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 MALE_LISTS = ("kk_given_male", "kk_given_male_ru", "ru_given_male")
@@ -43,10 +43,23 @@ def fake(surface: str, seed: int = 0, doc: str = "doc") -> str:
 
 
 # --- the lists -------------------------------------------------------------------------------------------
-MIN_SIZES = {"kk_given_male": 400, "kk_given_female": 400, "ru_given_male": 200, "ru_given_female": 200,
-             "surname_stems_kk": 400, "ru_surnames": 200, "public_figures": 100, "ru_diminutive_male": 30,
-             "ru_diminutive_female": 30, "kk_given_male_ru": 30, "kk_given_female_ru": 30,
-             "name_contexts_after": 40, "name_contexts_before": 30, "places": 200, "sentence_openers": 50}
+MIN_SIZES = {
+    "kk_given_male": 400,
+    "kk_given_female": 400,
+    "ru_given_male": 200,
+    "ru_given_female": 200,
+    "surname_stems_kk": 400,
+    "ru_surnames": 200,
+    "public_figures": 100,
+    "ru_diminutive_male": 30,
+    "ru_diminutive_female": 30,
+    "kk_given_male_ru": 30,
+    "kk_given_female_ru": 30,
+    "name_contexts_after": 40,
+    "name_contexts_before": 30,
+    "places": 200,
+    "sentence_openers": 50,
+}
 CONTEXT_LISTS = ("name_contexts_after", "name_contexts_before", "sentence_openers")
 
 
@@ -90,8 +103,9 @@ def test_no_given_name_is_both_male_and_female():
 
 @pytest.mark.parametrize("gender", ["male", "female"])
 def test_russian_style_spellings_are_russian_letters_that_the_fold_would_not_give(gender):
-    fold = str.maketrans({"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х",
-                          "і": "и"})
+    fold = str.maketrans(
+        {"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "һ": "х", "і": "и"}
+    )
     folded = {n.lower().translate(fold) for n in load_name_list(f"kk_given_{gender}")}
     for entry in load_name_list(f"kk_given_{gender}_ru"):
         assert not set(entry) & KK_LETTERS, entry
@@ -113,49 +127,101 @@ def test_name_key_ignores_script_spelling_and_case():
 
 def test_public_figures_allow_list_has_forms_and_distinctive_words_but_no_common_given_names():
     names = public_figure_names()
-    assert {"Абай Құнанбайұлы", "Абай", "Мұхтар Әуезов", "Әуезов", "Толстой", "Құнанбайұлы",
-            "Назарбаев", "Токаев"} <= names
+    assert {
+        "Абай Құнанбайұлы",
+        "Абай",
+        "Мұхтар Әуезов",
+        "Әуезов",
+        "Толстой",
+        "Құнанбайұлы",
+        "Назарбаев",
+        "Токаев",
+    } <= names
     assert "Мұхтар" not in names and "Лев" not in names and "хан" not in names
     assert "Ильин" not in names  # a common surname is never kept just because someone famous has it
 
 
 # --- Kazakh endings: harmony and assimilation --------------------------------------------------------
-@pytest.mark.parametrize(("stem", "case", "expected"), [
-    # genitive: after a vowel or м/н/ң -ның, after л/р/й/з/ж -дың, after a voiceless consonant -тың
-    ("Жансая", "gen", "Жансаяның"), ("Зере", "gen", "Зеренің"), ("Нұрлан", "gen", "Нұрланның"),
-    ("Айгерім", "gen", "Айгерімнің"), ("Әсел", "gen", "Әселдің"), ("Асқар", "gen", "Асқардың"),
-    ("Абай", "gen", "Абайдың"), ("Айназ", "gen", "Айназдың"), ("Ахмет", "gen", "Ахметтің"),
-    ("Бақыт", "gen", "Бақыттың"), ("Серікбаев", "gen", "Серікбаевтың"), ("Тоқаев", "gen", "Тоқаевтың"),
-    # accusative: vowel -ны, voiced and sonorants (м/н/ң too) -ды, voiceless -ты
-    ("Жансая", "acc", "Жансаяны"), ("Нұрлан", "acc", "Нұрланды"), ("Айгерім", "acc", "Айгерімді"),
-    ("Әсел", "acc", "Әселді"), ("Бақыт", "acc", "Бақытты"), ("Ахмет", "acc", "Ахметті"),
-    # dative: voiceless -қа/-ке, else -ға/-ге
-    ("Жансая", "dat", "Жансаяға"), ("Айгүл", "dat", "Айгүлге"), ("Нұрлан", "dat", "Нұрланға"),
-    ("Ахмет", "dat", "Ахметке"), ("Бақыт", "dat", "Бақытқа"), ("Серікбаев", "dat", "Серікбаевқа"),
-    ("Дәурен", "dat", "Дәуренге"), ("Тимур", "dat", "Тимурға"),
-    # locative: voiceless -та/-те, else -да/-де
-    ("Нұрлан", "loc", "Нұрланда"), ("Айгерім", "loc", "Айгерімде"), ("Ахмет", "loc", "Ахметте"),
-    ("Бақыт", "loc", "Бақытта"),
-    # ablative: м/н/ң -нан/-нен, voiceless -тан/-тен, else -дан/-ден
-    ("Нұрлан", "abl", "Нұрланнан"), ("Айгерім", "abl", "Айгерімнен"), ("Әсел", "abl", "Әселден"),
-    ("Жансая", "abl", "Жансаядан"), ("Бақыт", "abl", "Бақыттан"), ("Ахмет", "abl", "Ахметтен"),
-    # instrumental: voiceless -пен, з/ж -бен, else -мен
-    ("Нұрлан", "ins", "Нұрланмен"), ("Айгүл", "ins", "Айгүлмен"), ("Жансая", "ins", "Жансаямен"),
-    ("Ахмет", "ins", "Ахметпен"), ("Серік", "ins", "Серікпен"), ("Айназ", "ins", "Айназбен"),
-    # after -ұлы/-қызы (a possessive): -ның, -на, -н, -нда, -нан, -мен
-    ("Нұрланұлы", "gen", "Нұрланұлының"), ("Нұрланұлы", "dat", "Нұрланұлына"), ("Нұрланұлы", "acc", "Нұрланұлын"),
-    ("Нұрланұлы", "loc", "Нұрланұлында"), ("Нұрланұлы", "abl", "Нұрланұлынан"), ("Серікқызы", "ins", "Серікқызымен"),
-    # Russian words: the last vowel decides, и front, у back; -ев after a vowel follows the vowel before it
-    ("Пушкин", "gen", "Пушкиннің"), ("Ким", "dat", "Кимге"), ("Иванов", "dat", "Ивановқа"), ("Әлиев", "dat", "Әлиевке"),
-])
+@pytest.mark.parametrize(
+    ("stem", "case", "expected"),
+    [
+        # genitive: after a vowel or м/н/ң -ның, after л/р/й/з/ж -дың, after a voiceless consonant -тың
+        ("Жансая", "gen", "Жансаяның"),
+        ("Зере", "gen", "Зеренің"),
+        ("Нұрлан", "gen", "Нұрланның"),
+        ("Айгерім", "gen", "Айгерімнің"),
+        ("Әсел", "gen", "Әселдің"),
+        ("Асқар", "gen", "Асқардың"),
+        ("Абай", "gen", "Абайдың"),
+        ("Айназ", "gen", "Айназдың"),
+        ("Ахмет", "gen", "Ахметтің"),
+        ("Бақыт", "gen", "Бақыттың"),
+        ("Серікбаев", "gen", "Серікбаевтың"),
+        ("Тоқаев", "gen", "Тоқаевтың"),
+        # accusative: vowel -ны, voiced and sonorants (м/н/ң too) -ды, voiceless -ты
+        ("Жансая", "acc", "Жансаяны"),
+        ("Нұрлан", "acc", "Нұрланды"),
+        ("Айгерім", "acc", "Айгерімді"),
+        ("Әсел", "acc", "Әселді"),
+        ("Бақыт", "acc", "Бақытты"),
+        ("Ахмет", "acc", "Ахметті"),
+        # dative: voiceless -қа/-ке, else -ға/-ге
+        ("Жансая", "dat", "Жансаяға"),
+        ("Айгүл", "dat", "Айгүлге"),
+        ("Нұрлан", "dat", "Нұрланға"),
+        ("Ахмет", "dat", "Ахметке"),
+        ("Бақыт", "dat", "Бақытқа"),
+        ("Серікбаев", "dat", "Серікбаевқа"),
+        ("Дәурен", "dat", "Дәуренге"),
+        ("Тимур", "dat", "Тимурға"),
+        # locative: voiceless -та/-те, else -да/-де
+        ("Нұрлан", "loc", "Нұрланда"),
+        ("Айгерім", "loc", "Айгерімде"),
+        ("Ахмет", "loc", "Ахметте"),
+        ("Бақыт", "loc", "Бақытта"),
+        # ablative: м/н/ң -нан/-нен, voiceless -тан/-тен, else -дан/-ден
+        ("Нұрлан", "abl", "Нұрланнан"),
+        ("Айгерім", "abl", "Айгерімнен"),
+        ("Әсел", "abl", "Әселден"),
+        ("Жансая", "abl", "Жансаядан"),
+        ("Бақыт", "abl", "Бақыттан"),
+        ("Ахмет", "abl", "Ахметтен"),
+        # instrumental: voiceless -пен, з/ж -бен, else -мен
+        ("Нұрлан", "ins", "Нұрланмен"),
+        ("Айгүл", "ins", "Айгүлмен"),
+        ("Жансая", "ins", "Жансаямен"),
+        ("Ахмет", "ins", "Ахметпен"),
+        ("Серік", "ins", "Серікпен"),
+        ("Айназ", "ins", "Айназбен"),
+        # after -ұлы/-қызы (a possessive): -ның, -на, -н, -нда, -нан, -мен
+        ("Нұрланұлы", "gen", "Нұрланұлының"),
+        ("Нұрланұлы", "dat", "Нұрланұлына"),
+        ("Нұрланұлы", "acc", "Нұрланұлын"),
+        ("Нұрланұлы", "loc", "Нұрланұлында"),
+        ("Нұрланұлы", "abl", "Нұрланұлынан"),
+        ("Серікқызы", "ins", "Серікқызымен"),
+        # Russian words: the last vowel decides, и front, у back; -ев after a vowel follows the vowel before it
+        ("Пушкин", "gen", "Пушкиннің"),
+        ("Ким", "dat", "Кимге"),
+        ("Иванов", "dat", "Ивановқа"),
+        ("Әлиев", "dat", "Әлиевке"),
+    ],
+)
 def test_kazakh_case_endings_follow_harmony_and_the_final_sound(stem, case, expected):
     assert inflect_kk(stem, case) == expected
 
 
-@pytest.mark.parametrize(("stem", "expected"), [
-    ("Жансая", "Жансаялар"), ("Асқар", "Асқарлар"), ("Нұрлан", "Нұрландар"), ("Әсел", "Әселдер"),
-    ("Серікбаев", "Серікбаевтар"), ("Ахмет", "Ахметтер"),
-])
+@pytest.mark.parametrize(
+    ("stem", "expected"),
+    [
+        ("Жансая", "Жансаялар"),
+        ("Асқар", "Асқарлар"),
+        ("Нұрлан", "Нұрландар"),
+        ("Әсел", "Әселдер"),
+        ("Серікбаев", "Серікбаевтар"),
+        ("Ахмет", "Ахметтер"),
+    ],
+)
 def test_kazakh_plural_follows_the_final_sound(stem, expected):
     assert inflect_kk(stem, plural=True) == expected
 
@@ -221,14 +287,19 @@ def _ru_masc(lemma: str, case: str) -> str:
         return _ru_masc(oblique[lemma], case)
     if lemma.endswith(("й", "ь")):
         base = lemma[:-1]
-        return {"gen": base + "я", "dat": base + "ю", "ins": base + "ем",
-                "prep": base + ("и" if lemma.endswith("ий") else "е")}[case]
+        return {
+            "gen": base + "я",
+            "dat": base + "ю",
+            "ins": base + "ем",
+            "prep": base + ("и" if lemma.endswith("ий") else "е"),
+        }[case]
     ins = "ем" if lemma[-1] in "жшчщц" else "ом"
     return {"gen": lemma + "а", "dat": lemma + "у", "ins": lemma + ins, "prep": lemma + "е"}[case]
 
 
-@pytest.mark.parametrize(("form", "case"), [("Ивана", "gen"), ("Ивану", "dat"), ("Иваном", "ins"),
-                                            ("Иване", "prep")])
+@pytest.mark.parametrize(
+    ("form", "case"), [("Ивана", "gen"), ("Ивану", "dat"), ("Иваном", "ins"), ("Иване", "prep")]
+)
 def test_russian_case_of_a_male_given_name_is_reproduced(form, case):
     for seed in range(20):
         p = Pseudonymiser(seed, "ru-doc")
@@ -263,7 +334,11 @@ def test_russian_patronymic_case_is_reproduced(form, tail):
 def test_a_full_russian_name_in_the_dative_keeps_every_part_in_the_dative():
     p = Pseudonymiser(8, "ru-doc")
     surname, given, patronymic = p.replace("Иванов Иван Петрович").split()
-    assert p.replace("Иванову Ивану Петровичу").split() == [surname + "у", _ru_masc(given, "dat"), patronymic + "у"]
+    assert p.replace("Иванову Ивану Петровичу").split() == [
+        surname + "у",
+        _ru_masc(given, "dat"),
+        patronymic + "у",
+    ]
     assert p.replace("Ивановой").endswith("ой")
 
 
@@ -275,8 +350,25 @@ def test_kazakh_names_in_russian_case_forms_are_reproduced(form, nominative):
 
 
 # --- gender, initials, order -------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["Нұрлан", "Бауыржан", "Мұхтар", "Дәурен", "Иван", "Сергей", "Нурлан",
-                                  "Айгерім", "Әсел", "Гүлнар", "Жансая", "Мария", "Ольга", "Асель"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Нұрлан",
+        "Бауыржан",
+        "Мұхтар",
+        "Дәурен",
+        "Иван",
+        "Сергей",
+        "Нурлан",
+        "Айгерім",
+        "Әсел",
+        "Гүлнар",
+        "Жансая",
+        "Мария",
+        "Ольга",
+        "Асель",
+    ],
+)
 def test_a_given_name_keeps_its_gender(name):
     female = name_key(name) in FEMALE
     for seed in range(10):
@@ -284,11 +376,19 @@ def test_a_given_name_keeps_its_gender(name):
         assert name_key(out) in (FEMALE if female else MALE), (name, out)
 
 
-@pytest.mark.parametrize(("surface", "pattern"), [
-    ("Серікбаева", r"(ова|ева)$"), ("Серікбаев", r"(ов|ев)$"), ("Ивановой", r"ой$"),
-    ("Әбілқызы", r"қызы$"), ("Әбілұлы", r"ұлы$"), ("Петровна", r"(овна|евна)$"), ("Петрович", r"(ович|евич)$"),
-    ("Ковальская", r"ская$|цкая$"),
-])
+@pytest.mark.parametrize(
+    ("surface", "pattern"),
+    [
+        ("Серікбаева", r"(ова|ева)$"),
+        ("Серікбаев", r"(ов|ев)$"),
+        ("Ивановой", r"ой$"),
+        ("Әбілқызы", r"қызы$"),
+        ("Әбілұлы", r"ұлы$"),
+        ("Петровна", r"(овна|евна)$"),
+        ("Петрович", r"(ович|евич)$"),
+        ("Ковальская", r"ская$|цкая$"),
+    ],
+)
 def test_surnames_and_patronymics_keep_their_gender(surface, pattern):
     for seed in range(10):
         assert re.search(pattern, fake(surface, seed)), fake(surface, seed)
@@ -300,12 +400,15 @@ def test_an_unknown_given_name_takes_the_gender_of_the_rest_of_the_span():
         assert name_key(given) in FEMALE
 
 
-@pytest.mark.parametrize(("surface", "pattern"), [
-    ("Серікбаев Н.Ә.", r"^\w+ (\w)\.(\w)\.$"),
-    ("Н.Ә. Серікбаев", r"^(\w)\.(\w)\. \w+$"),
-    ("Н. Ә. Серікбаев", r"^(\w)\. (\w)\. \w+$"),
-    ("Иванов И.И.", r"^\w+ (\w)\.(\w)\.$"),
-])
+@pytest.mark.parametrize(
+    ("surface", "pattern"),
+    [
+        ("Серікбаев Н.Ә.", r"^\w+ (\w)\.(\w)\.$"),
+        ("Н.Ә. Серікбаев", r"^(\w)\.(\w)\. \w+$"),
+        ("Н. Ә. Серікбаев", r"^(\w)\. (\w)\. \w+$"),
+        ("Иванов И.И.", r"^\w+ (\w)\.(\w)\.$"),
+    ],
+)
 def test_initials_stay_initials_with_other_letters(surface, pattern):
     original = re.findall(r"\b(\w)\.", surface)
     for seed in range(10):
@@ -321,8 +424,10 @@ def test_the_same_initials_of_the_same_surname_get_the_same_fake_initials():
     assert p.replace("Серікбаев Н.Ә.").split()[0] == p.replace("Серікбаев")
 
 
-@pytest.mark.parametrize("surface", ["Серікбаев Нұрлан Әбілұлы", "Нұрлан Әбілұлы Серікбаев",
-                                     "Нұрлан Серікбаев", "Серікбаев Нұрлан"])
+@pytest.mark.parametrize(
+    "surface",
+    ["Серікбаев Нұрлан Әбілұлы", "Нұрлан Әбілұлы Серікбаев", "Нұрлан Серікбаев", "Серікбаев Нұрлан"],
+)
 def test_the_order_of_the_parts_is_kept(surface):
     p = Pseudonymiser(12, "doc")
     out = p.replace(surface).split()
@@ -355,8 +460,23 @@ def test_case_forms_and_spellings_of_one_person_map_to_one_fake():
 
 def test_different_people_get_different_fakes():
     p = Pseudonymiser(5, "doc")
-    surnames = ["Серікбаев", "Омаров", "Ахметов", "Жақсыбеков", "Тоқаев", "Әбенов", "Нұрпейісов", "Иванов",
-                "Смирнов", "Кузнецов", "Попов", "Сейітқалиев", "Төлегенов", "Қасымов", "Оспанов"]
+    surnames = [
+        "Серікбаев",
+        "Омаров",
+        "Ахметов",
+        "Жақсыбеков",
+        "Тоқаев",
+        "Әбенов",
+        "Нұрпейісов",
+        "Иванов",
+        "Смирнов",
+        "Кузнецов",
+        "Попов",
+        "Сейітқалиев",
+        "Төлегенов",
+        "Қасымов",
+        "Оспанов",
+    ]
     given = ["Нұрлан", "Ерлан", "Бауыржан", "Дәурен", "Мұхтар", "Қайрат", "Асқар", "Ержан", "Иван", "Сергей"]
     fakes_s = [p.replace(s) for s in surnames]
     fakes_g = [p.replace(g) for g in given]
@@ -367,8 +487,12 @@ def test_different_people_get_different_fakes():
 
 
 def test_the_fake_never_equals_the_original():
-    names = sorted(load_name_list("kk_given_male") | load_name_list("kk_given_female")
-                   | load_name_list("ru_given_male") | load_name_list("ru_given_female"))
+    names = sorted(
+        load_name_list("kk_given_male")
+        | load_name_list("kk_given_female")
+        | load_name_list("ru_given_male")
+        | load_name_list("ru_given_female")
+    )
     stems = sorted(load_name_list("surname_stems_kk"))
     for i, name in enumerate(names):
         assert name_key(fake(name, i)) != name_key(name), name
@@ -381,8 +505,12 @@ def test_fake_surnames_are_never_those_of_public_figures():
     public = {name_key(w) for w in public_figure_names() if " " not in w}
     for seed in range(300):
         p = Pseudonymiser(seed, "doc")
-        surnames = [p.replace("Серікбаев"), p.replace("Иванов"), p.replace("Aigerim Seitkali").split()[1],
-                    p.replace("Абай Құнанбайұлы").split()[1]]
+        surnames = [
+            p.replace("Серікбаев"),
+            p.replace("Иванов"),
+            p.replace("Aigerim Seitkali").split()[1],
+            p.replace("Абай Құнанбайұлы").split()[1],
+        ]
         assert not {name_key(s) for s in surnames} & public, surnames
 
 
@@ -433,21 +561,41 @@ def test_a_russian_style_spelling_gets_a_russian_style_fake():
 
 
 # --- helpers for the tagger ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("word", "expected"), [
-    ("Серікбаевтың", ("Серікбаев", "тың")), ("Нұрланұлынан", ("Нұрланұлы", "нан")), ("Айгүлге", ("Айгүл", "ге")),
-    ("Тоқаевтың", ("Тоқаев", "тың")), ("Aigerimge", ("Aigerim", "ge")), ("Ивановой", ("Иванов", "ой")),
-    ("Петровичу", ("Петрович", "у")), ("Ивану", ("Иван", "у")), ("Серікбаевтардың", ("Серікбаев", "тардың")),
-    ("Ерлан", ("Ерлан", "")), ("Мұхтар", ("Мұхтар", "")), ("Айдар", ("Айдар", "")), ("Тұрсын", ("Тұрсын", "")),
-    ("көшесінде", ("көшесі", "нде")), ("университетінің", ("университеті", "нің")),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Серікбаевтың", ("Серікбаев", "тың")),
+        ("Нұрланұлынан", ("Нұрланұлы", "нан")),
+        ("Айгүлге", ("Айгүл", "ге")),
+        ("Тоқаевтың", ("Тоқаев", "тың")),
+        ("Aigerimge", ("Aigerim", "ge")),
+        ("Ивановой", ("Иванов", "ой")),
+        ("Петровичу", ("Петрович", "у")),
+        ("Ивану", ("Иван", "у")),
+        ("Серікбаевтардың", ("Серікбаев", "тардың")),
+        ("Ерлан", ("Ерлан", "")),
+        ("Мұхтар", ("Мұхтар", "")),
+        ("Айдар", ("Айдар", "")),
+        ("Тұрсын", ("Тұрсын", "")),
+        ("көшесінде", ("көшесі", "нде")),
+        ("университетінің", ("университеті", "нің")),
+    ],
+)
 def test_split_case_ending(word, expected):
     assert split_case_ending(word) == expected
 
 
-@pytest.mark.parametrize(("word", "expected"), [
-    ("Тоқаевтың", ("тоқаев",)), ("Ивановой", ("иванова",)), ("Пушкина", ("пушкин", "пушкина")),
-    ("Марии", ("мария",)), ("Нұрланұлынан", ("нұрланұлы",)), ("Айгүлге", ("айгүл",)),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Тоқаевтың", ("тоқаев",)),
+        ("Ивановой", ("иванова",)),
+        ("Пушкина", ("пушкин", "пушкина")),
+        ("Марии", ("мария",)),
+        ("Нұрланұлынан", ("нұрланұлы",)),
+        ("Айгүлге", ("айгүл",)),
+    ],
+)
 def test_name_lemmas(word, expected):
     assert name_lemmas(word) == expected
 
@@ -457,7 +605,9 @@ def test_a_span_without_letters_is_returned_as_is():
 
 
 def test_replace_is_fast_enough_to_call_per_found_name():
-    spans = [f"{g} {s}" for g in ("Нұрлан", "Айгүл", "Иван") for s in ("Серікбаевтың", "Ивановой", "Омаровқа")]
+    spans = [
+        f"{g} {s}" for g in ("Нұрлан", "Айгүл", "Иван") for s in ("Серікбаевтың", "Ивановой", "Омаровқа")
+    ]
     p = Pseudonymiser(0, "warm-up")
     p.replace("Нұрлан")  # the lists load once, here
     start = time.perf_counter()

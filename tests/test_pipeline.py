@@ -40,13 +40,24 @@ def _source_files(folder, docs_per_file: list[list[str]]):
 
 
 def _cfg(tmp_path, *overrides):
-    return load_config(None, [f"run.out_dir={tmp_path / 'run'}", f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
-                              "prep.quality.min_words=10", "prep.quality.min_alpha_word_ratio=0.5", *overrides])
+    return load_config(
+        None,
+        [
+            f"run.out_dir={tmp_path / 'run'}",
+            f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
+            "prep.quality.min_words=10",
+            "prep.quality.min_alpha_word_ratio=0.5",
+            *overrides,
+        ],
+    )
 
 
 def _kept(cfg):
-    return sorted((json.loads(line)["id"], json.loads(line)["text"]) for f in (cfg.stage_dir("prep") / "kept").glob("*.jsonl")
-                  for line in f.open(encoding="utf-8"))
+    return sorted(
+        (json.loads(line)["id"], json.loads(line)["text"])
+        for f in (cfg.stage_dir("prep") / "kept").glob("*.jsonl")
+        for line in f.open(encoding="utf-8")
+    )
 
 
 def test_exact_and_near_duplicates_are_removed_across_tasks(tmp_path):
@@ -59,8 +70,11 @@ def test_exact_and_near_duplicates_are_removed_across_tasks(tmp_path):
     stats = run_prep(cfg)
     assert stats["balanced"] and stats["documents_kept"] == 4
     assert stats["rejected_by_reason"] == {"dedup:exact": 1, "dedup:near": 1}
-    sizes = [json.loads(line)["metadata"].get("minhash_cluster_size", 1)
-             for f in (cfg.stage_dir("prep") / "kept").glob("*.jsonl") for line in f.open(encoding="utf-8")]
+    sizes = [
+        json.loads(line)["metadata"].get("minhash_cluster_size", 1)
+        for f in (cfg.stage_dir("prep") / "kept").glob("*.jsonl")
+        for line in f.open(encoding="utf-8")
+    ]
     assert sorted(sizes) == [1, 1, 1, 2]
     assert stats["near_duplicate_clusters"] == {"2": 1}
 
@@ -68,13 +82,20 @@ def test_exact_and_near_duplicates_are_removed_across_tasks(tmp_path):
 def test_decontamination_removes_documents_quoting_eval_sets(tmp_path):
     _source_files(tmp_path / "src", [[KK[0], KK[2], KK[3]]])
     eval_file = tmp_path / "test.kk"
-    eval_file.write_text("Домбыра — қазақтың екі ішекті музыкалық аспабы. Күйшілер домбырамен халықтың тарихын жеткізген.\n",
-                         encoding="utf-8")
+    eval_file.write_text(
+        "Домбыра — қазақтың екі ішекті музыкалық аспабы. Күйшілер домбырамен халықтың тарихын жеткізген.\n",
+        encoding="utf-8",
+    )
     cfg = _cfg(tmp_path, f"prep.decontamination.eval_sets=[{{name: mt_test, path: {eval_file}}}]")
     stats = run_prep(cfg)
     assert stats["rejected_by_reason"] == {"decontam:mt_test": 1}
-    rejected = [json.loads(line) for line in (cfg.stage_dir("prep") / "rejected" / "decontam_00000.jsonl").open()]
-    assert rejected[0]["id"] == "f0-1" and "домбыра қазақтың екі ішекті" in rejected[0]["metadata"]["decontam_match"]
+    rejected = [
+        json.loads(line) for line in (cfg.stage_dir("prep") / "rejected" / "decontam_00000.jsonl").open()
+    ]
+    assert (
+        rejected[0]["id"] == "f0-1"
+        and "домбыра қазақтың екі ішекті" in rejected[0]["metadata"]["decontam_match"]
+    )
 
 
 def test_datasheet_summarises_sources_volume_and_reasons(tmp_path):
@@ -86,7 +107,9 @@ def test_datasheet_summarises_sources_volume_and_reasons(tmp_path):
     assert sheet["volume"][0]["source"] == "web" and sheet["volume"][0]["language"] == "kk"
     text = (cfg.stage_dir("prep") / "datasheet.md").read_text(encoding="utf-8")
     assert "| dedup:exact | 1 |" in text and "## Sources" in text
-    assert "| 1_filter | 3 | 3 | 0 |" in text and "| 4_exact_filter | 3 | 2 | 1 |" in text  # in = kept + rejected
+    assert (
+        "| 1_filter | 3 | 3 | 0 |" in text and "| 4_exact_filter | 3 | 2 | 1 |" in text
+    )  # in = kept + rejected
 
 
 # Runs the CLI and kills it with SIGKILL from inside, at one exact point of the run: the first time a file
@@ -106,20 +129,43 @@ runpy.run_module("kazllm.cli", run_name="__main__")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("die_at", "stage"), [
-    ("logs/5_minhash_signatures/completions/00002", "5_minhash_signatures"),  # task 2 done, not yet marked
-    ("work/exact_deduped/00002.jsonl", "4_exact_filter"),  # inside task 2, as it starts writing
-])
+@pytest.mark.parametrize(
+    ("die_at", "stage"),
+    [
+        (
+            "logs/5_minhash_signatures/completions/00002",
+            "5_minhash_signatures",
+        ),  # task 2 done, not yet marked
+        ("work/exact_deduped/00002.jsonl", "4_exact_filter"),  # inside task 2, as it starts writing
+    ],
+)
 def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path, die_at, stage):
     """kill -9 inside a stage after two of its four tasks finished; the rerun skips those and matches a clean run."""
-    news = [json.loads(line)["text"] for line in (REPO / "data/sample/corpus/jsonl/kk_news.jsonl").open(encoding="utf-8")]
+    news = [
+        json.loads(line)["text"]
+        for line in (REPO / "data/sample/corpus/jsonl/kk_news.jsonl").open(encoding="utf-8")
+    ]
     _source_files(tmp_path / "src", [news[i * 6 : i * 6 + 6] for i in range(4)])
-    args = ["prep", f"run.out_dir={tmp_path / 'run'}", f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
-            # one worker: the tasks run in this process, where the kill hook (an audit hook) is installed
-            "prep.quality.min_words=10", "prep.executor.tasks=4", "prep.executor.workers=1"]
-    with open(tmp_path / "killed.log", "wb") as log:  # not a pipe: the run's orphaned helpers would hold it open
-        killed = subprocess.Popen([sys.executable, "-c", DIE_AT_OPEN, *args], cwd=REPO, stdout=log, stderr=log,
-                                  env={**os.environ, "KAZLLM_TEST_DIE_AT": die_at}, start_new_session=True)
+    args = [
+        "prep",
+        f"run.out_dir={tmp_path / 'run'}",
+        f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
+        # one worker: the tasks run in this process, where the kill hook (an audit hook) is installed
+        "prep.quality.min_words=10",
+        "prep.executor.tasks=4",
+        "prep.executor.workers=1",
+    ]
+    with open(
+        tmp_path / "killed.log", "wb"
+    ) as log:  # not a pipe: the run's orphaned helpers would hold it open
+        killed = subprocess.Popen(
+            [sys.executable, "-c", DIE_AT_OPEN, *args],
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "KAZLLM_TEST_DIE_AT": die_at},
+            start_new_session=True,
+        )
         try:
             killed.wait(timeout=300)
         finally:
@@ -141,36 +187,61 @@ def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path, die_at, stage)
     second = _kept(load_config(None, [f"run.out_dir={tmp_path / 'clean'}"]))
     assert first == second and len(first) == 24
     # per-stage counts add the killed run's finished tasks to the resumed ones: the same as in one go
-    stats = [json.loads((tmp_path / d / "prep" / "stats.json").read_text(encoding="utf-8")) for d in ("run", "clean")]
+    stats = [
+        json.loads((tmp_path / d / "prep" / "stats.json").read_text(encoding="utf-8"))
+        for d in ("run", "clean")
+    ]
     assert stats[0] == stats[1] and stats[0]["stages"]["1_filter"]["in"] == 24
 
 
 def test_writers_replace_lone_surrogates_that_orjson_refuses(tmp_path):
     # A JSON escape such as \udc80 in the input, or a file name that is not UTF-8, gives Python strings
     # with lone surrogates; orjson, which datatrove's JsonlWriter uses, refuses them and would end the run.
-    doc = Document(text="қала\udc80сы", id="x\ud800", metadata={"path": "/d/bad\udcff.jsonl", "k\udc80": ["\ud83d\ude00"]})
-    with pytest.raises(TypeError, match="surrogates not allowed"), JsonlWriter(str(tmp_path / "stock"), compression=None) as w:
+    doc = Document(
+        text="қала\udc80сы",
+        id="x\ud800",
+        metadata={"path": "/d/bad\udcff.jsonl", "k\udc80": ["\ud83d\ude00"]},
+    )
+    with (
+        pytest.raises(TypeError, match="surrogates not allowed"),
+        JsonlWriter(str(tmp_path / "stock"), compression=None) as w,
+    ):
         w.write(Document(text=doc.text, id=doc.id, metadata=dict(doc.metadata)))
     with PrepJsonlWriter(tmp_path / "ours", "${rank}.jsonl") as w:
         w.write(Document(text="таза мәтін", id="clean", metadata={"source": "web"}))
         w.write(doc)
-    rows = [json.loads(line) for line in (tmp_path / "ours" / "00000.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "ours" / "00000.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert rows[0] == {"text": "таза мәтін", "id": "clean", "metadata": {"source": "web"}}
-    assert rows[1] == {"text": "қала\ufffdсы", "id": "x\ufffd",
-                       "metadata": {"path": "/d/bad\ufffd.jsonl", "k\ufffd": ["\U0001f600"]}}  # a pair is joined
+    assert rows[1] == {
+        "text": "қала\ufffdсы",
+        "id": "x\ufffd",
+        "metadata": {"path": "/d/bad\ufffd.jsonl", "k\ufffd": ["\U0001f600"]},
+    }  # a pair is joined
     assert w.stats["documents_with_lone_surrogates"].total == 1
 
 
 def test_input_with_lone_surrogates_runs_through_and_balances(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    (src / "esc.jsonl").write_text('{"id": "e\\ud800", "text": "' + KK[0].replace("қаласы", "қала\\udc80сы") + '", "note": "\\udfff"}\n',
-                                   encoding="utf-8")
-    (src / "bad\udcffname.jsonl").write_text(json.dumps({"id": "n", "text": KK[1]}, ensure_ascii=False) + "\n",
-                                            encoding="utf-8", errors="surrogateescape")  # the name is not UTF-8
+    (src / "esc.jsonl").write_text(
+        '{"id": "e\\ud800", "text": "' + KK[0].replace("қаласы", "қала\\udc80сы") + '", "note": "\\udfff"}\n',
+        encoding="utf-8",
+    )
+    (src / "bad\udcffname.jsonl").write_text(
+        json.dumps({"id": "n", "text": KK[1]}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+        errors="surrogateescape",
+    )  # the name is not UTF-8
     stats = run_prep(_cfg(tmp_path))
     assert stats["documents_in"] == 2 and stats["documents_kept"] == 2 and stats["balanced"]
-    kept = [json.loads(line) for f in (tmp_path / "run" / "prep" / "kept").glob("*.jsonl") for line in f.open(encoding="utf-8")]
+    kept = [
+        json.loads(line)
+        for f in (tmp_path / "run" / "prep" / "kept").glob("*.jsonl")
+        for line in f.open(encoding="utf-8")
+    ]
     assert not any("\ud800" <= c <= "\udfff" for row in kept for c in json.dumps(row, ensure_ascii=False))
 
 
@@ -178,8 +249,13 @@ def test_prep_prints_one_line_per_stage_and_datatrove_logs_to_its_files(tmp_path
     _source_files(tmp_path / "src", [[KK[0], KK[0]], [KK[1], "Қысқа мәтін."]])
     with (tmp_path / "src" / "part_1.jsonl").open("a", encoding="utf-8") as f:
         f.write('{"id": "broken", "text": "жарты\n')  # one record in, one unreadable reject
-    args = [f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]", "prep.quality.min_words=10",
-            "prep.quality.min_alpha_word_ratio=0.5", "prep.executor.tasks=2", "prep.executor.workers=2"]
+    args = [
+        f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
+        "prep.quality.min_words=10",
+        "prep.quality.min_alpha_word_ratio=0.5",
+        "prep.executor.tasks=2",
+        "prep.executor.workers=2",
+    ]
     quiet = run_kazllm("prep", f"run.out_dir={tmp_path / 'quiet'}", *args)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert "Stats:" not in quiet.stderr and "| INFO" not in quiet.stderr and "it/s]" not in quiet.stderr
@@ -190,11 +266,15 @@ def test_prep_prints_one_line_per_stage_and_datatrove_logs_to_its_files(tmp_path
     stats = json.loads((tmp_path / "quiet" / "prep" / "stats.json").read_text(encoding="utf-8"))
     assert stats["stages"]["1_filter"]["in"] == stats["documents_in"] == 5  # per record, as the readers count
     assert all(s["in"] == s["kept"] + s["rejected"] and s["balanced"] for s in stats["stages"].values())
-    task_log = (tmp_path / "quiet" / "prep" / "logs" / "1_filter" / "logs" / "task_00001.log").read_text(encoding="utf-8")
+    task_log = (tmp_path / "quiet" / "prep" / "logs" / "1_filter" / "logs" / "task_00001.log").read_text(
+        encoding="utf-8"
+    )
     assert "Processing done for rank=1" in task_log and "Stats: Task 1" in task_log
     verbose = run_kazllm("prep", "-v", f"run.out_dir={tmp_path / 'verbose'}", *args)
     untimed = [[re.sub(r"\d+\.\d s$", "", x) for x in r.stdout.splitlines()[:8]] for r in (quiet, verbose)]
-    assert verbose.returncode == 0 and untimed[0] == untimed[1]  # the same stage lines, plus datatrove's logging:
+    assert (
+        verbose.returncode == 0 and untimed[0] == untimed[1]
+    )  # the same stage lines, plus datatrove's logging:
     assert "Stats: All 2 tasks" in verbose.stderr and "Launching pipeline for rank=1" in verbose.stderr
 
 
@@ -203,9 +283,11 @@ def test_an_error_inside_a_quiet_task_still_reaches_the_console(tmp_path):
 from data_prep.pipeline import QuietLocalExecutor
 def fail(data, rank, world_size):
     raise RuntimeError("a step failed in task " + str(rank))
-QuietLocalExecutor([fail], tasks=1, logging_dir={str(tmp_path / 'logs')!r}).run()
+QuietLocalExecutor([fail], tasks=1, logging_dir={str(tmp_path / "logs")!r}).run()
 """
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert "| ERROR" in result.stderr and "a step failed in task 0" in result.stderr
     assert "Launching pipeline" not in result.stderr  # INFO stays in the task's log file
@@ -215,42 +297,83 @@ QuietLocalExecutor([fail], tasks=1, logging_dir={str(tmp_path / 'logs')!r}).run(
 def test_a_changed_config_starts_afresh(tmp_path):
     _source_files(tmp_path / "src", [[KK[0], KK[1]]])
     assert run_prep(_cfg(tmp_path))["documents_kept"] == 2
-    with pytest.raises(InputError, match=r"prep kept 0 of 2 documents; reasons: \{'quality:too_few_words': 2\}"):
+    with pytest.raises(
+        InputError, match=r"prep kept 0 of 2 documents; reasons: \{'quality:too_few_words': 2\}"
+    ):
         run_prep(_cfg(tmp_path, "prep.quality.min_words=1000"))  # not the previous run's kept output
 
 
 def test_slurm_dry_run_prints_the_job_chain_without_submitting(tmp_path):
     _source_files(tmp_path / "src", [[KK[0]]])
-    result = run_kazllm("prep", "--executor", "slurm", "--dry-run", f"run.out_dir={tmp_path / 'run'}",
-                        f"prep.inputs=[{{path: {tmp_path / 'src'}}}]", "prep.executor.slurm_partition=cpu",
-                        "prep.executor.tasks=8")
+    result = run_kazllm(
+        "prep",
+        "--executor",
+        "slurm",
+        "--dry-run",
+        f"run.out_dir={tmp_path / 'run'}",
+        f"prep.inputs=[{{path: {tmp_path / 'src'}}}]",
+        "prep.executor.slurm.partition=cpu",
+        "prep.executor.slurm.account=nlp",
+        "prep.executor.tasks=8",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     assert out.count("#!/bin/bash") == 9 and "#SBATCH --partition=cpu" in out and "#SBATCH --array=0-7" in out
+    assert out.count("#SBATCH --account=nlp") == 9  # the same SlurmJob fields as training's jobs
     assert "#SBATCH --array=0-13" in out  # one MinHash bucket per task
     assert "launch_pickled_pipeline" in out and "(after 1_filter)" in out
-    assert "# --- stage 9_finish: 1 task(s) (after 8_minhash_filter)" in out  # stats.json, datasheet, manifest
+    assert (
+        "# --- stage 9_finish: 1 task(s) (after 8_minhash_filter)" in out
+    )  # stats.json, datasheet, manifest
     assert not (tmp_path / "run" / "prep" / "kept").exists()
 
 
 def test_slurm_without_a_partition_is_a_clear_error(tmp_path):
     _source_files(tmp_path / "src", [[KK[0]]])
-    result = run_kazllm("prep", "--executor", "slurm", "--dry-run", f"prep.inputs=[{{path: {tmp_path / 'src'}}}]",
-                        f"run.out_dir={tmp_path}")
-    assert result.returncode == 2 and "slurm_partition is empty" in result.stderr
+    result = run_kazllm(
+        "prep",
+        "--executor",
+        "slurm",
+        "--dry-run",
+        f"prep.inputs=[{{path: {tmp_path / 'src'}}}]",
+        f"run.out_dir={tmp_path}",
+    )
+    assert result.returncode == 2 and "prep.executor.slurm.partition is empty" in result.stderr
 
 
 @pytest.mark.slow
 def test_prep_on_slurm_ends_with_a_job_that_writes_stats_and_the_datasheet(slurm_cluster, tmp_path):
     long_doc = " ".join(KK[1:])
-    _source_files(tmp_path / "src", [[KK[0], long_doc], [KK[0].upper(), KK[2]], [long_doc.replace("жақсы", "игі"), KK[3]]])
-    args = [f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]", "prep.quality.min_words=10",
-            "prep.quality.min_alpha_word_ratio=0.5", "prep.executor.tasks=2"]
+    _source_files(
+        tmp_path / "src",
+        [[KK[0], long_doc], [KK[0].upper(), KK[2]], [long_doc.replace("жақсы", "игі"), KK[3]]],
+    )
+    args = [
+        f"prep.inputs=[{{path: {tmp_path / 'src'}, format: jsonl, name: web}}]",
+        "prep.quality.min_words=10",
+        "prep.quality.min_alpha_word_ratio=0.5",
+        "prep.executor.tasks=2",
+    ]
     local = run_kazllm("prep", f"run.out_dir={tmp_path / 'local'}", *args)
     assert local.returncode == 0, local.stderr[-2000:]
-    submitted = subprocess.run([sys.executable, "-m", "kazllm.cli", "prep", "--executor", "slurm", f"run.out_dir={tmp_path / 'slurm'}",
-                                *args, "prep.executor.slurm_partition=debug"], cwd=REPO, env=slurm_cluster.env,
-                               capture_output=True, text=True, timeout=120)
+    submitted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kazllm.cli",
+            "prep",
+            "--executor",
+            "slurm",
+            f"run.out_dir={tmp_path / 'slurm'}",
+            *args,
+            "prep.executor.slurm.partition=debug",
+        ],
+        cwd=REPO,
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     assert "rerun" not in submitted.stdout
     finish = re.search(r"9_finish \(job (\d+)\)", submitted.stdout).group(1)
@@ -265,27 +388,48 @@ def test_prep_on_slurm_ends_with_a_job_that_writes_stats_and_the_datasheet(slurm
     log = prep / "logs" / "slurm" / f"{finish}_0.out"
     log_text = log.read_text(errors="replace") if log.exists() else "(no job log)"
     assert state.get("JobState") == "COMPLETED", f"{state}\n{log_text[-3000:]}\n{slurm_cluster.log_tail()}"
-    read = [json.loads((tmp_path / run / "prep" / name).read_text(encoding="utf-8"))
-            for run in ("local", "slurm") for name in ("stats.json", "datasheet.json")]
-    assert read[2] == read[0] and read[0]["documents_kept"] == 4 and read[0]["stages"]["8_minhash_filter"]["rejected"] == 1
+    read = [
+        json.loads((tmp_path / run / "prep" / name).read_text(encoding="utf-8"))
+        for run in ("local", "slurm")
+        for name in ("stats.json", "datasheet.json")
+    ]
+    assert (
+        read[2] == read[0]
+        and read[0]["documents_kept"] == 4
+        and read[0]["stages"]["8_minhash_filter"]["rejected"] == 1
+    )
     assert {**read[3], "created": ""} == {**read[1], "created": ""}
-    assert (prep / "datasheet.md").is_file() and json.loads((prep / "manifest.json").read_text())["documents_kept"] == 4
+    assert (prep / "datasheet.md").is_file() and json.loads((prep / "manifest.json").read_text())[
+        "documents_kept"
+    ] == 4
     assert "8_minhash_filter" in log_text and "prep: 6 documents in, 4 kept, 2 rejected" in log_text
 
 
-LINES = ["Қазақстан Орталық Азиядағы ең үлкен мемлекет болып табылады.", "Привет, как у тебя дела сегодня?",
-         "Hello world, how are you today?"]
+LINES = [
+    "Қазақстан Орталық Азиядағы ең үлкен мемлекет болып табылады.",
+    "Привет, как у тебя дела сегодня?",
+    "Hello world, how are you today?",
+]
 
 
-@pytest.mark.parametrize(("tool", "expected"), [
-    ("langid", ["kk\t", "ru\t", "en\t"]),
-    ("pii", LINES),
-    ("normalize", LINES),
-])
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        ("langid", ["kk\t", "ru\t", "en\t"]),
+        ("pii", LINES),
+        ("normalize", LINES),
+    ],
+)
 def test_line_tools_print_one_result_per_input_line(tool, expected):
     lines = "\n".join(LINES) + "\n"
-    result = subprocess.run([sys.executable, "-m", "kazllm.cli", tool], input=lines, capture_output=True, text=True,
-                            cwd=REPO, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kazllm.cli", "text", tool],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     out = result.stdout.rstrip("\n").split("\n")
     assert len(out) == 3 and all(o.startswith(e) for o, e in zip(out, expected))
 
@@ -293,12 +437,12 @@ def test_line_tools_print_one_result_per_input_line(tool, expected):
 def test_line_tools_read_a_file_argument(tmp_path):
     f = tmp_path / "in.txt"
     f.write_text("Байланыс: +7 701 123 45 67\n\nХат: a.b@mail.kz\n", encoding="utf-8")
-    result = run_kazllm("pii", str(f))
+    result = run_kazllm("text", "pii", str(f))
     assert result.stdout == "Байланыс: <PHONE>\n\nХат: <EMAIL>\n"
 
 
 def test_latin_script_kazakh_is_transliterated_when_asked(tmp_path):
-    from data_prep.normalize import cyrillic_to_latin
+    from data_prep.transliterate import cyrillic_to_latin
 
     cyrillic = " ".join(KK)
     _source_files(tmp_path / "src", [[cyrillic_to_latin(cyrillic, "2021")]])

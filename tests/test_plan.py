@@ -9,7 +9,8 @@ import yaml
 
 from kazllm.config import config_to_dict, load_config
 from kazllm.errors import ConfigError, InputError
-from kazllm.plan import estimate, measured_mfu
+from kazllm.hardware import GPUS, gpu_kind
+from kazllm.plan import PLANNED_GPUS, estimate, gpu_type, measured_mfu
 from kazllm.slurm import job_config
 from tests.conftest import REPO, run_kazllm
 
@@ -24,8 +25,10 @@ def test_national_plan_is_an_8b_model_on_13b_tokens_on_12_dgx_h100():
     r = estimate(national())
     # Llama-3-8B shape with a 64k vocabulary, counted by hand: 32 layers x (q,o 2*4096*4096 + k,v 2*4096*1024
     # + SwiGLU 3*4096*14336 + 2 norms*4096) + untied embeddings 2*64000*4096 + final norm 4096.
-    assert r["parameters"] == 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) \
-        + 2 * 64000 * 4096 + 4096
+    assert (
+        r["parameters"]
+        == 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) + 2 * 64000 * 4096 + 4096
+    )
     assert r["tokens"] == 13e9 and r["gpus"] == 96 and r["nodes"] == 12 and r["seq_len"] == 4096
     assert r["peak_tflops_per_gpu"] == 989 and r["mfu"] == 0.40
     # time = tokens x FLOPs/token / (GPUs x peak x MFU)
@@ -57,8 +60,14 @@ def test_without_a_token_budget_the_plan_uses_train_steps():
 
 def test_mfu_is_measured_from_a_metrics_file(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    rows = [{"step": 5, "val_loss": 9.5}, {"step": 10, "loss": 9.0, "mfu": 0.05}, {"step": 20, "loss": 8.0, "mfu": 0.41},
-            {"step": 30, "loss": 7.5, "mfu": 0.43}, {"step": 30, "val_loss": 7.4}, {"step": 40, "mfu": 0.42}]
+    rows = [
+        {"step": 5, "val_loss": 9.5},
+        {"step": 10, "loss": 9.0, "mfu": 0.05},
+        {"step": 20, "loss": 8.0, "mfu": 0.41},
+        {"step": 30, "loss": 7.5, "mfu": 0.43},
+        {"step": 30, "val_loss": 7.4},
+        {"step": 40, "mfu": 0.42},
+    ]
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert measured_mfu(metrics, 989) == pytest.approx(0.42)  # median after the warm-up window
     assert estimate(national(), metrics=metrics)["mfu"] == pytest.approx(0.42)
@@ -68,11 +77,16 @@ def test_mfu_is_measured_from_a_metrics_file(tmp_path):
     (tmp_path / "resolved_config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg)))
     fpt = estimate(cfg)["flops_per_token"]
     per_s = 0.38 * 96 * 989e12 / fpt
-    metrics.write_text("".join(json.dumps({"step": s, "tokens_per_s": per_s * (0.5 if s == 1 else 1)}) + "\n"
-                               for s in range(1, 6)))
+    metrics.write_text(
+        "".join(
+            json.dumps({"step": s, "tokens_per_s": per_s * (0.5 if s == 1 else 1)}) + "\n"
+            for s in range(1, 6)
+        )
+    )
     assert measured_mfu(metrics, 989) == pytest.approx(0.38)
-    metrics.write_text("".join(json.dumps({"step": s, "tokens_per_s_per_device": per_s / 96}) + "\n"
-                               for s in range(1, 6)))
+    metrics.write_text(
+        "".join(json.dumps({"step": s, "tokens_per_s_per_device": per_s / 96}) + "\n" for s in range(1, 6))
+    )
     assert measured_mfu(metrics, 989) == pytest.approx(0.38)
     (tmp_path / "resolved_config.yaml").unlink()
     with pytest.raises(InputError, match="resolved_config"):
@@ -81,19 +95,59 @@ def test_mfu_is_measured_from_a_metrics_file(tmp_path):
         measured_mfu(tmp_path / "missing.jsonl", 989)
 
 
+def test_mfu_is_measured_from_a_job_killed_mid_write(tmp_path, capsys):
+    metrics = tmp_path / "metrics.jsonl"
+    rows = [{"step": 10, "mfu": 0.05}, {"step": 20, "mfu": 0.41}, {"step": 30, "mfu": 0.43}]
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 40, "mf')  # the torn last line
+    assert measured_mfu(metrics, 989) == pytest.approx(0.42)
+    assert f"{metrics}:4: unreadable metrics line skipped" in capsys.readouterr().err
+
+
+def test_one_gpu_table_serves_the_trainers_mfu_and_the_plan():
+    assert [
+        gpu_kind(n)
+        for n in (
+            "NVIDIA H100 80GB HBM3",
+            "NVIDIA H100 PCIe",
+            "NVIDIA GH200 480GB",
+            "NVIDIA A100-SXM4-80GB",
+            "NVIDIA A100-SXM4-40GB",
+            "Tesla V100",
+        )
+    ] == ["h100-sxm", "h100-pcie", "gh200", "a100-80gb", "a100", None]
+    assert GPUS["h100-pcie"].peak_bf16_tflops == 756 and GPUS["h100-sxm"].peak_bf16_tflops == 989
+    # a plan (and the model card's energy) needs a system power: the DGX figures only
+    assert PLANNED_GPUS == ("h100-sxm", "h200", "a100-80gb")
+    assert gpu_type("NVIDIA H100 PCIe") is None and gpu_type("NVIDIA H200") == "h200"
+
+
 def test_bad_plan_settings_are_errors():
     with pytest.raises(ConfigError, match="plan.gpu 'tpu'"):
         estimate(national("plan.gpu=tpu"))
     with pytest.raises(ConfigError, match="mfu"):
         national("plan.mfu=1.5")
     # an unknown GPU is fine once its peak and power are given
-    assert estimate(national("plan.gpu=mi300x", "plan.peak_tflops=1307", "plan.node_power_kw=12"))["gpus"] == 96
+    assert (
+        estimate(national("plan.gpu=mi300x", "plan.peak_tflops=1307", "plan.node_power_kw=12"))["gpus"] == 96
+    )
 
 
 def test_cli_prints_the_table_and_writes_json(tmp_path):
     out = tmp_path / "plan.json"
-    r = run_kazllm("plan", "--config", str(NATIONAL), "--gpus", "96", "--tokens", "13e9", "--mfu", "0.4",
-                   "--out", str(out), f"run.out_dir={tmp_path}")
+    r = run_kazllm(
+        "plan",
+        "--config",
+        str(NATIONAL),
+        "--gpus",
+        "96",
+        "--tokens",
+        "13e9",
+        "--mfu",
+        "0.4",
+        "--out",
+        str(out),
+        f"run.out_dir={tmp_path}",
+    )
     assert r.returncode == 0, r.stderr
     for label in ("wall-clock time", "GPU-hours", "energy", "96 x h100-sxm (12 nodes)", "13.00B"):
         assert label in r.stdout
@@ -128,8 +182,14 @@ def test_a_run_with_its_tokenizer_is_planned_at_the_tokenizers_size(tmp_path):
 
 
 def test_a_remote_base_without_a_preset_cannot_be_planned_offline():
-    cfg = load_config(CONTINUE, [f"run.out_dir={REPO / 'runs' / 'does-not-exist'}", "model.preset=",
-                                 "model.init_from=example-org/not-cached-model"])
+    cfg = load_config(
+        CONTINUE,
+        [
+            f"run.out_dir={REPO / 'runs' / 'does-not-exist'}",
+            "model.preset=",
+            "model.init_from=example-org/not-cached-model",
+        ],
+    )
     with pytest.raises(ConfigError, match="set model.preset"):
         estimate(cfg)
 
@@ -137,6 +197,13 @@ def test_a_remote_base_without_a_preset_cannot_be_planned_offline():
 def test_cli_plans_the_continued_run(tmp_path):
     r = run_kazllm("plan", "--config", str(CONTINUE), f"run.out_dir={tmp_path}")
     assert r.returncode == 0, r.stderr
-    for label in ("continued from meta-llama/Llama-3.1-8B", "160,256", "wall-clock time", "GPU-hours", "energy",
-                  "96 x h100-sxm (12 nodes)", "13.00B"):
+    for label in (
+        "continued from meta-llama/Llama-3.1-8B",
+        "160,256",
+        "wall-clock time",
+        "GPU-hours",
+        "energy",
+        "96 x h100-sxm (12 nodes)",
+        "13.00B",
+    ):
         assert label in r.stdout, label

@@ -32,9 +32,14 @@ REPO_ID = "kazllm-test/tiny-kk"
 
 
 def push_env(tmp_path: Path, endpoint: str, *, offline: bool = False, token: bool = True) -> dict:
-    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HUB_OFFLINE": "1" if offline else "0",
-           "HF_HUB_DISABLE_XET": "1",  # the fake hub speaks the classic LFS protocol, not Xet
-           "HF_HOME": str(tmp_path / "hf_home"), "WANDB_API_KEY": FAKE_WANDB_KEY}
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": endpoint,
+        "HF_HUB_OFFLINE": "1" if offline else "0",
+        "HF_HUB_DISABLE_XET": "1",  # the fake hub speaks the classic LFS protocol, not Xet
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "WANDB_API_KEY": FAKE_WANDB_KEY,
+    }
     env.pop("HF_TOKEN", None)
     if token:
         env["HF_TOKEN"] = FAKE_HF_TOKEN
@@ -43,8 +48,14 @@ def push_env(tmp_path: Path, endpoint: str, *, offline: bool = False, token: boo
 
 def run_push(*args: str, env: dict) -> subprocess.CompletedProcess:
     """`run_kazllm` with an environment: the real CLI in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "kazllm.cli", "push", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kazllm.cli", "push", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_no_secrets(result: subprocess.CompletedProcess, root: Path) -> None:
@@ -105,12 +116,16 @@ def test_push_help_says_what_is_pushed_and_where_the_token_comes_from():
 def test_dry_run_lists_every_file_with_its_sha256_and_contacts_nothing(exported_run, tmp_path):
     export = export_copy(exported_run, tmp_path)
     with FakeHub() as hub:  # reachable and online: any request at all would be recorded
-        result = run_push("--export", export, "--repo", REPO_ID, "--dry-run", env=push_env(tmp_path, hub.endpoint))
+        result = run_push(
+            "--export", export, "--repo", REPO_ID, "--dry-run", env=push_env(tmp_path, hub.endpoint)
+        )
         assert result.returncode == 0, result.stderr
         assert hub.requests == []
     lines = result.stdout.splitlines()
     files = sorted(p for p in export.rglob("*") if p.is_file())
-    assert {"manifest.json", "resolved_config.yaml", "model.safetensors", "README.md"} <= {p.name for p in files}
+    assert {"manifest.json", "resolved_config.yaml", "model.safetensors", "README.md"} <= {
+        p.name for p in files
+    }
     # the card is listed as it will be pushed: its loading example naming REPO_ID (nothing was rewritten)
     card_now, card_pushed = card_text_for_repo(export, REPO_ID)
     assert card_now == (export / "README.md").read_text(encoding="utf-8") and REPO_ID in card_pushed
@@ -124,8 +139,14 @@ def test_dry_run_lists_every_file_with_its_sha256_and_contacts_nothing(exported_
     assert f"model repo {REPO_ID}, revision main" in result.stdout
     assert f"checkpoint step4 (kazllm {__version__})" in result.stdout
     # offline, with the endpoint on a closed port: the same plan
-    offline = run_push("--export", export, "--repo", REPO_ID, "--dry-run",
-                       env=push_env(tmp_path, f"http://127.0.0.1:{closed_port()}", offline=True))
+    offline = run_push(
+        "--export",
+        export,
+        "--repo",
+        REPO_ID,
+        "--dry-run",
+        env=push_env(tmp_path, f"http://127.0.0.1:{closed_port()}", offline=True),
+    )
     assert offline.returncode == 0, offline.stderr
     assert offline.stdout == result.stdout
     assert_no_secrets(result, tmp_path)
@@ -134,8 +155,16 @@ def test_dry_run_lists_every_file_with_its_sha256_and_contacts_nothing(exported_
 def test_push_lands_every_file_byte_identical_in_one_commit_on_the_branch(exported_run, tmp_path):
     export = export_copy(exported_run, tmp_path)
     with FakeHub() as hub:
-        result = run_push("--export", export, "--repo", REPO_ID, "--revision", "run-4steps", "--private",
-                          env=push_env(tmp_path, hub.endpoint))
+        result = run_push(
+            "--export",
+            export,
+            "--repo",
+            REPO_ID,
+            "--revision",
+            "run-4steps",
+            "--private",
+            env=push_env(tmp_path, hub.endpoint),
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     repo = hub.repos[("model", REPO_ID)]
     assert repo.private
@@ -169,7 +198,9 @@ def test_push_refuses_before_contacting_anything(exported_run, tmp_path):
 def test_push_without_a_token_fails_in_one_line(exported_run, tmp_path):
     export = export_copy(exported_run, tmp_path)
     with FakeHub() as hub:
-        result = run_push("--export", export, "--repo", REPO_ID, env=push_env(tmp_path, hub.endpoint, token=False))
+        result = run_push(
+            "--export", export, "--repo", REPO_ID, env=push_env(tmp_path, hub.endpoint, token=False)
+        )
     assert result.returncode == 2
     error = [line for line in result.stderr.splitlines() if line.startswith("kazllm: error:")]
     assert len(error) == 1 and "create repo" in error[0] and "401" in error[0]
@@ -184,18 +215,41 @@ def _drop(*keys):
     return lambda m: [m.pop(k, None) for k in keys]
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda d: edit_manifest(d, lambda m: m["logits_check"].update(passed=False)), "logits check did not pass"),
-    (lambda d: edit_manifest(d, _drop("logits_check", "max_logit_diff")), "records no logits check"),
-    (lambda d: edit_manifest(d, lambda m: (_drop("logits_check")(m), _set("max_logit_diff", 1e-3)(m))),
-     "max_logit_diff 0.001 > 1e-05"),
-    (lambda d: edit_card(d, license=None), "the model card has no licence"),
-    (lambda d: edit_card(d, license="other", license_name="training-data-licences"), "licence is the placeholder"),
-    (lambda d: (d / "config.json").write_text((d / "config.json").read_text() + " "), "config.json: changed after export"),
-    (lambda d: (d / "notes.txt").write_text("hi"), "notes.txt: not in manifest.json's file table"),
-    (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json: listed in manifest.json but missing"),
-], ids=["logits-failed", "no-logits-check", "legacy-diff-too-large", "no-licence", "placeholder-licence",
-        "changed-file", "extra-file", "missing-file"])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda d: edit_manifest(d, lambda m: m["logits_check"].update(passed=False)),
+            "logits check did not pass",
+        ),
+        (lambda d: edit_manifest(d, _drop("logits_check", "max_logit_diff")), "records no logits check"),
+        (
+            lambda d: edit_manifest(d, lambda m: (_drop("logits_check")(m), _set("max_logit_diff", 1e-3)(m))),
+            "max_logit_diff 0.001 > 1e-05",
+        ),
+        (lambda d: edit_card(d, license=None), "the model card has no licence"),
+        (
+            lambda d: edit_card(d, license="other", license_name="training-data-licences"),
+            "licence is the placeholder",
+        ),
+        (
+            lambda d: (d / "config.json").write_text((d / "config.json").read_text() + " "),
+            "config.json: changed after export",
+        ),
+        (lambda d: (d / "notes.txt").write_text("hi"), "notes.txt: not in manifest.json's file table"),
+        (lambda d: (d / "tokenizer.json").unlink(), "tokenizer.json: listed in manifest.json but missing"),
+    ],
+    ids=[
+        "logits-failed",
+        "no-logits-check",
+        "legacy-diff-too-large",
+        "no-licence",
+        "placeholder-licence",
+        "changed-file",
+        "extra-file",
+        "missing-file",
+    ],
+)
 def test_plan_refuses(exported_run, tmp_path, change, expected):
     from kazllm.push import plan_export_push
 
@@ -211,14 +265,19 @@ def test_plan_accepts_an_updated_card_and_a_legacy_manifest(exported_run, tmp_pa
 
     export = export_copy(exported_run, tmp_path)
     with open(export / "README.md", "a", encoding="utf-8") as f:
-        f.write("\n## Evaluation\n\n| task | metric | value |\n|---|---|---|\n| sample_ppl_kk | bpb | 3.1 |\n")
+        f.write(
+            "\n## Evaluation\n\n| task | metric | value |\n|---|---|---|\n| sample_ppl_kk | bpb | 3.1 |\n"
+        )
     plan = plan_export_push(export, REPO_ID, "main")
     assert plan.revision is None and any("README.md differs" in note for note in plan.notes)
     readme = next(f for f in plan.files if f.path_in_repo == "README.md")
     assert readme.sha256 == hashlib.sha256(card_text_for_repo(export, REPO_ID)[1].encode()).hexdigest()
+
     # an export written before the checksum table (today's runs): max_logit_diff and a list of names
     def legacy(manifest):
-        manifest.update(max_logit_diff=manifest.pop("logits_check")["max_abs_diff"], files=sorted(manifest["files"]))
+        manifest.update(
+            max_logit_diff=manifest.pop("logits_check")["max_abs_diff"], files=sorted(manifest["files"])
+        )
 
     edit_manifest(export, legacy)
     plan = plan_export_push(export, REPO_ID, "dev-1")
@@ -280,7 +339,9 @@ def test_prep_is_sharded_by_size_and_refused_with_an_unknown_licence(sample_run,
     plan = plan_prep_push(prep, "kazllm-test/kk-corpus", shard_bytes=200_000)
     shards = [f for f in plan.files if f.path_in_repo.startswith("data/")]
     n = len(shards)
-    assert n > 1 and [f.path_in_repo for f in shards] == [f"data/train-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+    assert n > 1 and [f.path_in_repo for f in shards] == [
+        f"data/train-{i:05d}-of-{n:05d}.parquet" for i in range(n)
+    ]
     ids = [i for f in shards for i in pq.read_table(f.local_path).column("id").to_pylist()]
     assert ids == [r["id"] for r in kept]
     manifest = json.loads((prep / "manifest.json").read_text(encoding="utf-8"))

@@ -29,16 +29,24 @@ def test_quickstart_runs_the_whole_flow(tmp_path):
 
     card = ModelCard.load(tmp_path / "export" / "README.md")
     indexed = {(r.task_name, r.metric_name): r.metric_value for r in card.data.eval_results}
-    assert indexed == {(t, m): v for t, task in results["tasks"].items() for m, v in task["metrics"].items()
-                       if isinstance(v, (int, float))}
+    assert indexed == {
+        (t, m): v
+        for t, task in results["tasks"].items()
+        for m, v in task["metrics"].items()
+        if isinstance(v, (int, float))
+    }
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["files"]["README.md"]["sha256"] == file_sha256(tmp_path / "export" / "README.md")
     # ...and it is ready to publish: the dry run lists every file with its sha256 (its card names the repo)
-    push = run_kazllm("push", "--export", str(tmp_path / "export"), "--repo", "kazllm/kazllm-quickstart-tiny", "--dry-run")
+    push = run_kazllm(
+        "push", "--export", str(tmp_path / "export"), "--repo", "kazllm/kazllm-quickstart-tiny", "--dry-run"
+    )
     assert push.returncode == 0, push.stderr
     for name in ("model.safetensors", "tokenizer.json", "config.json", "manifest.json"):
-        assert any(line.split()[:1] == [name] and line.split()[-1] == file_sha256(tmp_path / "export" / name)
-                   for line in push.stdout.splitlines()), name
+        assert any(
+            line.split()[:1] == [name] and line.split()[-1] == file_sha256(tmp_path / "export" / name)
+            for line in push.stdout.splitlines()
+        ), name
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -47,17 +55,25 @@ def test_quickstart_runs_the_whole_flow(tmp_path):
     import torch
 
     # It has learnt Kazakh: a Kazakh sentence is far likelier to it than the same tokens shuffled.
-    sentence = tokenizer("Қазақстан Республикасы — Орталық Азиядағы мемлекет, астанасы Астана қаласы.",
-                         return_tensors="pt").input_ids
+    sentence = tokenizer(
+        "Қазақстан Республикасы — Орталық Азиядағы мемлекет, астанасы Астана қаласы.", return_tensors="pt"
+    ).input_ids
     assert sentence[0, 0] == tokenizer.bos_token_id  # a document starts with BOS, as in training
-    shuffled = torch.cat([sentence[:, :1], sentence[:, 1:][:, torch.randperm(sentence.shape[1] - 1,
-                                                                               generator=torch.Generator().manual_seed(0))]], 1)
+    shuffled = torch.cat(
+        [
+            sentence[:, :1],
+            sentence[:, 1:][
+                :, torch.randperm(sentence.shape[1] - 1, generator=torch.Generator().manual_seed(0))
+            ],
+        ],
+        1,
+    )
     with torch.no_grad():
         nll = [model(x, labels=x).loss.item() for x in (sentence, shuffled)]
     assert nll[0] < nll[1] - 0.5, nll
     # ...and it continues a Kazakh prompt with Cyrillic words, not just newlines or bytes. (A prompt that
     # ends in a word: a trailing space is a piece a tiny model has seldom seen at that point.)
     ids = tokenizer("Қазақстан Республикасы", return_tensors="pt").input_ids
-    generated = model.generate(ids, max_new_tokens=40, do_sample=False)[0, ids.shape[1]:]
+    generated = model.generate(ids, max_new_tokens=40, do_sample=False)[0, ids.shape[1] :]
     text = tokenizer.decode(generated)
     assert re.search(r"[а-яёәғқңөұүһі]{3,}", text.lower()), text

@@ -18,44 +18,68 @@ import torch
 
 from kazllm import checkpoint as ckpt
 from kazllm.artifacts import read_json, read_jsonl
-from kazllm.data import SequenceLoader, TokenShardReader
+from kazllm.data import SequenceLoader
+from kazllm.shards import TokenShardReader
 from kazllm.train import EXIT_REQUEUE
 
 from .conftest import REPO, link_prepared_stages
 
 STEPS = 8
-COMMON = [f"train.steps={STEPS}", "train.warmup_steps=2", "train.save_every=2", "train.log_every=1", "train.seq_len=64",
-          "train.zero_stage=2", "train.micro_batch_size=4", "train.nproc=1", "train.keep_last=3"]
+COMMON = [
+    f"train.steps={STEPS}",
+    "train.warmup_steps=2",
+    "train.save_every=2",
+    "train.log_every=1",
+    "train.seq_len=64",
+    "train.zero_stage=2",
+    "train.micro_batch_size=4",
+    "train.nproc=1",
+    "train.keep_last=3",
+]
 TIMEOUT = 600
-
-
-_prepare = link_prepared_stages  # tests/conftest.py
 
 
 def _command(sample_run, out: Path, *overrides: str) -> list[str]:
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    return [sys.executable, "-m", "kazllm.cli", "train", "--config", str(config), f"run.out_dir={out}",
-            *COMMON, *overrides]
+    return [
+        sys.executable,
+        "-m",
+        "kazllm.cli",
+        "train",
+        "--config",
+        str(config),
+        f"run.out_dir={out}",
+        *COMMON,
+        *overrides,
+    ]
 
 
 def _train(sample_run, out: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(sample_run, out, *overrides), cwd=REPO, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+    return subprocess.run(
+        _command(sample_run, out, *overrides), cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def _start(sample_run, out: Path, *overrides: str) -> subprocess.Popen:
     """A run in its own process group (so kill -9 reaches torchrun's workers too), output to files."""
     log = open(out / "run.log", "w")
-    return subprocess.Popen(_command(sample_run, out, *overrides), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        _command(sample_run, out, *overrides),
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _wait_until(condition, proc: subprocess.Popen, out: Path) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not condition():
         if proc.poll() is not None:
-            pytest.fail(f"run ended (rc {proc.returncode}) before the test could act:\n"
-                        + (out / "run.log").read_text()[-3000:])
+            pytest.fail(
+                f"run ended (rc {proc.returncode}) before the test could act:\n"
+                + (out / "run.log").read_text()[-3000:]
+            )
         if time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail("timed out waiting for the run")
@@ -69,7 +93,11 @@ def _steps_logged(ckpt_dir: Path) -> int:
 
 def _losses(ckpt_dir: Path) -> list[tuple]:
     """The training rows that must be bit-identical: step, loss, learning rate, gradient norm."""
-    return [(r["step"], r["loss"], r["lr"], r["grad_norm"]) for r in read_jsonl(ckpt_dir / "metrics.jsonl") if "loss" in r]
+    return [
+        (r["step"], r["loss"], r["lr"], r["grad_norm"])
+        for r in read_jsonl(ckpt_dir / "metrics.jsonl")
+        if "loss" in r
+    ]
 
 
 def _ok(result: subprocess.CompletedProcess) -> str:
@@ -81,9 +109,13 @@ def _ok(result: subprocess.CompletedProcess) -> str:
 def reference(sample_run, tmp_path_factory):
     """One uninterrupted run: its checkpoints dir (step4, step6, step8) and its metric rows."""
     out = tmp_path_factory.mktemp("uninterrupted")
-    ckpt_dir = _prepare(sample_run, out)
+    ckpt_dir = link_prepared_stages(sample_run, out)
     _ok(_train(sample_run, out))
-    assert [p.name for p in ckpt.published_checkpoints(ckpt_dir)] == ["step4", "step6", "step8"]  # keep_last=3
+    assert [p.name for p in ckpt.published_checkpoints(ckpt_dir)] == [
+        "step4",
+        "step6",
+        "step8",
+    ]  # keep_last=3
     return ckpt_dir
 
 
@@ -109,10 +141,12 @@ def test_loader_state_from_two_ranks_continues_the_same_sequences_on_one_rank(sa
 
 @pytest.mark.slow
 def test_kill_9_then_auto_resume_gives_the_uninterrupted_loss_sequence(sample_run, reference, tmp_path):
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     kill_at = random.randint(3, 6)  # a random step after the first checkpoint (step 2)
     proc = _start(sample_run, tmp_path)
-    _wait_until(lambda: _steps_logged(ckpt_dir) >= kill_at and (ckpt_dir / "latest").is_file(), proc, tmp_path)
+    _wait_until(
+        lambda: _steps_logged(ckpt_dir) >= kill_at and (ckpt_dir / "latest").is_file(), proc, tmp_path
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     logged_before_kill = _steps_logged(ckpt_dir)
@@ -122,7 +156,9 @@ def test_kill_9_then_auto_resume_gives_the_uninterrupted_loss_sequence(sample_ru
     assert "resumed from" in output, output[-2000:]
     resumed_at = int(output.split("resumed from")[1].split(" at step ")[1].split()[0])
     assert 2 <= resumed_at <= logged_before_kill, (resumed_at, logged_before_kill)
-    assert _losses(ckpt_dir) == _losses(reference), f"killed after step {logged_before_kill}, resumed at {resumed_at}"
+    assert _losses(ckpt_dir) == _losses(reference), (
+        f"killed after step {logged_before_kill}, resumed at {resumed_at}"
+    )
 
     _ok(_train(sample_run, tmp_path))  # and once more on the finished run: nothing to train, no crash
     summary = read_json(ckpt_dir / "manifest.json")["summary"]
@@ -132,7 +168,7 @@ def test_kill_9_then_auto_resume_gives_the_uninterrupted_loss_sequence(sample_ru
 
 @pytest.mark.slow
 def test_sigusr1_saves_a_checkpoint_and_exits_with_the_requeue_code(sample_run, tmp_path):
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     proc = _start(sample_run, tmp_path, "train.save_every=0")  # no periodic checkpoints: only the signal's
     _wait_until(lambda: _steps_logged(ckpt_dir) >= 2, proc, tmp_path)
     proc.send_signal(signal.SIGUSR1)
@@ -153,7 +189,7 @@ def test_sigusr1_saves_a_checkpoint_and_exits_with_the_requeue_code(sample_run, 
 
 @pytest.mark.slow
 def test_a_corrupted_checkpoint_is_refused_and_the_previous_one_used(sample_run, reference, tmp_path):
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     shutil.copytree(reference, ckpt_dir, ignore=shutil.ignore_patterns("wandb"))
     victim = next((ckpt_dir / "step8").glob("*optim_states.pt"))
     data = bytearray(victim.read_bytes())
@@ -173,7 +209,7 @@ def test_a_corrupted_checkpoint_is_refused_and_the_previous_one_used(sample_run,
 @pytest.mark.slow
 def test_a_two_rank_checkpoint_resumes_on_one_rank_with_the_same_data_order(sample_run, reference, tmp_path):
     """2 ranks x micro-batch 2, stopped through the PREEMPT file -> 1 rank x micro-batch 4 (same global batch)."""
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     proc = _start(sample_run, tmp_path, "train.nproc=2", "train.micro_batch_size=2")
     _wait_until(lambda: _steps_logged(ckpt_dir) >= 3, proc, tmp_path)
     (ckpt_dir / ckpt.PREEMPT_FILE).touch()  # what the sbatch trap does
@@ -184,8 +220,13 @@ def test_a_two_rank_checkpoint_resumes_on_one_rank_with_the_same_data_order(samp
     assert {"rng_rank0.json", "rng_rank1.json"} <= set(saved["sha256"])
 
     output = _ok(_train(sample_run, tmp_path, "train.nproc=1", "train.micro_batch_size=4"))
-    assert f"resumed from {ckpt_dir / f'step{step}'} at step {step}" in output and "via universal checkpoint" in output
-    assert not (ckpt_dir / ckpt.PREEMPTED_FILE).exists()  # a finished run leaves nothing that would requeue it
+    assert (
+        f"resumed from {ckpt_dir / f'step{step}'} at step {step}" in output
+        and "via universal checkpoint" in output
+    )
+    assert not (
+        ckpt_dir / ckpt.PREEMPTED_FILE
+    ).exists()  # a finished run leaves nothing that would requeue it
     final = read_json(ckpt_dir / "step8" / ckpt.META_FILE)
     assert final["world_size"] == 1 and final["loader"]["consumed"] == STEPS * 4
     ours, ref = _losses(ckpt_dir), _losses(reference)

@@ -33,8 +33,9 @@ def source(tmp_path_factory) -> Path:
                 pass
     sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if len(s.split()) >= 6]
     (folder / "kk.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
-    (folder / "ru.txt").write_text("Это предложение написано по-русски для проверки генератора корпуса.\n" * 3,
-                                   encoding="utf-8")
+    (folder / "ru.txt").write_text(
+        "Это предложение написано по-русски для проверки генератора корпуса.\n" * 3, encoding="utf-8"
+    )
     return folder
 
 
@@ -45,8 +46,11 @@ def test_the_corpus_is_seeded_and_plants_what_its_truth_file_says(source, tmp_pa
     for name in ("corpus/part_00000.jsonl", "truth.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert a["text_bytes"] >= 2_000_000 and a["shards"] >= 2
-    docs = {json.loads(line)["id"]: json.loads(line)["text"]
-            for f in sorted((tmp_path / "a" / "corpus").glob("*.jsonl")) for line in f.open(encoding="utf-8")}
+    docs = {
+        json.loads(line)["id"]: json.loads(line)["text"]
+        for f in sorted((tmp_path / "a" / "corpus").glob("*.jsonl"))
+        for line in f.open(encoding="utf-8")
+    }
     assert len(docs) == a["documents"]
     truth = [json.loads(line) for line in (tmp_path / "a" / "truth.jsonl").open(encoding="utf-8")]
     kinds = {t["kind"].split(":")[0] for t in truth}
@@ -55,7 +59,9 @@ def test_the_corpus_is_seeded_and_plants_what_its_truth_file_says(source, tmp_pa
         if t["kind"] == "exact_dup":
             assert docs[t["id"]] == docs[t["of"]]
         if t["kind"] == "near_dup":
-            assert jaccard(shingles(docs[t["id"]]), shingles(docs[t["of"]])) == pytest.approx(t["jaccard"], abs=1e-4)
+            assert jaccard(shingles(docs[t["id"]]), shingles(docs[t["of"]])) == pytest.approx(
+                t["jaccard"], abs=1e-4
+            )
             assert t["jaccard"] < 1.0
     plain = [text for i, text in docs.items() if i not in {t["id"] for t in truth}]
     assert len(set(plain)) == len(plain)  # recombined documents are all distinct
@@ -63,8 +69,22 @@ def test_the_corpus_is_seeded_and_plants_what_its_truth_file_says(source, tmp_pa
 
 @pytest.mark.slow
 def test_the_scale_benchmark_runs_both_sides_and_prints_its_verdicts(source, tmp_path):
-    out = subprocess.run([sys.executable, "scripts/bench_scale.py", "--sizes", "0.001,0.002", "--work", str(tmp_path),
-                          "--data", str(source)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "scripts/bench_scale.py",
+            "--sizes",
+            "0.001,0.002",
+            "--work",
+            str(tmp_path),
+            "--data",
+            str(source),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
     assert re.fullmatch(r"linearity \d+\.\d{3}", lines[-2]) and re.fullmatch(r"ratio \d+\.\d{3}", lines[-1])
@@ -74,3 +94,19 @@ def test_the_scale_benchmark_runs_both_sides_and_prints_its_verdicts(source, tmp
         assert r["kazllm"]["prep"]["documents_kept"] > 0 and r["kazllm"]["prep"]["peak_rss_mb"] > 0
         assert set(r["datatrove"]["stages"]) >= {"1_filter", "5_minhash_filter"}
         assert r["dedup"]["near_pairs"] > 0
+    # the curves of docs/scaling.md are drawn from the same results.json
+    plotted = subprocess.run(
+        [
+            sys.executable,
+            "scripts/plot_scale.py",
+            "--results",
+            str(tmp_path / "results.json"),
+            "--out",
+            str(tmp_path / "scale.png"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert plotted.returncode == 0, plotted.stderr[-2000:]
+    assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -68,8 +68,10 @@ def test_flops_per_token_is_6n_plus_the_attention_term():
 
 def test_preset_may_be_a_yaml_path_and_overrides_replace_fields(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text("hidden_size: 64\nintermediate_size: 160\nnum_hidden_layers: 2\nnum_attention_heads: 4\n"
-                    "num_key_value_heads: 1\ntie_word_embeddings: true\n")
+    path.write_text(
+        "hidden_size: 64\nintermediate_size: 160\nnum_hidden_layers: 2\nnum_attention_heads: 4\n"
+        "num_key_value_heads: 1\ntie_word_embeddings: true\n"
+    )
     c = build_llama_config(ModelSection(preset=str(path), overrides={"num_hidden_layers": 3}), 500, 1, 2, 0)
     assert (c.hidden_size, c.num_hidden_layers, c.num_key_value_heads) == (64, 3, 1)
 
@@ -112,8 +114,9 @@ def test_model_loss_on_shifted_labels_is_plain_next_token_cross_entropy():
     inputs, labels = window[:, :-1], window[:, 1:]
     loss = causal_lm_loss(model, {"input_ids": inputs, "labels": labels})
     logits = model(input_ids=inputs).logits
-    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits.reshape(-1, 300),
-                                                                          labels.reshape(-1)).item(), rel=1e-6)
+    assert loss.item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits.reshape(-1, 300), labels.reshape(-1)).item(), rel=1e-6
+    )
 
 
 def test_no_weight_decay_on_norms():
@@ -137,8 +140,9 @@ def test_cosine_warms_up_then_decays_to_the_floor_at_the_last_step():
 
 @pytest.mark.parametrize("shape", ["linear", "1-sqrt"])
 def test_wsd_holds_the_peak_then_decays_over_the_last_fraction(shape):
-    t = TrainSection(steps=100, warmup_steps=10, min_lr_ratio=0.0, schedule="wsd", decay_fraction=0.2,
-                     decay_shape=shape)
+    t = TrainSection(
+        steps=100, warmup_steps=10, min_lr_ratio=0.0, schedule="wsd", decay_fraction=0.2, decay_shape=shape
+    )
     f = [lr_factor(s, t) for s in range(100)]
     assert f[4] == pytest.approx(0.5)
     assert f[9:80] == [1.0] * 71
@@ -170,15 +174,25 @@ def test_deepspeed_json_is_generated_from_the_train_section():
 
 def test_user_deepspeed_json_merges_over_ours(tmp_path):
     path = tmp_path / "ds.json"
-    path.write_text(json.dumps({
-        "zero_optimization": {"reduce_bucket_size": 5e7, "stage": "auto"},
-        "gradient_clipping": 0.3, "train_batch_size": 16, "gradient_accumulation_steps": "auto",
-        "activation_checkpointing": {"partition_activations": True},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "zero_optimization": {"reduce_bucket_size": 5e7, "stage": "auto"},
+                "gradient_clipping": 0.3,
+                "train_batch_size": 16,
+                "gradient_accumulation_steps": "auto",
+                "activation_checkpointing": {"partition_activations": True},
+            }
+        )
+    )
     t = TrainSection(micro_batch_size=4, grad_accum=2, zero_stage=2, deepspeed_config=str(path))
     ds = deepspeed_config(t, world_size=2, cuda=False)
-    assert ds["zero_optimization"] == {"stage": 2, "overlap_comm": False, "contiguous_gradients": True,
-                                       "reduce_bucket_size": 5e7}
+    assert ds["zero_optimization"] == {
+        "stage": 2,
+        "overlap_comm": False,
+        "contiguous_gradients": True,
+        "reduce_bucket_size": 5e7,
+    }
     assert ds["gradient_clipping"] == 0.3 and ds["gradient_accumulation_steps"] == 2
     assert ds["activation_checkpointing"] == {"partition_activations": True}
 
@@ -187,7 +201,9 @@ def test_user_deepspeed_json_cannot_change_batch_size_or_optimizer(tmp_path):
     path = tmp_path / "ds.json"
     t = TrainSection(micro_batch_size=4, grad_accum=1, deepspeed_config=str(path))
     path.write_text(json.dumps({"train_micro_batch_size_per_gpu": 8}))
-    with pytest.raises(ConfigError, match=r"ds.json: train_micro_batch_size_per_gpu=8 contradicts the run's 4"):
+    with pytest.raises(
+        ConfigError, match=r"ds.json: train_micro_batch_size_per_gpu=8 contradicts the run's 4"
+    ):
         deepspeed_config(t, world_size=1, cuda=False)
     path.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
     with pytest.raises(ConfigError, match="zero_optimization.stage=3 contradicts train.zero_stage=2"):
@@ -207,8 +223,12 @@ def test_mfu_peak_is_known_only_when_configured_or_on_a_known_gpu():
 
 def test_loss_curve_shows_train_and_validation(tmp_path):
     metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"step": 1, "loss": 5.0}, {"step": 2, "loss": 4.0}, {"step": 2, "val_loss": 4.5}]))
+    metrics.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [{"step": 1, "loss": 5.0}, {"step": 2, "loss": 4.0}, {"step": 2, "val_loss": 4.5}]
+        )
+    )
     plot_loss_curve(metrics, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -237,25 +257,52 @@ def test_contradicting_deepspeed_json_stops_before_any_rank_starts(sample_run, t
 @pytest.mark.slow
 def test_single_process_run_logs_every_metric_validates_and_merges_the_user_json(sample_run, tmp_path):
     config = _run_dir(sample_run, tmp_path)
-    (tmp_path / "ds.json").write_text('{"gradient_clipping": 0.5, "zero_optimization": {"reduce_bucket_size": 1e6}}')
+    (tmp_path / "ds.json").write_text(
+        '{"gradient_clipping": 0.5, "zero_optimization": {"reduce_bucket_size": 1e6}}'
+    )
     steps = 6
     result = run_kazllm(
-        "train", "--config", str(config), f"run.out_dir={tmp_path}", "train.nproc=1", "train.zero_stage=1",
-        f"train.steps={steps}", "train.log_every=1", "train.seq_len=64", "train.micro_batch_size=2",
-        "train.grad_accum=2", "train.warmup_steps=2", "train.schedule=wsd", "train.decay_fraction=0.5",
-        "train.eval_every=2", "train.eval_sequences=5", "train.activation_checkpointing=true",
-        "train.attn_implementation=eager", "train.peak_tflops=1.0", f"train.deepspeed_config={tmp_path / 'ds.json'}",
+        "train",
+        "--config",
+        str(config),
+        f"run.out_dir={tmp_path}",
+        "train.nproc=1",
+        "train.zero_stage=1",
+        f"train.steps={steps}",
+        "train.log_every=1",
+        "train.seq_len=64",
+        "train.micro_batch_size=2",
+        "train.grad_accum=2",
+        "train.warmup_steps=2",
+        "train.schedule=wsd",
+        "train.decay_fraction=0.5",
+        "train.eval_every=2",
+        "train.eval_sequences=5",
+        "train.activation_checkpointing=true",
+        "train.attn_implementation=eager",
+        "train.peak_tflops=1.0",
+        f"train.deepspeed_config={tmp_path / 'ds.json'}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "M parameters" in result.stdout and "GFLOPs/token" in result.stdout and "TFLOPs/step" in result.stdout
+    assert (
+        "M parameters" in result.stdout and "GFLOPs/token" in result.stdout and "TFLOPs/step" in result.stdout
+    )
     ckpt = tmp_path / "checkpoints"
     rows = [json.loads(line) for line in (ckpt / "metrics.jsonl").open()]
     train = [r for r in rows if "loss" in r]
     val = [r for r in rows if "val_loss" in r]
     assert [r["step"] for r in train] == list(range(1, steps + 1))
     assert [r["step"] for r in val] == [2, 4, 6]
-    t = load_config(config, ["train.steps=6", "train.warmup_steps=2", "train.schedule=wsd",
-                             "train.decay_fraction=0.5", "train.lr=3e-3"]).train
+    t = load_config(
+        config,
+        [
+            "train.steps=6",
+            "train.warmup_steps=2",
+            "train.schedule=wsd",
+            "train.decay_fraction=0.5",
+            "train.lr=3e-3",
+        ],
+    ).train
     assert [r["lr"] for r in train] == pytest.approx([t.lr * lr_factor(s, t) for s in range(steps)])
     for r in train:
         assert r["grad_norm"] > 0 and r["tokens_per_s"] > 0 and r["memory_gib"] > 0.1

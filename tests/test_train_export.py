@@ -26,8 +26,22 @@ def _train(sample_run, out, *overrides):
 def test_two_rank_zero3_matches_one_process(sample_run, tmp_path):
     """ZeRO-3 really shards parameters over 2 ranks; the maths must not change: same losses."""
     common = ["train.steps=6", "train.warmup_steps=2", "train.log_every=1", "train.seq_len=64"]
-    single = _train(sample_run, tmp_path / "one", *common, "train.nproc=1", "train.zero_stage=0", "train.micro_batch_size=4")
-    sharded = _train(sample_run, tmp_path / "two", *common, "train.nproc=2", "train.zero_stage=3", "train.micro_batch_size=2")
+    single = _train(
+        sample_run,
+        tmp_path / "one",
+        *common,
+        "train.nproc=1",
+        "train.zero_stage=0",
+        "train.micro_batch_size=4",
+    )
+    sharded = _train(
+        sample_run,
+        tmp_path / "two",
+        *common,
+        "train.nproc=2",
+        "train.zero_stage=3",
+        "train.micro_batch_size=2",
+    )
     assert [m["step"] for m in sharded] == list(range(1, 7))
     for a, b in zip(single, sharded):
         assert b["loss"] == pytest.approx(a["loss"], abs=2e-3), (a, b)
@@ -44,15 +58,29 @@ def test_two_rank_zero3_matches_one_process(sample_run, tmp_path):
 def test_export_gives_a_model_that_auto_classes_load_and_generate_from(sample_run, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _train(sample_run, tmp_path, "train.steps=4", "train.warmup_steps=2", "train.nproc=2", "train.zero_stage=2", "train.micro_batch_size=2",
-           "train.wandb.enabled=true")
+    _train(
+        sample_run,
+        tmp_path,
+        "train.steps=4",
+        "train.warmup_steps=2",
+        "train.nproc=2",
+        "train.zero_stage=2",
+        "train.micro_batch_size=2",
+        "train.wandb.enabled=true",
+    )
     assert list((tmp_path / "checkpoints" / "wandb").glob("offline-run-*")), "wandb wrote no offline run"
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
     result = run_kazllm("export", "--config", str(config), f"run.out_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     export = tmp_path / "export"
     files = {p.name for p in export.iterdir()}
-    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md"} <= files
+    assert {
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "README.md",
+    } <= files
     assert not any(name.endswith((".bin", ".pt")) for name in files)
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["checkpoint"] == "checkpoints/step4" and manifest["logits_check"]["passed"] is True
@@ -60,10 +88,12 @@ def test_export_gives_a_model_that_auto_classes_load_and_generate_from(sample_ru
     model = AutoModelForCausalLM.from_pretrained(str(export))
     tokenizer = AutoTokenizer.from_pretrained(str(export))
     ids = tokenizer("Қазақстан", return_tensors="pt").input_ids
-    assert ids[0, 0] == tokenizer.bos_token_id and (ids == tokenizer.bos_token_id).sum() == 1  # as in training
+    assert (
+        ids[0, 0] == tokenizer.bos_token_id and (ids == tokenizer.bos_token_id).sum() == 1
+    )  # as in training
     out = model.generate(ids, max_new_tokens=8, do_sample=False)
     assert out.shape[1] > ids.shape[1]
-    assert isinstance(tokenizer.decode(out[0, ids.shape[1]:]), str)
+    assert isinstance(tokenizer.decode(out[0, ids.shape[1] :]), str)
     card = (export / "README.md").read_text(encoding="utf-8")
     assert "LlamaForCausalLM" in card and "ZeRO-2 on 2 rank(s)" in card
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from kazllm import checkpoint as ckpt
+from kazllm.artifacts import read_metrics
 from kazllm.config import load_config
-from kazllm.train import EXIT_REQUEUE, read_metrics
+from kazllm.train import EXIT_REQUEUE
 
 from .conftest import REPO, link_prepared_stages
 
@@ -24,13 +25,19 @@ TIMEOUT = 600
 COMMON = ["train.seq_len=64", "train.micro_batch_size=2", "train.log_every=1", "train.warmup_steps=2"]
 
 
-_prepare = link_prepared_stages  # tests/conftest.py
-
-
 def _command(sample_run, out: Path, *overrides: str) -> list[str]:
     config = sample_run.stage_dir("prep") / "resolved_config.yaml"
-    return [sys.executable, "-m", "kazllm.cli", "train", "--config", str(config), f"run.out_dir={out}", *COMMON,
-            *overrides]
+    return [
+        sys.executable,
+        "-m",
+        "kazllm.cli",
+        "train",
+        "--config",
+        str(config),
+        f"run.out_dir={out}",
+        *COMMON,
+        *overrides,
+    ]
 
 
 def _env(**extra) -> dict:
@@ -39,14 +46,26 @@ def _env(**extra) -> dict:
 
 def _train(sample_run, out: Path, *overrides: str, env=None) -> subprocess.CompletedProcess:
     """A run with stdout and stderr to pipes: not a terminal, as in a Slurm log."""
-    return subprocess.run(_command(sample_run, out, *overrides), cwd=REPO, capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env)
+    return subprocess.run(
+        _command(sample_run, out, *overrides),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
 
 
 def _start(sample_run, out: Path, *overrides: str, env=None) -> subprocess.Popen:
     log = open(out / "run.log", "w")
-    return subprocess.Popen(_command(sample_run, out, *overrides), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env=env)
+    return subprocess.Popen(
+        _command(sample_run, out, *overrides),
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
 
 
 def _steps_logged(ckpt_dir: Path) -> int:
@@ -81,23 +100,31 @@ def _processes_mentioning(marker: str) -> list[tuple[int, str]]:
 
 
 def _snapshot(directory: Path) -> list[tuple]:
-    return sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in directory.rglob("*") if p.exists())
+    return sorted(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in directory.rglob("*") if p.exists()
+    )
 
 
 # --- values checked before any rank starts -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("override", "names"), [
-    ("train.lr=-0.1", ["'train'", "lr must be"]),
-    ("train.seq_len=0", ["'train'", "seq_len"]),
-    ("train.micro_batch_size=0", ["'train'", "micro_batch_size"]),
-    ("train.grad_accum=0", ["'train'", "grad_accum"]),
-    ("train.nproc=0", ["'train'", "nproc"]),
-    ("model.preset=7b-typo", ["model.preset '7b-typo'", "debug-tiny"]),  # under 2 ranks (train.nproc=2 below)
-    ("train.warmup_steps=500", ["train.warmup_steps=500 > train.steps"]),
-])
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ("train.lr=-0.1", ["'train'", "lr must be"]),
+        ("train.seq_len=0", ["'train'", "seq_len"]),
+        ("train.micro_batch_size=0", ["'train'", "micro_batch_size"]),
+        ("train.grad_accum=0", ["'train'", "grad_accum"]),
+        ("train.nproc=0", ["'train'", "nproc"]),
+        (
+            "model.preset=7b-typo",
+            ["model.preset '7b-typo'", "debug-tiny"],
+        ),  # under 2 ranks (train.nproc=2 below)
+        ("train.warmup_steps=500", ["train.warmup_steps=500 > train.steps"]),
+    ],
+)
 def test_a_bad_value_is_one_line_naming_the_key(sample_run, tmp_path, override, names):
-    _prepare(sample_run, tmp_path)
+    link_prepared_stages(sample_run, tmp_path)
     result = _train(sample_run, tmp_path, "train.nproc=2", override)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
@@ -109,7 +136,7 @@ def test_a_bad_value_is_one_line_naming_the_key(sample_run, tmp_path, override, 
 @pytest.mark.slow
 def test_an_error_raised_inside_the_ranks_reaches_the_user_as_one_line(sample_run, tmp_path):
     """train.resume names a checkpoint the ranks verify: their InputError, not torchrun's ChildFailedError."""
-    _prepare(sample_run, tmp_path)
+    link_prepared_stages(sample_run, tmp_path)
     missing = tmp_path / "elsewhere" / "step4"
     result = _train(sample_run, tmp_path, "train.nproc=2", "train.steps=4", f"train.resume={missing}")
     assert result.returncode == 2
@@ -124,7 +151,7 @@ def test_an_error_raised_inside_the_ranks_reaches_the_user_as_one_line(sample_ru
 
 @pytest.mark.slow
 def test_kill_9_of_the_job_leaves_no_process_and_the_lock_guards_the_directory(sample_run, tmp_path):
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     marker = str(tmp_path)  # in the command line of the launcher, torchrun's agent and every rank
     job = _start(sample_run, tmp_path, "train.nproc=2", "train.steps=5000", "train.save_every=3")
     try:
@@ -136,7 +163,9 @@ def test_kill_9_of_the_job_leaves_no_process_and_the_lock_guards_the_directory(s
         assert len(lines) == 1 and f"pid {job.pid} on host {socket.gethostname()}" in lines[0], second.stderr
         assert _processes_mentioning(marker), "the job should still be running"
 
-        os.killpg(job.pid, signal.SIGKILL)  # the launcher's whole process group; the ranks run in their own sessions
+        os.killpg(
+            job.pid, signal.SIGKILL
+        )  # the launcher's whole process group; the ranks run in their own sessions
         assert job.wait() == -signal.SIGKILL
         deadline = time.monotonic() + 5
         while _processes_mentioning(marker) and time.monotonic() < deadline:
@@ -151,10 +180,15 @@ def test_kill_9_of_the_job_leaves_no_process_and_the_lock_guards_the_directory(s
 
     # the rerun takes the dead job's lock over, finishes at the step it reached, and releases the lock
     assert ckpt.RunLock(ckpt_dir).holder()["pid"] == job.pid
-    step = int(ckpt.published_checkpoints(ckpt_dir)[-1].name.removeprefix("step"))  # may be newer than `latest`
+    step = int(
+        ckpt.published_checkpoints(ckpt_dir)[-1].name.removeprefix("step")
+    )  # may be newer than `latest`
     rerun = _train(sample_run, tmp_path, "train.nproc=2", f"train.steps={step}", "train.save_every=3")
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert f"took over the stale lock of {ckpt_dir} (pid {job.pid} on host {socket.gethostname()}" in rerun.stderr
+    assert (
+        f"took over the stale lock of {ckpt_dir} (pid {job.pid} on host {socket.gethostname()}"
+        in rerun.stderr
+    )
     assert f"resumed from {ckpt_dir / f'step{step}'}" in rerun.stdout
     assert not (ckpt_dir / ckpt.LOCK_FILE).exists()
 
@@ -199,7 +233,7 @@ def test_a_lock_from_another_host_is_live_while_its_heartbeat_is_fresh(tmp_path,
 
 @pytest.mark.slow
 def test_requeued_run_keeps_one_wandb_run_a_fresh_curve_plain_logs_and_no_warnings(sample_run, tmp_path):
-    ckpt_dir = _prepare(sample_run, tmp_path)
+    ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     env = _env(WANDB_MODE="offline", PYTHONWARNINGS="default")  # every DeprecationWarning shown
     args = ("train.nproc=1", "train.steps=20", "train.save_every=0", "train.wandb.enabled=true")
     first = _start(sample_run, tmp_path, *args, env=env)
@@ -219,7 +253,9 @@ def test_requeued_run_keeps_one_wandb_run_a_fresh_curve_plain_logs_and_no_warnin
     assert "FutureWarning" not in output and "DeprecationWarning" not in output, output[-3000:]
     step = int(second.stdout.split("resumed from")[1].split(" at step ")[1].split()[0])
     progress = [line for line in second.stdout.splitlines() if line.startswith("progress: ")]
-    assert 2 <= step < 20 and [line.split()[2] for line in progress] == [f"{s}/20" for s in range(step + 1, 21)]
+    assert 2 <= step < 20 and [line.split()[2] for line in progress] == [
+        f"{s}/20" for s in range(step + 1, 21)
+    ]
     assert "loss " in progress[-1] and "tok/s" in progress[-1] and "eta" in progress[-1]
 
     metrics = (ckpt_dir / "metrics.jsonl").read_bytes()
@@ -235,8 +271,10 @@ def test_a_cut_metrics_line_is_skipped_with_one_warning_naming_it(tmp_path, caps
     assert [r["step"] for r in read_metrics(path)] == [1, 3]
     assert [r["step"] for r in read_metrics(path)] == [1, 3]
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
-    assert warnings == [f"warning: {path}:2: unreadable metrics line skipped: its metrics are lost "
-                        "(a line cut short by a kill)"]
+    assert warnings == [
+        f"warning: {path}:2: unreadable metrics line skipped: its metrics are lost "
+        "(a line cut short by a kill)"
+    ]
 
 
 def test_a_relative_out_dir_is_relative_to_the_current_directory(tmp_path, monkeypatch):

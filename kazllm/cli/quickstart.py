@@ -10,8 +10,46 @@ from __future__ import annotations
 import textwrap
 import time
 
-from kazllm.artifacts import read_json, write_json
+from kazllm.artifacts import read_json, read_metrics, write_json
+from kazllm.cli.common import add_stage, load_run_config, print_dry_run
+from kazllm.cli.prep import prep_reads
 from kazllm.config import KazllmConfig
+
+QUICKSTART_CONFIG = "configs/quickstart.yaml"
+STAGES = ("prep", "tokenizer", "shards", "checkpoints", "export", "eval")
+"""The stage directories the quickstart writes under run.out_dir, in order."""
+
+
+def cmd_quickstart(args):
+    cfg = load_run_config(args)
+    if args.dry_run:
+        bases = [x for x in (cfg.tokenizer.extend_base, cfg.model.init_from) if x]  # continued pretraining
+        print_dry_run(
+            "kazllm quickstart",
+            reads=[*prep_reads(cfg), *bases],
+            writes=[*(cfg.stage_dir(s) for s in STAGES), cfg.out_dir / "summary.json"],
+            sources=len(cfg.prep.inputs),
+            vocab_size=cfg.tokenizer.vocab_size,
+            model=cfg.model.init_from or cfg.model.preset or "debug-tiny",
+            ranks=cfg.train.nproc,
+            steps=cfg.train.steps,
+            eval_tasks=list(cfg.eval.tasks),
+            eval_limit=cfg.eval.limit,
+        )
+        return
+    run_quickstart(cfg)
+
+
+def add_quickstart_parser(sub) -> None:
+    add_stage(
+        sub,
+        "quickstart",
+        cmd_quickstart,
+        "run the whole flow on the bundled Kazakh sample",
+        "prep -> tokenizer train -> pretokenize -> train (2 ranks, DeepSpeed) -> export -> eval\n"
+        "on data/sample/, into runs/quickstart/, then print a summary table.",
+        default_config=QUICKSTART_CONFIG,
+    )
 
 
 def _stage(name: str):
@@ -20,6 +58,8 @@ def _stage(name: str):
 
 
 def run_quickstart(cfg: KazllmConfig) -> dict:
+    """Every stage on `cfg`, in order, each timed; prints the summary table and returns the summary (also
+    written to <run>/summary.json)."""
     from data_prep.pipeline import run_prep
     from data_prep.pretokenize import run_pretokenize
     from data_prep.tokenizer import run_tokenizer_train
@@ -60,13 +100,21 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
     update_model_card(cfg.stage_dir("export"), results)  # the card's model-index = eval/results.json
 
     summary = {
-        "documents_in": prep["documents_in"], "documents_kept": prep["documents_kept"],
-        "rejected_by_reason": prep["rejected_by_reason"], "pii_masked": prep["pii_masked"],
-        "vocab_size": tok["vocab_size"], "kk_tokens_per_word": tok["kk_tokens_per_word"],
-        "train_tokens": shards["splits"]["train"]["tokens"], "val_tokens": shards["splits"]["val"]["tokens"],
-        "first_loss": train["first_loss"], "last_loss": train["last_loss"], "val_loss": train["val_loss"],
+        "documents_in": prep["documents_in"],
+        "documents_kept": prep["documents_kept"],
+        "rejected_by_reason": prep["rejected_by_reason"],
+        "pii_masked": prep["pii_masked"],
+        "vocab_size": tok["vocab_size"],
+        "kk_tokens_per_word": tok["kk_tokens_per_word"],
+        "train_tokens": shards["splits"]["train"]["tokens"],
+        "val_tokens": shards["splits"]["val"]["tokens"],
+        "first_loss": train["first_loss"],
+        "last_loss": train["last_loss"],
+        "val_loss": train["val_loss"],
         "val_loss_by_language": validation_by_language(cfg),
-        "eval": scores, "model_dir": str(cfg.stage_dir("export")), "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "eval": scores,
+        "model_dir": str(cfg.stage_dir("export")),
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
     }
     if tok.get("extended_from"):  # continued pretraining: say what was extended and from how much
         summary["extended_from"] = tok["extended_from"]["source"]
@@ -78,8 +126,6 @@ def run_quickstart(cfg: KazllmConfig) -> dict:
 
 def validation_by_language(cfg: KazllmConfig) -> dict[str, list[float]]:
     """First and last validation loss per language (val_loss_<lang> in metrics.jsonl), when measured."""
-    from kazllm.train import read_metrics
-
     rows = [r for r in read_metrics(cfg.stage_dir("checkpoints") / "metrics.jsonl") if "val_loss" in r]
     langs = sorted({k.removeprefix("val_loss_") for r in rows for k in r if k.startswith("val_loss_")})
     out = {}
