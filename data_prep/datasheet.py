@@ -96,7 +96,8 @@ def _pii_lines(sheet: dict) -> list[str]:
         "| source | policy | masked |",
         "|---|---|---|",
         *[
-            f"| {src} | {row['policy']} | {', '.join(f'{k}: {v}' for k, v in row['masked'].items()) or 'none'} |"
+            f"| {src} | {row['policy']} | "
+            f"{', '.join(f'{k}: {v}' for k, v in row['masked'].items()) or 'none'} |"
             for src, row in by_source.items()
         ],
     ]
@@ -109,7 +110,8 @@ def render_datasheet(sheet: dict) -> str:
         "",
         f"Created {sheet['created']}. {t['documents_kept']} of {t['documents_in']} documents kept, "
         f"{t['bytes_kept'] / 1e6:.2f} MB, about {t['estimated_tokens_kept']:,} tokens "
-        f"(estimate at {sheet['bytes_per_token_estimate']} bytes/token; exact counts in shards/manifest.json).",
+        f"(estimate at {sheet['bytes_per_token_estimate']} bytes/token; "
+        "exact counts in shards/manifest.json).",
         "",
         "## Sources",
         "",
@@ -120,16 +122,16 @@ def render_datasheet(sheet: dict) -> str:
             for s in sheet["sources"]
         ],
         "",
-        "PII policy (docs/pii.md): full = identifiers and person names masked, identifiers = IIN/BIN, phones, "
-        "e-mails, IBANs, cards, IPs and the like masked, names kept, none = nothing masked.",
+        "PII policy (docs/pii.md): full = identifiers and person names masked, identifiers = IIN/BIN, "
+        "phones, e-mails, IBANs, cards, IPs and the like masked, names kept, none = nothing masked.",
         "",
         "## Volume by source and language",
         "",
         "| source | language | docs in | docs kept | MB in | MB kept | est. tokens kept |",
         "|---|---|---|---|---|---|---|",
         *[
-            f"| {r['source']} | {r['language']} | {r['documents_in']} | {r['documents_kept']} | {r['bytes_in'] / 1e6:.3f} "
-            f"| {r['bytes_kept'] / 1e6:.3f} | {r['estimated_tokens_kept']:,} |"
+            f"| {r['source']} | {r['language']} | {r['documents_in']} | {r['documents_kept']} "
+            f"| {r['bytes_in'] / 1e6:.3f} | {r['bytes_kept'] / 1e6:.3f} | {r['estimated_tokens_kept']:,} |"
             for r in sheet["volume"]
         ],
         "",

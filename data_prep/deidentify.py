@@ -112,7 +112,8 @@ def render(
 
 @dataclass(frozen=True)
 class Deidentifier:
-    """A policy with its settings, ready to apply to many documents: `d(text, document_key) -> (text, counts)`.
+    """A policy with its settings, ready to apply to many documents:
+    `d(text, document_key) -> (text, counts)`.
 
     `allow` holds the allow-list in the tagger's key form (`pii_names.allow_keys`); build one from plain
     names with `Deidentifier.create(..., allow=[...], allow_files=[...])` or from a config source with

@@ -1,5 +1,6 @@
-"""Document filters as datatrove steps, on what a document is and where it comes from. Each returns True to
-keep, or (False, "step:reason") to reject:
+"""Document filters as datatrove steps, on what a document is and where it comes from.
+
+Each returns True to keep, or (False, "step:reason") to reject:
 
     UnreadableFilter      unreadable:<reason>   a reader's quarantine placeholder (data_prep.source_io)
     LanguageFilter        language:<label>, language:low_score

@@ -153,7 +153,7 @@ _LEGACY_STRIP = str.maketrans(dict.fromkeys(_LEGACY_CHARS))
 
 
 def _repair_legacy(text: str) -> tuple[str, int]:
-    """Undo a legacy Kazakh layout, but only for a document with its full signature:
+    """Undo a legacy Kazakh layout, but only for a document with its full signature.
 
     - legacy characters inside Cyrillic words, at least two different Kazakh letters' worth of them and at
       least 3% of the Cyrillic letters (Kazakh text has ~10%);

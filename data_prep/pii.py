@@ -9,14 +9,15 @@ Kinds, placeholders and the count keys that the pipeline sums into stats.json (t
 
     email     <EMAIL>          user@mail.kz, пример@мысал.қаз, obfuscated "name [at] mail.kz",
                                "name (at) mail dot kz"
-    iban      <IBAN>           KZ + 2 check digits + 3-digit bank code + 13 alphanumerics, optionally in groups
-                               of four; only masked when the ISO 13616 mod-97 check holds
-    card      <CARD>           13-19 digits (contiguous, 4-4-4-4[-3], 4-6-5, 4-6-4), Luhn-valid, with an issuer
-                               prefix that fits the length (Visa, Mastercard, Mir, Amex, UnionPay, Maestro, ...)
-    iin       <IIN>            12 digits with a valid check digit, YYMMDD birth date and a century/gender digit
-                               1-6, contiguous or in any grouping: 2 to 6 groups of 1-6 digits joined by one kind
-                               of separator (spaces - plain, no-break U+00A0 or narrow no-break U+202F - or dashes
-                               or dots): 6-6, 6-3-3, 4-4-4, 3-3-3-3, 2-2-2-6, 2-4-6, ...
+    iban      <IBAN>           KZ + 2 check digits + 3-digit bank code + 13 alphanumerics,
+                               optionally in groups of four; only masked when the ISO 13616 mod-97 check holds
+    card      <CARD>           13-19 digits (contiguous, 4-4-4-4[-3], 4-6-5, 4-6-4), Luhn-valid,
+                               with an issuer prefix that fits the length (Visa, Mastercard, Mir, Amex,
+                               UnionPay, Maestro, ...)
+    iin       <IIN>            12 digits with a valid check digit, YYMMDD birth date and a century/gender
+                               digit 1-6, contiguous or in any grouping: 2 to 6 groups of 1-6 digits joined by
+                               one kind of separator (spaces - plain, no-break U+00A0 or narrow no-break
+                               U+202F - or dashes or dots): 6-6, 6-3-3, 4-4-4, 3-3-3-3, 2-2-2-6, 2-4-6, ...
     bin       <BIN>            the same written forms; valid check digit, YYMM registration month and
                                entity-type digit 4/5/6
     document  <DOCUMENT>       ID card (9 digits) and passport (N + 7-8 digits) numbers after a document word:
@@ -29,15 +30,15 @@ Kinds, placeholders and the count keys that the pipeline sums into stats.json (t
                                stay: "Абай көшесі, <HOUSE>-үй, <HOUSE>-пәтер", "ул. Ленина, д. <HOUSE>,
                                кв. <HOUSE>", "пр. Абая <HOUSE>, кв <HOUSE>", "Достық даңғылы <HOUSE>,
                                <HOUSE> пәтер"
-    dob       <DATE_OF_BIRTH>  a date of birth next to a birth word, which stays: "туған күні: <DATE_OF_BIRTH>",
-                               "<DATE_OF_BIRTH> ж.т.", "<DATE_OF_BIRTH> туған" (from "1985 жылы 12 наурызда
-                               туған"), "дата рождения", "<DATE_OF_BIRTH> г.р.", "родился <DATE_OF_BIRTH>",
-                               "д.р.", "born <DATE_OF_BIRTH>"; also a bare year of birth ("1985 г.р.",
-                               "1990 жылы туған", "родился в 1985 году")
+    dob       <DATE_OF_BIRTH>  a date of birth next to a birth word, which stays:
+                               "туған күні: <DATE_OF_BIRTH>", "<DATE_OF_BIRTH> ж.т.", "<DATE_OF_BIRTH> туған"
+                               (from "1985 жылы 12 наурызда туған"), "дата рождения", "<DATE_OF_BIRTH> г.р.",
+                               "родился <DATE_OF_BIRTH>", "д.р.", "born <DATE_OF_BIRTH>"; also a bare year of
+                               birth ("1985 г.р.", "1990 жылы туған", "родился в 1985 году")
     ip        <IP>             IPv4 (four octets 0-255) and IPv6
-    phone     <PHONE>          +7 / 8 followed by a 10-digit number in the usual written forms (spaces, dashes,
-                               dots, brackets round the area code), and short 5-7 digit local numbers after a
-                               phone keyword ("тел.", "телефон", "phone", "ұялы", "факс", ...)
+    phone     <PHONE>          +7 / 8 followed by a 10-digit number in the usual written forms (spaces,
+                               dashes, dots, brackets round the area code), and short 5-7 digit local numbers
+                               after a phone keyword ("тел.", "телефон", "phone", "ұялы", "факс", ...)
 
 Person names are not handled here (see data_prep/pii_names.py).
 
@@ -138,7 +139,8 @@ _CS = r"[ \u00a0\u202f\-]"
 CARD = re.compile(
     r"[2-6](?<![\w\-][2-6])(?:"
     r"[0-9]{12,18}"  # contiguous
-    rf"|[0-9]{{3}}(?P<s1>{_CS})[0-9]{{4}}(?P=s1)[0-9]{{4}}(?P=s1)[0-9]{{4}}(?:(?P=s1)[0-9]{{3}})?"  # 4-4-4-4[-3]
+    rf"|[0-9]{{3}}(?P<s1>{_CS})[0-9]{{4}}(?P=s1)[0-9]{{4}}(?P=s1)[0-9]{{4}}"  # 4-4-4-4[-3]
+    r"(?:(?P=s1)[0-9]{3})?"
     rf"|[0-9]{{3}}(?P<s2>{_CS})[0-9]{{6}}(?P=s2)[0-9]{{4,5}}"  # 4-6-5 / 4-6-4
     r")(?![0-9])(?![.,][0-9])"
 )
@@ -263,9 +265,11 @@ _DAY_SUFFIX = r"(?:-?(?:ші|шы|інші|ыншы)|st|nd|rd|th)?"
 # The first digit is consumed up front (one character class to start with); each alternative continues it.
 DATE_OF_BIRTH = re.compile(
     r"[0-9](?<![0-9][0-9])(?<![0-9][.,:/-][0-9])(?:"
-    rf"(?P<kzfull>{_YEAR_REST}\s?(?:ж\.|жылы|жылғы|жылдың)\s[0-9]{{1,2}}{_DAY_SUFFIX}\s(?:{_MONTHS_KZ})\w*)"  # 1985 жылы 12 наурызда
+    rf"(?P<kzfull>{_YEAR_REST}\s?(?:ж\.|жылы|жылғы|жылдың)"  # 1985 жылы 12 наурызда
+    rf"\s[0-9]{{1,2}}{_DAY_SUFFIX}\s(?:{_MONTHS_KZ})\w*)"
     rf"|(?P<iso>{_YEAR_REST}-[01][0-9]-[0-3][0-9](?![0-9]))"  # 1985-03-12
-    r"|(?P<numeric>[0-9]?(?P<ds>[./-])[0-9]{1,2}(?P=ds)(?:[0-9]{4}|[0-9]{2})(?![0-9])(?![.,][0-9]))"  # 12.03.1985
+    r"|(?P<numeric>[0-9]?(?P<ds>[./-])[0-9]{1,2}(?P=ds)"  # 12.03.1985
+    r"(?:[0-9]{4}|[0-9]{2})(?![0-9])(?![.,][0-9]))"
     rf"|(?P<named>[0-9]?{_DAY_SUFFIX}\s{_MONTH}(?:,?\s{_YEAR}(?![0-9])"  # 5 мая 1985 года
     r"(?:\s?(?:ж\.(?!\s?т\.)|жылы|жылғы|г\.(?!\s?р\.)|года|году|год)(?![\w]))?)?)"
     rf"|(?P<dayyear>[0-9]?(?:st|nd|rd|th)?,\s{_YEAR}(?![0-9]))"  # (March) 12, 1985
@@ -461,7 +465,8 @@ def _digits(s: str) -> str:
 
 
 def iin_bin_check_digit(first11: str) -> int | None:
-    """Check digit of an IIN/BIN body (weights 1..11 mod 11, then 3..11,1,2 if that gives 10); None = invalid."""
+    """Check digit of an IIN/BIN body (weights 1..11 mod 11, then 3..11,1,2 if that gives 10);
+    None = invalid."""
     d = [int(c) for c in first11]
     check = sum(w * x for w, x in zip(_IIN_W1, d)) % 11
     if check == 10:
@@ -520,7 +525,8 @@ def card_scheme_ok(number: str) -> bool:
 
 
 def iban_valid(iban: str) -> bool:
-    """ISO 13616: move the first four characters to the end, letters -> 10..35, the number mod 97 must be 1."""
+    """ISO 13616: move the first four characters to the end, letters -> 10..35, the number mod 97
+    must be 1."""
     s = "".join(c for c in iban if c.isalnum()).upper()
     if not s.isascii():
         return False
@@ -538,7 +544,8 @@ def _ipv6_valid(s: str) -> bool:
 
 
 def _before_reversed(text: str, start: int, size: int) -> str:
-    """The `size` characters before `start`, reversed: context words are matched backwards from a candidate."""
+    """The `size` characters before `start`, reversed: context words are matched backwards from
+    a candidate."""
     return text[max(0, start - size) : start][::-1]
 
 
@@ -826,7 +833,8 @@ def _extend_phone_lists(text: str, spans: _Spans) -> None:
 
 
 def _extend_addresses(text: str, spans: _Spans) -> None:
-    """Mask the flat, office and block numbers that follow a masked house number (", кв. 12", ", 45-пәтер")."""
+    """Mask the flat, office and block numbers that follow a masked house number
+    (", кв. 12", ", 45-пәтер")."""
     queue = [end for _, end, kind in spans.items if kind == "address"]
     while queue:
         m = _ADDR_NEXT.match(text, queue.pop())
@@ -864,7 +872,8 @@ def find_pii(text: str) -> list[tuple[int, int, str]]:
 
 
 def mask_pii(text: str) -> tuple[str, dict[str, int]]:
-    """Replace personal data by typed placeholders; return the new text and counts per kind (only kinds seen)."""
+    """Replace personal data by typed placeholders; return the new text and counts per kind
+    (only kinds seen)."""
     spans = find_pii(text)
     if not spans:
         return text, {}

@@ -175,7 +175,8 @@ def name_lists() -> NameLists:
 
 @lru_cache(maxsize=1)
 def _load_name_lists() -> NameLists:
-    # the list files' one reader (format: assets/names/README.md); imported here, when a name is first looked up
+    # the list files' one reader (format: assets/names/README.md); imported here, when a name is first
+    # looked up
     from data_prep.pii_pseudonym import load_name_list
 
     given_lists = (
@@ -534,15 +535,17 @@ def default_tagger() -> NameTagger:
 
 # --- tokens, all at once ------------------------------------------------------------------------------
 # TOKEN's tokens computed over the characters with numpy rather than one match object per token: the text is
-# classified character by character (a table over the Basic Multilingual Plane), and tokens begin and end where
-# the classes change. Same tokens as TOKEN.finditer (tests/test_pii_names.py checks hostile text), 4x faster.
+# classified character by character (a table over the Basic Multilingual Plane), and tokens begin and end
+# where the classes change. Same tokens as TOKEN.finditer (tests/test_pii_names.py checks hostile text),
+# 4x faster.
 _WORD, _CAPITAL, _JOINER, _PUNCT, _SPACE = range(5)  # _CAPITAL: a word character that makes a candidate
 _JOINERS = "-'’ʼ"
 _PARTICLE = re.compile(r"(?i:әл|ал|аль|эль|ибн)-")
 
 
 def _classes(chars: str) -> np.ndarray:
-    """Space, word or punctuation per character, as TOKEN's \\w and \\s see it (capitals and joiners: below)."""
+    r"""Space, word or punctuation per character, as TOKEN's \w and \s see it (capitals and joiners:
+    below)."""
     k = np.full(len(chars), _PUNCT, dtype=np.uint8)
     for pattern, cls in ((r"\s+", _SPACE), (r"\w+", _WORD)):
         for m in re.finditer(pattern, chars):
@@ -693,7 +696,8 @@ def _spans(
             j += 1
         k += 1
         if j > i and _is_opener_word(views, i, lists):
-            i += 1  # "Бүгін Серікбаев Нұрлан ...", "Вчера Пётр Ильич ...": the sentence's first word is no name
+            # "Бүгін Серікбаев Нұрлан ...", "Вчера Пётр Ильич ...": the sentence's first word is no name
+            i += 1
         # a place or organisation named after a person: "Абай ауданы", "Назарбаев Университеті"
         if (j + 1 < n and _heads_a_place(views[j + 1], lists)) or _after_a_place_word(views, i, lists):
             continue
@@ -720,7 +724,9 @@ def _after_a_place_word(views: list[str], i: int, lists: NameLists) -> bool:
 
 # Kazakh case endings that no name ends in (-на, -да, -та are left out: Дана, Мадина, Айтолқын-да ...).
 _UNMISTAKABLE_KK_ENDINGS = tuple(
-    "ға ге қа ке ның нің дың дің тың тің ды ді ты ті ны ні дан ден тан тен нан нен мен бен пен нда нде".split()
+    (
+        "ға ге қа ке ның нің дың дің тың тің ды ді ты ті ны ні дан ден тан тен нан нен мен бен пен нда нде"
+    ).split()
 )
 
 

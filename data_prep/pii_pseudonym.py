@@ -1,4 +1,5 @@
-"""Consistent, seeded fake person names (pseudonyms) for Kazakh and Russian text, in Cyrillic and Latin script.
+"""Consistent, seeded fake person names (pseudonyms) for Kazakh and Russian text,
+in Cyrillic and Latin script.
 
 With `pii.pseudonymise` on, prep replaces each person-name span that the tagger (data_prep/pii_names.py) finds
 by a fake name rather than a <PERSON> placeholder. A model trained on "Ерлан Жақсыбековке хат жазды" still
@@ -18,8 +19,8 @@ What the fake keeps
   from -ович/-овна. A part whose gender is unknown takes the gender of the other parts of the span, else one
   picked from the hash (so always the same one for the same name).
 - The case form. Kazakh case endings (genitive, accusative, dative, locative, ablative, instrumental, with or
-  without the plural -лар/-дар/-тар) are stripped and re-attached to the fake with the fake's own vowel harmony
-  and consonant assimilation (Айгүлге -> Жанарға, Ахметтің -> Омардың, Нұрланұлынан -> Ерланұлынан).
+  without the plural -лар/-дар/-тар) are stripped and re-attached to the fake with the fake's own vowel
+  harmony and consonant assimilation (Айгүлге -> Жанарға, Ахметтің -> Омардың, Нұрланұлынан -> Ерланұлынан).
   Russian case forms (Иванову, Ивановой, Ивана, Марии, Петровичу ...) are reproduced on the fake.
 - The script and spelling: Latin in -> Latin out (passport-style transliteration, or the 2021 Kazakh Latin
   alphabet when the span uses its letters ä ö ü ū ğ q ñ ş ı). In Cyrillic, a word spelt with Kazakh letters
@@ -31,13 +32,14 @@ What the fake keeps
 
 Consistency (one Pseudonymiser = one document): every part is keyed on its lemma, normalised by name_key()
 (script- and spelling-insensitive: Нұрлан, Нурлан, Nurlan, НҰРЛАНҒА all key "nurlan"), so the case forms of
-one person get one fake. A given name always maps to the same fake given name, a surname stem to the same
-fake surname stem (Серікбаев, Серікбаеваның, Серікбаевтар share it), a father's name in a patronymic to the same
-fake father's name. Distinct originals get distinct fakes (collisions are avoided while the pool lasts), a fake
-never equals its original, and fakes are never drawn from names already seen as originals in the document.
-Everything is deterministic in (seed, document_key) and the calls made: which fake a lemma gets is fixed by
-(seed, document_key, lemma); call order enters only through collision avoidance and, for names that show no
-spelling preference, through the spelling the document's earlier names showed. Fake surnames never form the surname of a figure in public_figures.txt (no fake "Назарбаев").
+one person get one fake. A given name always maps to the same fake given name, a surname stem to the same fake
+surname stem (Серікбаев, Серікбаеваның, Серікбаевтар share it), a father's name in a patronymic to the same
+fake father's name. Distinct originals get distinct fakes (collisions are avoided while the pool lasts), a
+fake never equals its original, and fakes are never drawn from names already seen as originals in the
+document. Everything is deterministic in (seed, document_key) and the calls made: which fake a lemma gets is
+fixed by (seed, document_key, lemma); call order enters only through collision avoidance and, for names that
+show no spelling preference, through the spelling the document's earlier names showed. Fake surnames never
+form the surname of a figure in public_figures.txt (no fake "Назарбаев").
 
 Approach: each word of the span is analysed into candidates (known given name, Russian case form of a known
 given name, surname by morphology -ов/-ев/-ин/-ский or from the lists, patronymic -ович/-овна/-ұлы/-қызы,
@@ -113,7 +115,8 @@ RU_CASES = ("nom", "gen", "dat", "acc", "ins", "prep")
 # ================================================================================================ list files
 @functools.cache
 def _read_rows(name: str) -> tuple[tuple[str, ...], ...]:
-    """The entries of one list file: one tuple per line, its " | "-separated forms (one form in most files)."""
+    """The entries of one list file: one tuple per line, its " | "-separated forms
+    (one form in most files)."""
     if name not in NAME_LISTS:
         raise ValueError(f"unknown name list {name!r}; known: {', '.join(NAME_LISTS)}")
     rows = []
@@ -837,7 +840,8 @@ _ROMAN = re.compile(r"^[IVXLC]+$")
 
 
 def _ov_form(stem: str) -> str:
-    """Kazakh surname stem -> masculine -ов/-ев surname: Омар -> Омаров, Тоқа -> Тоқаев, Серікбай -> Серікбаев."""
+    """Kazakh surname stem -> masculine -ов/-ев surname: Омар -> Омаров, Тоқа -> Тоқаев,
+    Серікбай -> Серікбаев."""
     if stem.endswith("й"):
         return stem[:-1] + "ев"
     if stem[-1:] in _VOWELS - {"у"} or stem[-1:] in _SIBILANT:  # Мұса -> Мұсаев, Жұмаш -> Жұмашев
@@ -973,7 +977,8 @@ class _Lexicon:
         return self._pools[key]
 
     def father_pool(self, origin: str) -> tuple[_Name, ...]:
-        """Male names that make a clean patronymic either way (-ович/-евич and -ұлы): no -ий, -а, sibilants."""
+        """Male names that make a clean patronymic either way (-ович/-евич and -ұлы):
+        no -ий, -а, sibilants."""
         key = ("father", origin)
         if key not in self._pools:
             pool = [
@@ -1097,7 +1102,8 @@ class _Analysis:
     ending: str = ""  # the Kazakh ending as written (lowercase)
 
     def readings(self) -> set[tuple[str, str]] | None:
-        """(gender, Russian case) readings, for agreement between the parts of a span; None = no Russian case."""
+        """(gender, Russian case) readings, for agreement between the parts of a span;
+        None = no Russian case."""
         if self.kk_case or self.kk_plural:
             return None
         genders = (self.gender,) if self.gender else ("m", "f")
@@ -1134,7 +1140,8 @@ def _father_lemmas(base: str, suffix: str) -> list[str]:
 
 
 def _spelled_as(w: str, names: list[_Name]) -> bool:
-    """Is `w` a list spelling, or one with the Kazakh letters (and ё) folded the Russian way (Нурлан, Зауре)?"""
+    """Is `w` a list spelling, or one with the Kazakh letters (and ё) folded the Russian way
+    (Нурлан, Зауре)?"""
     plain = w.replace("ё", "е")
     return any(n.text == w or n.text.translate(_FOLD).replace("ё", "е") == plain for n in names)
 
@@ -1167,7 +1174,8 @@ def _base_analyses(w: str, latin: bool, after_kk: bool) -> list[_Analysis]:
             if not linfo or lemma == w:
                 continue
             gender, origin, dim, canon = linfo
-            # a lemma in a list's own spelling (Ивану -> Иван) beats one only its key finds (Юлияны -> "Юлияна")
+            # a lemma in a list's own spelling (Ивану -> Иван) beats one only its key finds
+            # (Юлияны -> "Юлияна")
             exact = _spelled_as(lemma, lex.given[name_key(lemma)])
             for g in (gender,) if gender else ("m", "f"):
                 forms = _ru_forms(lemma, _given_class(lemma, g))
@@ -1501,8 +1509,8 @@ class Pseudonymiser:
     """Consistent, seeded fake names within one document (see the module docstring for what is kept).
 
     lang ("kk" or "ru", optional) is the document's language. It only decides the spelling of fakes for names
-    that show no preference themselves (Марат, Иса: no Kazakh letter either way) when neither their span nor an
-    earlier span of the document does: Kazakh spelling (Нұрбол) for "kk", Russian-style (Нурбол) otherwise.
+    that show no preference themselves (Марат, Иса: no Kazakh letter either way) when neither their span nor
+    an earlier span of the document does: Kazakh spelling (Нұрбол) for "kk", Russian-style (Нурбол) otherwise.
     """
 
     def __init__(self, seed: int, document_key: str, *, lang: str | None = None) -> None:
@@ -1607,7 +1615,8 @@ class Pseudonymiser:
 
     def _fake_initial(self, letter: str, surname_key: str, index: int, style: str) -> str:
         """Another initial letter, fixed by (surname of the span, position, letter): Серікбаев Н.Ә. twice in a
-        document gives the same fake initials both times. Letters are drawn as often as names start with them."""
+        document gives the same fake initials both times. Letters are drawn as often as names start
+        with them."""
         if _is_latin_char(letter):
             letters = _initial_letters("lat")
         elif letter.lower() in _KK_ONLY or style == "kk":
@@ -1691,9 +1700,9 @@ def split_case_ending(word: str) -> tuple[str, str]:
     нан, Айгүлге -> Айгүл + ге, Aigerimge -> Aigerim + ge), or a Russian case tail after a surname or
     patronymic suffix (Ивановой -> Иванов + ой, Петровичу -> Петрович + у) or on a known given name
     (Ивану -> Иван + у, Марии -> Мари + и). ("word", "") when none is found. An ending is only split off where
-    it fits the stem's final sound and (for unknown stems) its vowel harmony, so Ерлан, Мұхтар, Айдар stay whole.
-    A lowercase word (a name context such as көшесінде, университетінің) may also lose a case ending after a
-    3rd-person possessive: көшесі + нде, ауданы + на.
+    it fits the stem's final sound and (for unknown stems) its vowel harmony, so Ерлан, Мұхтар, Айдар stay
+    whole. A lowercase word (a name context such as көшесінде, университетінің) may also lose a case ending
+    after a 3rd-person possessive: көшесі + нде, ауданы + на.
     """
     low = _nfc(word).lower()
     if word[:1].islower() and not _has_latin(low):

@@ -4,8 +4,9 @@ The Тіл-Қазына flow as datatrove stages, run by LocalPipelineExecutor o
 `prep.executor.kind=slurm`, as chained SlurmPipelineExecutor job arrays ending in a one-task job
 (9_finish) that writes stats.json, the datasheet and the manifest:
 
-    1 filter      read -> unreadable? -> normalise -> language ID -> quality -> decontaminate -> de-personalise
-                  (the policy of each document's source: prep.inputs[].pii, data_prep/deidentify.py)
+    1 filter      read -> unreadable? -> normalise -> language ID -> quality -> decontaminate
+                  -> de-personalise (the policy of each document's source: prep.inputs[].pii,
+                  data_prep/deidentify.py)
     2-4 exact     global exact dedup (datatrove ExactDedupSignature / ExactFindDedups / ExactDedupFilter)
     5-8 minhash   global near dedup (MinHash 5-grams, 14x8 buckets), cluster sizes kept in metadata
 
@@ -134,8 +135,8 @@ def _plain_adapter(writer: JsonlWriter, document: Document) -> dict:
 
 
 class PrepJsonlWriter(JsonlWriter):
-    """datatrove's JsonlWriter, uncompressed, with `_plain_adapter`, that never ends a run on one document:
-    orjson refuses a string holding a lone surrogate (a JSON escape such as \\udc80 in the input, a file
+    r"""datatrove's JsonlWriter, uncompressed, with `_plain_adapter`, that never ends a run on one document:
+    orjson refuses a string holding a lone surrogate (a JSON escape such as \udc80 in the input, a file
     name that is not UTF-8), so such a document is written again with U+FFFD in their place. The readers
     clean their input already; this is the second line, and costs nothing while orjson succeeds."""
 
@@ -156,7 +157,8 @@ class PrepJsonlWriter(JsonlWriter):
 
 
 class ReasonWriter(PrepJsonlWriter):
-    """An exclusion writer that stamps a fixed reject reason (for datatrove's dedup filters, which give none)."""
+    """An exclusion writer that stamps a fixed reject reason
+    (for datatrove's dedup filters, which give none)."""
 
     def __init__(self, folder: Path, reason: str, filename: str):
         super().__init__(folder, filename)
@@ -441,7 +443,7 @@ def stage_line(
     done_before: int = 0,
     seconds: float | None = None,
 ) -> str:
-    """`4_exact_filter      4 tasks (2 done before)  in 320  kept 306  rejected 14   0.3 s`"""
+    """`4_exact_filter      4 tasks (2 done before)  in 320  kept 306  rejected 14   0.3 s`."""
     tasks = total_tasks if total_tasks is not None else counts["tasks"]
     parts = [
         f"{name:<21}",
@@ -678,8 +680,8 @@ def run_prep(cfg: KazllmConfig, verbose: bool = False) -> dict:
             print("prep: every Slurm stage has finished already; nothing submitted")
         else:
             print(
-                f"submitted {len(ids)} chained Slurm jobs ({', '.join(ids)}); the last, {FINISH_STAGE} (job {finish}), "
-                f"writes stats.json, the datasheet and the manifest into {prep_dir}"
+                f"submitted {len(ids)} chained Slurm jobs ({', '.join(ids)}); the last, {FINISH_STAGE} "
+                f"(job {finish}), writes stats.json, the datasheet and the manifest into {prep_dir}"
             )
         return {}
     seconds: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""Readers for raw sources, with provenance on every document and quarantine of bad input.
+r"""Readers for raw sources, with provenance on every document and quarantine of bad input.
 
 Formats: jsonl, text, csv and parquet here; warc, wikipedia, pdf and docx in `data_prep.readers_docs`.
 Both read files through `data_prep.source_io` (decompression, decoding, binary sniffing, quarantine records).
@@ -16,7 +16,7 @@ source url, else the file path), path and retrieved, plus format-specific ids (l
 A record's other fields go to `metadata["input"]`, so input can never set or overwrite a pipeline field
 (`unreadable`, `filter_reason`, `language`, `pii`, ...); only its `url` and `date` are adopted as provenance.
 Everything a document carries can be written by the JSONL writers: file names with non-UTF-8 bytes appear
-with \\xff escapes, and lone surrogates from JSON escapes (`"\\ud800"`) become U+FFFD, counted in
+with \xff escapes, and lone surrogates from JSON escapes (`"\ud800"`) become U+FFFD, counted in
 `metadata["surrogates_replaced"]`.
 """
 
@@ -408,8 +408,8 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def without_surrogates(value: Any) -> tuple[Any, int]:
-    """`value` (str, or dicts and lists of them, keys included) with each lone surrogate replaced by U+FFFD
-    (a stray pair joined into its character), and how many were replaced. JSON can spell them ("\\ud800");
+    r"""`value` (str, or dicts and lists of them, keys included) with each lone surrogate replaced by U+FFFD
+    (a stray pair joined into its character), and how many were replaced. JSON can spell them ("\ud800");
     UTF-8 cannot store them."""
     if isinstance(value, str):
         if not SURROGATE.search(value):

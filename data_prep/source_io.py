@@ -1,4 +1,4 @@
-"""Raw source files as bytes and text: what every reader shares (data_prep.readers, data_prep.readers_docs).
+r"""Raw source files as bytes and text: what every reader shares (data_prep.readers, data_prep.readers_docs).
 
     open_decompressed(file)       a binary stream, .gz .bz2 .zst .xz decompressed by extension
     RawLines(file, max_bytes)     (line number, bytes) with a byte limit per line; damage reported, not raised
@@ -6,7 +6,7 @@
     sniff_binary(file)            why a file is not text at all (a signature, NUL or control bytes), or None
     unreadable(file, reason)      the quarantine placeholder a reader emits instead of raising
 
-Names of files are made printable here too (non-UTF-8 bytes as \\xff escapes), so that every document a reader
+Names of files are made printable here too (non-UTF-8 bytes as \xff escapes), so that every document a reader
 builds can be written by the JSONL writers.
 """
 
@@ -76,8 +76,8 @@ def file_stem(file: Path) -> str:
 
 
 def printable(path: str | Path) -> str:
-    """A path as text every writer can store. Python carries the bytes of a non-UTF-8 file name as lone
-    surrogates (b"\\xff.jsonl" -> "\\udcff.jsonl"), which no UTF-8 writer accepts; they become "\\xff"."""
+    r"""A path as text every writer can store. Python carries the bytes of a non-UTF-8 file name as lone
+    surrogates (b"\xff.jsonl" -> "\udcff.jsonl"), which no UTF-8 writer accepts; they become "\xff"."""
     text = str(path)
     try:
         return os.fsencode(text).decode("utf-8", "backslashreplace")

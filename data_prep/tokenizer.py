@@ -261,9 +261,9 @@ def train_sentencepiece(lines: list[str], out_dir: Path, cfg: KazllmConfig) -> P
 
 
 def dummy_prefix_normalizer(user_defined: list[str]):
-    """Prepend "▁" to the text, as sentencepiece does. tokenizers also normalises the content of
+    r"""Prepend "▁" to the text, as sentencepiece does. tokenizers also normalises the content of
     normalized added tokens, so the prefix must skip a text that is exactly one of them, or "<|end|>"
-    would be looked for as "▁<|end|>"; `\\A` (not `^`) so that lines after a newline get no prefix."""
+    would be looked for as "▁<|end|>"; `\A` (not `^`) so that lines after a newline get no prefix."""
     from tokenizers import Regex, normalizers
 
     if not user_defined:

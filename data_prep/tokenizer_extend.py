@@ -1,6 +1,7 @@
-"""`kazllm tokenizer extend`: grow a real checkpoint's BPE tokenizer with Kazakh pieces, keeping every old id.
+r"""`kazllm tokenizer extend`: grow a real checkpoint's BPE tokenizer with Kazakh pieces,
+keeping every old id.
 
-    kazllm tokenizer extend --base Qwen2_dir/ --input kk=kk.txt ru=ru.txt --out extended/ --max-new 32000 \\
+    kazllm tokenizer extend --base Qwen2_dir/ --input kk=kk.txt ru=ru.txt --out extended/ --max-new 32000 \
         --eval-text kk=ntrex.kaz en=ntrex.eng
 
 How: continued BPE training. Each training word (a pre-token of the base's own pre-tokenizer) is first
@@ -367,7 +368,8 @@ def _with_vocab(tokenizer_json: dict, vocab: dict[str, int]) -> dict:
 
 
 def _base_pieces(base: BaseTokenizer, piece: str) -> list[str]:
-    """The base's pieces for a new piece's bytes; a sentencepiece-style base spells unknown letters as bytes."""
+    """The base's pieces for a new piece's bytes;
+    a sentencepiece-style base spells unknown letters as bytes."""
     if base.byte_level:
         return base.segment(piece)
     out = []
@@ -380,7 +382,8 @@ def _base_pieces(base: BaseTokenizer, piece: str) -> list[str]:
 
 
 def check_extension(base_json: dict, new_json: dict, info: dict) -> None:
-    """Every old id unchanged; new ids contiguous after the highest old id; no new piece is a special token."""
+    """Every old id unchanged; new ids contiguous after the highest old id;
+    no new piece is a special token."""
     old = dict(base_json["model"]["vocab"]) | {
         t["content"]: t["id"] for t in base_json.get("added_tokens", [])
     }

@@ -1,8 +1,9 @@
-"""`kazllm tokenizer report`: tokens per word, bytes per token and byte-fallback rate per file.
+r"""`kazllm tokenizer report`: tokens per word, bytes per token and byte-fallback rate per file.
 
-    kazllm tokenizer report --tokenizer runs/x/tokenizer --compare other_hf_dir kk=news.kk ru=news.ru --json r.json
+    kazllm tokenizer report --tokenizer runs/x/tokenizer --compare other_hf_dir kk=news.kk ru=news.ru \
+        --json r.json
 
-Words are `\\w+` runs; a byte-fallback token is a `<0xNN>` piece (sentencepiece-style tokenizers; a
+Words are `\w+` runs; a byte-fallback token is a `<0xNN>` piece (sentencepiece-style tokenizers; a
 byte-level BPE has none, reported as null). Each file's language is `LANG=` before its path, else a guess
 from its name (`.kaz`, `kk.txt`, ...), else "-".
 """

@@ -1,4 +1,4 @@
-"""A causal LM behind the three primitives every task is built from:
+"""A causal LM behind the three primitives every task is built from.
 
 - `loglikelihood(context, continuation)` pairs (multiple choice),
 - `generate_until(prompts, stop)` with batched greedy decoding and left padding (translation, QA),

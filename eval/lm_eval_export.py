@@ -1,15 +1,17 @@
-"""`kazllm eval export-lm-eval`: every kazllm task as an lm-evaluation-harness (0.4) task YAML, so lm-eval
+r"""`kazllm eval export-lm-eval`: every kazllm task as an lm-evaluation-harness (0.4) task YAML, so lm-eval
 scores the same items with the same prompts and the same metrics, item for item.
 
     kazllm eval export-lm-eval --out lm_eval_tasks
-    lm_eval --model hf --model_args pretrained=MODEL_DIR,add_bos_token=True,dtype=float32 \\
-        --include_path lm_eval_tasks --tasks kazllm_sample_kkmmlu --batch_size 1 --log_samples --output_path out
+    lm_eval --model hf --model_args pretrained=MODEL_DIR,add_bos_token=True,dtype=float32 \
+        --include_path lm_eval_tasks --tasks kazllm_sample_kkmmlu --batch_size 1 --log_samples \
+        --output_path out
 
 How the scores stay identical (tests/test_eval_parity.py runs lm-eval on the exported files):
 
 - the items come from kazllm itself: each YAML's `custom_dataset` is `load_dataset` below, which reads the
-  task with eval.tasks (same files, same order, same seeded few-shot draw, examples not scored) and gives lm-eval
-  a `test` split and a `fewshot` split holding exactly kazllm's examples, taken in order (sampler first_n);
+  task with eval.tasks (same files, same order, same seeded few-shot draw, examples not scored) and gives
+  lm-eval a `test` split and a `fewshot` split holding exactly kazllm's examples, taken in order
+  (sampler first_n);
 - the prompts are rendered by kazllm (`kazllm_prompt`, `kazllm_target`); lm-eval joins them as kazllm does:
   description, then each example as prompt + " " + target + a blank line, then the prompt;
 - multiple choice scores " " + each choice (`target_delimiter: " "`), acc and acc_norm (per character) as
@@ -35,11 +37,14 @@ import yaml
 from eval.tasks import LETTERS, TaskSpec, known_tasks, load_items, load_task, render
 
 HELPER_MODULE = "kazllm_lm_eval"
-HELPER_SOURCE = '''"""Written by `kazllm eval export-lm-eval`: lm-eval imports these through `!function` in the task YAMLs.
+HELPER_SOURCE = (
+    '"""Written by `kazllm eval export-lm-eval`: lm-eval imports these through `!function` in the task '
+    '''YAMLs.
 kazllm must be importable here (pip install 'kazllm[eval]')."""
 
 from eval.lm_eval_export import load_dataset, process_qa  # noqa: F401
 '''
+)
 DEFAULT_MAX_NEW_TOKENS = 48  # eval.runner's default budget (kept equal by a test)
 
 
@@ -146,7 +151,8 @@ def task_config(spec: TaskSpec, seed: int) -> tuple[dict, dict]:
         },
     }
     if spec.type == "translation":
-        # chrf++/bleu compare against doc_to_target: the reference itself; examples still show the rendered target
+        # chrf++/bleu compare against doc_to_target: the reference itself;
+        # examples still show the rendered target
         config["doc_to_target"] = "kazllm_reference"
         config.setdefault("fewshot_config", {})["doc_to_target"] = "kazllm_target"
         config["metric_list"] = [_metric("chrf++"), _metric("bleu")]
@@ -157,7 +163,8 @@ def task_config(spec: TaskSpec, seed: int) -> tuple[dict, dict]:
 
 
 def export_tasks(out_dir: Path, tasks: list[str] | None = None, seed: int = 1234) -> list[Path]:
-    """Write kazllm_<task>.yaml for each task (default: every shipped task) and the helper module to out_dir."""
+    """Write kazllm_<task>.yaml for each task (default: every shipped task)
+    and the helper module to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{HELPER_MODULE}.py").write_text(HELPER_SOURCE, encoding="utf-8")
     written = []

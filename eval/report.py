@@ -33,7 +33,8 @@ def ci95(task: dict, metric: str) -> float | None:
 
 
 def identity_line(ident: dict) -> str:
-    """What was scored, labelled truthfully: a system's output file, a hub model at its commit, a directory."""
+    """What was scored, labelled truthfully: a system's output file, a hub model at its commit,
+    a directory."""
     for kind in ("hypotheses", "predictions"):
         if kind in ident:
             return f"{kind} file sha256 `{ident.get('sha256')}`"
@@ -45,7 +46,8 @@ def render_report(results: dict) -> str:
     lines = [
         f"# Evaluation of `{results['model']}`",
         "",
-        f"Created {results['created']}, seed {results.get('seed')}, {identity_line(results.get('model_identity', {}))}.",
+        f"Created {results['created']}, seed {results.get('seed')}, "
+        f"{identity_line(results.get('model_identity', {}))}.",
         "",
         "| task | type | n | shots | metric | value | ± 95% | stderr |",
         "|---|---|---|---|---|---|---|---|",
@@ -56,8 +58,8 @@ def render_report(results: dict) -> str:
             arrow = " (lower is better)" if metric in LOWER_IS_BETTER else ""
             half, se = ci95(t, metric), (t.get("stderr") or {}).get(metric)
             lines.append(
-                f"| {name} | {t['type']} | {t['n']} | {t.get('num_fewshot', 0)} | {metric}{arrow} | {value:.4f} "
-                f"| {_num(half)} | {_num(se)} |"
+                f"| {name} | {t['type']} | {t['n']} | {t.get('num_fewshot', 0)} | {metric}{arrow} "
+                f"| {value:.4f} | {_num(half)} | {_num(se)} |"
             )
     lines += [
         "",
@@ -297,7 +299,8 @@ def compare_runs(run_dirs: list[Path], out_dir: Path, significance: bool = False
         md.append(f"| {row['task']} | {row['metric']}{arrow} | " + " | ".join(cells) + " |")
     md += [
         "",
-        "Cells: value ± half the 95% interval (1.96 × stderr for means, sacrebleu's bootstrap for chrF++/BLEU),",
+        "Cells: value ± half the 95% interval (1.96 × stderr for means, "
+        "sacrebleu's bootstrap for chrF++/BLEU),",
         "n = items scored. ↓: lower is better. Charts: "
         + ", ".join(f"`{c}`" for c in _charts(table, labels, out_dir)),
         "",
@@ -331,13 +334,14 @@ def _significance_md(tests: list[dict], notes: list[str], baseline: str) -> list
         mark = " *" if r["p_value"] < 0.05 else ""
         mc = f"{r['mcnemar_p_value']:.4f}" if "mcnemar_p_value" in r else "–"
         md.append(
-            f"| {r['task']} | {r['metric']} | {r['system']} | {r['baseline_value']:.4f} | {r['system_value']:.4f} "
-            f"| {delta:+.4f} | {r['p_value']:.4f}{mark} | {mc} | {r['n']} |"
+            f"| {r['task']} | {r['metric']} | {r['system']} | {r['baseline_value']:.4f} "
+            f"| {r['system_value']:.4f} | {delta:+.4f} | {r['p_value']:.4f}{mark} | {mc} | {r['n']} |"
         )
     md += [
         "",
         "Paired bootstrap: 1000 resamples of the items (sacrebleu's `--paired-bs` for chrF++/BLEU; the same",
-        "resampling of per-item scores for the others), seed 12345 (SACREBLEU_SEED); * p < 0.05. McNemar: exact,",
+        "resampling of per-item scores for the others), seed 12345 (SACREBLEU_SEED); * p < 0.05. "
+        "McNemar: exact,",
         "two-sided, for 0/1 per-item scores.",
         *[f"- {n}" for n in notes],
         "",

@@ -4,7 +4,8 @@ samples.jsonl, report.md, resolved_config.yaml and manifest.json.
     kazllm eval --model runs/quickstart/export --tasks sample_mt_kk_en,sample_kkmmlu --out runs/ev1
     kazllm eval --model gpt2 --tasks ntrex_kk_en --limit 100 --dtype bf16 --device cuda --out runs/ev2
     kazllm eval --tasks ntrex_kk_en --hypotheses my_mt_system.txt --out runs/mt   # no model needed
-    kazllm eval --tasks kazqad --predictions api_model.jsonl --out runs/api        # {"index": 0, "prediction": ".."}
+    kazllm eval --tasks kazqad --predictions api_model.jsonl --out runs/api
+        # {"index": 0, "prediction": ".."}
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def score_translation(
     return metrics, {"signatures": signatures, "confidence": confidence}, samples
 
 
-# Metrics that are a mean over items, and the factor from the per-item score to the metric (EM/F1 are percent).
+# Metrics that are a mean over items, and the factor from the per-item score to the metric
+# (EM/F1 are percent).
 MEAN_METRICS = {"acc": 1.0, "acc_norm": 1.0, "exact_match": 100.0, "f1": 100.0}
 
 

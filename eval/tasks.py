@@ -209,7 +209,7 @@ def read_lines(path: Path) -> list[str]:
 
 
 def read_documents(path: Path, separator: str) -> list[str]:
-    """Documents of a text file: split on lines equal to `separator`; "\\n" makes every non-empty
+    r"""Documents of a text file: split on lines equal to `separator`; "\n" makes every non-empty
     line a document; "" keeps the file whole."""
     text = path.read_text(encoding="utf-8")
     if separator == "\n":

@@ -127,7 +127,8 @@ def verify_checkpoint(path: Path, rank: int = 0, world_size: int = 1) -> list[st
 
 
 def publish(ckpt_dir: Path, tmp_path: Path, tag: str, meta: dict) -> Path:
-    """Rank 0, after every rank wrote its files into `tmp_path`: write metadata, rename to `tag`, move `latest`.
+    """Rank 0, after every rank wrote its files into `tmp_path`: write metadata, rename to `tag`, move
+    `latest`.
 
     The order is what makes it atomic: a reader sees either no `tag` directory or a complete one, and
     `latest` only ever names a complete one.
@@ -203,7 +204,8 @@ SHAPE_KEYS = (
     "head_dim",
     "tie_word_embeddings",
 )
-"""Model config keys that decide parameter shapes: a checkpoint only loads into a model that agrees on them."""
+"""Model config keys that decide parameter shapes: a checkpoint only loads into a model that agrees on
+them."""
 
 
 def model_shape_differences(saved: dict, current: dict) -> list[str]:
@@ -332,9 +334,11 @@ class PreemptionSignals:
 
 LOCK_FILE = "LOCK"
 LOCK_HEARTBEAT_S = 30.0
-"""The holder touches LOCK this often, so that a job on another host can tell a live holder from a dead one."""
+"""The holder touches LOCK this often, so that a job on another host can tell a live holder from a dead
+one."""
 LOCK_STALE_S = 300.0
-"""A lock held from another host whose heartbeat is older than this is stale (its job died without releasing)."""
+"""A lock held from another host whose heartbeat is older than this is stale (its job died without
+releasing)."""
 
 
 class RunLockedError(KazllmError):
@@ -342,7 +346,8 @@ class RunLockedError(KazllmError):
 
 
 def _process_start(pid: int) -> str | None:
-    """The kernel's start time of `pid` (Linux /proc), to tell a live holder from a new process that reuses its pid."""
+    """The kernel's start time of `pid` (Linux /proc), to tell a live holder from a new process that reuses
+    its pid."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
@@ -465,7 +470,8 @@ class RunLock:
                 os.utime(self.path)
 
     def release(self) -> None:
-        """Stop the heartbeat and delete LOCK if it is still ours (a takeover by another job is left alone)."""
+        """Stop the heartbeat and delete LOCK if it is still ours (a takeover by another job is left
+        alone)."""
         self._stop.set()
         if self.is_mine(self.holder()):
             self.path.unlink(missing_ok=True)
@@ -625,8 +631,9 @@ def load_checkpoint(
         load_dir = ckpt_dir / UNIVERSAL_DIR
         if t.zero_stage == 3:
             warn(
-                "ZeRO-3 on another world size: weights load exactly, but DeepSpeed's universal ZeRO-3 load of "
-                "the Adam state is not bit-exact (losses drift ~1e-3 within a few steps in kazllm's tests)"
+                "ZeRO-3 on another world size: weights load exactly, but DeepSpeed's universal ZeRO-3 "
+                "load of the Adam state is not bit-exact (losses drift ~1e-3 within a few steps in "
+                "kazllm's tests)"
             )
         if rank == 0:
             log(

@@ -39,8 +39,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class RunSection:
     out_dir: str = "runs/default"
-    """Run directory; every stage writes its own subdirectory here (prep/, tokenizer/, shards/, ...). A relative
-    path is relative to the current directory (run from the repository root, runs/quickstart is <repo>/runs/...)."""
+    """Run directory; every stage writes its own subdirectory here (prep/, tokenizer/, shards/, ...). A
+    relative path is relative to the current directory (run from the repository root, runs/quickstart is
+    <repo>/runs/...)."""
     seed: int = 1234
     """Seed for every random choice (data order, model init, sampling of held-out documents)."""
 
@@ -107,13 +108,15 @@ class InputSource:
     licence: str = ""
     """Licence of the source, carried in provenance and the datasheet."""
     url: str = ""
-    """Where the source was obtained; provenance url of documents whose record has none (empty = file path)."""
+    """Where the source was obtained; provenance url of documents whose record has none (empty = file
+    path)."""
     retrieved: str = ""
     """When the source was retrieved (e.g. 2024-05-01), carried in provenance."""
     id_key: str = "id"
     """For jsonl, parquet and csv: the field or column that holds the document id (missing = file:line)."""
     max_line_mb: float = 16.0
-    """For jsonl, text and csv: a longer line (MiB) is quarantined as line_too_long without being held in memory."""
+    """For jsonl, text and csv: a longer line (MiB) is quarantined as line_too_long without being held in
+    memory."""
     pii: PiiSection = field(default_factory=PiiSection)
     """De-personalisation of this source: {policy: full | identifiers | none, pseudonymise, seed, allow,
     allow_files}; the default is policy identifiers (docs/pii.md)."""
@@ -261,7 +264,8 @@ class PrepSection:
                 )
 
     def pii_policy(self, source: InputSource) -> str:
-        """The de-personalisation policy applied to `source`: its pii.policy, or none when mask_pii is false."""
+        """The de-personalisation policy applied to `source`: its pii.policy, or none when mask_pii is
+        false."""
         return source.pii.policy if self.mask_pii else "none"
 
 
@@ -286,8 +290,8 @@ class TokenizerSection:
     """Cap on training lines (paragraphs) in the sample."""
     max_bytes: int = 256_000_000
     """Cap on training bytes in the sample (UTF-8), shared among languages by language_weights. It bounds
-    the stage's memory whatever the corpus size: sentencepiece peaks near 25x the sample (256 MB: ~6 GB,
-    docs/scaling.md); raise it on a large-memory node (configs/national_8b_13b.yaml)."""
+    the stage's memory whatever the corpus size: sentencepiece peaks near 26x the sample (256 MB: 6.7 GB
+    on 0.5-2 GB corpora, docs/scaling.md); raise it on a large-memory node (configs/national_8b_13b.yaml)."""
     max_piece_length: int = 16
     """Longest piece in characters (sentencepiece's max_sentencepiece_length)."""
     split_by_script: bool = False
@@ -381,7 +385,8 @@ class ModelSection:
     init_from: str = ""
     """Continue pretraining from these weights instead of a fresh init: a Hugging Face model directory or a
     hub id (ORG/NAME or ORG/NAME@REVISION) of a LlamaForCausalLM in safetensors (no remote code). When
-    tokenizer/ holds a larger (extended) tokenizer, the embeddings are resized as `kazllm model extend` does."""
+    tokenizer/ holds a larger (extended) tokenizer, the embeddings are resized as `kazllm model extend`
+    does."""
 
 
 @dataclass
@@ -499,7 +504,8 @@ class TrainSection:
             raise ValueError(f"decay_fraction must be in (0, 1], got {self.decay_fraction}")
         if self.attn_implementation not in ("sdpa", "flash_attention_2", "eager"):
             raise ValueError(
-                f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}"
+                "attn_implementation must be sdpa, flash_attention_2 or eager, "
+                f"got {self.attn_implementation!r}"
             )
         if self.eval_every < 0 or self.eval_sequences < 1:
             raise ValueError("eval_every must be >= 0 and eval_sequences >= 1")
@@ -551,7 +557,8 @@ class SlurmSection(SlurmJob):
     rdzv_port: int = 29500
     """TCP port of the torchrun c10d rendezvous on the first node."""
     env: dict[str, str] = field(default_factory=dict)
-    """Environment variables set in the job after the NCCL/InfiniBand defaults (e.g. {NCCL_IB_HCA: mlx5_0})."""
+    """Environment variables set in the job after the NCCL/InfiniBand defaults (e.g.
+    {NCCL_IB_HCA: mlx5_0})."""
     setup: str = ""
     """Shell lines run before training on the batch host (module load ..., source venv/bin/activate)."""
 
@@ -609,7 +616,8 @@ class ExportSection:
     max_shard_size: str = "5GB"
     """Safetensors shard size; a larger model is split into shards with model.safetensors.index.json."""
     datasets: list[str] = field(default_factory=list)
-    """Hub dataset ids of the training data, for the card's `datasets` metadata (e.g. kz-transformers/multidomain-kazakh-dataset)."""
+    """Hub dataset ids of the training data, for the card's `datasets` metadata (e.g.
+    kz-transformers/multidomain-kazakh-dataset)."""
     step: int = 0
     """Checkpoint to export: 0 = the newest that verifies, else that stepN (`kazllm export --step N`)."""
 
@@ -630,7 +638,8 @@ class EvalSection:
     """Hub revision of a hub-id model: a branch, tag or commit sha (empty = main). The commit it resolves
     to is recorded in results.json."""
     trust_remote_code: bool = False
-    """Let a hub model run its own Python code (auto_map). Off: kazllm never runs a checkpoint's code unasked."""
+    """Let a hub model run its own Python code (auto_map). Off: kazllm never runs a checkpoint's code
+    unasked."""
     tasks: list[str] = field(default_factory=lambda: ["sample_ppl_kk", "sample_mt_kk_en", "sample_qa_kk"])
     """Task names from eval/tasks/*.yaml, or paths to task YAML files."""
     limit: int = 0

@@ -70,9 +70,10 @@ def die_with_parent(sig: int = signal.SIGKILL, expected_parent: int | None = Non
 
 
 def watch_launcher(pid: int | None = None, interval: float = 0.5) -> threading.Thread | None:
-    """A daemon thread that kills this process (SIGKILL) once the launcher `pid` (default: $KAZLLM_LAUNCHER_PID)
-    or this process's parent is gone: the fallback where PR_SET_PDEATHSIG is not available or a process in
-    between survived. A rank must not train on (and write checkpoints) after its job was killed."""
+    """A daemon thread that kills this process (SIGKILL) once the launcher `pid` (default:
+    $KAZLLM_LAUNCHER_PID) or this process's parent is gone: the fallback where PR_SET_PDEATHSIG is not
+    available or a process in between survived. A rank must not train on (and write checkpoints) after its
+    job was killed."""
     if pid is None:
         pid = int(os.environ.get(LAUNCHER_PID_ENV) or 0) or None
     parent = os.getppid()
@@ -99,7 +100,9 @@ def watch_launcher(pid: int | None = None, interval: float = 0.5) -> threading.T
 
 def quiet_third_party_warnings() -> None:
     """Hide the deprecation warnings DeepSpeed and torch raise from their own internals on every run (nothing
-    kazllm calls can avoid them), matched narrowly by message and by the module that raises them:
+    kazllm calls can avoid them).
+
+    They are matched narrowly, by message and by the module that raises them:
 
     - FutureWarning `torch.distributed.all_gather_into_tensor` is deprecated: DeepSpeed's ZeRO-1/2 optimizer
       (deepspeed/runtime/zero/stage_1_and_2.py and runtime/utils.py) calls it, through torch's c10d_logger;
@@ -171,7 +174,8 @@ def group_lr_factor(
 
 
 def embedding_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
-    """The input embedding matrix and, when untied, the output projection: the matrices with a row per token."""
+    """The input embedding matrix and, when untied, the output projection: the matrices with a row per
+    token."""
     params = [model.get_input_embeddings().weight]
     output = model.get_output_embeddings()
     if output is not None and output.weight is not params[0]:
@@ -209,7 +213,8 @@ def param_groups(
 
 class EmbeddingFreeze:
     """The freeze phase of continued pretraining: for the first `steps` optimizer steps only the embedding
-    rows of the new tokens (ids >= first_new_row, both matrices) change; every other weight stays bit-identical.
+    rows of the new tokens (ids >= first_new_row, both matrices) change; every other weight stays
+    bit-identical.
 
     Three parts, each a function of the step so that resume is exact: the LR schedule gives every group but
     the embeddings lr 0 (group_lr_factor); a gradient hook on the embedding matrices zeroes the rows of the

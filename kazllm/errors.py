@@ -1,4 +1,5 @@
-"""User-facing errors: the CLI prints their message (which names the file, line or key) instead of a traceback."""
+"""User-facing errors: the CLI prints their message (which names the file, line or key) instead of a
+traceback."""
 
 
 class KazllmError(Exception):

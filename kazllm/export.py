@@ -10,16 +10,16 @@ LlamaForCausalLM built on the meta device, so the model is never allocated twice
 the export dtype plus one fp32 tensor (ZeRO-1/2: plus DeepSpeed's flat fp32 copy, see gathered_weights). It is
 saved as safetensors, sharded with model.safetensors.index.json past export.max_shard_size.
 
-Check. The logits of a probe sentence are taken from the in-memory model before saving; the model is freed, the
-directory reloaded with AutoModelForCausalLM in the same dtype, and the logits must agree (a broken key map or a
-truncated shard cannot pass silently). Everything is written into <run>/export.tmp/ and renamed to export/ only
-after the check passed, so a failure leaves the previous export/ as it was.
+Check. The logits of a probe sentence are taken from the in-memory model before saving; the model is freed,
+the directory reloaded with AutoModelForCausalLM in the same dtype, and the logits must agree (a broken key
+map or a truncated shard cannot pass silently). Everything is written into <run>/export.tmp/ and renamed to
+export/ only after the check passed, so a failure leaves the previous export/ as it was.
 
-Tokenizer. Loadable by transformers 4.x and 5.x (tokenizer_class PreTrainedTokenizerFast), model_max_length the
-model's context, and `tokenizer(text).input_ids` equal to the ids training saw for that document: a BOS first when
-the shards were written with one (shards manifest `bos_id`), never an EOS. Where the tokenizer has chat tokens, a
-chat template that starts with that BOS. Files are readable by group and others (umask), as a shared file
-system needs.
+Tokenizer. Loadable by transformers 4.x and 5.x (tokenizer_class PreTrainedTokenizerFast), model_max_length
+the model's context, and `tokenizer(text).input_ids` equal to the ids training saw for that document: a BOS
+first when the shards were written with one (shards manifest `bos_id`), never an EOS. Where the tokenizer has
+chat tokens, a chat template that starts with that BOS. Files are readable by group and others (umask), as a
+shared file system needs.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ from kazllm.shards import document_bos_id
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 DTYPE_NAMES = {torch.bfloat16: "bfloat16", torch.float32: "float32"}
 LOGITS_TOLERANCE = 1e-5
-"""Largest |Δlogit| allowed between the in-memory model and its reloaded export. Both hold the same tensors in the
-same dtype and run the same CPU kernels, so they agree bit for bit, bf16 included (measured: 0.0); a wrong key map,
-a dropped tied weight or a truncated shard moves logits by far more. tests/test_export.py sets it below zero to
-see a failing check leave the previous export untouched."""
+"""Largest |Δlogit| allowed between the in-memory model and its reloaded export. Both hold the same tensors in
+the same dtype and run the same CPU kernels, so they agree bit for bit, bf16 included (measured: 0.0); a wrong
+key map, a dropped tied weight or a truncated shard moves logits by far more. tests/test_export.py sets it
+below zero to see a failing check leave the previous export untouched."""
 PROBE_TEXT = "Қазақ тілі — мемлекеттік тіл. Алматы, 2024 жыл."
 TMP_SUFFIX, OLD_SUFFIX = ".tmp", ".old"
 TOKENIZER_CONFIG_DROP = ("backend", "is_local", "local_files_only", "split_special_tokens", "auto_map")
@@ -80,7 +80,8 @@ def latest_tag(ckpt_dir: Path) -> str:
 
 
 def pick_checkpoint(ckpt_dir: Path, step: int) -> str:
-    """export.step / --step: 0 = the newest checkpoint that verifies, else stepN, which must exist and verify."""
+    """export.step / --step: 0 = the newest checkpoint that verifies, else stepN, which must exist and
+    verify."""
     from kazllm.checkpoint import published_checkpoints, step_tag, verify_checkpoint
 
     if step == 0:
@@ -101,7 +102,8 @@ def pick_checkpoint(ckpt_dir: Path, step: int) -> str:
 def trained_in_bf16(ckpt_path: Path) -> bool:
     """Whether the run behind this checkpoint trained in bf16: the DeepSpeed config DeepSpeed saved into the
     checkpoint's model states (train.precision auto resolves to bf16 on GPUs and fp32 on CPU at launch, so the
-    run config alone cannot say). mmap: a ZeRO-1/2 model-states file holds the whole module, never read here."""
+    run config alone cannot say). mmap: a ZeRO-1/2 model-states file holds the whole module, never read
+    here."""
     states_files = sorted(ckpt_path.glob("*model_states.pt"))
     if not states_files:
         raise InputError(f"{ckpt_path} has no *model_states.pt: not a DeepSpeed checkpoint")
@@ -128,8 +130,8 @@ def gathered_weights(ckpt_dir: Path, tag: str, zero_stage: int | None) -> dict:
     ZeRO-3: DeepSpeed's lazy GatheredTensor per parameter, assembled from the mmap-ed rank partitions on
     `.contiguous()`. ZeRO-1/2: views into DeepSpeed's flat fp32 vector per parameter group (zero_to_fp32
     concatenates the rank partitions; that one fp32 copy is the floor of this path). ZeRO-0 (plain DeepSpeed,
-    which zero_to_fp32 refuses): the module as saved in its model-states file, mmap-ed; this run's own file, so
-    DeepSpeed's own torch.load (not weights_only)."""
+    which zero_to_fp32 refuses): the module as saved in its model-states file, mmap-ed; this run's own file,
+    so DeepSpeed's own torch.load (not weights_only)."""
     if zero_stage == 0:
         states = torch.load(
             ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", mmap=True, weights_only=False
@@ -160,8 +162,8 @@ def checkpoint_state_dict(ckpt_dir: Path, tag: str, zero_stage: int | None) -> d
 def load_zero_checkpoint(ckpt_dir: Path, tag: str, dtype: torch.dtype = torch.float32):
     """Rebuild the model of a ZeRO checkpoint (any stage) as a LlamaForCausalLM in `dtype`.
 
-    The model is built on the meta device (no memory, no random init) and each gathered weight is converted and
-    assigned as it comes (`load_state_dict(assign=True)`), so the weights exist once, in `dtype`."""
+    The model is built on the meta device (no memory, no random init) and each gathered weight is converted
+    and assigned as it comes (`load_state_dict(assign=True)`), so the weights exist once, in `dtype`."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     meta = read_json(ckpt_dir / tag / "kazllm_checkpoint.json")
@@ -254,16 +256,16 @@ def write_tokenizer(
 ) -> None:
     """The run's tokenizer into out_dir, fixed for users of transformers 4.x and 5.x.
 
-    - tokenizer_class PreTrainedTokenizerFast: 5.x writes TokenizersBackend, which 4.x (and serving stacks pinned
-      to it) cannot load; both load tokenizer.json as it is under this name.
+    - tokenizer_class PreTrainedTokenizerFast: 5.x writes TokenizersBackend, which 4.x (and serving stacks
+      pinned to it) cannot load; both load tokenizer.json as it is under this name.
     - post-processor "BOS $A" (pair "BOS $A BOS $B", as Llama 3) when training documents start with BOS, else
-      "$A": `tokenizer(text)` adds exactly what training saw; add_bos_token says the same for 5.x, which rebuilds
-      its post-processor from that flag.
+      "$A": `tokenizer(text)` adds exactly what training saw; add_bos_token says the same for 5.x, which
+      rebuilds its post-processor from that flag.
     - model_max_length = the model's max_position_embeddings (not 2^20).
-    - no split_special_tokens. Training encoded a literal "</s>" inside a document as text; with the flag a chat
-      template's own "<s>" or "<|im_start|>" would be spelled out as text too, which breaks every chat and
-      serving stack. Without it, text that spells a special token gets that token, as with any Llama checkpoint;
-      `tokenizer(text, split_special_tokens=True)` gives training's ids for such text too.
+    - no split_special_tokens. Training encoded a literal "</s>" inside a document as text; with the flag a
+      chat template's own "<s>" or "<|im_start|>" would be spelled out as text too, which breaks every chat
+      and serving stack. Without it, text that spells a special token gets that token, as with any Llama
+      checkpoint; `tokenizer(text, split_special_tokens=True)` gives training's ids for such text too.
     """
     from tokenizers import Tokenizer, processors
     from transformers import AutoTokenizer
@@ -302,7 +304,8 @@ def write_tokenizer(
 
 def make_readable(directory: Path) -> None:
     """Give every file and folder the mode the umask allows (0644/0755 under umask 022): safetensors and
-    transformers write through private temporary files (0600), unreadable to a team on a shared file system."""
+    transformers write through private temporary files (0600), unreadable to a team on a shared file
+    system."""
     umask = os.umask(0)
     os.umask(umask)
     directory.chmod(0o777 & ~umask)

@@ -1,6 +1,7 @@
 """Base models and tokenizers by local directory or hub id, and the checks a foreign checkpoint must pass.
 
-    resolve_pretrained("meta-llama/Llama-3.1-8B@main", "model.init_from") -> ResolvedModel(path, ..., revision)
+    resolve_pretrained("meta-llama/Llama-3.1-8B@main", "model.init_from")
+        -> ResolvedModel(path, ..., revision)
     check_llama_checkpoint(path, "model.init_from") -> its config.json
 
 A hub id goes through huggingface_hub.snapshot_download with safetensors, JSON and tokenizer files only
@@ -82,7 +83,8 @@ def resolve_pretrained(
         if cand.is_dir():
             if revision:
                 raise InputError(f"{what}: {cand} is a local directory: a revision applies to hub ids only")
-            # resolve(): a symlink records where the files really are (and the commit only if that is a snapshot)
+            # resolve(): a symlink records where the files really are (and the commit only if that is a
+            # snapshot)
             path = cand.resolve()
             repo_id, revision = _snapshot_info(path)
             return ResolvedModel(path, spec, repo_id, revision)
@@ -112,7 +114,7 @@ def resolve_pretrained(
 
 def check_shard_size(value: str, what: str) -> None:
     """A safetensors shard size as save_pretrained reads it (2GB, 500MB), checked before any weight is loaded;
-    `what` names the option in the error (\"--max-shard-size \", \"export.max_shard_size=\")."""
+    `what` names the option in the error ("--max-shard-size ", "export.max_shard_size=")."""
     from transformers.utils.hub import convert_file_size_to_int
 
     try:

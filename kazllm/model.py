@@ -69,7 +69,8 @@ def build_llama_config(
     ):
         raise ConfigError(
             f"model: hidden_size {config.hidden_size} must divide into num_attention_heads "
-            f"{config.num_attention_heads}, and those into num_key_value_heads {config.num_key_value_heads} groups"
+            f"{config.num_attention_heads}, and those into num_key_value_heads "
+            f"{config.num_key_value_heads} groups"
         )
     return config
 
@@ -83,7 +84,8 @@ ARCHITECTURE_KEYS = (
     "head_dim",
     "tie_word_embeddings",
 )
-"""Config fields that decide the shape of a weight other than the embeddings (whose rows follow the tokenizer)."""
+"""Config fields that decide the shape of a weight other than the embeddings (whose rows follow the
+tokenizer)."""
 
 
 def architecture(config: LlamaConfig) -> dict[str, Any]:
@@ -99,7 +101,8 @@ def _known_fields(fields: dict[str, Any], where: str) -> None:
 
 
 def pretrained_llama_config(path, model: ModelSection) -> LlamaConfig:
-    """The LlamaConfig of a run that continues a checkpoint (model.init_from, resolved to the directory `path`).
+    """The LlamaConfig of a run that continues a checkpoint (model.init_from, resolved to the directory
+    `path`).
 
     The architecture is the checkpoint's own config.json, never a preset's, so the weights always fit.
     model.overrides may change fields without weights (max_position_embeddings, rope_theta, dropout...),
@@ -132,7 +135,8 @@ def pretrained_llama_config(path, model: ModelSection) -> LlamaConfig:
 
 
 def check_preset_matches(model: ModelSection, config: LlamaConfig) -> None:
-    """A preset named together with model.init_from must describe the checkpoint's shape (ConfigError naming both)."""
+    """A preset named together with model.init_from must describe the checkpoint's shape (ConfigError naming
+    both)."""
     preset = build_llama_config(ModelSection(preset=model.preset), config.vocab_size, 1, 2, 0)
     ours, theirs = architecture(preset), architecture(config)
     diff = [f"{k} {ours[k]!r} vs {theirs[k]!r}" for k in ARCHITECTURE_KEYS if ours[k] != theirs[k]]
@@ -148,7 +152,8 @@ def head_dim(config: LlamaConfig) -> int:
 
 
 def count_parameters(config: LlamaConfig) -> int:
-    """Parameters of a LlamaForCausalLM with this config, without building it (tested against a real build)."""
+    """Parameters of a LlamaForCausalLM with this config, without building it (tested against a real
+    build)."""
     h, i, layers, d = config.hidden_size, config.intermediate_size, config.num_hidden_layers, head_dim(config)
     attn = 2 * h * d * config.num_attention_heads + 2 * h * d * config.num_key_value_heads  # q, o + k, v
     per_layer = attn + 3 * h * i + 2 * h  # SwiGLU MLP (gate, up, down) + two RMSNorms

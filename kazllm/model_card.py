@@ -1,4 +1,5 @@
-"""The model card of an export (README.md): Hub metadata and text, written by `kazllm export`, refreshed by eval.
+"""The model card of an export (README.md): Hub metadata and text, written by `kazllm export`, refreshed by
+eval.
 
     write_model_card(cfg, export_dir, meta, results)  # kazllm export (results: eval/results.json, optional)
     update_model_card(export_dir, results)            # kazllm eval --update-card EXPORT_DIR
@@ -159,7 +160,8 @@ def _evaluation_lines(results: dict) -> tuple[dict[str, list[str]], dict[str, li
             if _is_score(value):
                 arrow = " (lower is better)" if metric in LOWER_IS_BETTER else ""
                 rows.setdefault(name, []).append(
-                    f"| {name} | {task.get('type', 'n/a')} | {task.get('n', 'n/a')} | {task.get('num_fewshot', 0)} "
+                    f"| {name} | {task.get('type', 'n/a')} | {task.get('n', 'n/a')} "
+                    f"| {task.get('num_fewshot', 0)} "
                     f"| {metric}{arrow} | {_format_value(value)} | {date} |"
                 )
         sigs[name] = [f"- {name} {metric}: `{sig}`" for metric, sig in (task.get("signatures") or {}).items()]
@@ -188,8 +190,8 @@ def render_evaluation(rows: dict[str, list[str]], sigs: dict[str, list[str]]) ->
     lines = [
         "",
         "Scored with `kazllm eval` (tasks in eval/tasks/*.yaml, docs/eval.md); the card's `model-index` "
-        "holds the same values unrounded. *items* is the number scored (a `--limit` run scores a subset); the "
-        "`sample_*` tasks are smoke tests on the bundled sample, not benchmarks.",
+        "holds the same values unrounded. *items* is the number scored (a `--limit` run scores a subset); "
+        "the `sample_*` tasks are smoke tests on the bundled sample, not benchmarks.",
         "",
         "| task | type | items | shots | metric | value | evaluated |",
         "|---|---|---|---|---|---|---|",
@@ -207,7 +209,8 @@ def render_evaluation(rows: dict[str, list[str]], sigs: dict[str, list[str]]) ->
 
 
 def base_model_record(cfg: KazllmConfig) -> dict | None:
-    """{"display", "repo_id", "revision"} of the base a continued run started from (checkpoints/init_from.json)."""
+    """{"display", "repo_id", "revision"} of the base a continued run started from
+    (checkpoints/init_from.json)."""
     record = _optional_json(cfg.stage_dir("checkpoints") / "init_from.json")
     if not record:
         return (
@@ -227,12 +230,19 @@ def tokenizer_description(tok: dict) -> str:
         base = tok["extended_from"].get("repo_id") or tok["extended_from"].get("source")
         before = f" (base {tok['kk_tokens_per_word_base']})" if tok.get("kk_tokens_per_word_base") else ""
         return (
-            f"{tok.get('model_type', 'bpe (extended)')}: the tokenizer of {base} with {tok.get('added', 0):,} "
-            f"Kazakh pieces added (every old id kept), {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}{before}"
+            f"{tok.get('model_type', 'bpe (extended)')}: the tokenizer of {base} with "
+            f"{tok.get('added', 0):,} Kazakh pieces added (every old id kept), {tok['vocab_size']:,} tokens; "
+            f"Kazakh tokens/word {tpw}{before}"
         )
     if tok.get("spm_model"):
-        return f"sentencepiece {tok['model_type']} with byte fallback, {tok['vocab_size']} pieces; Kazakh tokens/word {tpw}"
-    return f"{tok.get('model_type', 'the base model')} tokenizer, {tok['vocab_size']:,} tokens; Kazakh tokens/word {tpw}"
+        return (
+            f"sentencepiece {tok['model_type']} with byte fallback, {tok['vocab_size']} pieces; "
+            f"Kazakh tokens/word {tpw}"
+        )
+    return (
+        f"{tok.get('model_type', 'the base model')} tokenizer, {tok['vocab_size']:,} tokens; "
+        f"Kazakh tokens/word {tpw}"
+    )
 
 
 def compute_summary(cfg: KazllmConfig) -> dict:
@@ -283,14 +293,20 @@ def compute_summary(cfg: KazllmConfig) -> dict:
 
 def render_compute(c: dict, base: dict | None) -> str:
     hours = f"{c['hours']:.3g} h ({c['hours'] * 3600:,.0f} s)"
-    time_row = f"| Training time | {hours} measured in the training loop (metrics.jsonl; start-up and checkpoint saves excluded) |"
+    time_row = (
+        f"| Training time | {hours} measured in the training loop (metrics.jsonl; start-up and checkpoint "
+        "saves excluded) |"
+    )
     throughput = f"{c['tokens_per_s']:,.0f} tokens/s" if c["tokens_per_s"] else "n/a"
     if c["device"] == "cuda":
         per_gpu = f" ({c['tokens_per_s'] / c['count']:,.0f} per GPU)" if c["tokens_per_s"] else ""
         kind = f" ({c['gpu_type']})" if c["gpu_type"] else ""
         mfu = f"{c['mfu']:.1%}" if c["mfu"] else "not measured"
         rows = [
-            f"| Hardware | {c['count']} x {c['device_name']}{kind}, {c['precision'] or 'precision not recorded'} |",
+            (
+                f"| Hardware | {c['count']} x {c['device_name']}{kind}, "
+                f"{c['precision'] or 'precision not recorded'} |"
+            ),
             time_row,
             f"| GPU-hours | {c['gpu_hours']:.3g} ({c['count']} GPUs x {c['hours']:.3g} h) |",
             f"| Throughput | {throughput}{per_gpu}, median of the logged windows |",
@@ -298,9 +314,10 @@ def render_compute(c: dict, base: dict | None) -> str:
         ]
         if c["energy_kwh"] is not None:
             rows.append(
-                f"| Energy (estimate) | {c['energy_kwh']:.3g} kWh = {c['count']} GPUs x {c['kw_per_gpu']:.4g} kW "
-                f"x {c['hours']:.3g} h x PUE {c['pue']}: an upper bound at the system's maximum power per GPU "
-                "(kazllm.hardware.GPUS, the table `kazllm plan` uses), not a measurement |"
+                f"| Energy (estimate) | {c['energy_kwh']:.3g} kWh = {c['count']} GPUs x "
+                f"{c['kw_per_gpu']:.4g} kW x {c['hours']:.3g} h x PUE {c['pue']}: an upper bound at the "
+                "system's maximum power per GPU (kazllm.hardware.GPUS, the table `kazllm plan` uses), "
+                "not a measurement |"
             )
         else:
             rows.append(
@@ -316,7 +333,10 @@ def render_compute(c: dict, base: dict | None) -> str:
         ]
     else:
         rows = [
-            f"| Hardware | not recorded ({c['count']} rank(s); the checkpoints manifest predates the device fields) |",
+            (
+                f"| Hardware | not recorded ({c['count']} rank(s); the checkpoints manifest predates the "
+                "device fields) |"
+            ),
             time_row,
             f"| Throughput | {throughput} |",
         ]
@@ -382,8 +402,8 @@ def _pii_line(prep: PrepSection, sheet: dict) -> str:
     )
     kept = " Sources under policy identifiers keep their names." if "identifiers" in policies.values() else ""
     return (
-        f"- De-personalisation, with a policy per source ({per_source}; docs/pii.md): identifiers replaced by "
-        f"{', '.join(PLACEHOLDERS.values())}{names}. Masked in kept documents: "
+        f"- De-personalisation, with a policy per source ({per_source}; docs/pii.md): identifiers replaced "
+        f"by {', '.join(PLACEHOLDERS.values())}{names}. Masked in kept documents: "
         f"{_counts(sheet.get('pii_masked') or {})}. Rule-based and imperfect: identifiers in unusual formats "
         f"and names the tagger misses stay in the text.{kept}"
     )
@@ -397,18 +417,23 @@ def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
         f"{prep.min_language_score} kept; rejected {_counts(reasons, 'language')}."
     )
     if prep.drop_foreign_lines:
-        langid += f" Lines in other languages removed from kept documents: {_counts(sheet.get('foreign_lines_removed_from_kept') or {})}."
+        langid += (
+            " Lines in other languages removed from kept documents: "
+            f"{_counts(sheet.get('foreign_lines_removed_from_kept') or {})}."
+        )
     if prep.transliterate_latin:
         langid += " Latin-script Kazakh was transliterated to Cyrillic first."
     lines = [
         langid,
-        f"- Quality filters (Kazakh-tuned from FineWeb-2's kaz_Cyrl thresholds, e.g. >= {q.min_words} words and "
-        f"<= {q.max_duplicate_line_ratio} duplicate lines; boilerplate lines {'removed first' if q.remove_boilerplate else 'kept'}): "
+        f"- Quality filters (Kazakh-tuned from FineWeb-2's kaz_Cyrl thresholds, e.g. >= {q.min_words} words "
+        f"and <= {q.max_duplicate_line_ratio} duplicate lines; boilerplate lines "
+        f"{'removed first' if q.remove_boilerplate else 'kept'}): "
         f"rejected {_counts(reasons, 'quality')}; repetition {_counts(reasons, 'repetition')}; "
         f"URL blocklist {_counts(reasons, 'url')}.",
         f"- Unreadable input (broken records, binary files): {_counts(reasons, 'unreadable')}.",
-        f"- Deduplication, exact {'on' if d.exact else 'off'} and near (MinHash over {d.ngram}-word shingles, "
-        f"{d.buckets} x {d.hashes_per_bucket} hashes) {'on' if d.minhash else 'off'}: rejected {_counts(reasons, 'dedup')}.",
+        f"- Deduplication, exact {'on' if d.exact else 'off'} and near (MinHash over {d.ngram}-word "
+        f"shingles, {d.buckets} x {d.hashes_per_bucket} hashes) {'on' if d.minhash else 'off'}: "
+        f"rejected {_counts(reasons, 'dedup')}.",
     ]
     lines.append(_pii_line(prep, sheet))
     if decon.eval_sets:
@@ -423,7 +448,10 @@ def _processing_lines(prep: PrepSection, sheet: dict) -> list[str]:
             "scores below may be inflated by overlap."
         )
     lines += [
-        f"- Text normalisation repairs in kept documents: {_counts(sheet.get('normalisation_repairs_in_kept') or {})}.",
+        (
+            "- Text normalisation repairs in kept documents: "
+            f"{_counts(sheet.get('normalisation_repairs_in_kept') or {})}."
+        ),
         "- Rights reservations (text-and-data-mining opt-outs, robots.txt): kazllm does not check them; each "
         "source is declared with its licence in the prep config by whoever assembled it.",
     ]
@@ -438,20 +466,25 @@ def render_training_data(
         return "prep/datasheet.json was not found: this run's training data is not described here."
     t, splits = sheet["totals"], shards.get("splits", {})
     train_tokens, val_tokens = splits.get("train", {}).get("tokens"), splits.get("val", {}).get("tokens")
-    size = f"{t['documents_kept']:,} of {t['documents_in']:,} documents read were kept, {t['bytes_kept'] / 1e6:,.2f} MB of text"
+    size = (
+        f"{t['documents_kept']:,} of {t['documents_in']:,} documents read were kept, "
+        f"{t['bytes_kept'] / 1e6:,.2f} MB of text"
+    )
     if train_tokens:
         size += (
             f"; {train_tokens:,} training and {val_tokens:,} validation tokens with this model's tokenizer; "
-            f"{tokens_seen:,} tokens seen in training ({tokens_seen / train_tokens:.2f} passes over the training split)"
+            f"{tokens_seen:,} tokens seen in training ({tokens_seen / train_tokens:.2f} passes over the "
+            "training split)"
         )
     shares = (
         ", ".join(f"{lang} {share:.1%}" for lang, share in language_shares(sheet, shards).items())
         or "not recorded"
     )
     lines = [
-        "Laid out like the EU AI Act's public summary of the content used to train a general-purpose AI model "
-        "(Art. 53(1)(d), the Commission's template): general information, data sources, data processing. The "
-        "figures are this run's `kazllm prep` datasheet (prep/datasheet.json) and token shards (shards/manifest.json).",
+        "Laid out like the EU AI Act's public summary of the content used to train a general-purpose AI "
+        "model (Art. 53(1)(d), the Commission's template): general information, data sources, data "
+        "processing. The figures are this run's `kazllm prep` datasheet (prep/datasheet.json) and token "
+        "shards (shards/manifest.json).",
         "",
         "### 1. General information",
         "",
@@ -494,7 +527,8 @@ def render_training_data(
         "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['source']} | {r['language']} | {r['documents_in']:,} | {r['documents_kept']:,} | {r['bytes_kept'] / 1e6:.3f} "
+        f"| {r['source']} | {r['language']} | {r['documents_in']:,} | {r['documents_kept']:,} "
+        f"| {r['bytes_kept'] / 1e6:.3f} "
         f"| {tokens_by.get((r['source'], r['language']), 0):,} |"
         for r in sheet["volume"]
     ]
@@ -511,14 +545,14 @@ def render_licence(license_id: str, sheet: dict, base: dict | None) -> str:
     base_note = f", and the licence of the base model {base['display']}" if base else ""
     if license_id:
         return (
-            f"Released under `{license_id}` (export.license). The training data's licences: {inherited}{base_note}; "
-            "the model's licence must respect them."
+            f"Released under `{license_id}` (export.license). The training data's licences: "
+            f"{inherited}{base_note}; the model's licence must respect them."
         )
     return (
         f"No model licence was chosen (export.license is empty), so the metadata says `license: other` with "
-        f"`license_name: {DEFAULT_LICENSE_NAME}`: the model inherits the terms of its training data, {inherited}"
-        f"{base_note}. Set export.license to a Hub licence id and export again before publishing; `kazllm push` "
-        "refuses this placeholder."
+        f"`license_name: {DEFAULT_LICENSE_NAME}`: the model inherits the terms of its training data, "
+        f"{inherited}{base_note}. Set export.license to a Hub licence id and export again before publishing; "
+        "`kazllm push` refuses this placeholder."
     )
 
 
@@ -562,8 +596,9 @@ def render_use(prep: PrepSection, params: int, steps: int, languages: list[str])
     demo = ""
     if params < DEMO_PARAMETERS:
         demo = (
-            f"**A demo-sized model**: {params / 1e6:.2f}M parameters trained for {steps:,} steps. It shows that "
-            "the pipeline runs end to end and writes mostly broken Kazakh; use it to test tooling, nothing else.\n\n"
+            f"**A demo-sized model**: {params / 1e6:.2f}M parameters trained for {steps:,} steps. It shows "
+            "that the pipeline runs end to end and writes mostly broken Kazakh; use it to test tooling, "
+            "nothing else.\n\n"
         )
     scripts = (
         "Latin-script Kazakh was transliterated to Cyrillic before training."
@@ -572,7 +607,10 @@ def render_use(prep: PrepSection, params: int, steps: int, languages: list[str])
     )
     policies = set(pii_policies(prep).values())
     if policies <= {"none"}:
-        pii = "Personal data was not masked (de-personalisation policy none for every source): the model may reproduce it."
+        pii = (
+            "Personal data was not masked (de-personalisation policy none for every source): the model may "
+            "reproduce it."
+        )
     else:
         masked = (
             "identifiers (IIN/BIN with their checksums, phone numbers, emails, IBANs, payment cards, IP "
@@ -588,8 +626,8 @@ def render_use(prep: PrepSection, params: int, steps: int, languages: list[str])
             if on
         ]
         pii = (
-            f"Personal data was masked automatically, with a policy per source: {masked}. The rules and the name "
-            "tagger miss some names, addresses and numbers in unusual formats"
+            f"Personal data was masked automatically, with a policy per source: {masked}. The rules and the "
+            "name tagger miss some names, addresses and numbers in unusual formats"
             + (f", and {' and '.join(kept)} were kept" if kept else "")
             + ", so the model may still reproduce personal data of its training text."
         )
@@ -661,7 +699,7 @@ def build_model_card(
     exported = _optional_json(Path(export_dir) / "config.json")
     mc, t, repo_id = meta["model_config"], cfg.train, default_repo_id(cfg)
     base = base_model_record(cfg)
-    tokens_seen = summary["steps"] * t.micro_batch_size * t.grad_accum * summary["world_size"] * t.seq_len
+    tokens_seen = summary["steps"] * t.tokens_per_step(summary["world_size"])
     prep = _prep_section(cfg)
     languages = list(language_shares(sheet, shards)) or list(prep.keep_languages)
     languages = ["kk"] + [lang for lang in languages if lang != "kk"]
@@ -684,11 +722,16 @@ models (data preparation, tokenizer, DeepSpeed pretraining, export, evaluation).
 
 | | |
 |---|---|
-| Architecture | LlamaForCausalLM, {summary["parameters"] / 1e6:.2f}M parameters, {mc["num_hidden_layers"]} layers, hidden {mc["hidden_size"]}, {heads}, vocab {mc["vocab_size"]}, context {mc.get("max_position_embeddings", "n/a")} |
-{base_row}| Training | {summary["steps"]:,} steps, ZeRO-{meta.get("zero_stage", t.zero_stage)} on {summary["world_size"]} rank(s), {precision}, sequence length {t.seq_len}, {tokens_seen:,} tokens seen |
-| Loss | {summary["first_loss"]:.3f} → {summary["last_loss"]:.3f} (validation {f"{val:.3f}" if val is not None else "n/a"}) |
+| Architecture | LlamaForCausalLM, {summary["parameters"] / 1e6:.2f}M parameters, \
+{mc["num_hidden_layers"]} layers, hidden {mc["hidden_size"]}, {heads}, vocab {mc["vocab_size"]}, \
+context {mc.get("max_position_embeddings", "n/a")} |
+{base_row}| Training | {summary["steps"]:,} steps, ZeRO-{meta.get("zero_stage", t.zero_stage)} on \
+{summary["world_size"]} rank(s), {precision}, sequence length {t.seq_len}, {tokens_seen:,} tokens seen |
+| Loss | {summary["first_loss"]:.3f} → {summary["last_loss"]:.3f} (validation \
+{f"{val:.3f}" if val is not None else "n/a"}) |
 | Tokenizer | {tokenizer_description(tok)} |
-| Weights | safetensors, {exported.get("dtype") or exported.get("torch_dtype") or "n/a"}, from checkpoint step{meta.get("step", summary["steps"])} |
+| Weights | safetensors, {exported.get("dtype") or exported.get("torch_dtype") or "n/a"}, from checkpoint \
+step{meta.get("step", summary["steps"])} |
 | Licence | {cfg.export.license or f"other ({DEFAULT_LICENSE_NAME}): see Licence"} |
 | Made with | kazllm {__version__} |
 
@@ -827,12 +870,18 @@ def card_license_problem(card: ModelCard) -> str | None:
     """None when the card carries a real licence, else the one-line reason `kazllm push` refuses with."""
     data = card.data
     if not data.license:
-        return "the model card has no licence: set export.license to a Hub licence id (e.g. apache-2.0) and export again"
+        return (
+            "the model card has no licence: set export.license to a Hub licence id (e.g. apache-2.0) and "
+            "export again"
+        )
     if data.license == "other" and data.license_name == DEFAULT_LICENSE_NAME:
         return (
-            f"the model card's licence is the placeholder 'other' ({DEFAULT_LICENSE_NAME}): set export.license "
-            "to a Hub licence id compatible with the training data's licences and export again"
+            f"the model card's licence is the placeholder 'other' ({DEFAULT_LICENSE_NAME}): set "
+            "export.license to a Hub licence id compatible with the training data's licences and export again"
         )
     if data.license == "other" and not (data.license_name and data.license_link):
-        return "the model card's licence is 'other' without license_name and license_link: name the licence and link its text"
+        return (
+            "the model card's licence is 'other' without license_name and license_link: name the licence "
+            "and link its text"
+        )
     return None

@@ -36,7 +36,8 @@ from kazllm.tokenizer_files import (
 MANIFEST = EXTEND_MANIFEST
 """The same name as a tokenizer extension's manifest (both record an extension); STAGE tells them apart."""
 STAGE = "model extend"
-"""manifest["stage"]: what tells our output apart from a tokenizer extension (which also writes extend_manifest.json)."""
+"""manifest["stage"]: what tells our output apart from a tokenizer extension (which also writes
+extend_manifest.json)."""
 PARTIAL = ".kazllm-model-extend-partial"
 """Marker in DIR.tmp while it is being written: a leftover DIR.tmp with it is ours to remove."""
 TOKENIZER_FILES = (
@@ -70,7 +71,8 @@ def read_vocab(tokenizer_json: Path) -> dict[str, int]:
 
 
 def check_extended_tokenizer(tokenizer_dir: Path, init: dict) -> None:
-    """Every id the extended tokenizer can produce must get a row: none at or past embedding_init's vocab_size."""
+    """Every id the extended tokenizer can produce must get a row: none at or past embedding_init's
+    vocab_size."""
     vocab = read_vocab(Path(tokenizer_dir) / "tokenizer.json")
     size = int(init["vocab_size"])
     past = [(tok, i) for tok, i in vocab.items() if i >= size]

@@ -209,7 +209,8 @@ def render_plan(r: dict) -> str:
         ("training compute", f"{r['total_flops']:.3e} FLOP"),
         (
             "GPUs",
-            f"{r['gpus']} x {r['gpu']} ({r['nodes']} nodes), peak {r['peak_tflops_per_gpu']:.0f} TFLOP/s bf16",
+            f"{r['gpus']} x {r['gpu']} ({r['nodes']} nodes), "
+            f"peak {r['peak_tflops_per_gpu']:.0f} TFLOP/s bf16",
         ),
         ("MFU", f"{r['mfu']:.1%} {r['mfu_source']}"),
         (

@@ -460,7 +460,10 @@ def plan_prep_push(
         shutil.copy(prep_dir / "datasheet.json", staging / "datasheet.json")
 
     table = file_table(staging, exclude=())
-    message = f"kazllm prep: run {run}, {stats['documents']} documents (kazllm {manifest.get('kazllm_version') or __version__})"
+    message = (
+        f"kazllm prep: run {run}, {stats['documents']} documents "
+        f"(kazllm {manifest.get('kazllm_version') or __version__})"
+    )
     description = (
         f"{len(stats['shards'])} Parquet shard(s), {stats['text_bytes']:,} bytes of text; "
         f"languages {dict(stats['languages'])}."

@@ -57,7 +57,8 @@ STAGES: dict[str, StageJob] = {
     "export": StageJob(("export",), "checkpoints/latest", "kazllm train"),
     "eval": StageJob(("eval", "run"), "export/manifest.json", "kazllm export", gpus=1),
 }
-"""Stages `kazllm slurm submit --stage` can run (prep has its own Slurm executor: `kazllm prep --executor slurm`)."""
+"""Stages `kazllm slurm submit --stage` can run (prep has its own Slurm executor:
+`kazllm prep --executor slurm`)."""
 
 
 def job_dir(cfg: KazllmConfig, stage: str = "train") -> Path:
@@ -77,7 +78,8 @@ def world_size(cfg: KazllmConfig) -> int:
 
 def job_config(cfg: KazllmConfig, stage: str = "train") -> KazllmConfig:
     """The config a job runs with: run.out_dir absolute (a relative one means the submitter's current
-    directory, not the job's), and for training train.nproc = the job's world size (nodes x ranks per node)."""
+    directory, not the job's), and for training train.nproc = the job's world size (nodes x ranks per
+    node)."""
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, out_dir=str(cfg.out_dir)))
     if stage != "train":
         return cfg

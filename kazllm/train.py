@@ -88,7 +88,8 @@ def launch_training(cfg: KazllmConfig) -> None:
     shards_dir = require_stage(cfg, "shards", "kazllm pretokenize")
     t = cfg.train
     world_size = int(os.environ["WORLD_SIZE"]) if under_launcher() else t.nproc
-    # Check data, model and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per rank.
+    # Check data, model and the DeepSpeed JSON here, so a bad setting is one message, not a traceback per
+    # rank.
     reader = TokenShardReader(shards_dir)
     SequenceLoader(
         reader,
@@ -122,8 +123,8 @@ def launch_training(cfg: KazllmConfig) -> None:
         if lock.taken_over is not None:
             old = lock.taken_over
             print(
-                f"warning: took over the stale lock of {ckpt_dir} (pid {old.get('pid')} on host {old.get('host')} "
-                "is gone)",
+                f"warning: took over the stale lock of {ckpt_dir} (pid {old.get('pid')} on host "
+                f"{old.get('host')} is gone)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -132,9 +133,9 @@ def launch_training(cfg: KazllmConfig) -> None:
         if finished is not None:
             if rank0:
                 print(
-                    f"kazllm train: {ckpt_dir} already holds the finished run ({finished.name} of train.steps="
-                    f"{t.steps}, manifest.json): nothing to do (raise train.steps to train on, or set "
-                    "train.resume=never to start over)",
+                    f"kazllm train: {ckpt_dir} already holds the finished run ({finished.name} of "
+                    f"train.steps={t.steps}, manifest.json): nothing to do (raise train.steps to train on, "
+                    "or set train.resume=never to start over)",
                     flush=True,
                 )
             return
@@ -162,9 +163,9 @@ def launch_training(cfg: KazllmConfig) -> None:
 def run_torchrun(cfg: KazllmConfig, resolved: Path, ckpt_dir: Path, started: float) -> None:
     """Start `train.nproc` ranks through torchrun's agent (run_torchrun_agent) and wait for them.
 
-    No process outlives this one: the agent and every rank die with their parent (PR_SET_PDEATHSIG) and
-    watch this pid. A signal here (TERM, INT, HUP, USR1) becomes the PREEMPT file the ranks poll: they save
-    and stop after the current step, and the run exits with EXIT_REQUEUE; a second TERM/INT/HUP ends it at once.
+    No process outlives this one: the agent and every rank die with their parent (PR_SET_PDEATHSIG) and watch
+    this pid. A signal here (TERM, INT, HUP, USR1) becomes the PREEMPT file the ranks poll: they save and stop
+    after the current step, and the run exits with EXIT_REQUEUE; a second TERM/INT/HUP ends it at once.
     """
     errors = Path(tempfile.mkdtemp(prefix="kazllm-rank-errors-"))
     cmd = [
@@ -312,7 +313,8 @@ class InitPlan:
     config: object
     """The base checkpoint's LlamaConfig with model.overrides."""
     resize: bool
-    """tokenizer/hf extends the base's tokenizer: the embeddings must grow first (as `kazllm model extend`)."""
+    """tokenizer/hf extends the base's tokenizer: the embeddings must grow first (as
+    `kazllm model extend`)."""
 
 
 def tokenizer_dir(cfg: KazllmConfig) -> Path:
@@ -320,7 +322,8 @@ def tokenizer_dir(cfg: KazllmConfig) -> Path:
 
 
 def embedding_init(cfg: KazllmConfig) -> dict | None:
-    """tokenizer/hf/embedding_init.json of an extended tokenizer ({"base_vocab_size", "vocab_size", "new", ...})."""
+    """tokenizer/hf/embedding_init.json of an extended tokenizer ({"base_vocab_size", "vocab_size", "new",
+    ...})."""
     path = tokenizer_dir(cfg) / EMBEDDING_INIT
     return read_json(path) if path.is_file() else None
 
@@ -334,7 +337,8 @@ def tokenizer_vocab(hf_dir: Path) -> dict[str, int] | None:
 
 
 def will_resume(cfg: KazllmConfig, ckpt_dir: Path) -> bool:
-    """Whether this start continues a checkpoint, which brings every weight: model.init_from is then not read."""
+    """Whether this start continues a checkpoint, which brings every weight: model.init_from is then not
+    read."""
     mode = cfg.train.resume
     return mode != "never" and (mode != "auto" or bool(ckpt.published_checkpoints(ckpt_dir)))
 
@@ -683,7 +687,8 @@ class Trainer:
         return run_id
 
     def refresh_loss_curve(self) -> None:
-        """loss_curve.png from metrics.jsonl so far: after every validation and checkpoint, not only at the end."""
+        """loss_curve.png from metrics.jsonl so far: after every validation and checkpoint, not only at the
+        end."""
         if self.rank == 0:
             plot_loss_curve(self.metrics_path, self.ckpt_dir / "loss_curve.png")
 
@@ -700,8 +705,9 @@ class Trainer:
         name = f"continued from {model.init_from}" if model.init_from else (model.preset or "debug-tiny")
         self.log(f"model {name}: {describe(self.model_config, t.seq_len)}")
         self.log(
-            f"ZeRO-{t.zero_stage} on {self.world_size} {self.device.type} rank(s), {'bf16' if self.bf16 else 'fp32'}, "
-            f"attention {t.attn_implementation}{', activation checkpointing' if t.activation_checkpointing else ''}"
+            f"ZeRO-{t.zero_stage} on {self.world_size} {self.device.type} rank(s), "
+            f"{'bf16' if self.bf16 else 'fp32'}, attention {t.attn_implementation}"
+            f"{', activation checkpointing' if t.activation_checkpointing else ''}"
             f"{', compiled' if t.compile else ''} | {self.tokens_per_step:,} tokens/step, "
             f"{self.flops_per_token * self.tokens_per_step / 1e12:,.2f} TFLOPs/step, "
             f"{self.train_reader.num_tokens:,} training tokens | {t.schedule} LR {t.lr:g}, {t.steps} steps"
@@ -741,7 +747,8 @@ class Trainer:
                         ]
                     )
                 ).item()
-            self.engine.step()  # DeepSpeed applies the update (and the LR schedule) at the accumulation boundary
+            # DeepSpeed applies the update (and the LR schedule) at the accumulation boundary
+            self.engine.step()
             total += loss.detach().float()
         total /= accum
         torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
@@ -808,8 +815,8 @@ class Trainer:
 
     @torch.no_grad()
     def mean_loss(self, total: int, read) -> float | None:
-        """Mean loss over min(total, eval_sequences) windows spread evenly over `total` (read(i) -> seq_len + 1
-        tokens), split over the ranks; None when there is no window."""
+        """Mean loss over min(total, eval_sequences) windows spread evenly over `total`
+        (read(i) -> seq_len + 1 tokens), split over the ranks; None when there is no window."""
         t = self.cfg.train
         n = min(total, t.eval_sequences)
         if n == 0:
@@ -837,7 +844,8 @@ class Trainer:
             print(f"warning: {msg}", file=sys.stderr, flush=True)
 
     def find_resume_checkpoint(self) -> Path | None:
-        """The checkpoint to continue from per `train.resume` (auto | never | path), or None to start at step 0.
+        """The checkpoint to continue from per `train.resume` (auto | never | path), or None to start at
+        step 0.
 
         auto takes the newest checkpoint whose checksums verify, warning about each one it refuses, and
         starts fresh when there is none. Also clears debris of a crashed attempt (unfinished stepN.tmp, a
@@ -901,7 +909,8 @@ class Trainer:
         return self.step
 
     def save_checkpoint(self) -> Path:
-        """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last train.keep_last."""
+        """Save stepN on all ranks (atomic: stepN.tmp -> stepN -> `latest`), keeping the last
+        train.keep_last."""
         self.last_checkpoint = ckpt.save_checkpoint(
             self.engine, self.ckpt_dir, self.train_state(), cfg=self.cfg, model_config=self.model_config
         )
@@ -940,7 +949,8 @@ class Trainer:
                 torch.distributed.barrier()
             self.stopped = True
             self.log(
-                f"stop requested ({reason}): saved {path.name}; exiting with code {EXIT_REQUEUE} to be requeued"
+                f"stop requested ({reason}): saved {path.name}; "
+                f"exiting with code {EXIT_REQUEUE} to be requeued"
             )
             return path
         if t.save_every and self.step % t.save_every == 0:
@@ -948,7 +958,8 @@ class Trainer:
         return None
 
     def should_stop(self) -> bool:
-        """True once a preemption request was acted on (checkpoint saved): leave the loop, exit EXIT_REQUEUE."""
+        """True once a preemption request was acted on (checkpoint saved): leave the loop, exit
+        EXIT_REQUEUE."""
         return self.stopped
 
     # -- the loop --------------------------------------------------------------------------------------
@@ -1067,7 +1078,8 @@ class Trainer:
 
 
 def progress_line(row: dict, total: int, elapsed: float, first_step: int) -> str:
-    """One plain progress record for logs: `step 10/400 (2.5%) | loss 7.5329 | lr 1.80e-03 | ... | eta 0:01:10`."""
+    """One plain progress record for logs:
+    `step 10/400 (2.5%) | loss 7.5329 | lr 1.80e-03 | ... | eta 0:01:10`."""
     step = row["step"]
     rate = (step - first_step) / elapsed if elapsed > 0 and step > first_step else None
     eta = time.strftime("%H:%M:%S", time.gmtime((total - step) / rate)) if rate else "?"

@@ -197,13 +197,14 @@ def main() -> None:
         n_req = sum(len(it["choices"]) for it in items)
         cont_tokens = [len(c) for _, c in ours._encode_pairs(requests_of(items))]
         print(
-            f"{sub}: {len(items)} items, {n_req} requests, {sum(cont_tokens) / len(cont_tokens):.1f} tokens per "
-            f"continuation; max |loglik difference| {diff:.1e}; identical per-item choices: {same}"
+            f"{sub}: {len(items)} items, {n_req} requests, {sum(cont_tokens) / len(cont_tokens):.1f} "
+            f"tokens per continuation; max |loglik difference| {diff:.1e}; identical per-item choices: {same}"
         )
         for name in systems:
             t = best[sub, name]
             print(
-                f"  {name:8s} best of {args.rounds}: {t:7.3f} s {len(items) / t:8.1f} items/s {n_req / t:8.1f} requests/s"
+                f"  {name:8s} best of {args.rounds}: {t:7.3f} s {len(items) / t:8.1f} items/s "
+                f"{n_req / t:8.1f} requests/s"
             )
         print(f"  ratio {sub}: {best[sub, 'lm-eval'] / best[sub, 'ours']:.2f}")
     if not ok:
@@ -211,7 +212,8 @@ def main() -> None:
     total = {name: sum(best[sub, name] for sub in subsets) for name in systems}
     n_items = sum(len(items) for items in subsets.values())
     print(
-        f"all subsets: {n_items} items; lm-eval {n_items / total['lm-eval']:.1f} items/s, ours {n_items / total['ours']:.1f} items/s"
+        f"all subsets: {n_items} items; lm-eval {n_items / total['lm-eval']:.1f} items/s, "
+        f"ours {n_items / total['ours']:.1f} items/s"
     )
     print(f"ratio {total['lm-eval'] / total['ours']:.2f}")
 

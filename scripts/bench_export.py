@@ -89,7 +89,8 @@ def kazllm(*args: str) -> None:
             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     print(
-        f"  kazllm {args[0]}{' ' + args[1] if args[0] == 'tokenizer' else ''}: {time.perf_counter() - start:.1f} s",
+        f"  kazllm {args[0]}{' ' + args[1] if args[0] == 'tokenizer' else ''}: "
+        f"{time.perf_counter() - start:.1f} s",
         flush=True,
     )
 

@@ -233,7 +233,8 @@ def main() -> None:
                 best[name] = min(best[name], elapsed)
                 best_cpu[name] = min(best_cpu[name], cpu)
                 print(
-                    f"  repeat {r + 1}: {name:14s} {elapsed:7.2f} s  {n / elapsed / args.workers / 1e6:.3f} M tokens/s/core"
+                    f"  repeat {r + 1}: {name:14s} {elapsed:7.2f} s  "
+                    f"{n / elapsed / args.workers / 1e6:.3f} M tokens/s/core"
                     f"  ({cpu:.2f} CPU s, start-up included)",
                     flush=True,
                 )
@@ -242,14 +243,16 @@ def main() -> None:
         ref_name = min(("raw processes", "raw threads"), key=best.get)
         per_core = {k: n / v / args.workers for k, v in best.items()}
         print(
-            f"\n{len(texts)} documents, {args.mb} MiB, {n} tokens, {args.workers} cores, best of {args.repeats}"
+            f"\n{len(texts)} documents, {args.mb} MiB, {n} tokens, {args.workers} cores, "
+            f"best of {args.repeats}"
         )
         for k, v in per_core.items():
             print(f"{k:14s} {v / 1e6:8.3f} M tokens/s per core ({best[k]:.2f} s)")
         print(f"reference = {ref_name}")
         cpu_ref = min(("raw processes", "raw threads"), key=best_cpu.get)
         print(
-            f"tokens per CPU second: ours {n / best_cpu['ours'] / 1e6:.3f} M, {cpu_ref} {n / best_cpu[cpu_ref] / 1e6:.3f} M "
+            f"tokens per CPU second: ours {n / best_cpu['ours'] / 1e6:.3f} M, "
+            f"{cpu_ref} {n / best_cpu[cpu_ref] / 1e6:.3f} M "
             f"-> CPU-time ratio {best_cpu[cpu_ref] / best_cpu['ours']:.3f}"
         )
         print("\nshard reading, one process (target >= 50 M tokens/s):")

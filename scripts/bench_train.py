@@ -142,14 +142,16 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if cuda else "CPU"
     print(
         f"device {name}, {'bf16' if cuda else 'fp32'}, ZeRO-{args.zero_stage}, seq {args.seq_len}, "
-        f"micro-batch {args.micro_batch}, vocab {args.vocab_size}, {args.steps} timed steps after {args.warmup}"
+        f"micro-batch {args.micro_batch}, vocab {args.vocab_size}, "
+        f"{args.steps} timed steps after {args.warmup}"
     )
 
     rows, ratios = [], {}
     for preset in presets:
         baseline = None
         print(
-            f"\n{preset}: {'attention':<18} {'compile':<8} {'liger':<6} {'tokens/s/GPU':>13} {'MFU':>7} {'GiB':>7}"
+            f"\n{preset}: {'attention':<18} {'compile':<8} {'liger':<6} "
+            f"{'tokens/s/GPU':>13} {'MFU':>7} {'GiB':>7}"
         )
         for v in variants(cuda, not args.no_compile):
             try:
@@ -159,7 +161,8 @@ def main() -> None:
                     raise
                 row = {"preset": preset, **v, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"}
                 print(
-                    f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} {row['error']}"
+                    f"{'':<{len(preset) + 2}}{v['attn']:<18} {v['compile']!s:<8} {v['liger']!s:<6} "
+                    f"{row['error']}"
                 )
                 rows.append(row)
                 continue
@@ -176,7 +179,8 @@ def main() -> None:
         )
         ratios[preset] = best["tokens_per_s"] / baseline
         print(
-            f"{preset}: best {best['attn']}{' + compile' if best['compile'] else ''}{' + liger' if best['liger'] else ''}"
+            f"{preset}: best {best['attn']}{' + compile' if best['compile'] else ''}"
+            f"{' + liger' if best['liger'] else ''}"
             f" = {ratios[preset]:.2f}x eager/no-compile"
         )
     if args.json:

@@ -33,7 +33,8 @@ def read_docs(name: str) -> list[str]:
 
 
 def iin(birth: str, gender_digit: int) -> str:
-    """A synthetic IIN (YYMMDD + gender/century digit + 4 serial digits + check digit) with a valid checksum."""
+    """A synthetic IIN (YYMMDD + gender/century digit + 4 serial digits + check digit)
+    with a valid checksum."""
     while True:
         body = [int(c) for c in birth] + [gender_digit] + [rng.randrange(10) for _ in range(4)]
         check = sum(w * d for w, d in zip(range(1, 12), body)) % 11
@@ -88,9 +89,12 @@ def near_duplicate(doc: str) -> str:
 
 
 JUNK = [
-    "Басты бет | Жаңалықтар | Біз туралы | Байланыс | Іздеу\nБасты бет | Жаңалықтар | Біз туралы | Байланыс | Іздеу\n© 2024 Барлық құқықтар қорғалған",
+    "Басты бет | Жаңалықтар | Біз туралы | Байланыс | Іздеу\n"
+    "Басты бет | Жаңалықтар | Біз туралы | Байланыс | Іздеу\n"
+    "© 2024 Барлық құқықтар қорғалған",
     "Кіру\nТіркелу\nҚұпиясөзді ұмыттыңыз ба?\nКіру\nТіркелу\nҚұпиясөзді ұмыттыңыз ба?",
-    "12 345 678 910 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40",
+    "12 345 678 910 11 12 13 14 15 16 17 18 19 20 "
+    "21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40",
     "Жарнама",
     "Ð¢Ñ–Ð»Ñ– Ð±Ñ–Ñ€ ÐµÐ»Ð´Ñ–Ò£ Ð¶Ð°Ð½Ñ‹ Ð¶Ó™Ð½Ðµ ÐºÓ©Ð½Ñ–Ð»Ñ–",
     "http://example.kz/a http://example.kz/b http://example.kz/c http://example.kz/d",

@@ -981,7 +981,8 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Номер заказа {bad_card()}, доставка {r.randint(1, 28)} мая.",
         lambda: f"Бағдарлама нұсқасы {r.randint(1, 9)}.{r.randint(0, 20)}.{r.randint(0, 99)} шықты.",
         lambda: (
-            f"Версия {r.randint(1, 12)}.{r.randint(0, 20)}.{r.randint(0, 99)}.{r.randint(0, 300)} вышла вчера."
+            f"Версия {r.randint(1, 12)}.{r.randint(0, 20)}.{r.randint(0, 99)}.{r.randint(0, 300)} вышла "
+            "вчера."
         ),
         lambda: f"Кездесу {r.randint(8, 20)}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}-де басталды.",
         lambda: f"{r.randint(1900, 2030)}–{r.randint(1900, 2030)} жылдары {r.randint(2, 99)} мың адам көшті.",
@@ -994,7 +995,8 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Счёт {r.randint(2, 5)}:{r.randint(0, 4)}, зрителей {r.randint(10, 80)} {g.digits(3)}.",
         lambda: f"Жазба id={luhn_id()} базада сақталды.",
         lambda: (
-            f"Телефонның бағасы {r.randint(50, 900)} {g.digits(3)} теңге, {r.randint(2, 40)} мың дана сатылды."
+            f"Телефонның бағасы {r.randint(50, 900)} {g.digits(3)} теңге, {r.randint(2, 40)} мың дана "
+            "сатылды."
         ),
         lambda: f"Координаты {r.randint(40, 55)}.{g.digits(6)}, {r.randint(50, 87)}.{g.digits(6)}.",
         # checksum-valid 12-digit numbers that are amounts: a unit follows them, in any grouping
@@ -1009,13 +1011,16 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
             f"{r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} {r.randint(1990, 2030)} жылы мәжіліс өтті."
         ),
         lambda: (
-            f"{r.randint(1990, 2030)} жылғы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} шешім қабылданды."
+            f"{r.randint(1990, 2030)} жылғы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} шешім "
+            "қабылданды."
         ),
         lambda: (
-            f"Заседание состоялось {r.randint(1, 28)} {r.choice(Gen.RU_MONTHS_GEN)} {r.randint(1990, 2030)} года."
+            f"Заседание состоялось {r.randint(1, 28)} {r.choice(Gen.RU_MONTHS_GEN)} {r.randint(1990, 2030)} "
+            "года."
         ),
         lambda: (
-            f"The meeting took place on {r.choice(Gen.EN_MONTHS)} {r.randint(1, 28)}, {r.randint(1990, 2030)}."
+            f"The meeting took place on {r.choice(Gen.EN_MONTHS)} {r.randint(1, 28)}, "
+            f"{r.randint(1990, 2030)}."
         ),
         lambda: (
             f"Ол {r.randint(1990, 2030)} жылы туған {r.choice(['жеріне', 'ауылына', 'қаласына'])} оралды."
@@ -1028,10 +1033,12 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         # document words without a document number
         lambda: f"Паспортов выдано {g.digits(7)} штук, удостоверений — {r.randint(2, 900)} {g.digits(3)}.",
         lambda: (
-            f"Жеке куәлік {r.randint(2000, 2030)} жылы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} берілді."
+            f"Жеке куәлік {r.randint(2000, 2030)} жылы {r.randint(1, 28)} {r.choice(Gen.KZ_MONTHS_LOC)} "
+            "берілді."
         ),
         lambda: (
-            f"Паспорт алу үшін {r.randint(2, 30)} {g.digits(3)} теңге төленеді, мерзімі {r.randint(5, 20)} күн."
+            f"Паспорт алу үшін {r.randint(2, 30)} {g.digits(3)} теңге төленеді, мерзімі {r.randint(5, 20)} "
+            "күн."
         ),
         # plate-like unit and model codes
         lambda: (
@@ -1041,7 +1048,8 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Курс: {r.randint(100, 999)} USD {r.randint(10, 20)} центке өсті.",
         lambda: f"Айыппұл {r.randint(100, 999)} АЕК {r.randint(1, 20)} күн ішінде төленеді.",
         lambda: (
-            f"Boeing {r.randint(700, 799)} MAX {r.randint(7, 9)} және Airbus A {r.randint(300, 380)} NEO ұшақтары."
+            f"Boeing {r.randint(700, 799)} MAX {r.randint(7, 9)} және Airbus A {r.randint(300, 380)} NEO "
+            "ұшақтары."
         ),
         # house and article numbers without a street, counts of houses and flats
         lambda: f"Заңның {r.randint(1, 99)}-бабы, {r.randint(1, 12)}-тармағы, {r.randint(1, 11)}-сынып.",
@@ -1054,7 +1062,8 @@ def generate_lookalikes(n: int, seed: int = 13) -> list[str]:
         lambda: f"Абай көшесінде {r.randint(2, 90)} {g.digits(3)} адам жиналды.",
         lambda: f"На ул. Абая {r.randint(2, 90)} человек ждали автобус {r.randint(2, 50)} минут.",
         lambda: (
-            f"Москва {r.randint(1990, 2030)}: бойынша {r.randint(2, 90)} орын, Астана {r.randint(1990, 2030)}."
+            f"Москва {r.randint(1990, 2030)}: бойынша {r.randint(2, 90)} орын, "
+            f"Астана {r.randint(1990, 2030)}."
         ),
     ]
     return [r.choice(makers)() for _ in range(n)]
@@ -1140,7 +1149,8 @@ def main(argv: list[str] | None = None) -> int:
     lookalikes = generate_lookalikes(args.n // 2, args.seed)
     changed = [(s, mask_pii(s)[0]) for s in lookalikes if mask_pii(s)[0] != s]
     print(
-        f"\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, house numbers ...): "
+        "\n== generated look-alikes (dates, sums, versions, bad checksums, plate-like codes, "
+        "house numbers ...): "
         f"{len(changed)}/{len(lookalikes)} changed = {len(changed) / len(lookalikes):.4%}"
     )
     for s, masked in changed[: args.show]:

@@ -8,13 +8,13 @@ without shipping data. Documents are recombined at sentence level from the Kazak
 with a kk.txt): each document draws 4-60 sentences, so two documents share almost no 5-gram and every one
 is distinct. Then, by seeded shares of the documents:
 
-    exact duplicates  a copy of an earlier document, byte for byte                     (--exact-dups)
+    exact duplicates  a copy of an earlier document, byte for byte                    (--exact-dups)
     near duplicates   an earlier document with words replaced until the Jaccard similarity of the
-                      two documents' word 5-gram sets falls to a chosen level            (--near-dups, --jaccard)
+                      two documents' word 5-gram sets falls to a chosen level         (--near-dups, --jaccard)
     PII               a sentence with an IIN, a phone number, an e-mail or a person's name added
-                      (the generators of scripts/eval_pii.py)                            (--pii)
+                      (the generators of scripts/eval_pii.py)                         (--pii)
     junk              Russian or English text, a menu of navigation links, one line repeated, a few
-                      words, a run of symbols                                          (--junk)
+                      words, a run of symbols                                         (--junk)
 
 Writes to --out: corpus/part_NNNNN.jsonl shards ({"id", "text"} a line, --shard-mb each; point prep.inputs
 at corpus/), truth.jsonl (one line per

@@ -130,7 +130,8 @@ def render(plans: list[dict], node_cores: int, measured_gb: float) -> str:
     lines.append(
         "| `prep.executor` | "
         + " | ".join(
-            f'`tasks: {p["tasks"]}, slurm: {{time: "{hms(p["job_time_s"])}:00", cpus_per_task: 1, mem_per_cpu_gb: 2}}`'
+            f'`tasks: {p["tasks"]}, slurm: {{time: "{hms(p["job_time_s"])}:00", '
+            f"cpus_per_task: 1, mem_per_cpu_gb: 2}}`"
             for p in plans
         )
         + " |"

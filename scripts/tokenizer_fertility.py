@@ -1,12 +1,12 @@
-"""Tokenizer fertility on unseen news text: plain sentencepiece BPE (defaults) vs ours, at 48k.
+r"""Tokenizer fertility on unseen news text: plain sentencepiece BPE (defaults) vs ours, at 48k.
 
     PYTHONPATH=. nice python scripts/tokenizer_fertility.py [--shared ../shared/data] [--variants]
 
 Training text: ../shared/data text_mix kk/ru/en, the Tatoeba Kazakh sides, KazNERD sentences and
 KazQAD contexts, with every NTREX-128 line removed (text_mix contains NTREX) and the WMT19 en-kk Kazakh
-side too (a translation of the same news). Test text: NTREX-128 newstest2019-ref.kaz / ref.rus / src.eng. Words are `\\w+` runs. Both
-tokenizers see the same lines. With --variants it also trains the single-choice variants we measured.
-The last line is `ratio <ours kk tokens/word / baseline kk tokens/word>`.
+side too (a translation of the same news). Test text: NTREX-128 newstest2019-ref.kaz / ref.rus / src.eng.
+Words are `\w+` runs. Both tokenizers see the same lines. With --variants it also trains the single-choice
+variants we measured. The last line is `ratio <ours kk tokens/word / baseline kk tokens/word>`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Train the language-ID model (data_prep/assets/langid_model.json.gz) on NTREX-128 and evaluate it.
 
-    .venv/bin/python scripts/train_langid.py [--data ../shared/data] [--out data_prep/assets/langid_model.json.gz]
+    .venv/bin/python scripts/train_langid.py [--data ../shared/data]
+        [--out data_prep/assets/langid_model.json.gz]
 
 NTREX-128 gives 1997 line-aligned sentences in each language. The last HELDOUT_LINES line indices are
 held out in every language at once, so no held-out sentence has its translation in the training set.

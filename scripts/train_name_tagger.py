@@ -1,6 +1,8 @@
-"""Train the person-name tagger of data_prep/pii_names.py on KazNERD valid -> data_prep/assets/names/tagger.json.gz
+"""Train the person-name tagger of data_prep/pii_names.py on KazNERD valid ->
+data_prep/assets/names/tagger.json.gz.
 
-    python scripts/train_name_tagger.py [--data ../shared/data/kaznerd/IOB2_valid.txt] [--epochs 8] [--folds 5]
+    python scripts/train_name_tagger.py [--data ../shared/data/kaznerd/IOB2_valid.txt] [--epochs 8]
+        [--folds 5]
     python scripts/train_name_tagger.py --cv 5      # only cross-validate on valid, write nothing
 
 KazNERD valid only (CC BY 4.0): its test half is kept for the score (scripts/eval_pii_names.py). A token is
@@ -222,7 +224,8 @@ def main() -> None:
             print(f"fold {k}: {dict(total)}", flush=True)
         r = rates(total)
         print(
-            f"cv precision {r['precision']:.4f} recall {r['recall']:.4f} clean changed {r['clean_changed']:.4f}"
+            f"cv precision {r['precision']:.4f} recall {r['recall']:.4f} "
+            f"clean changed {r['clean_changed']:.4f}"
         )
         return
     tagger = train(sents, args.epochs, args.folds)
@@ -243,7 +246,8 @@ def main() -> None:
     with gzip.GzipFile(pii_names.LOWERCASE_WORDS, "wb", mtime=0) as f:
         f.write("".join(w + "\n" for w in sorted(lowercase_words(sents))).encode())
     print(
-        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; {len(tagger.stage1)} + {len(tagger.stage2)} weights)"
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB; "
+        f"{len(tagger.stage1)} + {len(tagger.stage2)} weights)"
     )
 
 

@@ -49,10 +49,15 @@ def process_group_of_one():
     joins, so an engine built after a destroy and a new group would talk to the destroyed one."""
     from kazllm.engine import init_distributed
 
-    with pytest.MonkeyPatch.context() as env:
-        for key in LAUNCHER_ENV:
-            env.delenv(key, raising=False)  # undone on exit: a key that was not set is removed again
+    saved = {key: os.environ.pop(key, None) for key in LAUNCHER_ENV}
+    try:
         yield init_distributed()
+    finally:  # by hand: monkeypatch.delenv of an unset variable would not remove it again afterwards
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def write_config(path: Path, text: str) -> Path:

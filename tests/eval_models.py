@@ -1,5 +1,6 @@
 """Tiny randomly initialised causal LMs for the eval tests: real Hugging Face model directories (config,
-safetensors, tokenizer) built in a second, no training. Their scores are meaningless; the machinery is real."""
+safetensors, tokenizer) built in a second, no training. Their scores are meaningless; the machinery
+is real."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bench_eval():
-    """scripts/bench_eval.py as a module: its build_tiny_model trains a throwaway sentencepiece tokenizer on the
-    bundled Kazakh text and saves a seeded random Llama with it (no prep run needed)."""
+    """scripts/bench_eval.py as a module: its build_tiny_model trains a throwaway sentencepiece tokenizer on
+    the bundled Kazakh text and saves a seeded random Llama with it (no prep run needed)."""
     spec = importlib.util.spec_from_file_location("bench_eval", REPO / "scripts" / "bench_eval.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -11,7 +11,8 @@ HF_HUB_DISABLE_XET=1 (huggingface_hub's own switch), so large files take the cla
     POST /api/validate-yaml                                   README.md front matter check (YAML only)
     POST /api/{type}s/{org}/{name}/preupload/{rev}            upload mode per file: lfs or regular
     POST /[datasets/]{org}/{name}.git/info/lfs/objects/batch  LFS batch: "basic" upload + verify actions
-    PUT  /lfs-upload/{oid}?signature=…                        the object, to the "pre-signed" URL the batch gave
+    PUT  /lfs-upload/{oid}?signature=…                        the object, to the "pre-signed" URL
+                                                              the batch gave
     POST /lfs-verify/{oid}                                    LFS verify
     POST /api/{type}s/{org}/{name}/commit/{rev}               the ndjson commit: header, file, lfsFile
     GET  /api/{type}s/{org}/{name}/revision/{rev}             repo_info (create_commit's no-op path)
@@ -96,7 +97,8 @@ class Repo:
     lfs: dict[str, bytes] = field(default_factory=dict)
     """LFS store: sha256 -> content (shared by the repo's branches, like the Hub's)."""
     pending: dict[str, str] = field(default_factory=dict)
-    """Objects an LFS batch answered with an upload action, not uploaded yet: oid -> the upload URL's signature."""
+    """Objects an LFS batch answered with an upload action, not uploaded yet:
+    oid -> the upload URL's signature."""
 
     def head(self, branch: str = "main") -> Commit:
         return self.branches[branch][-1]

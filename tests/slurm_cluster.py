@@ -60,7 +60,8 @@ def ensure_packages() -> None:
 
 def slurm_conf(root: Path, ctld_port: int, node_ports: list[int], cpus: int, mem_mb: int) -> str:
     nodes = "\n".join(
-        f"NodeName={name} NodeHostname=localhost NodeAddr=127.0.0.1 Port={port} CPUs={cpus} RealMemory={mem_mb}"
+        f"NodeName={name} NodeHostname=localhost NodeAddr=127.0.0.1 "
+        f"Port={port} CPUs={cpus} RealMemory={mem_mb}"
         for name, port in zip(NODES, node_ports)
     )
     return f"""\

@@ -1,6 +1,7 @@
 """The CPU demo of continued pretraining, end to end through the real CLI (what `make continue-demo` runs):
 a tiny Llama with Qwen2's real tokenizer as the base -> prep (kk + ru, en) -> tokenizer train (extends the
-base's tokenizer) -> pretokenize -> train (init_from, 2 ranks, freeze phase, replay mixture) -> export -> eval."""
+base's tokenizer) -> pretokenize -> train (init_from, 2 ranks, freeze phase, replay mixture) -> export
+-> eval."""
 
 import json
 

@@ -85,7 +85,8 @@ def prep_dir(tiny_qwen_base, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_run(prep_dir, tiny_qwen_base, qwen2_tokenizer_dir, tmp_path_factory):
-    """A run whose tokenizer/ is the base model's own tokenizer, unchanged (the manifest pretokenize reads)."""
+    """A run whose tokenizer/ is the base model's own tokenizer, unchanged
+    (the manifest pretokenize reads)."""
     from transformers import AutoTokenizer
 
     from data_prep.pretokenize import run_pretokenize

@@ -176,7 +176,8 @@ def test_pii_settings_per_input_load_from_yaml(tmp_path):
     [
         (
             "{policy: ful}",
-            "invalid value under 'prep.inputs[0].pii': policy must be one of full, identifiers, none; got 'ful'",
+            "invalid value under 'prep.inputs[0].pii': policy must be one of full, identifiers, none; "
+            "got 'ful'",
         ),
         (
             "{polcy: full}",
@@ -184,7 +185,8 @@ def test_pii_settings_per_input_load_from_yaml(tmp_path):
         ),
         (
             "{pseudonymise: true}",
-            "pseudonymise only applies to person names, which only policy full masks; got policy 'identifiers'",
+            "pseudonymise only applies to person names, which only policy full masks; "
+            "got policy 'identifiers'",
         ),
         (
             "{policy: none, allow: [Абай]}",
@@ -226,8 +228,8 @@ GOV = (
 )
 WEB = (
     "Наурыз мейрамы көктемнің келуін білдіреді. Бұл күні адамдар наурыз көже әзірлеп, бір-біріне жақсы тілек "
-    f"айтады. Мерекені ұйымдастырған азамат {PERSON_RU}, байланыс тел. +7 701 123 45 67. Ауылдар мен қалаларда "
-    "ойын-сауық және ұлттық ойындар өтеді."
+    f"айтады. Мерекені ұйымдастырған азамат {PERSON_RU}, байланыс тел. +7 701 123 45 67. "
+    "Ауылдар мен қалаларда ойын-сауық және ұлттық ойындар өтеді."
 )
 LIT = (
     "Бұл домбыра — қазақтың екі ішекті музыкалық аспабы. Күйшілер домбырамен халықтың тарихын, қуанышы мен "
@@ -320,7 +322,8 @@ def test_a_missing_allow_list_file_stops_prep_before_any_work(tmp_path):
     )
     cfg = _yaml(
         tmp_path,
-        f"    - {{path: {tmp_path / 'gov.jsonl'}, pii: {{policy: full, allow_files: [{tmp_path / 'no.txt'}]}}}}\n",
+        f"    - {{path: {tmp_path / 'gov.jsonl'}, "
+        f"pii: {{policy: full, allow_files: [{tmp_path / 'no.txt'}]}}}}\n",
     )
     with pytest.raises(InputError, match="allow-list file .*no.txt cannot be read"):
         run_prep(cfg)

@@ -1,4 +1,5 @@
-"""The eval suite: metrics, task files, and every task type run on tiny models through the runner and the CLI."""
+"""The eval suite: metrics, task files, and every task type run on tiny models through the runner and
+the CLI."""
 
 import json
 import os
@@ -193,7 +194,8 @@ def test_datasets_sources_save_to_disk_and_json_loader(tmp_path):
             )
     (tmp_path / "mt.yaml").write_text(
         "type: translation\ndataset: {path: json, data_files: [pairs.jsonl], split: train}\n"
-        "columns: {source: translation.kk, target: translation.en}\nprompt: '{source} ='\ntarget: ' {target}'\n",
+        "columns: {source: translation.kk, target: translation.en}\n"
+        "prompt: '{source} ='\ntarget: ' {target}'\n",
         encoding="utf-8",
     )
     spec = load_task(str(tmp_path / "mt.yaml"))
@@ -232,8 +234,8 @@ def test_shipped_belebele_task_is_lm_eval_belebele_template():
     it = items[0]
     assert spec.choices == "letters" and load_task("belebele_kaz_Cyrl").choices == "letters"
     assert render(spec.prompt, it, spec.path) == (
-        f"P: {it['flores_passage']}\nQ: {it['question'].strip()}\nA: {it['mc_answer1']}\nB: {it['mc_answer2']}\n"
-        f"C: {it['mc_answer3']}\nD: {it['mc_answer4']}\nAnswer:"
+        f"P: {it['flores_passage']}\nQ: {it['question'].strip()}\nA: {it['mc_answer1']}\n"
+        f"B: {it['mc_answer2']}\nC: {it['mc_answer3']}\nD: {it['mc_answer4']}\nAnswer:"
     )
 
 

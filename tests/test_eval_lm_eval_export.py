@@ -21,7 +21,9 @@ LIMIT = 3
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """The exported task files, two extra tasks by path: QA with a description (an instruction before the
-    examples); a tiny model; both harnesses' outputs. (Perplexity: its own test below, run with add_bos_token=False.)"""
+    examples); a tiny model; both harnesses' outputs.
+
+    (Perplexity: its own test below, run with add_bos_token=False.)"""
     lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
     from lm_eval.tasks import TaskManager
 
@@ -47,8 +49,8 @@ def exported(tmp_path_factory):
     for line in (root / "ours" / "samples.jsonl").read_text(encoding="utf-8").splitlines():
         s = json.loads(line)
         samples.setdefault(s["task"], []).append(s)
-    # bootstrap_iters > 0 or lm-eval reports no stderr at all; the means' stderr is its closed form (mean_stderr),
-    # only chrf++/bleu are resampled (10 draws, in-process)
+    # bootstrap_iters > 0 or lm-eval reports no stderr at all; the means' stderr is its closed form
+    # (mean_stderr), only chrf++/bleu are resampled (10 draws, in-process)
     os.environ["DISABLE_MULTIPROC"] = "1"
     theirs = lm_eval.simple_evaluate(
         model="hf",
@@ -121,9 +123,9 @@ def test_multiple_choice_tasks_equal_lm_eval_item_by_item(exported, name):
 
 @pytest.mark.slow
 def test_perplexity_equals_lm_eval_for_documents_within_one_window(tmp_path):
-    """lm-eval scores a rolling log-likelihood from its prefix token (BOS) with `add_bos_token=False`: with True
-    it also scores a second BOS inside the text. Documents longer than a window differ by design (lm-eval:
-    disjoint windows; kazllm: half-window strides, more context), so these fit one window."""
+    """lm-eval scores a rolling log-likelihood from its prefix token (BOS) with `add_bos_token=False`:
+    with True it also scores a second BOS inside the text. Documents longer than a window differ by design
+    (lm-eval: disjoint windows; kazllm: half-window strides, more context), so these fit one window."""
     lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (pip install -e .[dev])")
     from lm_eval.tasks import TaskManager
 

@@ -30,8 +30,8 @@ QA = REPO / "data" / "sample" / "eval" / "qa"
 TASKS = {
     "kazllm_parity_belebele": {
         "file": "kk_belebele.jsonl",
-        "doc_to_text": "P: {{flores_passage}}\nQ: {{question.strip()}}\nA: {{mc_answer1}}\nB: {{mc_answer2}}\n"
-        "C: {{mc_answer3}}\nD: {{mc_answer4}}\nAnswer:",
+        "doc_to_text": "P: {{flores_passage}}\nQ: {{question.strip()}}\nA: {{mc_answer1}}\n"
+        "B: {{mc_answer2}}\nC: {{mc_answer3}}\nD: {{mc_answer4}}\nAnswer:",
         "doc_to_choice": ["A", "B", "C", "D"],
         "doc_to_target": "{{['1', '2', '3', '4'].index(correct_answer_num)}}",
     },

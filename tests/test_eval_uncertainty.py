@@ -33,7 +33,8 @@ def test_mean_stderr_equals_lm_eval():
 
 
 class _MeanMetric:
-    """A per-item mean in the shape sacrebleu's paired bootstrap takes: stats [score, 1], score = sum/count."""
+    """A per-item mean in the shape sacrebleu's paired bootstrap takes: stats [score, 1],
+    score = sum/count."""
 
     def __init__(self, scores):
         self.scores = scores
@@ -118,7 +119,8 @@ def test_paired_translation_test_equals_sacrebleu_command_line(tmp_path):
         text=True,
         check=True,
     ).stdout
-    # sacrebleu 2.6's JSON output of a paired test fails (float32); its table: "score (mean ± ci)" and "(p = P)"
+    # sacrebleu 2.6's JSON output of a paired test fails (float32); its table: "score (mean ± ci)" and
+    # "(p = P)"
     p_values = [float(p) for p in re.findall(r"\(p = ([0-9.]+)\)", cli)]
     system_row = re.findall(r"([0-9.]+) \(([0-9.]+) ± ([0-9.]+)\)", cli.split(str(tmp_path / "sys"))[-1])
     ours = paired_bootstrap_translation(base, system, refs)

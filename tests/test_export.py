@@ -257,7 +257,8 @@ def test_zero3_and_zero0_checkpoints_export_the_weights_deepspeed_gathers(
     sample_run, tmp_path, zero, nproc, precision, dtype
 ):
     """ZeRO-3 (2 ranks, bf16: export.dtype auto gives bf16) goes through DeepSpeed's lazy gather one parameter
-    at a time, ZeRO-0 through the model-states file: both give DeepSpeed's own eager gather, in the export dtype."""
+    at a time, ZeRO-0 through the model-states file: both give DeepSpeed's own eager gather, in the
+    export dtype."""
     from safetensors.torch import load_file
 
     for stage in ("prep", "tokenizer", "shards"):
@@ -311,7 +312,8 @@ for name, path in request["exports"].items():
     ids = [tokenizer(text).input_ids for text in request["texts"]]
     with torch.no_grad():
         logits = model(torch.tensor([ids[0]])).logits[0].float()
-    out[name] = {"class": type(tokenizer).__name__, "ids": ids, "dtype": str(model.dtype), "logits": logits.tolist(),
+    out[name] = {"class": type(tokenizer).__name__, "ids": ids, "dtype": str(model.dtype), \
+"logits": logits.tolist(),
                  "chat": list(tokenizer.apply_chat_template(request["chat"], add_generation_prompt=True))}
 print(json.dumps(out))
 """
@@ -320,7 +322,8 @@ print(json.dumps(out))
 def tf4_python() -> Path:
     """Python of a venv with the newest transformers 4.x, its tokenizers and safetensors, and this torch (CPU
     wheel here). Built once into ~/.cache/kazllm-tf4 (KAZLLM_TF4_VENV to move it) and used when its `complete`
-    marker, written last, is there (an interrupted build is rebuilt); skips the test when pip cannot install."""
+    marker, written last, is there (an interrupted build is rebuilt); skips the test when pip
+    cannot install."""
     root = Path(os.environ.get("KAZLLM_TF4_VENV") or Path.home() / ".cache" / "kazllm-tf4")
     torch_version = torch.__version__.split("+")[0]
     venv = root / f"py{sys.version_info.major}{sys.version_info.minor}-torch{torch_version}"
@@ -384,7 +387,7 @@ def test_transformers_4_loads_the_export_with_the_same_ids_chat_and_logits(expor
         assert old[name]["dtype"] == str(model.dtype)
         with torch.no_grad():
             logits = model(torch.tensor([docs[0][1]])).logits[0].float()
-        # The same torch runs both (measured: identical logits, fp32 and bf16); the margin is one bf16 rounding
-        # step, should another 4.x order an operation differently.
+        # The same torch runs both (measured: identical logits, fp32 and bf16); the margin is one bf16
+        # rounding step, should another 4.x order an operation differently.
         rtol = 0.0 if model.dtype == torch.float32 else 2**-7
         assert torch.allclose(torch.tensor(old[name]["logits"]), logits, atol=1e-4, rtol=rtol), name

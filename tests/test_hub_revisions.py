@@ -36,7 +36,8 @@ def run_offline(cache, *args, **env):
 
 @pytest.fixture(scope="module")
 def hub_cache(exported_run, tmp_path_factory):
-    """org/kazllm-tiny in the cache: main at MAIN, tag v1 at V1 (the same files: what differs is the commit)."""
+    """org/kazllm-tiny in the cache: main at MAIN, tag v1 at V1
+    (the same files: what differs is the commit)."""
     cache = tmp_path_factory.mktemp("hf_cache")
     export = exported_run.stage_dir("export")
     fill_hf_cache(cache, "org/kazllm-tiny", export, MAIN)

@@ -98,7 +98,8 @@ def test_windows_line_ends_count_as_a_whitespace_repair():
         ("Yрал", "Урал"),  # ... and У elsewhere
         ("Yниверситет", "Университет"),  # ... and in a loan with и
         ("өpic", "өріс"),  # Cyrillic-led word with a Kazakh letter: even a Latin majority
-        # A letter only Cyrillic has (я и ы, lower-case н м т) decides, however many Latin look-alikes there are.
+        # A letter only Cyrillic has (я и ы, lower-case н м т) decides, however many Latin
+        # look-alikes there are.
         ("caяcи", "саяси"),
         ("нeмece", "немесе"),
         ("epтe", "ерте"),
@@ -131,7 +132,8 @@ def test_a_two_letter_tie_follows_the_script_of_the_document():
         ("meіosіs", "meiosis"),  # a global i -> і replacement gone too far (KazQAD)
         ("transplantatіon", "transplantation"),
         ("(Dіploblastіca)", "(Diploblastica)"),
-        # A letter only Latin has (r, s, lower-case k t b) decides, however many Cyrillic look-alikes there are.
+        # A letter only Latin has (r, s, lower-case k t b) decides, however many Cyrillic
+        # look-alikes there are.
         ("Mаrket", "Market"),
         ("MАRKЕT", "MARKET"),  # all caps
         ("Qazaqstаn", "Qazaqstan"),  # Kazakh Latin (2021): q z n are Latin only

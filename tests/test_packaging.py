@@ -127,9 +127,12 @@ def test_the_wheel_holds_every_runtime_file_and_the_install_imports_only_it(inst
         files = {p.relative_to(REPO).as_posix() for p in (REPO / folder).rglob("*") if p.is_file()}
         assert files and files <= names, sorted(files - names)
     code = (
-        "import json, kazllm, data_prep, eval, kazllm.resources as r, kazllm.model as m, data_prep.filters as q;"
-        "print(json.dumps({'files': [x.__file__ for x in (kazllm, data_prep, eval)], 'presets': m.preset_names(),"
-        "'templates': sorted(p.name for p in r.SLURM_DIR.iterdir()), 'blocklist': str(q.DEFAULT_URL_BLOCKLIST)}))"
+        "import json, kazllm, data_prep, eval, kazllm.resources as r, kazllm.model as m, "
+        "data_prep.filters as q;"
+        "print(json.dumps({'files': [x.__file__ for x in (kazllm, data_prep, eval)], "
+        "'presets': m.preset_names(),"
+        "'templates': sorted(p.name for p in r.SLURM_DIR.iterdir()), "
+        "'blocklist': str(q.DEFAULT_URL_BLOCKLIST)}))"
     )
     found = json.loads(
         _run([str(installed.bin / "python"), "-c", code], cwd=installed.work, env=installed.env).stdout
@@ -170,8 +173,8 @@ def test_installed_slurm_submit_dry_runs_render_from_the_packaged_templates(inst
         installed, "slurm", "submit", "--stage", "tokenizer", "--config", config.name, "--dry-run"
     ).stdout
     assert (
-        f"{python} -m kazllm.cli tokenizer train --config {installed.work}/run/slurm/tokenizer/resolved_config"
-        in tok
+        f"{python} -m kazllm.cli tokenizer train "
+        f"--config {installed.work}/run/slurm/tokenizer/resolved_config" in tok
     )
     for script in (train, tok):
         assert "{{" not in script and subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0

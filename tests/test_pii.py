@@ -1,10 +1,10 @@
 """PII masking (data_prep/pii.py), written as its specification.
 
-mask_pii(text) -> (masked_text, counts) replaces personal data by typed placeholders: <IIN>, <BIN>, <DOCUMENT>,
-<PLATE>, <HOUSE>, <DATE_OF_BIRTH>, <PHONE>, <EMAIL>, <IBAN>, <CARD>, <IP>; counts has one key per kind seen
-(iin, bin, document, plate, address, dob, phone, email, iban, card, ip). IINs/BINs, IBANs and cards are masked
-only when their check digits hold; document numbers, addresses and dates of birth only next to their context
-words, which stay; dates, years, sums, times and version numbers are never touched.
+mask_pii(text) -> (masked_text, counts) replaces personal data by typed placeholders: <IIN>, <BIN>,
+<DOCUMENT>, <PLATE>, <HOUSE>, <DATE_OF_BIRTH>, <PHONE>, <EMAIL>, <IBAN>, <CARD>, <IP>; counts has one key per
+kind seen (iin, bin, document, plate, address, dob, phone, email, iban, card, ip). IINs/BINs, IBANs and cards
+are masked only when their check digits hold; document numbers, addresses and dates of birth only next to
+their context words, which stay; dates, years, sums, times and version numbers are never touched.
 """
 
 from __future__ import annotations
@@ -234,7 +234,8 @@ def test_vehicle_plates_are_masked(text, expected):
         "Ноутбук 512 GB 16 GB RAM, бағасы 450 000 теңге.",  # units after numbers
         "Курс 448 USD 10 центке өсті.",
         "Айыппұл 100 АЕК 12 айға дейін төленеді.",  # Cyrillic look-alike unit "АЕК"
-        "Boeing 737 MAX 8 және Airbus A 320 NEO ұшақтары.",  # model names; the older format needs a vehicle word
+        # model names; the older format needs a vehicle word
+        "Boeing 737 MAX 8 және Airbus A 320 NEO ұшақтары.",
         "Өнім коды 123 ABC 45 қоймада.",  # region 45 without a vehicle word
         "Партия X123ABC02 и 123ABC02Z на складе.",  # letters glued to either end
         "Тапсырыс 123 ABC 2024 жылы жеткізілді.",

@@ -1,4 +1,5 @@
-"""Pseudonyms for person names (data_prep/pii_pseudonym.py) and the name lists, written as their specification.
+"""Pseudonyms for person names (data_prep/pii_pseudonym.py) and the name lists,
+written as their specification.
 
 Pseudonymiser(seed, document_key).replace(surface) turns one person-name span into a fake name that keeps the
 order of the parts, initials as initials, the gender and the Kazakh or Russian case form of every part, the
@@ -200,7 +201,8 @@ def test_public_figures_allow_list_has_forms_and_distinctive_words_but_no_common
         ("Нұрланұлы", "loc", "Нұрланұлында"),
         ("Нұрланұлы", "abl", "Нұрланұлынан"),
         ("Серікқызы", "ins", "Серікқызымен"),
-        # Russian words: the last vowel decides, и front, у back; -ев after a vowel follows the vowel before it
+        # Russian words: the last vowel decides, и front, у back; -ев after a vowel
+        # follows the vowel before it
         ("Пушкин", "gen", "Пушкиннің"),
         ("Ким", "dat", "Кимге"),
         ("Иванов", "dat", "Ивановқа"),

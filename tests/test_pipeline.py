@@ -21,8 +21,8 @@ from kazllm.errors import InputError
 from .conftest import REPO, run_kazllm
 
 KK = [
-    "Алматы — Қазақстанның ең ірі қаласы, ол Іле Алатауының етегінде орналасқан. Қалада көптеген университет, "
-    "театр мен мұражай бар. Көктемде алма ағаштары гүлдеп, көшелер ерекше әдемі болады.",
+    "Алматы — Қазақстанның ең ірі қаласы, ол Іле Алатауының етегінде орналасқан. Қалада көптеген "
+    "университет, театр мен мұражай бар. Көктемде алма ағаштары гүлдеп, көшелер ерекше әдемі болады.",
     "Наурыз мейрамы көктемнің келуін білдіреді. Бұл күні адамдар наурыз көже әзірлеп, бір-біріне жақсы тілек "
     "айтады. Ауылдар мен қалаларда ойын-сауық, айтыс және ұлттық ойындар өтеді.",
     "Домбыра — қазақтың екі ішекті музыкалық аспабы. Күйшілер домбырамен халықтың тарихын, қуанышы мен "
@@ -140,7 +140,8 @@ runpy.run_module("kazllm.cli", run_name="__main__")
     ],
 )
 def test_a_killed_run_resumes_and_gives_the_same_output(tmp_path, die_at, stage):
-    """kill -9 inside a stage after two of its four tasks finished; the rerun skips those and matches a clean run."""
+    """kill -9 inside a stage after two of its four tasks finished; the rerun skips those and matches a
+    clean run."""
     news = [
         json.loads(line)["text"]
         for line in (REPO / "data/sample/corpus/jsonl/kk_news.jsonl").open(encoding="utf-8")

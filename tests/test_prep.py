@@ -27,7 +27,10 @@ KK_LONG = KK + (
     "көлдер және өзендер бар. Ауыл шаруашылығы мен өнеркәсіп қатар дамып келеді, ал жастар білім алуға "
     "көп көңіл бөледі."
 )
-EN = "Kazakhstan is a country in Central Asia. Its capital is Astana and its population exceeds twenty million."
+EN = (
+    "Kazakhstan is a country in Central Asia. Its capital is Astana "
+    "and its population exceeds twenty million."
+)
 
 
 def test_nfc_composes_kazakh_letters_and_leaves_correct_text_alone():
@@ -111,7 +114,8 @@ def test_pipeline_accounts_for_every_document_with_a_reason(tmp_path):
         "unreadable:missing_field 'text'": 1,
     }
     assert stats["pii_masked"] == {"phone": 1}
-    # each record is one document in, unreadable ones too, in every stage's count as in the readers' input_counts
+    # each record is one document in, unreadable ones too, in every stage's count as in the readers'
+    # input_counts
     assert stats["stages"]["1_filter"] == {"tasks": 1, "in": 6, "kept": 2, "rejected": 4, "balanced": True}
     assert stats["stages"]["4_exact_filter"] == {
         "tasks": 1,
@@ -141,7 +145,8 @@ def test_text_sources_split_on_separator_and_quarantine_binary_files(tmp_path):
     folder.mkdir()
     second = (
         "Абай Құнанбайұлы — қазақтың ұлы ақыны, ағартушы, жазба әдебиетінің негізін салушы. Ол орыс және "
-        "шығыс әдебиетін терең білген, және көптеген өлең мен қара сөз жазған. Бұл шығармалар бүгін де оқылады."
+        "шығыс әдебиетін терең білген, және көптеген өлең мен қара сөз жазған. "
+        "Бұл шығармалар бүгін де оқылады."
     )
     (folder / "a.txt").write_text(f"{KK_LONG}\n@@@\n{second}\n", encoding="utf-8")
     (folder / "scan.txt").write_bytes(b"\x89PNG\x00\x01")

@@ -1,4 +1,5 @@
-"""Never lose a step: kill -9, SIGUSR1, a corrupted checkpoint and a world-size change, with real DeepSpeed runs.
+"""Never lose a step: kill -9, SIGUSR1, a corrupted checkpoint and a world-size change,
+with real DeepSpeed runs.
 
 Every run is the real `kazllm train` CLI in a subprocess (debug-tiny, seq_len 64, 8 steps, fp32 on CPU, a
 checkpoint every 2 steps), compared with one uninterrupted run of the same config.
@@ -120,7 +121,8 @@ def reference(sample_run, tmp_path_factory):
 
 
 def test_loader_state_from_two_ranks_continues_the_same_sequences_on_one_rank(sample_run):
-    """The loader state is world-size independent: sequences consumed by the whole job (global batch kept equal)."""
+    """The loader state is world-size independent: sequences consumed by the whole job
+    (global batch kept equal)."""
     reader = TokenShardReader(sample_run.stage_dir("shards"))
     seed = sample_run.run.seed
     two = [SequenceLoader(reader, 64, 2, rank, 2, seed) for rank in (0, 1)]
@@ -208,7 +210,8 @@ def test_a_corrupted_checkpoint_is_refused_and_the_previous_one_used(sample_run,
 
 @pytest.mark.slow
 def test_a_two_rank_checkpoint_resumes_on_one_rank_with_the_same_data_order(sample_run, reference, tmp_path):
-    """2 ranks x micro-batch 2, stopped through the PREEMPT file -> 1 rank x micro-batch 4 (same global batch)."""
+    """2 ranks x micro-batch 2, stopped through the PREEMPT file -> 1 rank x micro-batch 4
+    (same global batch)."""
     ckpt_dir = link_prepared_stages(sample_run, tmp_path)
     proc = _start(sample_run, tmp_path, "train.nproc=2", "train.micro_batch_size=2")
     _wait_until(lambda: _steps_logged(ckpt_dir) >= 3, proc, tmp_path)

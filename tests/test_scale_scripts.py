@@ -1,5 +1,5 @@
-"""The corpus-scale tools, at a size a test can afford: the generator is seeded and plants what it says, and the
-benchmark runs the whole flow on both sides and prints its verdict lines.
+"""The corpus-scale tools, at a size a test can afford: the generator is seeded and plants what it says,
+and the benchmark runs the whole flow on both sides and prints its verdict lines.
 
 The source text is the bundled sample corpus (data/sample), written as the one-sentence-a-line kk.txt the
 generator reads; the real runs use ../shared/data/text_mix (docs/scaling.md)."""
@@ -27,7 +27,8 @@ def source(tmp_path_factory) -> Path:
     texts = []
     for f in sorted((REPO / "data/sample/corpus/jsonl").glob("*.jsonl")):
         for line in f.open(encoding="utf-8", errors="replace"):
-            try:  # the sample holds a few broken records on purpose (the readers' quarantine is tested on them)
+            # the sample holds a few broken records on purpose (the readers' quarantine is tested on them)
+            try:
                 texts.append(json.loads(line)["text"])
             except (ValueError, KeyError, TypeError):
                 pass

@@ -38,8 +38,10 @@ def test_latin_kazakh_is_detected_with_its_alphabet_and_transliterated(scheme):
         ("Qazaqstan Respwblïkası", "Қазақстан Республикасы"),  # Kazakh Wikipedia
         # Wikipedia's 2021 sample (Kazakh alphabets article), with һ restored in шаһар
         (
-            "Būryñğy ötken zamanda, bır danyşpan kısı, Bağdat şaharynyñ bır ülken qazysynyñ üiıne kelıp qonypty.",
-            "Бұрыңғы өткен заманда, бір данышпан кісі, Бағдат шаһарының бір үлкен қазысының үйіне келіп қоныпты.",
+            "Būryñğy ötken zamanda, bır danyşpan kısı, "
+            "Bağdat şaharynyñ bır ülken qazysynyñ üiıne kelıp qonypty.",
+            "Бұрыңғы өткен заманда, бір данышпан кісі, "
+            "Бағдат шаһарының бір үлкен қазысының үйіне келіп қоныпты.",
         ),
         ("QAZAQSTAN RESPÝBLIKASY", "ҚАЗАҚСТАН РЕСПУБЛИКАСЫ"),  # capitals, dotless I by the next letter
         ("Iá, Ilııas keldi. Ishki isterdi qarady.", "Иә, Ілияс келді. Ішкі істерді қарады."),
