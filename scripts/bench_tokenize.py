@@ -152,7 +152,9 @@ def ours(cfg, workers: int) -> tuple[float, int]:
     result = run_pretokenize(cfg, workers=workers)
     elapsed = time.perf_counter() - t0
     splits = result["splits"].values()
-    return elapsed, sum(s["tokens"] - s["documents"] for s in splits)  # EOS excluded, as in the reference
+    # the reference encodes bare text: each document's EOS, and its BOS where the tokenizer has one, excluded
+    added_per_document = 1 + (result.get("bos_id") is not None)
+    return elapsed, sum(s["tokens"] - added_per_document * s["documents"] for s in splits)
 
 
 def reading(shards_dir: Path, seq_len: int = 2048) -> dict[str, float]:
