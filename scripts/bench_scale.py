@@ -307,6 +307,7 @@ def main() -> None:
         encode_s = raw_encode(args.work / f"kazllm_{size:g}gb", args.tasks)
         row = {
             "size_gb": size,
+            "tasks": args.tasks,
             "text_gb": gb,
             "kazllm": ours,
             "datatrove": ref,

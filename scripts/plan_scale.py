@@ -31,13 +31,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from kazllm.config import DedupSection  # noqa: E402
+
 SINGLE_TASK_STAGES = ("3_exact_find", "7_minhash_cluster")
 BUCKET_STAGE = "6_minhash_buckets"
-MINHASH_BUCKETS = 14  # prep.dedup.buckets' default: the parallelism of the bucket stage
+MINHASH_BUCKETS = DedupSection().buckets  # prep.dedup.buckets' default: the parallelism of the bucket stage
 
 
 def core_seconds_per_gb(row: dict) -> dict[str, float]:
     """Core-seconds per GB of text of each kazllm stage at one measured size (2 workers: wall x 2)."""
+    # results.json from before the bench recorded its --tasks ran the default, 2
     gb, ours, workers = row["text_gb"], row["kazllm"], row.get("tasks", 2)
     out = {}
     for stage, seconds in ours["prep"]["stages"].items():
